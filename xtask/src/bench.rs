@@ -1,0 +1,33 @@
+//! `cargo xtask bench WHAT`: each benchmark in its own module under `bench/`.
+
+mod build;
+mod pack;
+mod runtime;
+mod selur;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    what: What,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum What {
+    /// `elixir-workers pack` vs the reference pack_avm.py on Elixir's ebin
+    Pack(pack::Args),
+    /// `elixir-workers build` on a fresh app: no-change, touched, clean
+    Build(build::Args),
+    /// Per-route request cost of the worker shim on the real atomvm.wasm
+    Runtime(runtime::Args),
+    /// selur round trips from Rust and Elixir vs a JSON/HTTP baseline
+    Selur(selur::Args),
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    match args.what {
+        What::Pack(a) => pack::run(a),
+        What::Build(a) => build::run(a),
+        What::Runtime(a) => runtime::run(a),
+        What::Selur(a) => selur::run(a),
+    }
+}

@@ -1,0 +1,45 @@
+//! Maintainer tasks (`cargo xtask ...`). Each task lives in its own module.
+
+mod bench;
+mod guest;
+mod parity;
+mod runtime;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(name = "xtask")]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Debug, Subcommand)]
+enum Task {
+    /// Build priv/atomvm.wasm and priv/stdlib/ from an AtomVM checkout
+    Runtime(runtime::Args),
+    /// Rebuild (or with --check, verify) the committed selur guest wasm
+    Guest(guest::Args),
+    /// Re-run the reference packer on the fixtures and Elixir's ebin and compare
+    Parity(parity::Args),
+    /// Benchmarks: pack, build, runtime, selur
+    Bench(bench::Args),
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().task {
+        Task::Runtime(args) => runtime::run(args),
+        Task::Guest(args) => guest::run(args),
+        Task::Parity(args) => parity::run(args),
+        Task::Bench(args) => bench::run(args),
+    }
+}
+
+/// The workspace root (the parent of `xtask/`).
+pub fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives one level below the workspace root")
+        .to_path_buf()
+}
