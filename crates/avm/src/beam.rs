@@ -1,0 +1,549 @@
+//! BEAM files: the IFF chunk walk, the tables the packer and the module graph
+//! need (atoms, imports, exports, literals), and the AtomVM stripping step.
+//!
+//! See: erts/emulator/beam/beam_file.c (the format) and AtomVM's
+//! `doc/src/packbeam-format.md` (which chunks AtomVM keeps).
+//!
+//! The `beam_file` crate is used for the import and export tables only, after
+//! this module has checked their counts against the chunk length. It falls
+//! short as the general parser: `BeamFile::from_reader` allocates
+//! `FOR1 size - 4` bytes straight from the header (a 4 GiB allocation, or an
+//! underflow when the size is below 4), its table decoders call
+//! `Vec::with_capacity(count)` with unchecked counts, every chunk is copied,
+//! errors carry no byte offset, its atom decoder does not know the
+//! negative-count (long atom) form of OTP 26+, and its `LitT` decoder inflates
+//! without a bound and cannot keep an uncompressed (size 0) table.
+
+use std::borrow::Cow;
+
+use beam_file::chunk::{Chunk as _, ExpTChunk, ImpTChunk};
+use flate2::{Decompress, FlushDecompress, Status};
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::ChunkId;
+
+pub const FOR1: ChunkId = *b"FOR1";
+pub const BEAM: ChunkId = *b"BEAM";
+pub const ATU8: ChunkId = *b"AtU8";
+pub const CODE: ChunkId = *b"Code";
+pub const EXPT: ChunkId = *b"ExpT";
+pub const LOCT: ChunkId = *b"LocT";
+pub const IMPT: ChunkId = *b"ImpT";
+pub const LITU: ChunkId = *b"LitU";
+pub const LITT: ChunkId = *b"LitT";
+pub const FUNT: ChunkId = *b"FunT";
+pub const STRT: ChunkId = *b"StrT";
+pub const AVMN: ChunkId = *b"avmN";
+pub const TYPE: ChunkId = *b"Type";
+
+/// Chunks copied unchanged into an archive, in the reference packer's list.
+/// `LitT` is handled on its own (inflated to `LitU`, or kept when stored
+/// uncompressed). See: DESIGN.md, "Processed BEAM".
+pub const KEPT_CHUNKS: [ChunkId; 10] = [ATU8, CODE, EXPT, LOCT, IMPT, LITU, FUNT, STRT, AVMN, TYPE];
+
+/// Default bound on an inflated literal table: 64 MiB.
+pub const DEFAULT_INFLATE_CAP: usize = 64 << 20;
+
+pub(crate) const fn pad4(n: usize) -> usize {
+    (n + 3) & !3
+}
+
+pub(crate) fn be32(bytes: &[u8], at: usize) -> u32 {
+    u32::from_be_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
+}
+
+/// One IFF chunk as found in the input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Chunk<'a> {
+    pub id: ChunkId,
+    /// Absolute offset of the chunk header (its id) in the file or archive.
+    pub offset: u64,
+    /// The chunk data, without the 8-byte header and without padding.
+    pub data: &'a [u8],
+}
+
+impl Chunk<'_> {
+    /// Absolute offset of the first data byte.
+    pub fn data_offset(&self) -> u64 {
+        self.offset + 8
+    }
+}
+
+/// Walks a `FOR1 <size> BEAM` form. `base` is the absolute offset of
+/// `bytes[0]`, so errors point into the enclosing file or archive.
+/// Returns the chunks and the form's length (8 + the `FOR1` size).
+pub(crate) fn walk_form(bytes: &[u8], base: u64) -> Result<(Vec<Chunk<'_>>, usize)> {
+    if bytes.is_empty() {
+        return Err(Error::at(ErrorKind::Empty, base));
+    }
+    if bytes.len() < 12 {
+        if !FOR1.starts_with(&bytes[..bytes.len().min(4)]) {
+            return Err(Error::at(ErrorKind::NotBeam, base));
+        }
+        return Err(Error::at(
+            ErrorKind::Truncated { needed: 12, available: bytes.len() as u64 },
+            base,
+        ));
+    }
+    if bytes[0..4] != FOR1 || bytes[8..12] != BEAM {
+        return Err(Error::at(ErrorKind::NotBeam, base));
+    }
+    let form_size = be32(bytes, 4) as usize;
+    if form_size < 4 || form_size > bytes.len() - 8 {
+        return Err(Error::at(
+            ErrorKind::SizeOverrun { declared: form_size as u64, available: bytes.len() as u64 - 8 },
+            base + 4,
+        )
+        .with_chunk(FOR1));
+    }
+    let end = 8 + form_size;
+    let mut chunks = Vec::with_capacity(16);
+    let mut pos = 12;
+    while pos < end {
+        let at = base + pos as u64;
+        if end - pos < 8 {
+            return Err(Error::at(
+                ErrorKind::Truncated { needed: 8, available: (end - pos) as u64 },
+                at,
+            ));
+        }
+        let id: ChunkId = bytes[pos..pos + 4].try_into().expect("4 bytes");
+        let size = be32(bytes, pos + 4) as usize;
+        let available = end - pos - 8;
+        if size > available {
+            return Err(Error::at(
+                ErrorKind::SizeOverrun { declared: size as u64, available: available as u64 },
+                at,
+            )
+            .with_chunk(id));
+        }
+        chunks.push(Chunk { id, offset: at, data: &bytes[pos + 8..pos + 8 + size] });
+        // The last chunk's padding may be missing; erlc always writes it.
+        pos = (pos + 8 + pad4(size)).min(end);
+    }
+    Ok((chunks, end))
+}
+
+/// A parsed BEAM file, borrowing the input bytes.
+#[derive(Debug, Clone)]
+pub struct Beam<'a> {
+    bytes: &'a [u8],
+    chunks: Vec<Chunk<'a>>,
+    atoms: Vec<&'a str>,
+    imports: Vec<(u32, u32, u32)>,
+    exports: Vec<(u32, u32)>,
+}
+
+impl<'a> Beam<'a> {
+    /// Parses a whole `.beam` file: the chunk walk, the `AtU8` atom table
+    /// (required: it names the module) and, when present, `ImpT` and `ExpT`.
+    /// Trailing bytes after the form are an error.
+    pub fn parse(bytes: &'a [u8]) -> Result<Self> {
+        let (chunks, end) = walk_form(bytes, 0)?;
+        if end != bytes.len() {
+            return Err(Error::at(
+                ErrorKind::TrailingData { len: (bytes.len() - end) as u64 },
+                end as u64,
+            ));
+        }
+        Self::from_chunks(bytes, chunks)
+    }
+
+    pub(crate) fn from_chunks(bytes: &'a [u8], chunks: Vec<Chunk<'a>>) -> Result<Self> {
+        let atu8 = chunks
+            .iter()
+            .find(|c| c.id == ATU8)
+            .ok_or_else(|| Error::at(ErrorKind::MissingChunk(ATU8), 12))?;
+        let atoms = parse_atoms(atu8)?;
+        let mut beam = Beam { bytes, chunks, atoms, imports: Vec::new(), exports: Vec::new() };
+        if let Some(c) = beam.chunk(IMPT) {
+            beam.imports = parse_imports(&c, beam.atoms.len())?;
+        }
+        if let Some(c) = beam.chunk(EXPT) {
+            beam.exports = parse_exports(&c, beam.atoms.len())?;
+        }
+        Ok(beam)
+    }
+
+    /// The input bytes this was parsed from.
+    pub fn bytes(&self) -> &'a [u8] {
+        self.bytes
+    }
+
+    /// Every chunk, in file order.
+    pub fn chunks(&self) -> &[Chunk<'a>] {
+        &self.chunks
+    }
+
+    /// The first chunk with this id.
+    pub fn chunk(&self, id: ChunkId) -> Option<Chunk<'a>> {
+        self.chunks.iter().find(|c| c.id == id).copied()
+    }
+
+    /// The module's name: atom 1 of `AtU8`.
+    pub fn module_name(&self) -> &'a str {
+        self.atoms[0]
+    }
+
+    /// The atom table (`AtU8`), atom 1 first.
+    pub fn atoms(&self) -> &[&'a str] {
+        &self.atoms
+    }
+
+    /// Exported functions as (name, arity).
+    pub fn exports(&self) -> Vec<(String, u32)> {
+        self.exports.iter().map(|&(f, a)| (self.atom(f).to_owned(), a)).collect()
+    }
+
+    /// Whether `name/arity` is exported.
+    pub fn exports_fun(&self, name: &str, arity: u32) -> bool {
+        self.exports.iter().any(|&(f, a)| a == arity && self.atom(f) == name)
+    }
+
+    /// Imported functions as (module, function, arity).
+    pub fn imports(&self) -> Vec<(String, String, u32)> {
+        self.imports
+            .iter()
+            .map(|&(m, f, a)| (self.atom(m).to_owned(), self.atom(f).to_owned(), a))
+            .collect()
+    }
+
+    /// The modules named by `ImpT`, deduplicated, in first-use order.
+    pub fn imported_modules(&self) -> Vec<&'a str> {
+        let mut out: Vec<&'a str> = Vec::new();
+        for &(m, _, _) in &self.imports {
+            let name = self.atom(m);
+            if !out.contains(&name) {
+                out.push(name);
+            }
+        }
+        out
+    }
+
+    fn atom(&self, index: u32) -> &'a str {
+        // Indices were checked against the table in `parse_imports`/`parse_exports`.
+        self.atoms[index as usize - 1]
+    }
+
+    /// The uncompressed literal table (`LitU`, or `LitT` inflated with at most
+    /// `cap` bytes, or a `LitT` stored uncompressed), or `None` without one.
+    pub fn literal_table(&self, cap: usize) -> Result<Option<Cow<'a, [u8]>>> {
+        for c in &self.chunks {
+            if c.id == LITU {
+                return Ok(Some(Cow::Borrowed(c.data)));
+            }
+            if c.id == LITT {
+                return match decode_litt(c, cap)? {
+                    LitT::Stored(d) => Ok(Some(Cow::Borrowed(d))),
+                    LitT::Inflated(v) => Ok(Some(Cow::Owned(v))),
+                };
+            }
+        }
+        Ok(None)
+    }
+
+    /// Every atom that occurs in the literal table (compressed or not),
+    /// deduplicated, in order of first occurrence. Uses the default inflate cap.
+    pub fn literal_atoms(&self) -> Result<Vec<String>> {
+        self.literal_atoms_with_cap(DEFAULT_INFLATE_CAP)
+    }
+
+    /// [`Beam::literal_atoms`] with an explicit inflate cap.
+    pub fn literal_atoms_with_cap(&self, cap: usize) -> Result<Vec<String>> {
+        let Some(table) = self.literal_table(cap)? else {
+            return Ok(Vec::new());
+        };
+        let chunk = self
+            .chunks
+            .iter()
+            .find(|c| c.id == LITU || c.id == LITT)
+            .expect("a literal table came from a chunk");
+        crate::etf::literal_table_atoms(&table).map_err(|(msg, rel)| {
+            // Inside an inflated table the only honest absolute offset is the
+            // chunk's own; the position inside the table goes in the message.
+            Error::at(
+                ErrorKind::Malformed(format!("literal table, at byte {rel} of the table: {msg}")),
+                chunk.data_offset(),
+            )
+            .with_chunk(chunk.id)
+        })
+    }
+
+    /// The chunks AtomVM keeps, in file order, with `LitT` inflated to `LitU`
+    /// (bounded by `cap`) or kept as `LitT` when stored uncompressed.
+    pub fn strip(&self, cap: usize) -> Result<Stripped<'a>> {
+        let mut chunks = Vec::with_capacity(self.chunks.len());
+        let mut len = 12;
+        for c in &self.chunks {
+            let out = if c.id == LITT {
+                match decode_litt(c, cap)? {
+                    LitT::Stored(_) => (LITT, Cow::Borrowed(c.data)),
+                    LitT::Inflated(v) => (LITU, Cow::Owned(v)),
+                }
+            } else if KEPT_CHUNKS.contains(&c.id) {
+                (c.id, Cow::Borrowed(c.data))
+            } else {
+                continue;
+            };
+            len += 8 + pad4(out.1.len());
+            chunks.push(out);
+        }
+        Ok(Stripped { chunks, len })
+    }
+}
+
+/// A BEAM reduced to what AtomVM loads, ready to be written.
+#[derive(Debug, Clone)]
+pub struct Stripped<'a> {
+    chunks: Vec<(ChunkId, Cow<'a, [u8]>)>,
+    len: usize,
+}
+
+impl Stripped<'_> {
+    /// Length of the re-emitted `FOR1` form (always a multiple of 4).
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// The kept chunks, in order, as (id, data).
+    pub fn chunks(&self) -> impl Iterator<Item = (ChunkId, &[u8])> {
+        self.chunks.iter().map(|(id, d)| (*id, &d[..]))
+    }
+
+    /// Appends `FOR1 <size> BEAM` and every chunk, each zero-padded to 4.
+    pub fn write_to(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&FOR1);
+        out.extend_from_slice(&((self.len - 8) as u32).to_be_bytes());
+        out.extend_from_slice(&BEAM);
+        for (id, data) in &self.chunks {
+            out.extend_from_slice(id);
+            out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+            out.extend_from_slice(data);
+            out.resize(out.len() + (pad4(data.len()) - data.len()), 0);
+        }
+    }
+
+    /// The re-emitted form as a new buffer.
+    pub fn to_vec(&self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(self.len);
+        self.write_to(&mut v);
+        v
+    }
+}
+
+enum LitT<'a> {
+    /// Size field 0: the table follows uncompressed.
+    Stored(&'a [u8]),
+    Inflated(Vec<u8>),
+}
+
+/// Decodes a `LitT` chunk: `[uncompressed size u32][zlib data]`, or
+/// `[0u32][table]` when stored uncompressed.
+///
+/// Inflates the way gimli-rs/object does: refuse a declared size over `cap`
+/// before allocating, reserve exactly the declared size, never produce more
+/// than one byte past it, and reject any difference.
+fn decode_litt<'a>(c: &Chunk<'a>, cap: usize) -> Result<LitT<'a>> {
+    let err = |kind, off: u64| Error::at(kind, off).with_chunk(LITT);
+    if c.data.len() < 4 {
+        return Err(err(
+            ErrorKind::Truncated { needed: 4, available: c.data.len() as u64 },
+            c.data_offset(),
+        ));
+    }
+    let declared = be32(c.data, 0) as usize;
+    let stream = &c.data[4..];
+    let stream_at = c.data_offset() + 4;
+    if declared == 0 {
+        return Ok(LitT::Stored(stream));
+    }
+    if declared > cap {
+        return Err(err(
+            ErrorKind::InflateCapExceeded { declared: declared as u64, cap: cap as u64 },
+            c.data_offset(),
+        ));
+    }
+    let mut out = Vec::with_capacity(declared);
+    let mut z = Decompress::new(true);
+    let corrupt = |z: &Decompress, msg: String| err(ErrorKind::CorruptZlib(msg), stream_at + z.total_in());
+    let status = match z.decompress_vec(stream, &mut out, FlushDecompress::Finish) {
+        Ok(s) => s,
+        Err(e) => return Err(corrupt(&z, e.to_string())),
+    };
+    match status {
+        Status::StreamEnd => {}
+        Status::Ok | Status::BufError if out.len() == declared => {
+            // The buffer is full but the stream goes on: find out whether it
+            // holds more data, without producing more than one extra byte.
+            let mut probe = [0u8; 1];
+            match z.decompress(&stream[z.total_in() as usize..], &mut probe, FlushDecompress::Finish) {
+                Ok(Status::StreamEnd) if z.total_out() as usize == declared => {}
+                Ok(_) if z.total_out() as usize > declared => {
+                    return Err(err(
+                        ErrorKind::LiteralSizeMismatch {
+                            declared: declared as u64,
+                            actual: declared as u64 + 1,
+                            actual_at_least: true,
+                        },
+                        c.data_offset(),
+                    ));
+                }
+                Ok(_) => return Err(corrupt(&z, "stream ends early".into())),
+                Err(e) => return Err(corrupt(&z, e.to_string())),
+            }
+        }
+        Status::Ok | Status::BufError => return Err(corrupt(&z, "stream ends early".into())),
+    }
+    if out.len() != declared {
+        return Err(err(
+            ErrorKind::LiteralSizeMismatch {
+                declared: declared as u64,
+                actual: out.len() as u64,
+                actual_at_least: false,
+            },
+            c.data_offset(),
+        ));
+    }
+    let used = z.total_in() as usize;
+    if used != stream.len() {
+        return Err(err(
+            ErrorKind::TrailingData { len: (stream.len() - used) as u64 },
+            stream_at + used as u64,
+        ));
+    }
+    Ok(LitT::Inflated(out))
+}
+
+/// Parses `AtU8`: `[count i32]` then, per atom, `[len u8][utf-8 bytes]`.
+/// A negative count (OTP 26+, used when an atom is longer than 255 bytes)
+/// means the lengths are compact-term encoded (tag `u`).
+fn parse_atoms<'a>(c: &Chunk<'a>) -> Result<Vec<&'a str>> {
+    let d = c.data;
+    let base = c.data_offset();
+    let bad = |msg: String, off: usize| {
+        Error::at(ErrorKind::Malformed(format!("atom table: {msg}")), base + off as u64).with_chunk(ATU8)
+    };
+    if d.len() < 4 {
+        return Err(Error::at(ErrorKind::Truncated { needed: 4, available: d.len() as u64 }, base)
+            .with_chunk(ATU8));
+    }
+    let raw = be32(d, 0) as i32;
+    let compact = raw < 0;
+    let count = raw.unsigned_abs() as usize;
+    if count == 0 {
+        return Err(bad("no atoms (atom 1 must name the module)".into(), 0));
+    }
+    // Every atom takes at least one byte: a count larger than that is a lie,
+    // and checking it first keeps the allocation bounded by the input.
+    if count > d.len() - 4 {
+        return Err(bad(format!("count {count} exceeds what {} bytes can hold", d.len() - 4), 0));
+    }
+    let mut atoms = Vec::with_capacity(count);
+    let mut pos = 4;
+    for i in 0..count {
+        let start = pos;
+        let len = if !compact {
+            let Some(&l) = d.get(pos) else {
+                return Err(bad(format!("atom {} is cut off", i + 1), pos));
+            };
+            pos += 1;
+            l as usize
+        } else {
+            let Some(&b0) = d.get(pos) else {
+                return Err(bad(format!("atom {} is cut off", i + 1), pos));
+            };
+            if b0 & 0b111 != 0 {
+                return Err(bad(format!("atom {} length has tag {} (expected u)", i + 1, b0 & 7), pos));
+            }
+            if b0 & 0b1000 == 0 {
+                pos += 1;
+                (b0 >> 4) as usize
+            } else if b0 & 0b1_0000 == 0 {
+                let Some(&b1) = d.get(pos + 1) else {
+                    return Err(bad(format!("atom {} is cut off", i + 1), pos));
+                };
+                pos += 2;
+                (((b0 as usize) & 0b1110_0000) << 3) | b1 as usize
+            } else {
+                return Err(bad(format!("atom {} length is not a short compact integer", i + 1), pos));
+            }
+        };
+        let Some(bytes) = d.get(pos..pos + len) else {
+            return Err(bad(format!("atom {} runs past the end of the chunk", i + 1), start));
+        };
+        let s = std::str::from_utf8(bytes)
+            .map_err(|_| bad(format!("atom {} is not valid UTF-8", i + 1), pos))?;
+        atoms.push(s);
+        pos += len;
+    }
+    if atoms[0].is_empty() {
+        return Err(bad("atom 1 (the module name) is empty".into(), 4));
+    }
+    Ok(atoms)
+}
+
+/// Checks a table of `count` entries of `entry` bytes each and decodes it
+/// with `beam_file` (safe once the count is known to fit the chunk).
+fn checked_table(c: &Chunk<'_>, entry: usize, what: &str) -> Result<usize> {
+    let base = c.data_offset();
+    if c.data.len() < 4 {
+        return Err(Error::at(ErrorKind::Truncated { needed: 4, available: c.data.len() as u64 }, base)
+            .with_chunk(c.id));
+    }
+    let count = be32(c.data, 0) as usize;
+    let needed = count.checked_mul(entry).and_then(|n| n.checked_add(4));
+    if needed.is_none_or(|n| n > c.data.len()) {
+        return Err(Error::at(
+            ErrorKind::Malformed(format!(
+                "{what} table: count {count} needs more than the {} bytes of the chunk",
+                c.data.len()
+            )),
+            base,
+        )
+        .with_chunk(c.id));
+    }
+    Ok(count)
+}
+
+fn check_atom(c: &Chunk<'_>, index: u32, n_atoms: usize, entry_off: usize, what: &str) -> Result<()> {
+    if index == 0 || index as usize > n_atoms {
+        return Err(Error::at(
+            ErrorKind::Malformed(format!("{what} refers to atom {index}, the table has {n_atoms}")),
+            c.data_offset() + entry_off as u64,
+        )
+        .with_chunk(c.id));
+    }
+    Ok(())
+}
+
+fn parse_imports(c: &Chunk<'_>, n_atoms: usize) -> Result<Vec<(u32, u32, u32)>> {
+    checked_table(c, 12, "import")?;
+    let decoded = ImpTChunk::decode_data(&IMPT, c.data).map_err(|e| {
+        Error::at(ErrorKind::Malformed(format!("import table: {e}")), c.data_offset()).with_chunk(IMPT)
+    })?;
+    let mut out = Vec::with_capacity(decoded.imports.len());
+    for (i, imp) in decoded.imports.iter().enumerate() {
+        let off = 4 + 12 * i;
+        check_atom(c, imp.module, n_atoms, off, "import")?;
+        check_atom(c, imp.function, n_atoms, off + 4, "import")?;
+        out.push((imp.module, imp.function, imp.arity));
+    }
+    Ok(out)
+}
+
+fn parse_exports(c: &Chunk<'_>, n_atoms: usize) -> Result<Vec<(u32, u32)>> {
+    checked_table(c, 12, "export")?;
+    let decoded = ExpTChunk::decode_data(&EXPT, c.data).map_err(|e| {
+        Error::at(ErrorKind::Malformed(format!("export table: {e}")), c.data_offset()).with_chunk(EXPT)
+    })?;
+    let mut out = Vec::with_capacity(decoded.exports.len());
+    for (i, exp) in decoded.exports.iter().enumerate() {
+        check_atom(c, exp.function, n_atoms, 4 + 12 * i, "export")?;
+        out.push((exp.function, exp.arity));
+    }
+    Ok(out)
+}
