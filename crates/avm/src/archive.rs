@@ -115,7 +115,10 @@ impl<'a> Archive<'a> {
             let remaining = bytes.len() - pos;
             if remaining < 12 {
                 return Err(Error::at(
-                    ErrorKind::Truncated { needed: 12, available: remaining as u64 },
+                    ErrorKind::Truncated {
+                        needed: 12,
+                        available: remaining as u64,
+                    },
                     pos as u64,
                 ));
             }
@@ -133,7 +136,9 @@ impl<'a> Archive<'a> {
                 let after = pos + END.len();
                 if after != bytes.len() {
                     return Err(Error::at(
-                        ErrorKind::TrailingData { len: (bytes.len() - after) as u64 },
+                        ErrorKind::TrailingData {
+                            len: (bytes.len() - after) as u64,
+                        },
                         after as u64,
                     ));
                 }
@@ -141,7 +146,10 @@ impl<'a> Archive<'a> {
             }
             if size > remaining {
                 return Err(Error::at(
-                    ErrorKind::SizeOverrun { declared: size as u64, available: remaining as u64 },
+                    ErrorKind::SizeOverrun {
+                        declared: size as u64,
+                        available: remaining as u64,
+                    },
                     pos as u64,
                 ));
             }
@@ -162,7 +170,10 @@ impl<'a> Archive<'a> {
             };
             let name = std::str::from_utf8(&body[..nul])
                 .map_err(|_| {
-                    Error::at(ErrorKind::BadSection("name is not UTF-8".into()), (pos + 12) as u64)
+                    Error::at(
+                        ErrorKind::BadSection("name is not UTF-8".into()),
+                        (pos + 12) as u64,
+                    )
                 })?
                 .to_owned();
             let name_len = pad4(nul + 1);
@@ -178,7 +189,9 @@ impl<'a> Archive<'a> {
                 let (chunks, form_len) = walk_form(payload, payload_offset)?;
                 if pad4(form_len) != payload.len() {
                     return Err(Error::at(
-                        ErrorKind::TrailingData { len: (payload.len() - form_len) as u64 },
+                        ErrorKind::TrailingData {
+                            len: (payload.len() - form_len) as u64,
+                        },
                         payload_offset + form_len as u64,
                     ));
                 }
@@ -202,5 +215,9 @@ impl<'a> Archive<'a> {
 }
 
 fn info(c: &Chunk<'_>) -> ChunkInfo {
-    ChunkInfo { id: c.id, offset: c.offset, size: c.data.len() as u32 }
+    ChunkInfo {
+        id: c.id,
+        offset: c.offset,
+        size: c.data.len() as u32,
+    }
 }

@@ -81,7 +81,10 @@ pub(crate) fn walk_form(bytes: &[u8], base: u64) -> Result<(Vec<Chunk<'_>>, usiz
             return Err(Error::at(ErrorKind::NotBeam, base));
         }
         return Err(Error::at(
-            ErrorKind::Truncated { needed: 12, available: bytes.len() as u64 },
+            ErrorKind::Truncated {
+                needed: 12,
+                available: bytes.len() as u64,
+            },
             base,
         ));
     }
@@ -91,7 +94,10 @@ pub(crate) fn walk_form(bytes: &[u8], base: u64) -> Result<(Vec<Chunk<'_>>, usiz
     let form_size = be32(bytes, 4) as usize;
     if form_size < 4 || form_size > bytes.len() - 8 {
         return Err(Error::at(
-            ErrorKind::SizeOverrun { declared: form_size as u64, available: bytes.len() as u64 - 8 },
+            ErrorKind::SizeOverrun {
+                declared: form_size as u64,
+                available: bytes.len() as u64 - 8,
+            },
             base + 4,
         )
         .with_chunk(FOR1));
@@ -103,7 +109,10 @@ pub(crate) fn walk_form(bytes: &[u8], base: u64) -> Result<(Vec<Chunk<'_>>, usiz
         let at = base + pos as u64;
         if end - pos < 8 {
             return Err(Error::at(
-                ErrorKind::Truncated { needed: 8, available: (end - pos) as u64 },
+                ErrorKind::Truncated {
+                    needed: 8,
+                    available: (end - pos) as u64,
+                },
                 at,
             ));
         }
@@ -112,12 +121,19 @@ pub(crate) fn walk_form(bytes: &[u8], base: u64) -> Result<(Vec<Chunk<'_>>, usiz
         let available = end - pos - 8;
         if size > available {
             return Err(Error::at(
-                ErrorKind::SizeOverrun { declared: size as u64, available: available as u64 },
+                ErrorKind::SizeOverrun {
+                    declared: size as u64,
+                    available: available as u64,
+                },
                 at,
             )
             .with_chunk(id));
         }
-        chunks.push(Chunk { id, offset: at, data: &bytes[pos + 8..pos + 8 + size] });
+        chunks.push(Chunk {
+            id,
+            offset: at,
+            data: &bytes[pos + 8..pos + 8 + size],
+        });
         // The last chunk's padding may be missing; erlc always writes it.
         pos = (pos + 8 + pad4(size)).min(end);
     }
@@ -142,7 +158,9 @@ impl<'a> Beam<'a> {
         let (chunks, end) = walk_form(bytes, 0)?;
         if end != bytes.len() {
             return Err(Error::at(
-                ErrorKind::TrailingData { len: (bytes.len() - end) as u64 },
+                ErrorKind::TrailingData {
+                    len: (bytes.len() - end) as u64,
+                },
                 end as u64,
             ));
         }
@@ -155,7 +173,13 @@ impl<'a> Beam<'a> {
             .find(|c| c.id == ATU8)
             .ok_or_else(|| Error::at(ErrorKind::MissingChunk(ATU8), 12))?;
         let atoms = parse_atoms(atu8)?;
-        let mut beam = Beam { bytes, chunks, atoms, imports: Vec::new(), exports: Vec::new() };
+        let mut beam = Beam {
+            bytes,
+            chunks,
+            atoms,
+            imports: Vec::new(),
+            exports: Vec::new(),
+        };
         if let Some(c) = beam.chunk(IMPT) {
             beam.imports = parse_imports(&c, beam.atoms.len())?;
         }
@@ -192,12 +216,17 @@ impl<'a> Beam<'a> {
 
     /// Exported functions as (name, arity).
     pub fn exports(&self) -> Vec<(String, u32)> {
-        self.exports.iter().map(|&(f, a)| (self.atom(f).to_owned(), a)).collect()
+        self.exports
+            .iter()
+            .map(|&(f, a)| (self.atom(f).to_owned(), a))
+            .collect()
     }
 
     /// Whether `name/arity` is exported.
     pub fn exports_fun(&self, name: &str, arity: u32) -> bool {
-        self.exports.iter().any(|&(f, a)| a == arity && self.atom(f) == name)
+        self.exports
+            .iter()
+            .any(|&(f, a)| a == arity && self.atom(f) == name)
     }
 
     /// Imported functions as (module, function, arity).
@@ -351,7 +380,10 @@ fn decode_litt<'a>(c: &Chunk<'a>, cap: usize) -> Result<LitT<'a>> {
     let err = |kind, off: u64| Error::at(kind, off).with_chunk(LITT);
     if c.data.len() < 4 {
         return Err(err(
-            ErrorKind::Truncated { needed: 4, available: c.data.len() as u64 },
+            ErrorKind::Truncated {
+                needed: 4,
+                available: c.data.len() as u64,
+            },
             c.data_offset(),
         ));
     }
@@ -363,13 +395,17 @@ fn decode_litt<'a>(c: &Chunk<'a>, cap: usize) -> Result<LitT<'a>> {
     }
     if declared > cap {
         return Err(err(
-            ErrorKind::InflateCapExceeded { declared: declared as u64, cap: cap as u64 },
+            ErrorKind::InflateCapExceeded {
+                declared: declared as u64,
+                cap: cap as u64,
+            },
             c.data_offset(),
         ));
     }
     let mut out = Vec::with_capacity(declared);
     let mut z = Decompress::new(true);
-    let corrupt = |z: &Decompress, msg: String| err(ErrorKind::CorruptZlib(msg), stream_at + z.total_in());
+    let corrupt =
+        |z: &Decompress, msg: String| err(ErrorKind::CorruptZlib(msg), stream_at + z.total_in());
     let status = match z.decompress_vec(stream, &mut out, FlushDecompress::Finish) {
         Ok(s) => s,
         Err(e) => return Err(corrupt(&z, e.to_string())),
@@ -380,7 +416,11 @@ fn decode_litt<'a>(c: &Chunk<'a>, cap: usize) -> Result<LitT<'a>> {
             // The buffer is full but the stream goes on: find out whether it
             // holds more data, without producing more than one extra byte.
             let mut probe = [0u8; 1];
-            match z.decompress(&stream[z.total_in() as usize..], &mut probe, FlushDecompress::Finish) {
+            match z.decompress(
+                &stream[z.total_in() as usize..],
+                &mut probe,
+                FlushDecompress::Finish,
+            ) {
                 Ok(Status::StreamEnd) if z.total_out() as usize == declared => {}
                 Ok(_) if z.total_out() as usize > declared => {
                     return Err(err(
@@ -411,7 +451,9 @@ fn decode_litt<'a>(c: &Chunk<'a>, cap: usize) -> Result<LitT<'a>> {
     let used = z.total_in() as usize;
     if used != stream.len() {
         return Err(err(
-            ErrorKind::TrailingData { len: (stream.len() - used) as u64 },
+            ErrorKind::TrailingData {
+                len: (stream.len() - used) as u64,
+            },
             stream_at + used as u64,
         ));
     }
@@ -425,11 +467,21 @@ fn parse_atoms<'a>(c: &Chunk<'a>) -> Result<Vec<&'a str>> {
     let d = c.data;
     let base = c.data_offset();
     let bad = |msg: String, off: usize| {
-        Error::at(ErrorKind::Malformed(format!("atom table: {msg}")), base + off as u64).with_chunk(ATU8)
+        Error::at(
+            ErrorKind::Malformed(format!("atom table: {msg}")),
+            base + off as u64,
+        )
+        .with_chunk(ATU8)
     };
     if d.len() < 4 {
-        return Err(Error::at(ErrorKind::Truncated { needed: 4, available: d.len() as u64 }, base)
-            .with_chunk(ATU8));
+        return Err(Error::at(
+            ErrorKind::Truncated {
+                needed: 4,
+                available: d.len() as u64,
+            },
+            base,
+        )
+        .with_chunk(ATU8));
     }
     let raw = be32(d, 0) as i32;
     let compact = raw < 0;
@@ -440,7 +492,10 @@ fn parse_atoms<'a>(c: &Chunk<'a>) -> Result<Vec<&'a str>> {
     // Every atom takes at least one byte: a count larger than that is a lie,
     // and checking it first keeps the allocation bounded by the input.
     if count > d.len() - 4 {
-        return Err(bad(format!("count {count} exceeds what {} bytes can hold", d.len() - 4), 0));
+        return Err(bad(
+            format!("count {count} exceeds what {} bytes can hold", d.len() - 4),
+            0,
+        ));
     }
     let mut atoms = Vec::with_capacity(count);
     let mut pos = 4;
@@ -457,7 +512,10 @@ fn parse_atoms<'a>(c: &Chunk<'a>) -> Result<Vec<&'a str>> {
                 return Err(bad(format!("atom {} is cut off", i + 1), pos));
             };
             if b0 & 0b111 != 0 {
-                return Err(bad(format!("atom {} length has tag {} (expected u)", i + 1, b0 & 7), pos));
+                return Err(bad(
+                    format!("atom {} length has tag {} (expected u)", i + 1, b0 & 7),
+                    pos,
+                ));
             }
             if b0 & 0b1000 == 0 {
                 pos += 1;
@@ -469,11 +527,17 @@ fn parse_atoms<'a>(c: &Chunk<'a>) -> Result<Vec<&'a str>> {
                 pos += 2;
                 (((b0 as usize) & 0b1110_0000) << 3) | b1 as usize
             } else {
-                return Err(bad(format!("atom {} length is not a short compact integer", i + 1), pos));
+                return Err(bad(
+                    format!("atom {} length is not a short compact integer", i + 1),
+                    pos,
+                ));
             }
         };
         let Some(bytes) = d.get(pos..pos + len) else {
-            return Err(bad(format!("atom {} runs past the end of the chunk", i + 1), start));
+            return Err(bad(
+                format!("atom {} runs past the end of the chunk", i + 1),
+                start,
+            ));
         };
         let s = std::str::from_utf8(bytes)
             .map_err(|_| bad(format!("atom {} is not valid UTF-8", i + 1), pos))?;
@@ -491,8 +555,14 @@ fn parse_atoms<'a>(c: &Chunk<'a>) -> Result<Vec<&'a str>> {
 fn checked_table(c: &Chunk<'_>, entry: usize, what: &str) -> Result<usize> {
     let base = c.data_offset();
     if c.data.len() < 4 {
-        return Err(Error::at(ErrorKind::Truncated { needed: 4, available: c.data.len() as u64 }, base)
-            .with_chunk(c.id));
+        return Err(Error::at(
+            ErrorKind::Truncated {
+                needed: 4,
+                available: c.data.len() as u64,
+            },
+            base,
+        )
+        .with_chunk(c.id));
     }
     let count = be32(c.data, 0) as usize;
     let needed = count.checked_mul(entry).and_then(|n| n.checked_add(4));
@@ -509,10 +579,18 @@ fn checked_table(c: &Chunk<'_>, entry: usize, what: &str) -> Result<usize> {
     Ok(count)
 }
 
-fn check_atom(c: &Chunk<'_>, index: u32, n_atoms: usize, entry_off: usize, what: &str) -> Result<()> {
+fn check_atom(
+    c: &Chunk<'_>,
+    index: u32,
+    n_atoms: usize,
+    entry_off: usize,
+    what: &str,
+) -> Result<()> {
     if index == 0 || index as usize > n_atoms {
         return Err(Error::at(
-            ErrorKind::Malformed(format!("{what} refers to atom {index}, the table has {n_atoms}")),
+            ErrorKind::Malformed(format!(
+                "{what} refers to atom {index}, the table has {n_atoms}"
+            )),
             c.data_offset() + entry_off as u64,
         )
         .with_chunk(c.id));
@@ -523,7 +601,11 @@ fn check_atom(c: &Chunk<'_>, index: u32, n_atoms: usize, entry_off: usize, what:
 fn parse_imports(c: &Chunk<'_>, n_atoms: usize) -> Result<Vec<(u32, u32, u32)>> {
     checked_table(c, 12, "import")?;
     let decoded = ImpTChunk::decode_data(&IMPT, c.data).map_err(|e| {
-        Error::at(ErrorKind::Malformed(format!("import table: {e}")), c.data_offset()).with_chunk(IMPT)
+        Error::at(
+            ErrorKind::Malformed(format!("import table: {e}")),
+            c.data_offset(),
+        )
+        .with_chunk(IMPT)
     })?;
     let mut out = Vec::with_capacity(decoded.imports.len());
     for (i, imp) in decoded.imports.iter().enumerate() {
@@ -538,7 +620,11 @@ fn parse_imports(c: &Chunk<'_>, n_atoms: usize) -> Result<Vec<(u32, u32, u32)>> 
 fn parse_exports(c: &Chunk<'_>, n_atoms: usize) -> Result<Vec<(u32, u32)>> {
     checked_table(c, 12, "export")?;
     let decoded = ExpTChunk::decode_data(&EXPT, c.data).map_err(|e| {
-        Error::at(ErrorKind::Malformed(format!("export table: {e}")), c.data_offset()).with_chunk(EXPT)
+        Error::at(
+            ErrorKind::Malformed(format!("export table: {e}")),
+            c.data_offset(),
+        )
+        .with_chunk(EXPT)
     })?;
     let mut out = Vec::with_capacity(decoded.exports.len());
     for (i, exp) in decoded.exports.iter().enumerate() {

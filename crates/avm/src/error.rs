@@ -44,7 +44,11 @@ pub enum ErrorKind {
     CorruptZlib(String),
     /// The `LitT` header declares one uncompressed size, the stream another.
     /// `actual_at_least` is set when inflating stopped at `declared + 1` bytes.
-    LiteralSizeMismatch { declared: u64, actual: u64, actual_at_least: bool },
+    LiteralSizeMismatch {
+        declared: u64,
+        actual: u64,
+        actual_at_least: bool,
+    },
     /// The declared uncompressed size exceeds the configured inflate cap.
     InflateCapExceeded { declared: u64, cap: u64 },
     /// The archive does not start with the AtomVM header.
@@ -68,12 +72,22 @@ pub enum ErrorKind {
 impl Error {
     /// An error of `kind` with no location yet.
     pub fn new(kind: ErrorKind) -> Self {
-        Error { kind, file: None, chunk: None, offset: None }
+        Error {
+            kind,
+            file: None,
+            chunk: None,
+            offset: None,
+        }
     }
 
     /// An error of `kind` at absolute byte `offset`.
     pub fn at(kind: ErrorKind, offset: u64) -> Self {
-        Error { kind, file: None, chunk: None, offset: Some(offset) }
+        Error {
+            kind,
+            file: None,
+            chunk: None,
+            offset: Some(offset),
+        }
     }
 
     /// Attach the file the bytes came from (kept if already set).

@@ -16,15 +16,24 @@ pub(crate) fn literal_table_atoms(table: &[u8]) -> EtfResult<Vec<String>> {
     for i in 0..count {
         let size = r.u32()? as usize;
         let start = r.pos;
-        let term = r.take(size).map_err(|(_, at)| (format!("literal {i} runs past the end"), at))?;
+        let term = r
+            .take(size)
+            .map_err(|(_, at)| (format!("literal {i} runs past the end"), at))?;
         let mut t = Reader { d: term, pos: 0 };
-        term_atoms(&mut t, &mut atoms).map_err(|(m, at)| (format!("literal {i}: {m}"), start + at))?;
+        term_atoms(&mut t, &mut atoms)
+            .map_err(|(m, at)| (format!("literal {i}: {m}"), start + at))?;
         if t.pos != term.len() {
-            return Err((format!("literal {i}: {} bytes after the term", term.len() - t.pos), start + t.pos));
+            return Err((
+                format!("literal {i}: {} bytes after the term", term.len() - t.pos),
+                start + t.pos,
+            ));
         }
     }
     if r.pos != table.len() {
-        return Err((format!("{} bytes after the last literal", table.len() - r.pos), r.pos));
+        return Err((
+            format!("{} bytes after the last literal", table.len() - r.pos),
+            r.pos,
+        ));
     }
     Ok(atoms)
 }
@@ -41,7 +50,10 @@ impl<'a> Reader<'a> {
                 self.pos += n;
                 Ok(s)
             }
-            _ => Err((format!("needs {n} bytes, {} remain", self.d.len() - self.pos), self.pos)),
+            _ => Err((
+                format!("needs {n} bytes, {} remain", self.d.len() - self.pos),
+                self.pos,
+            )),
         }
     }
     fn u8(&mut self) -> EtfResult<u8> {
@@ -74,7 +86,10 @@ fn push_atom(atoms: &mut Vec<String>, name: String) {
 fn term_atoms(r: &mut Reader<'_>, atoms: &mut Vec<String>) -> EtfResult<()> {
     let at = r.pos;
     if r.u8()? != 131 {
-        return Err(("missing the external term format version byte 131".into(), at));
+        return Err((
+            "missing the external term format version byte 131".into(),
+            at,
+        ));
     }
     let mut stack = vec![Work::Terms(1)];
     while let Some(top) = stack.last_mut() {
@@ -96,22 +111,31 @@ fn term_atoms(r: &mut Reader<'_>, atoms: &mut Vec<String>) -> EtfResult<()> {
         match tag {
             // ATOM_EXT, SMALL_ATOM_EXT: Latin-1
             100 | 115 => {
-                let len = if tag == 100 { r.u16()? as usize } else { r.u8()? as usize };
+                let len = if tag == 100 {
+                    r.u16()? as usize
+                } else {
+                    r.u8()? as usize
+                };
                 let bytes = r.take(len)?;
                 push_atom(atoms, bytes.iter().map(|&b| b as char).collect());
             }
             // ATOM_UTF8_EXT, SMALL_ATOM_UTF8_EXT
             118 | 119 => {
-                let len = if tag == 118 { r.u16()? as usize } else { r.u8()? as usize };
+                let len = if tag == 118 {
+                    r.u16()? as usize
+                } else {
+                    r.u8()? as usize
+                };
                 let bytes = r.take(len)?;
-                let s = std::str::from_utf8(bytes).map_err(|_| ("atom is not valid UTF-8".to_string(), tag_at))?;
+                let s = std::str::from_utf8(bytes)
+                    .map_err(|_| ("atom is not valid UTF-8".to_string(), tag_at))?;
                 push_atom(atoms, s.to_owned());
             }
-            97 => drop(r.take(1)?),     // SMALL_INTEGER_EXT
-            98 => drop(r.take(4)?),     // INTEGER_EXT
-            99 => drop(r.take(31)?),    // FLOAT_EXT
-            70 => drop(r.take(8)?),     // NEW_FLOAT_EXT
-            106 => {}                   // NIL_EXT
+            97 => drop(r.take(1)?),  // SMALL_INTEGER_EXT
+            98 => drop(r.take(4)?),  // INTEGER_EXT
+            99 => drop(r.take(31)?), // FLOAT_EXT
+            70 => drop(r.take(8)?),  // NEW_FLOAT_EXT
+            106 => {}                // NIL_EXT
             107 => {
                 // STRING_EXT
                 let n = r.u16()? as usize;

@@ -33,7 +33,11 @@ impl ModuleRefs {
         }
         Ok(ModuleRefs {
             name: beam.module_name().to_owned(),
-            imports: beam.imported_modules().into_iter().map(str::to_owned).collect(),
+            imports: beam
+                .imported_modules()
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
             atoms,
         })
     }
@@ -66,10 +70,15 @@ impl Pruned {
 /// Deterministic: within one module, imports are followed before atoms, each
 /// in table order.
 pub fn prune(modules: &[ModuleRefs], start: &str) -> Result<Pruned> {
-    let index: HashMap<&str, usize> =
-        modules.iter().enumerate().map(|(i, m)| (m.name.as_str(), i)).collect();
+    let index: HashMap<&str, usize> = modules
+        .iter()
+        .enumerate()
+        .map(|(i, m)| (m.name.as_str(), i))
+        .collect();
     let Some(&s) = index.get(start) else {
-        return Err(Error::new(ErrorKind::UnknownStartModule { module: start.to_owned() }));
+        return Err(Error::new(ErrorKind::UnknownStartModule {
+            module: start.to_owned(),
+        }));
     };
     let mut kept_by: Vec<Option<Option<usize>>> = vec![None; modules.len()];
     kept_by[s] = Some(None);

@@ -28,7 +28,10 @@ pub struct PackOptions {
 
 impl Default for PackOptions {
     fn default() -> Self {
-        PackOptions { inflate_cap: DEFAULT_INFLATE_CAP, threads: 0 }
+        PackOptions {
+            inflate_cap: DEFAULT_INFLATE_CAP,
+            threads: 0,
+        }
     }
 }
 
@@ -86,11 +89,17 @@ fn process(input: &PackInput, cap: usize) -> Result<Module<'_>> {
     let with_file = |e: Error| e.with_file(&input.path);
     let beam = Beam::parse(&input.bytes).map_err(with_file)?;
     if input.start && !beam.exports_fun("start", 0) {
-        return Err(Error::new(ErrorKind::StartNotExported { module: beam.module_name().to_owned() })
-            .with_file(&input.path));
+        return Err(Error::new(ErrorKind::StartNotExported {
+            module: beam.module_name().to_owned(),
+        })
+        .with_file(&input.path));
     }
     let stripped = beam.strip(cap).map_err(with_file)?;
-    Ok(Module { input, name: beam.module_name(), stripped })
+    Ok(Module {
+        input,
+        name: beam.module_name(),
+        stripped,
+    })
 }
 
 fn file_name(p: &Path) -> &[u8] {
@@ -107,7 +116,9 @@ pub fn pack(inputs: &[PackInput], opts: &PackOptions) -> Result<Packed> {
         return Err(Error::new(ErrorKind::NoInputs));
     }
     let mut starts = inputs.iter().filter(|i| i.start);
-    let start = starts.next().ok_or_else(|| Error::new(ErrorKind::NoStartModule))?;
+    let start = starts
+        .next()
+        .ok_or_else(|| Error::new(ErrorKind::NoStartModule))?;
     if let Some(second) = starts.next() {
         return Err(Error::new(ErrorKind::MultipleStartModules).with_file(&second.path));
     }
@@ -134,7 +145,9 @@ pub fn pack(inputs: &[PackInput], opts: &PackOptions) -> Result<Packed> {
         if file_name(&m.input.path) != expected.as_bytes() {
             warnings.push(Warning {
                 path: m.input.path.clone(),
-                kind: WarningKind::FileNameMismatch { module: m.name.to_owned() },
+                kind: WarningKind::FileNameMismatch {
+                    module: m.name.to_owned(),
+                },
             });
         }
         total += archive::section_len(&expected, m.stripped.len());
@@ -145,16 +158,29 @@ pub fn pack(inputs: &[PackInput], opts: &PackOptions) -> Result<Packed> {
     out.extend_from_slice(HEADER);
     for m in &modules {
         let name = format!("{}.beam", m.name);
-        let flags = if m.input.start { BEAM_START_FLAG | BEAM_CODE_FLAG } else { BEAM_CODE_FLAG };
+        let flags = if m.input.start {
+            BEAM_START_FLAG | BEAM_CODE_FLAG
+        } else {
+            BEAM_CODE_FLAG
+        };
         let at = out.len();
         archive::write_section_head(&mut out, &name, flags, m.stripped.len());
         m.stripped.write_to(&mut out);
         archive::pad_to_4(&mut out);
-        sections.push(PackedSection { name, path: m.input.path.clone(), flags, size: out.len() - at });
+        sections.push(PackedSection {
+            name,
+            path: m.input.path.clone(),
+            flags,
+            size: out.len() - at,
+        });
     }
     out.extend_from_slice(END);
     debug_assert_eq!(out.len(), total);
-    Ok(Packed { bytes: out, sections, warnings })
+    Ok(Packed {
+        bytes: out,
+        sections,
+        warnings,
+    })
 }
 
 /// Parses and strips every input, in parallel, keeping input order. On
@@ -190,5 +216,8 @@ fn process_all<'a>(order: &[&'a PackInput], opts: &PackOptions) -> Result<Vec<Mo
             }
         }
     });
-    slots.into_iter().map(|r| r.expect("every input processed")).collect()
+    slots
+        .into_iter()
+        .map(|r| r.expect("every input processed"))
+        .collect()
 }

@@ -1,8 +1,159 @@
+//! `elixir-workers pack -o OUT.avm --start STARTUP.beam INPUT...`
+
+use std::ffi::OsStr;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-#[derive(Debug, clap::Args)]
-pub struct Args {}
+use anyhow::{bail, Context};
 
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("not implemented yet")
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The archive to write (replaced atomically; nothing is left on error)
+    #[arg(short = 'o', long = "output", value_name = "OUT.avm")]
+    pub output: PathBuf,
+
+    /// The startup module: placed first with the start flag; must export start/0
+    #[arg(long, value_name = "STARTUP.beam")]
+    pub start: PathBuf,
+
+    /// Directories (their *.beam files, not recursive) or .beam files
+    #[arg(value_name = "INPUT", required = true)]
+    pub inputs: Vec<PathBuf>,
+
+    /// Largest uncompressed literal table accepted, in bytes
+    #[arg(long, value_name = "BYTES", default_value_t = avm::DEFAULT_INFLATE_CAP)]
+    pub inflate_cap: usize,
+
+    /// Print nothing on success (warnings are still printed)
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let files = collect_inputs(&args.start, &args.inputs)?;
+    let inputs = read_all(&args.start, &files)?;
+    let opts = avm::PackOptions {
+        inflate_cap: args.inflate_cap,
+        ..Default::default()
+    };
+    let packed = avm::pack(&inputs, &opts)?;
+    for w in &packed.warnings {
+        eprintln!("warning: {w}");
+    }
+    write_atomically(&args.output, &packed.bytes)?;
+    if !args.quiet {
+        eprintln!(
+            "packed {} modules into {} ({} bytes)",
+            packed.sections.len(),
+            args.output.display(),
+            packed.bytes.len()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Expands directories to their `*.beam` files and drops the startup file
+/// wherever it reappears, so a `--start` inside an input directory is packed
+/// once. Order does not matter here: `avm::pack` sorts by file name.
+fn collect_inputs(start: &Path, inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    let start_name = start
+        .file_name()
+        .context("--start must name a .beam file")?;
+    let mut start_id = None;
+    let mut is_start = |p: &Path| -> anyhow::Result<bool> {
+        // Only a file with the same name can be the same file; compare
+        // identities only then, so the common case costs no extra syscall.
+        if p.file_name() != Some(start_name) {
+            return Ok(false);
+        }
+        if start_id.is_none() {
+            start_id = Some(
+                std::fs::canonicalize(start)
+                    .with_context(|| format!("cannot read startup module {}", start.display()))?,
+            );
+        }
+        Ok(std::fs::canonicalize(p).ok() == start_id)
+    };
+    let mut files = Vec::new();
+    for input in inputs {
+        let meta = std::fs::metadata(input)
+            .with_context(|| format!("cannot read input {}", input.display()))?;
+        if meta.is_dir() {
+            let mut found = 0usize;
+            let entries = std::fs::read_dir(input)
+                .with_context(|| format!("cannot list directory {}", input.display()))?;
+            for entry in entries {
+                let entry =
+                    entry.with_context(|| format!("cannot list directory {}", input.display()))?;
+                let path = entry.path();
+                if path.extension() != Some(OsStr::new("beam")) {
+                    continue;
+                }
+                let ft = entry
+                    .file_type()
+                    .with_context(|| format!("cannot stat {}", path.display()))?;
+                let is_file = ft.is_file() || (ft.is_symlink() && path.is_file());
+                if !is_file {
+                    continue;
+                }
+                found += 1;
+                if !is_start(&path)? {
+                    files.push(path);
+                }
+            }
+            if found == 0 {
+                bail!("{}: no .beam files in this directory", input.display());
+            }
+        } else if !is_start(input)? {
+            files.push(input.clone());
+        }
+    }
+    Ok(files)
+}
+
+fn read_all(start: &Path, files: &[PathBuf]) -> anyhow::Result<Vec<avm::PackInput>> {
+    let mut inputs = Vec::with_capacity(files.len() + 1);
+    let bytes = std::fs::read(start)
+        .with_context(|| format!("cannot read startup module {}", start.display()))?;
+    inputs.push(avm::PackInput {
+        path: start.to_path_buf(),
+        bytes,
+        start: true,
+    });
+    for f in files {
+        let bytes = std::fs::read(f).with_context(|| format!("cannot read {}", f.display()))?;
+        inputs.push(avm::PackInput {
+            path: f.clone(),
+            bytes,
+            start: false,
+        });
+    }
+    Ok(inputs)
+}
+
+/// Writes `bytes` to a temp file beside `path` and renames it into place, so
+/// readers see the old file or the complete new one, never a partial write.
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".elixir-workers-")
+        .tempfile_in(dir)
+        .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
+    tmp.write_all(bytes)
+        .with_context(|| format!("cannot write {}", tmp.path().display()))?;
+    #[cfg(unix)]
+    {
+        // Temp files are created 0600; an archive is an ordinary output file.
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644))
+            .with_context(|| format!("cannot set permissions on {}", tmp.path().display()))?;
+    }
+    tmp.persist(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
 }
