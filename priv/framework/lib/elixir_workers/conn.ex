@@ -1,0 +1,140 @@
+defmodule ElixirWorkers.Conn do
+  @moduledoc """
+  The request and the response being built, as one struct.
+
+  Request fields: `method` (upper-case binary), `path`, `path_segments`,
+  `query_string`, `query_params` (map), `headers` (map, lower-case names),
+  `body` (raw bytes), `parsed_body` (set by `ElixirWorkers.Middleware.parse_body/1`),
+  `params` (path captures), `env` (string variables of the worker), `cf`
+  (Cloudflare request properties), `request_id`, `pass` (1 on the first run,
+  higher when bindings were fetched), `assigns` (yours).
+
+  Response fields: `status`, `resp_headers` (name => value or list of values),
+  `resp_body` (iodata), `halted`, `effects` (writes to run after the response).
+  """
+
+  defstruct method: "GET",
+            path: "/",
+            path_segments: [],
+            query_string: "",
+            query_params: %{},
+            headers: %{},
+            body: "",
+            parsed_body: nil,
+            params: %{},
+            env: %{},
+            cf: %{},
+            request_id: "",
+            pass: 1,
+            bindings: %{},
+            assigns: %{},
+            status: nil,
+            resp_headers: %{},
+            resp_body: "",
+            halted: false,
+            effects: []
+
+  alias ElixirWorkers.{Conn, JSON, URL}
+
+  @doc "Builds a conn from a decoded request head and the raw body bytes."
+  def from_request(head, body) when is_map(head) do
+    target = :maps.get("url", head, "/")
+    {path, qs} = URL.split_target(target)
+
+    %Conn{
+      method: :maps.get("method", head, "GET"),
+      path: path,
+      path_segments: URL.segments(path),
+      query_string: qs,
+      query_params: URL.decode_query(qs),
+      headers: map_or_empty(:maps.get("headers", head, %{})),
+      body: body,
+      env: map_or_empty(:maps.get("env", head, %{})),
+      cf: map_or_empty(:maps.get("cf", head, %{})),
+      request_id: string_or_empty(:maps.get("id", head, "")),
+      pass: :maps.get("pass", head, 1),
+      bindings: map_or_empty(:maps.get("bindings", head, %{}))
+    }
+  end
+
+  defp map_or_empty(m) when is_map(m), do: m
+  defp map_or_empty(_), do: %{}
+
+  defp string_or_empty(s) when is_binary(s), do: s
+  defp string_or_empty(_), do: ""
+
+  # --- request helpers -------------------------------------------------------
+
+  @doc "The value of a request header (name in lower case), or `default`."
+  def get_header(%Conn{headers: h}, name, default \\ nil), do: :maps.get(name, h, default)
+
+  @doc "A query parameter, or `default`."
+  def query(%Conn{query_params: q}, name, default \\ nil), do: :maps.get(name, q, default)
+
+  @doc "A path capture (`:name` in the route), or `default`."
+  def param(%Conn{params: p}, name, default \\ nil), do: :maps.get(name, p, default)
+
+  @doc "A worker variable (wrangler `vars` / secrets), or `default`."
+  def env(%Conn{env: e}, name, default \\ nil), do: :maps.get(name, e, default)
+
+  @doc "Stores a value of your own on the conn."
+  def assign(%Conn{assigns: a} = conn, key, value), do: %{conn | assigns: :maps.put(key, value, a)}
+
+  # --- response builders -----------------------------------------------------
+
+  @doc "Sets a response header, replacing any earlier value. A list value sends the header once per element."
+  def put_header(%Conn{resp_headers: h} = conn, name, value),
+    do: %{conn | resp_headers: :maps.put(name, value, h)}
+
+  @doc "Alias of `put_header/3`."
+  def put_resp_header(conn, name, value), do: put_header(conn, name, value)
+
+  @doc "Adds one more value for a header (e.g. a second `set-cookie`)."
+  def append_header(%Conn{resp_headers: h} = conn, name, value) do
+    values =
+      case :maps.find(name, h) do
+        :error -> value
+        {:ok, old} when is_list(old) -> :lists.reverse([value | :lists.reverse(old)])
+        {:ok, old} -> [old, value]
+      end
+
+    %{conn | resp_headers: :maps.put(name, values, h)}
+  end
+
+  @doc "Removes a response header."
+  def delete_header(%Conn{resp_headers: h} = conn, name),
+    do: %{conn | resp_headers: :maps.remove(name, h)}
+
+  @doc "Sets the response status."
+  def put_status(conn, status) when is_integer(status), do: %{conn | status: status}
+
+  @doc "Sets status and body (iodata) as they are."
+  def send_resp(conn, status, body) when is_integer(status),
+    do: %{conn | status: status, resp_body: body}
+
+  @doc "An HTML response."
+  def html(conn, status \\ 200, body),
+    do: conn |> put_header("content-type", "text/html; charset=utf-8") |> send_resp(status, body)
+
+  @doc "A plain-text response."
+  def text(conn, status \\ 200, body),
+    do: conn |> put_header("content-type", "text/plain; charset=utf-8") |> send_resp(status, body)
+
+  @doc "A JSON response: `data` is encoded with `ElixirWorkers.JSON`."
+  def json(conn, status \\ 200, data),
+    do:
+      conn
+      |> put_header("content-type", "application/json")
+      |> send_resp(status, JSON.encode_to_iodata(data))
+
+  @doc "A redirect (302 unless given)."
+  def redirect(conn, url, status \\ 302) when is_binary(url),
+    do: conn |> put_header("location", url) |> send_resp(status, "")
+
+  @doc "Stops the middleware pipeline; the router will not dispatch."
+  def halt(conn), do: %{conn | halted: true}
+
+  @doc "Queues a write to run after the response is sent (see `ElixirWorkers.KV`, `ElixirWorkers.D1`)."
+  def add_effect(%Conn{effects: e} = conn, effect) when is_map(effect),
+    do: %{conn | effects: [effect | e]}
+end

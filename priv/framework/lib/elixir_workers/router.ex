@@ -1,0 +1,294 @@
+defmodule ElixirWorkers.Router do
+  @moduledoc """
+  Routes by method and path.
+
+      defmodule MyApp.Router do
+        use ElixirWorkers.Router
+
+        plug &ElixirWorkers.Middleware.cors/2, %{"origin" => "*"}
+
+        get "/", :home
+        get "/users/:id", &show_user/1
+        post "/echo", fn conn -> Conn.json(conn, 200, conn.parsed_body) end
+        get "/files/*path", :file
+
+        defp home(conn), do: Conn.html(conn, 200, "<h1>hi</h1>")
+        # ...
+      end
+
+  Paths are compiled into function-clause patterns when the module compiles:
+  `:name` captures one segment into `conn.params["name"]`, `*name` (last)
+  captures the remaining segments as a list. Routes are tried in order.
+
+  A path that matches no route answers 404; a path that matches only for
+  other methods answers 405 with an `allow` header. `HEAD` falls back to the
+  `GET` route.
+
+  Middleware: `security_headers/1` and `parse_body/1` of
+  `ElixirWorkers.Middleware` run first unless `use ElixirWorkers.Router,
+  default_middleware: false`; then each `plug`, in order. `plug` takes a
+  local function name (`plug :auth` or `plug :auth, opts`) or a function
+  (`plug &Mod.fun/1` or `plug &Mod.fun/2, opts`).
+
+  Override `not_found/1` or `method_not_allowed/2` to change those answers.
+  """
+
+  @methods ~w(GET POST PUT PATCH DELETE OPTIONS HEAD)
+
+  defmacro __using__(opts) do
+    default? = Keyword.get(opts, :default_middleware, true)
+
+    quote do
+      import ElixirWorkers.Router, only: [get: 2, post: 2, put: 2, patch: 2, delete: 2, options: 2, head: 2, match: 3, plug: 1, plug: 2]
+      alias ElixirWorkers.{Body, Conn, D1, HTML, JSON, KV, Middleware, URL}
+
+      Module.register_attribute(__MODULE__, :ew_routes, accumulate: true)
+      Module.register_attribute(__MODULE__, :ew_plugs, accumulate: true)
+      @ew_default_middleware unquote(default?)
+      @before_compile ElixirWorkers.Router
+
+      @doc false
+      def not_found(conn) do
+        ElixirWorkers.Conn.json(conn, 404, %{"error" => "not_found", "path" => conn.path})
+      end
+
+      @doc false
+      def method_not_allowed(conn, allowed) do
+        conn
+        |> ElixirWorkers.Conn.put_header("allow", ElixirWorkers.Router.join_methods(allowed))
+        |> ElixirWorkers.Conn.json(405, %{
+          "error" => "method_not_allowed",
+          "method" => conn.method,
+          "allowed" => allowed
+        })
+      end
+
+      defoverridable not_found: 1, method_not_allowed: 2
+    end
+  end
+
+  for m <- ~w(get post put patch delete options head)a do
+    method = m |> Atom.to_string() |> String.upcase()
+
+    @doc "Adds a `#{method}` route."
+    defmacro unquote(m)(path, handler) do
+      route(unquote(method), path, handler, __CALLER__)
+    end
+  end
+
+  @doc "Adds a route for an explicit method (`\"*\"` matches any method)."
+  defmacro match(method, path, handler), do: route(method, path, handler, __CALLER__)
+
+  @doc "Adds a middleware (see the module doc)."
+  defmacro plug(fun_or_name, opts \\ nil) do
+    quote do
+      @ew_plugs {unquote(Macro.escape(fun_or_name)), unquote(Macro.escape(opts))}
+    end
+  end
+
+  defp route(method, path, handler, caller) do
+    unless is_binary(method) and (method in @methods or method == "*") do
+      raise CompileError,
+        file: caller.file,
+        line: caller.line,
+        description: "route method must be one of #{Enum.join(@methods, ", ")} or \"*\", got: #{Macro.to_string(method)}"
+    end
+
+    unless is_binary(path) do
+      raise CompileError,
+        file: caller.file,
+        line: caller.line,
+        description: "route path must be a literal string, got: #{Macro.to_string(path)}"
+    end
+
+    pattern = compile_path(path, caller)
+
+    quote do
+      @ew_routes {unquote(method), unquote(path), unquote(Macro.escape(pattern)),
+                  unquote(Macro.escape(handler))}
+    end
+  end
+
+  @doc false
+  # "/users/:id/*rest" -> ["users", {:param, "id"}, {:glob, "rest"}]
+  def compile_path(path, caller \\ nil) do
+    segs = String.split(path, "/", trim: true)
+    last = length(segs) - 1
+
+    segs
+    |> Enum.with_index()
+    |> Enum.map(fn
+      {":" <> name, _} when name != "" ->
+        {:param, name}
+
+      {"*" <> name, ^last} when name != "" ->
+        {:glob, name}
+
+      {"*" <> _, _} ->
+        raise CompileError,
+          file: caller && caller.file,
+          line: caller && caller.line,
+          description: "a *glob must be the last segment of a route path: #{path}"
+
+      {lit, _} ->
+        lit
+    end)
+  end
+
+  defmacro __before_compile__(env) do
+    routes = env.module |> Module.get_attribute(:ew_routes) |> Enum.reverse()
+    plugs = env.module |> Module.get_attribute(:ew_plugs) |> Enum.reverse()
+    default? = Module.get_attribute(env.module, :ew_default_middleware)
+
+    conn = Macro.var(:conn, __MODULE__)
+
+    dispatch_clauses =
+      Enum.map(routes, fn {method, _path, pattern, handler} ->
+        {seg_pattern, params} = pattern_ast(pattern)
+        method_pat = if method == "*", do: Macro.var(:_, nil), else: method
+
+        quote do
+          defp __ew_dispatch__(unquote(method_pat), unquote(seg_pattern), unquote(conn)) do
+            unquote(conn) = %{unquote(conn) | params: unquote({:%{}, [], params})}
+            unquote(call(handler, conn, nil))
+          end
+        end
+      end)
+
+    route_table = Enum.map(routes, fn {method, _path, pattern, _h} -> {method, pattern} end)
+
+    defaults =
+      if default? do
+        [
+          {quote(do: &ElixirWorkers.Middleware.security_headers/1), nil},
+          {quote(do: &ElixirWorkers.Middleware.parse_body/1), nil}
+        ]
+      else
+        []
+      end
+
+    plug_steps =
+      Enum.map(defaults ++ plugs, fn {fun, opts} ->
+        quote do
+          unquote(conn) =
+            case unquote(conn) do
+              %ElixirWorkers.Conn{halted: true} -> unquote(conn)
+              _ -> unquote(call(fun, conn, opts))
+            end
+        end
+      end)
+
+    quote do
+      @doc false
+      def __routes__, do: unquote(Macro.escape(route_table))
+
+      @doc "Runs the middleware and the matching route."
+      def call(unquote(conn)) do
+        unquote_splicing(plug_steps)
+
+        case unquote(conn) do
+          %ElixirWorkers.Conn{halted: true} ->
+            unquote(conn)
+
+          _ ->
+            ElixirWorkers.Router.__dispatch__(
+              __MODULE__,
+              unquote(conn),
+              __ew_dispatch__(unquote(conn).method, unquote(conn).path_segments, unquote(conn))
+            )
+        end
+      end
+
+      @doc false
+      def __ew_route__(method, segments, conn), do: __ew_dispatch__(method, segments, conn)
+
+      unquote_splicing(dispatch_clauses)
+
+      defp __ew_dispatch__(_method, _segments, _conn), do: :no_route
+    end
+  end
+
+  # Local name: call the function in the router module; anything else is a
+  # function value applied to the conn (and opts, if given).
+  defp call(name, conn, nil) when is_atom(name), do: quote(do: unquote(name)(unquote(conn)))
+  defp call(name, conn, opts) when is_atom(name), do: quote(do: unquote(name)(unquote(conn), unquote(opts)))
+  defp call(fun, conn, nil), do: quote(do: unquote(fun).(unquote(conn)))
+  defp call(fun, conn, opts), do: quote(do: unquote(fun).(unquote(conn), unquote(opts)))
+
+  defp pattern_ast(pattern) do
+    {segs, params} =
+      Enum.map_reduce(pattern, [], fn
+        {:param, name}, acc ->
+          var = Macro.var(String.to_atom("ew_p_" <> name), __MODULE__)
+          {var, [{name, var} | acc]}
+
+        {:glob, name}, acc ->
+          var = Macro.var(String.to_atom("ew_g_" <> name), __MODULE__)
+          {{:glob, var}, [{name, var} | acc]}
+
+        lit, acc ->
+          {lit, acc}
+      end)
+
+    # A trailing glob becomes the list's tail: [a, b | rest].
+    seg_ast =
+      case List.last(segs) do
+        {:glob, var} ->
+          init = Enum.drop(segs, -1)
+          if init == [], do: var, else: quote(do: [unquote_splicing(init) | unquote(var)])
+
+        _ ->
+          segs
+      end
+
+    {seg_ast, Enum.reverse(params)}
+  end
+
+  @doc false
+  def __dispatch__(router, conn, :no_route) do
+    allowed = allowed_methods(router.__routes__(), conn.path_segments, [])
+
+    cond do
+      conn.method == "HEAD" and :lists.member("GET", allowed) ->
+        result = router.__ew_route__("GET", conn.path_segments, conn)
+        check_result(router, result)
+
+      allowed == [] ->
+        router.not_found(conn)
+
+      true ->
+        router.method_not_allowed(conn, allowed)
+    end
+  end
+
+  def __dispatch__(router, _conn, result), do: check_result(router, result)
+
+  defp check_result(_router, %ElixirWorkers.Conn{} = conn), do: conn
+
+  defp check_result(router, other) do
+    :erlang.error(
+      RuntimeError.exception(
+        "a route of " <> inspect(router) <> " returned " <> inspect(other) <> " instead of a conn"
+      )
+    )
+  end
+
+  defp allowed_methods([], _segments, acc), do: :lists.reverse(acc)
+
+  defp allowed_methods([{method, pattern} | rest], segments, acc) do
+    case ElixirWorkers.URL.match_segments(segments, pattern) do
+      {:ok, _} ->
+        if method == "*" or :lists.member(method, acc),
+          do: allowed_methods(rest, segments, acc),
+          else: allowed_methods(rest, segments, [method | acc])
+
+      :no_match ->
+        allowed_methods(rest, segments, acc)
+    end
+  end
+
+  @doc false
+  def join_methods([]), do: ""
+  def join_methods([m]), do: m
+  def join_methods([m | rest]), do: m <> ", " <> join_methods(rest)
+end

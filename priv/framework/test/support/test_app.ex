@@ -1,0 +1,230 @@
+defmodule TestApp.Router do
+  @moduledoc false
+  # Every route shape the framework supports, used by the ExUnit tests on the
+  # BEAM and by the end-to-end tests on the real AtomVM runtime.
+  use ElixirWorkers.Router
+
+  alias ElixirWorkers.Runtime
+
+  get "/", :home
+  get "/health", :health
+  get "/page", :page
+  post "/echo", :echo
+  post "/echo_raw", :echo_raw
+  post "/binary", :binary
+  post "/form", :form
+  get "/query", :query
+  get "/users/:id", :show_user
+  put "/users/:id", :update_user
+  get "/users/:id/posts/:post_id", &__MODULE__.user_post/1
+  get "/files/*path", :files
+  get "/unicode", :unicode
+  get "/redirect", :redirect
+  get "/cookies", :cookies
+  get "/status/:code", :status
+  get "/env/:name", :env
+  get "/noisy", :noisy
+  get "/crash", :crash
+  get "/throw", :throw_route
+  get "/badarith", :badarith
+  get "/bad_return", :bad_return
+  post "/strict_json", :strict_json
+  get "/kv/:key", :kv_get
+  post "/kv/:key", :kv_put
+  delete "/kv/:key", :kv_delete
+  get "/kv_meta/:key", :kv_meta
+  get "/kv_list", :kv_list
+  get "/kv_two", :kv_two
+  get "/kv_chain", :kv_chain
+  get "/kv_greedy", :kv_greedy
+  get "/kv_unbound", :kv_unbound
+  get "/kv_crash_pass1", :kv_crash_pass1
+  get "/d1/users", :d1_query
+  get "/d1/user/:id", :d1_one
+  post "/d1/users", :d1_exec
+  post "/d1/batch", :d1_batch
+  match "*", "/any", fn conn -> Conn.text(conn, 200, "any " <> conn.method) end
+
+  def home(conn), do: Conn.text(conn, 200, "home")
+
+  def health(conn), do: Conn.json(conn, 200, %{"status" => "ok"})
+
+  # About 5 KB of HTML built from escaped rows, like a small server-rendered page.
+  def page(conn) do
+    rows =
+      HTML.each(:lists.seq(1, 52), fn i ->
+        n = :erlang.integer_to_binary(i)
+        HTML.tag("tr", [
+          HTML.tag("td", n),
+          HTML.tag("td", HTML.escape("item <" <> n <> "> & \"friends\"")),
+          HTML.tag("td", [{"class", "num"}], n)
+        ])
+      end)
+
+    Conn.html(conn, 200, [
+      "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Page</title></head><body>",
+      HTML.tag("h1", "Items"),
+      HTML.tag("table", [{"class", "items"}], rows),
+      "</body></html>"
+    ])
+  end
+
+  def echo(conn), do: Conn.json(conn, 200, conn.parsed_body)
+
+  # The shape of the original tool's echo route: raw body, method and parsed body.
+  def echo_raw(conn) do
+    Conn.json(conn, 200, %{
+      "echo" => conn.body,
+      "method" => conn.method,
+      "parsed_body" => conn.parsed_body
+    })
+  end
+
+  def binary(conn) do
+    conn
+    |> Conn.put_header("content-type", "application/octet-stream")
+    |> Conn.send_resp(200, conn.body)
+  end
+
+  def form(conn), do: Conn.json(conn, 200, conn.parsed_body)
+
+  def query(conn), do: Conn.json(conn, 200, conn.query_params)
+
+  def show_user(conn), do: Conn.json(conn, 200, %{"id" => conn.params["id"]})
+
+  def update_user(conn), do: Conn.json(conn, 200, %{"updated" => conn.params["id"]})
+
+  def user_post(conn), do: Conn.json(conn, 200, conn.params)
+
+  def files(conn), do: Conn.json(conn, 200, %{"path" => conn.params["path"]})
+
+  def unicode(conn) do
+    Conn.json(conn, 200, %{"snowman" => "☃", "e" => "é", "emoji" => "😀", "float" => 1.5, "neg" => -2})
+  end
+
+  def redirect(conn), do: Conn.redirect(conn, "/health")
+
+  def cookies(conn) do
+    conn
+    |> Conn.append_header("set-cookie", "a=1; Path=/")
+    |> Conn.append_header("set-cookie", "b=2; Path=/")
+    |> Conn.text(200, "cookies")
+  end
+
+  def status(conn) do
+    code = :erlang.binary_to_integer(conn.params["code"])
+    Conn.text(conn, code, "status " <> conn.params["code"])
+  end
+
+  def env(conn), do: Conn.json(conn, 200, %{"value" => Conn.env(conn, conn.params["name"])})
+
+  # Writes things that look like responses to stdout and stderr: they are
+  # logs and must never reach the client.
+  def noisy(conn) do
+    Runtime.log("{\"status\":999,\"headers\":{},\"body\":\"from stdout\"}\n")
+    Runtime.log_error("{\"status\":998}\n")
+    Conn.text(conn, 200, "quiet")
+  end
+
+  def crash(_conn), do: raise("boom from TestApp")
+
+  def throw_route(_conn), do: throw(:thrown_value)
+
+  def badarith(conn) do
+    zero = :erlang.length(conn.path_segments) - 1
+    Conn.text(conn, 200, :erlang.integer_to_binary(div(1, zero)))
+  end
+
+  def bad_return(_conn), do: :not_a_conn
+
+  def strict_json(conn) do
+    data = Body.json!(conn)
+    Conn.json(conn, 200, %{"got" => data})
+  end
+
+  def kv_get(conn) do
+    value = KV.get(conn, "CACHE", conn.params["key"])
+    Conn.json(conn, 200, %{"key" => conn.params["key"], "value" => value, "found" => value != nil})
+  end
+
+  def kv_put(conn) do
+    conn
+    |> KV.put("CACHE", conn.params["key"], conn.body, %{"expiration_ttl" => 60})
+    |> Conn.json(202, %{"stored" => conn.params["key"]})
+  end
+
+  def kv_delete(conn) do
+    conn
+    |> KV.delete("CACHE", conn.params["key"])
+    |> Conn.json(202, %{"deleted" => conn.params["key"]})
+  end
+
+  def kv_meta(conn), do: Conn.json(conn, 200, %{"result" => KV.get_with_metadata(conn, "CACHE", conn.params["key"])})
+
+  def kv_list(conn) do
+    Conn.json(conn, 200, KV.list(conn, "CACHE", %{"prefix" => Conn.query(conn, "prefix", "")}))
+  end
+
+  # Two independent reads: fetched in one extra pass.
+  def kv_two(conn) do
+    a = KV.get(conn, "CACHE", "a")
+    b = KV.get(conn, "CACHE", "b")
+    Conn.json(conn, 200, %{"a" => a, "b" => b})
+  end
+
+  # A read that depends on another: two extra passes.
+  def kv_chain(conn) do
+    pointer = KV.get(conn, "CACHE", "pointer")
+    target = if pointer, do: KV.get(conn, "CACHE", pointer), else: nil
+    Conn.json(conn, 200, %{"pointer" => pointer, "target" => target})
+  end
+
+  # Asks for a different key on every pass: must be stopped by the pass limit.
+  def kv_greedy(conn) do
+    _ = KV.get(conn, "CACHE", "greedy-" <> :erlang.integer_to_binary(conn.pass))
+    Conn.text(conn, 200, "never")
+  end
+
+  def kv_unbound(conn) do
+    value = KV.get(conn, "NOT_BOUND", "x")
+    Conn.json(conn, 200, %{"value" => value})
+  end
+
+  # Crashes on the placeholder nil of the first pass; fine on the second.
+  def kv_crash_pass1(conn) do
+    value = KV.get(conn, "CACHE", "a")
+    Conn.text(conn, 200, "len " <> :erlang.integer_to_binary(byte_size(value)))
+  end
+
+  def d1_query(conn) do
+    rows = D1.query(conn, "DB", "SELECT id, name FROM users WHERE id > ?", [0])
+    Conn.json(conn, 200, %{"rows" => rows})
+  end
+
+  def d1_one(conn) do
+    row = D1.query_one(conn, "DB", "SELECT id, name FROM users WHERE id = ?", [conn.params["id"]])
+    Conn.json(conn, 200, %{"row" => row})
+  end
+
+  def d1_exec(conn) do
+    %{"name" => name} = conn.parsed_body
+
+    conn
+    |> D1.exec("DB", "INSERT INTO users (name) VALUES (?)", [name])
+    |> Conn.json(202, %{"queued" => name})
+  end
+
+  def d1_batch(conn) do
+    conn
+    |> D1.batch("DB", [
+      {"INSERT INTO users (name) VALUES (?)", ["x"]},
+      %{"sql" => "DELETE FROM users WHERE name = ?", "params" => ["y"]}
+    ])
+    |> Conn.text(202, "batched")
+  end
+end
+
+defmodule TestApp do
+  @moduledoc false
+  use ElixirWorkers.App, router: TestApp.Router
+end
