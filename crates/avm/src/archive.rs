@@ -113,6 +113,12 @@ impl<'a> Archive<'a> {
         let mut pos = HEADER.len();
         loop {
             let remaining = bytes.len() - pos;
+            if remaining == 0 {
+                return Err(Error::at(
+                    ErrorKind::BadSection("the archive ends without the end marker".into()),
+                    pos as u64,
+                ));
+            }
             if remaining < 12 {
                 return Err(Error::at(
                     ErrorKind::Truncated {
@@ -138,6 +144,7 @@ impl<'a> Archive<'a> {
                     return Err(Error::at(
                         ErrorKind::TrailingData {
                             len: (bytes.len() - after) as u64,
+                            after: "the archive's end marker",
                         },
                         after as u64,
                     ));
@@ -191,6 +198,7 @@ impl<'a> Archive<'a> {
                     return Err(Error::at(
                         ErrorKind::TrailingData {
                             len: (payload.len() - form_len) as u64,
+                            after: "the BEAM form of this section",
                         },
                         payload_offset + form_len as u64,
                     ));

@@ -74,11 +74,11 @@ impl Chunk<'_> {
 /// Returns the chunks and the form's length (8 + the `FOR1` size).
 pub(crate) fn walk_form(bytes: &[u8], base: u64) -> Result<(Vec<Chunk<'_>>, usize)> {
     if bytes.is_empty() {
-        return Err(Error::at(ErrorKind::Empty, base));
+        return Err(Error::at(ErrorKind::Empty, base).with_chunk(FOR1));
     }
     if bytes.len() < 12 {
         if !FOR1.starts_with(&bytes[..bytes.len().min(4)]) {
-            return Err(Error::at(ErrorKind::NotBeam, base));
+            return Err(Error::at(ErrorKind::NotBeam, base).with_chunk(FOR1));
         }
         return Err(Error::at(
             ErrorKind::Truncated {
@@ -89,7 +89,7 @@ pub(crate) fn walk_form(bytes: &[u8], base: u64) -> Result<(Vec<Chunk<'_>>, usiz
         ));
     }
     if bytes[0..4] != FOR1 || bytes[8..12] != BEAM {
-        return Err(Error::at(ErrorKind::NotBeam, base));
+        return Err(Error::at(ErrorKind::NotBeam, base).with_chunk(FOR1));
     }
     let form_size = be32(bytes, 4) as usize;
     if form_size < 4 || form_size > bytes.len() - 8 {
@@ -160,9 +160,11 @@ impl<'a> Beam<'a> {
             return Err(Error::at(
                 ErrorKind::TrailingData {
                     len: (bytes.len() - end) as u64,
+                    after: "the end of the FOR1 form",
                 },
                 end as u64,
-            ));
+            )
+            .with_chunk(FOR1));
         }
         Self::from_chunks(bytes, chunks)
     }
@@ -406,37 +408,41 @@ fn decode_litt<'a>(c: &Chunk<'a>, cap: usize) -> Result<LitT<'a>> {
     let mut z = Decompress::new(true);
     let corrupt =
         |z: &Decompress, msg: String| err(ErrorKind::CorruptZlib(msg), stream_at + z.total_in());
-    let status = match z.decompress_vec(stream, &mut out, FlushDecompress::Finish) {
-        Ok(s) => s,
-        Err(e) => return Err(corrupt(&z, e.to_string())),
-    };
-    match status {
-        Status::StreamEnd => {}
-        Status::Ok | Status::BufError if out.len() == declared => {
-            // The buffer is full but the stream goes on: find out whether it
-            // holds more data, without producing more than one extra byte.
-            let mut probe = [0u8; 1];
-            match z.decompress(
-                &stream[z.total_in() as usize..],
-                &mut probe,
-                FlushDecompress::Finish,
-            ) {
-                Ok(Status::StreamEnd) if z.total_out() as usize == declared => {}
-                Ok(_) if z.total_out() as usize > declared => {
-                    return Err(err(
-                        ErrorKind::LiteralSizeMismatch {
-                            declared: declared as u64,
-                            actual: declared as u64 + 1,
-                            actual_at_least: true,
-                        },
-                        c.data_offset(),
-                    ));
+    // Inflate into the exact reservation. `FlushDecompress::None` lets the
+    // stream stop when the buffer is full instead of failing, so an
+    // understated size is told apart from corrupt data.
+    loop {
+        let (in_before, out_before) = (z.total_in(), z.total_out());
+        let rest = &stream[in_before as usize..];
+        match z.decompress_vec(rest, &mut out, FlushDecompress::None) {
+            Ok(Status::StreamEnd) => break,
+            Ok(_) if out.len() == declared => {
+                // Full, stream not finished: does it hold more data? Look at
+                // no more than one extra byte.
+                let mut probe = [0u8; 1];
+                let rest = &stream[z.total_in() as usize..];
+                match z.decompress(rest, &mut probe, FlushDecompress::None) {
+                    Ok(Status::StreamEnd) if z.total_out() as usize == declared => break,
+                    Ok(_) if z.total_out() as usize > declared => {
+                        return Err(err(
+                            ErrorKind::LiteralSizeMismatch {
+                                declared: declared as u64,
+                                actual: declared as u64 + 1,
+                                actual_at_least: true,
+                            },
+                            c.data_offset(),
+                        ));
+                    }
+                    Ok(_) => return Err(corrupt(&z, "stream ends early".into())),
+                    Err(e) => return Err(corrupt(&z, e.to_string())),
                 }
-                Ok(_) => return Err(corrupt(&z, "stream ends early".into())),
-                Err(e) => return Err(corrupt(&z, e.to_string())),
             }
+            Ok(_) if (z.total_in(), z.total_out()) == (in_before, out_before) => {
+                return Err(corrupt(&z, "stream ends early".into()));
+            }
+            Ok(_) => {}
+            Err(e) => return Err(corrupt(&z, e.to_string())),
         }
-        Status::Ok | Status::BufError => return Err(corrupt(&z, "stream ends early".into())),
     }
     if out.len() != declared {
         return Err(err(
@@ -453,6 +459,7 @@ fn decode_litt<'a>(c: &Chunk<'a>, cap: usize) -> Result<LitT<'a>> {
         return Err(err(
             ErrorKind::TrailingData {
                 len: (stream.len() - used) as u64,
+                after: "the end of the zlib stream",
             },
             stream_at + used as u64,
         ));

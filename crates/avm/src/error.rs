@@ -34,7 +34,7 @@ pub enum ErrorKind {
     /// A chunk (or the `FOR1` form) declares more bytes than remain.
     SizeOverrun { declared: u64, available: u64 },
     /// Bytes after the end of the `FOR1` form or the archive's end marker.
-    TrailingData { len: u64 },
+    TrailingData { len: u64, after: &'static str },
     /// A chunk the format requires is absent.
     MissingChunk(ChunkId),
     /// A table inside a chunk is malformed (atom, import, export table,
@@ -173,7 +173,7 @@ impl fmt::Display for ErrorKind {
                 f,
                 "size runs past the end: declares {declared} bytes, only {available} remain"
             ),
-            TrailingData { len } => write!(f, "{len} unexpected bytes after the end"),
+            TrailingData { len, after } => write!(f, "{len} unexpected bytes after {after}"),
             MissingChunk(id) => write!(f, "required chunk {} is missing", show_id(id)),
             Malformed(what) => write!(f, "malformed: {what}"),
             CorruptZlib(msg) => write!(f, "corrupt zlib stream in literal table: {msg}"),

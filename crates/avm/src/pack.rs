@@ -88,13 +88,16 @@ struct Module<'a> {
 fn process(input: &PackInput, cap: usize) -> Result<Module<'_>> {
     let with_file = |e: Error| e.with_file(&input.path);
     let beam = Beam::parse(&input.bytes).map_err(with_file)?;
-    if input.start && !beam.exports_fun("start", 0) {
-        return Err(Error::new(ErrorKind::StartNotExported {
-            module: beam.module_name().to_owned(),
-        })
-        .with_file(&input.path));
-    }
     let stripped = beam.strip(cap).map_err(with_file)?;
+    if input.start && !beam.exports_fun("start", 0) {
+        let mut err = Error::new(ErrorKind::StartNotExported {
+            module: beam.module_name().to_owned(),
+        });
+        if let Some(expt) = beam.chunk(crate::beam::EXPT) {
+            err = err.with_chunk(expt.id).with_offset(expt.offset);
+        }
+        return Err(err.with_file(&input.path));
+    }
     Ok(Module {
         input,
         name: beam.module_name(),
