@@ -1,0 +1,390 @@
+//! The `pack`, `inspect` and `extract` commands, driven through the real
+//! binary: goldens, the readable dumps, JSON, extraction, warnings, and every
+//! bad input (non-zero exit, file/chunk/offset in the message, no output).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+/// Runs the binary from the workspace root, so relative fixture paths in
+/// messages match the `.err` files.
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_elixir-workers"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("run elixir-workers")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn sets() -> Vec<PathBuf> {
+    let mut v: Vec<_> = std::fs::read_dir(root().join("fixtures/packs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("ebin").is_dir())
+        .collect();
+    v.sort();
+    v
+}
+
+fn start_of(set: &Path) -> PathBuf {
+    set.join("ebin")
+        .join(std::fs::read_to_string(set.join("start")).unwrap().trim())
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn pack_reproduces_every_golden_and_inspect_its_dump() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut failures = Vec::new();
+    for set in sets() {
+        let name = set.file_name().unwrap().to_string_lossy().into_owned();
+        let out = tmp.path().join(format!("{name}.avm"));
+        let o = run(&[
+            "pack",
+            "-o",
+            s(&out),
+            "--start",
+            s(&start_of(&set)),
+            s(&set.join("ebin")),
+        ]);
+        if !o.status.success() {
+            failures.push(format!("{name}: pack failed: {}", stderr(&o)));
+            continue;
+        }
+        if stderr(&o).contains("warning") {
+            failures.push(format!("{name}: unexpected warning: {}", stderr(&o)));
+        }
+        if std::fs::read(&out).unwrap() != std::fs::read(set.join("expected.avm")).unwrap() {
+            failures.push(format!("{name}: packed archive differs from expected.avm"));
+        }
+        let o = run(&["inspect", s(&set.join("expected.avm"))]);
+        let dump = std::fs::read_to_string(set.join("expected.txt")).unwrap();
+        if !o.status.success() || String::from_utf8_lossy(&o.stdout) != dump {
+            failures.push(format!("{name}: inspect output differs from expected.txt"));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{}\nregenerate with: cargo xtask parity --reference PATH/TO/pack_avm.py --bless",
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn inspect_json_is_one_document_with_every_section() {
+    let set = root().join("fixtures/packs/erlang");
+    let o = run(&["inspect", "--json", s(&set.join("expected.avm"))]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("valid JSON on stdout");
+    let sections = v["sections"].as_array().unwrap();
+    assert_eq!(sections.len(), 11);
+    assert_eq!(sections[0]["name"], "hello.beam");
+    assert_eq!(sections[0]["flags"], 3);
+    assert_eq!(sections[0]["offset"], 24);
+    assert_eq!(sections[0]["chunks"][0]["id"], "AtU8");
+    assert_eq!(
+        v["size"],
+        std::fs::metadata(set.join("expected.avm")).unwrap().len()
+    );
+}
+
+#[test]
+fn extract_writes_each_section_back_out() {
+    let set = root().join("fixtures/packs/elixir");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("out");
+    let o = run(&["extract", s(&set.join("expected.avm")), "-o", s(&dir)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let bytes = std::fs::read(set.join("expected.avm")).unwrap();
+    let archive = avm::Archive::parse(&bytes).unwrap();
+    let mut names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    let mut expected: Vec<_> = archive.sections.iter().map(|s| s.name.clone()).collect();
+    expected.sort();
+    assert_eq!(names, expected);
+    for sec in &archive.sections {
+        let file = std::fs::read(dir.join(&sec.name)).unwrap();
+        assert_eq!(file, sec.contents());
+        // What comes out is a loadable BEAM again (FOR1 form, kept chunks only).
+        avm::Beam::parse(&file).unwrap();
+    }
+    // Packing the extracted files again gives the same archive: stripping is
+    // idempotent and the names are the modules' own.
+    let start = dir.join("Elixir.Fixture.App.beam");
+    let again = tmp.path().join("again.avm");
+    let o = run(&["pack", "-q", "-o", s(&again), "--start", s(&start), s(&dir)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(std::fs::read(&again).unwrap(), bytes);
+}
+
+#[test]
+fn file_name_differing_from_module_warns_and_uses_the_module_atom() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ebin = root().join("fixtures/packs/erlang/ebin");
+    let renamed = tmp.path().join("renamed.beam");
+    std::fs::copy(ebin.join("a.beam"), &renamed).unwrap();
+    let out = tmp.path().join("out.avm");
+    let o = run(&[
+        "pack",
+        "-o",
+        s(&out),
+        "--start",
+        s(&ebin.join("hello.beam")),
+        s(&renamed),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("warning:") && err.contains("renamed.beam") && err.contains("`a`"),
+        "stderr: {err}"
+    );
+    let bytes = std::fs::read(&out).unwrap();
+    let names: Vec<_> = avm::Archive::parse(&bytes)
+        .unwrap()
+        .sections
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
+    assert_eq!(names, ["hello.beam", "a.beam"]);
+}
+
+#[test]
+fn startup_inside_an_input_directory_is_packed_once_and_first() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ebin = root().join("fixtures/packs/erlang/ebin");
+    let out = tmp.path().join("out.avm");
+    // Files and a directory mixed; the start file is also listed explicitly.
+    let o = run(&[
+        "pack",
+        "-o",
+        s(&out),
+        "--start",
+        s(&ebin.join("hello.beam")),
+        s(&ebin.join("hello.beam")),
+        s(&ebin),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read(&out).unwrap(),
+        std::fs::read(root().join("fixtures/packs/erlang/expected.avm")).unwrap()
+    );
+}
+
+/// Leaves a sentinel where the output goes: a failed run must neither
+/// create an output nor replace an existing one, nor leave temp files.
+fn assert_fails_cleanly(args_for: impl Fn(&str) -> Vec<String>, expected: &str, what: &str) {
+    let tmp = tempfile::tempdir().unwrap();
+    for existing in [false, true] {
+        let out = tmp.path().join("out.avm");
+        if existing {
+            std::fs::write(&out, b"previous archive").unwrap();
+        }
+        let args = args_for(s(&out));
+        let o = run(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        assert!(!o.status.success(), "{what}: exited 0");
+        let err = stderr(&o);
+        assert!(
+            err.contains(expected),
+            "{what}:\n  stderr   {err}\n  expected {expected}"
+        );
+        if existing {
+            assert_eq!(
+                std::fs::read(&out).unwrap(),
+                b"previous archive",
+                "{what}: output replaced"
+            );
+        } else {
+            assert!(!out.exists(), "{what}: output left behind");
+        }
+        let leftovers: Vec<_> = std::fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .filter(|n| n != "out.avm")
+            .collect();
+        assert!(leftovers.is_empty(), "{what}: left {leftovers:?}");
+        let _ = std::fs::remove_file(&out);
+    }
+}
+
+#[test]
+fn every_bad_beam_fails_with_its_error_and_writes_nothing() {
+    let bad = root().join("fixtures/bad");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&bad).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        if !name.ends_with(".beam") {
+            continue;
+        }
+        n += 1;
+        let expected = std::fs::read_to_string(bad.join(format!("{name}.err"))).unwrap();
+        let expected = format!("error: {}", expected.trim_end());
+        // Names file, chunk and offset.
+        assert!(
+            expected.contains(" at byte ") && expected.contains("chunk "),
+            "{name}.err: {expected}"
+        );
+        let rel = format!("fixtures/bad/{name}");
+        assert_fails_cleanly(
+            |out| {
+                [
+                    "pack",
+                    "-o",
+                    out,
+                    "--start",
+                    &rel,
+                    "fixtures/packs/erlang/ebin/a.beam",
+                ]
+                .map(String::from)
+                .to_vec()
+            },
+            &expected,
+            &name,
+        );
+        // A bad module that is not the startup module fails the same way.
+        if name != "no_start.beam" {
+            assert_fails_cleanly(
+                |out| {
+                    [
+                        "pack",
+                        "-o",
+                        out,
+                        "--start",
+                        "fixtures/packs/erlang/ebin/hello.beam",
+                        &rel,
+                    ]
+                    .map(String::from)
+                    .to_vec()
+                },
+                &expected,
+                &name,
+            );
+        }
+    }
+    assert!(n >= 10, "only {n} bad beams");
+}
+
+#[test]
+fn every_bad_archive_fails_inspect_and_extract_and_writes_nothing() {
+    let bad = root().join("fixtures/bad");
+    for entry in std::fs::read_dir(&bad).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        if !name.ends_with(".avm") {
+            continue;
+        }
+        let expected = std::fs::read_to_string(bad.join(format!("{name}.err"))).unwrap();
+        let expected = format!("error: {}", expected.trim_end());
+        let rel = format!("fixtures/bad/{name}");
+        let o = run(&["inspect", &rel]);
+        assert!(
+            !o.status.success() && stderr(&o).contains(&expected),
+            "{name}: {}",
+            stderr(&o)
+        );
+        assert!(o.stdout.is_empty(), "{name}: inspect printed something");
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("out");
+        let o = run(&["extract", &rel, "-o", s(&dir)]);
+        assert!(
+            !o.status.success() && stderr(&o).contains(&expected),
+            "{name}: {}",
+            stderr(&o)
+        );
+        assert!(
+            !dir.exists(),
+            "{name}: extract created its output directory"
+        );
+    }
+}
+
+#[test]
+fn missing_startup_module_fails_and_writes_nothing() {
+    assert_fails_cleanly(
+        |out| {
+            [
+                "pack",
+                "-o",
+                out,
+                "--start",
+                "fixtures/bad/does_not_exist.beam",
+                "fixtures/packs/erlang/ebin",
+            ]
+            .map(String::from)
+            .to_vec()
+        },
+        "error: cannot read startup module fixtures/bad/does_not_exist.beam",
+        "missing start",
+    );
+}
+
+#[test]
+fn empty_input_directory_fails_and_writes_nothing() {
+    let empty = tempfile::tempdir().unwrap();
+    let dir = empty.path().to_str().unwrap().to_owned();
+    assert_fails_cleanly(
+        |out| {
+            vec![
+                "pack".into(),
+                "-o".into(),
+                out.into(),
+                "--start".into(),
+                "fixtures/packs/erlang/ebin/hello.beam".into(),
+                dir.clone(),
+            ]
+        },
+        "no .beam files in this directory",
+        "empty directory",
+    );
+}
+
+#[test]
+fn pack_requires_output_start_and_inputs() {
+    for args in [
+        &["pack", "--start", "x.beam", "dir"][..],
+        &["pack", "-o", "x.avm", "dir"][..],
+        &["pack", "-o", "x.avm", "--start", "x.beam"][..],
+    ] {
+        let o = run(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+    }
+}
+
+#[test]
+fn a_smaller_inflate_cap_refuses_a_table_the_default_accepts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out.avm");
+    let ebin = "fixtures/packs/erlang/ebin";
+    let o = run(&[
+        "pack",
+        "-o",
+        s(&out),
+        "--inflate-cap",
+        "1000",
+        "--start",
+        &format!("{ebin}/hello.beam"),
+        ebin,
+    ]);
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(
+        err.contains("big_literals.beam: chunk LitT at byte")
+            && err.contains("inflate cap of 1000"),
+        "{err}"
+    );
+    assert!(!out.exists());
+}
