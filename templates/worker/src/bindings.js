@@ -1,0 +1,113 @@
+// Cloudflare bindings on behalf of the VM: reads ("needs") are fulfilled
+// before the next pass, writes ("effects") run after the response.
+// Shapes: PROTOCOL.md.
+
+const describe = (e) => (e && e.message ? e.message : String(e));
+
+function kvNamespace(env, name) {
+  const ns = env?.[name];
+  if (!ns || typeof ns.get !== "function") {
+    throw new Error(`no KV namespace bound as "${name}" (add it to kv_namespaces in wrangler.jsonc)`);
+  }
+  return ns;
+}
+
+function d1Database(env, name) {
+  const db = env?.[name];
+  if (!db || typeof db.prepare !== "function") {
+    throw new Error(`no D1 database bound as "${name}" (add it to d1_databases in wrangler.jsonc)`);
+  }
+  return db;
+}
+
+function statement(db, sql, params) {
+  const stmt = db.prepare(sql);
+  return Array.isArray(params) && params.length > 0 ? stmt.bind(...params) : stmt;
+}
+
+async function fulfilOne(need, env) {
+  switch (need.type) {
+    case "kv_get":
+      // null on a miss: the framework returns nil and the route goes on.
+      return await kvNamespace(env, need.ns).get(need.key);
+    case "kv_get_with_metadata": {
+      const r = await kvNamespace(env, need.ns).getWithMetadata(need.key);
+      return { value: r?.value ?? null, metadata: r?.metadata ?? null };
+    }
+    case "kv_list": {
+      const opts = {};
+      if (need.prefix) opts.prefix = need.prefix;
+      if (need.limit) opts.limit = need.limit;
+      if (need.cursor) opts.cursor = need.cursor;
+      const r = await kvNamespace(env, need.ns).list(opts);
+      return {
+        keys: r.keys.map((k) => ({ name: k.name, expiration: k.expiration ?? null, metadata: k.metadata ?? null })),
+        list_complete: r.list_complete,
+        cursor: r.cursor ?? null,
+      };
+    }
+    case "d1_query": {
+      const r = await statement(d1Database(env, need.db), need.sql, need.params).all();
+      return r.results;
+    }
+    default:
+      throw new Error(`unknown need type ${JSON.stringify(need.type)}`);
+  }
+}
+
+/**
+ * Fulfils every need in parallel. Returns { [need.id]: {ok: value} | {error: message} }.
+ */
+export async function fulfilNeeds(needs, env) {
+  const results = await Promise.all(
+    needs.map(async (need) => {
+      try {
+        return [need.id, { ok: await fulfilOne(need, env) }];
+      } catch (e) {
+        return [need.id, { error: describe(e) }];
+      }
+    }),
+  );
+  return Object.fromEntries(results);
+}
+
+async function runEffect(effect, env) {
+  switch (effect.type) {
+    case "kv_put": {
+      const opts = {};
+      if (effect.expiration_ttl != null) opts.expirationTtl = effect.expiration_ttl;
+      if (effect.expiration != null) opts.expiration = effect.expiration;
+      if (effect.metadata != null) opts.metadata = effect.metadata;
+      await kvNamespace(env, effect.ns).put(effect.key, effect.value, opts);
+      return;
+    }
+    case "kv_delete":
+      await kvNamespace(env, effect.ns).delete(effect.key);
+      return;
+    case "d1_exec":
+      await statement(d1Database(env, effect.db), effect.sql, effect.params).run();
+      return;
+    case "d1_batch": {
+      const db = d1Database(env, effect.db);
+      await db.batch(effect.statements.map((s) => statement(db, s.sql, s.params)));
+      return;
+    }
+    default:
+      throw new Error(`unknown effect type ${JSON.stringify(effect.type)}`);
+  }
+}
+
+/**
+ * Runs effects one after another, in the order the route queued them (a put
+ * then a delete of the same key must stay in that order). A failing effect
+ * is logged and does not stop the others.
+ */
+export async function runEffects(effects, env, logger = console, requestId = "") {
+  for (const effect of effects) {
+    try {
+      await runEffect(effect, env);
+    } catch (e) {
+      logger.error(`[${requestId}] effect ${effect.type} failed: ${describe(e)}`);
+    }
+  }
+}

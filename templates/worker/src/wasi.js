@@ -1,0 +1,419 @@
+// A WASI preview1 host written for this worker: just what AtomVM needs to
+// boot from a read-only preopened directory, read a request from stdin and
+// log to stdout/stderr. Everything else answers ENOSYS (or EBADF for a file
+// descriptor that does not exist), so a call we did not plan for fails
+// loudly inside the VM instead of pretending to work.
+//
+// Spec: https://github.com/WebAssembly/WASI/blob/main/legacy/preview1/docs.md
+// All pointers and lengths arrive as i32 and are read unsigned (>>> 0).
+
+export const ERRNO = Object.freeze({
+  SUCCESS: 0,
+  ACCES: 2,
+  BADF: 8,
+  EXIST: 20,
+  INVAL: 28,
+  ISDIR: 31,
+  NOENT: 44,
+  NOSYS: 52,
+  NOTDIR: 54,
+  PERM: 63,
+  ROFS: 69,
+  SPIPE: 70,
+  NOTCAPABLE: 76,
+});
+
+const FILETYPE_CHARACTER_DEVICE = 2;
+const FILETYPE_DIRECTORY = 3;
+const FILETYPE_REGULAR_FILE = 4;
+
+const OFLAGS_CREAT = 1;
+const OFLAGS_DIRECTORY = 2;
+const OFLAGS_EXCL = 4;
+const OFLAGS_TRUNC = 8;
+
+const RIGHTS_ALL = 0xffffffffffffffffn;
+const EVENTTYPE_CLOCK = 0;
+const EVENTTYPE_FD_READ = 1;
+const EVENTTYPE_FD_WRITE = 2;
+
+// Thrown by proc_exit to unwind out of _start; caught by `start`.
+export class ProcExit extends Error {
+  constructor(code) {
+    super(`proc_exit(${code})`);
+    this.code = code;
+  }
+}
+
+const utf8 = new TextEncoder();
+const utf8d = new TextDecoder();
+
+// Splits output into lines for console.log/console.error; a partial line is
+// kept until the next newline or `flush`.
+class LineSink {
+  constructor(emit) {
+    this.emit = emit;
+    this.pending = "";
+  }
+  write(bytes) {
+    const text = this.pending + utf8d.decode(bytes, { stream: true });
+    const lines = text.split("\n");
+    this.pending = lines.pop();
+    for (const line of lines) this.emit(line);
+  }
+  flush() {
+    if (this.pending !== "") this.emit(this.pending);
+    this.pending = "";
+  }
+}
+
+/**
+ * One WASI environment = one instance run.
+ *
+ * options:
+ *   args:     string[] (argv)
+ *   env:      string[] of "KEY=VALUE"
+ *   stdin:    Uint8Array
+ *   preopens: { "/app": { "app.avm": Uint8Array, ... } } — read-only, flat
+ *   stdout, stderr: (line: string) => void
+ *   now:      () => bigint nanoseconds since the epoch (default Date.now)
+ */
+export class WasiHost {
+  constructor(options) {
+    this.args = (options.args ?? []).map((a) => utf8.encode(a + "\0"));
+    this.env = (options.env ?? []).map((e) => utf8.encode(e + "\0"));
+    this.stdin = options.stdin ?? new Uint8Array(0);
+    this.stdinPos = 0;
+    this.stdout = new LineSink(options.stdout ?? ((l) => console.log(l)));
+    this.stderr = new LineSink(options.stderr ?? ((l) => console.error(l)));
+    this.now = options.now ?? (() => BigInt(Date.now()) * 1000000n);
+    this.memory = null;
+    // fd -> { kind: "dir", name, files } | { kind: "file", data, pos }
+    this.fds = new Map();
+    let fd = 3;
+    for (const [name, files] of Object.entries(options.preopens ?? {})) {
+      this.fds.set(fd++, { kind: "dir", name: utf8.encode(name), files: new Map(Object.entries(files)) });
+    }
+    this.nextFd = fd;
+    this.imports = this.#makeImports();
+  }
+
+  /** Runs the command's `_start`; returns the exit code (0 when _start returns). */
+  start(instance) {
+    this.memory = instance.exports.memory;
+    try {
+      instance.exports._start();
+      return 0;
+    } catch (e) {
+      if (e instanceof ProcExit) return e.code;
+      throw e;
+    } finally {
+      this.flush();
+    }
+  }
+
+  flush() {
+    this.stdout.flush();
+    this.stderr.flush();
+  }
+
+  /** A copy of guest memory [ptr, ptr + len). */
+  copyOut(ptr, len) {
+    return new Uint8Array(this.memory.buffer, ptr >>> 0, len >>> 0).slice();
+  }
+
+  #makeImports() {
+    const self = this;
+    // The memory can grow during a call (detaching old views), so views are
+    // made per call.
+    const view = () => new DataView(self.memory.buffer);
+    const bytes = () => new Uint8Array(self.memory.buffer);
+
+    // iovec arrays: [{ buf: u32, buf_len: u32 }]
+    function* iovecs(iovs, n) {
+      const dv = view();
+      for (let i = 0; i < n; i++) {
+        const at = (iovs >>> 0) + i * 8;
+        yield [dv.getUint32(at, true), dv.getUint32(at + 4, true)];
+      }
+    }
+
+    const readInto = (src, pos, iovs, n) => {
+      const mem = bytes();
+      let total = 0;
+      for (const [buf, len] of iovecs(iovs, n)) {
+        const take = Math.min(len, src.length - pos - total);
+        if (take <= 0) break;
+        mem.set(src.subarray(pos + total, pos + total + take), buf);
+        total += take;
+        if (take < len) break;
+      }
+      return total;
+    };
+
+    const sizesGet = (list) => (countPtr, sizePtr) => {
+      const dv = view();
+      dv.setUint32(countPtr >>> 0, list.length, true);
+      dv.setUint32(sizePtr >>> 0, list.reduce((s, a) => s + a.length, 0), true);
+      return ERRNO.SUCCESS;
+    };
+    const listGet = (list) => (ptrsPtr, bufPtr) => {
+      const dv = view();
+      const mem = bytes();
+      let p = ptrsPtr >>> 0;
+      let b = bufPtr >>> 0;
+      for (const item of list) {
+        dv.setUint32(p, b, true);
+        mem.set(item, b);
+        p += 4;
+        b += item.length;
+      }
+      return ERRNO.SUCCESS;
+    };
+
+    const resolve = (dirFd, pathPtr, pathLen) => {
+      const dir = self.fds.get(dirFd);
+      if (!dir) return { errno: ERRNO.BADF };
+      if (dir.kind !== "dir") return { errno: ERRNO.NOTDIR };
+      let path = utf8d.decode(bytes().subarray(pathPtr >>> 0, (pathPtr >>> 0) + (pathLen >>> 0)));
+      const parts = path.split("/").filter((p) => p !== "" && p !== ".");
+      if (parts.includes("..")) return { errno: ERRNO.NOTCAPABLE };
+      path = parts.join("/");
+      if (path === "") return { dir };
+      const data = dir.files.get(path);
+      if (!data) return { errno: ERRNO.NOENT };
+      return { data };
+    };
+
+    const writeFilestat = (ptr, filetype, size) => {
+      const dv = view();
+      bytes().fill(0, ptr >>> 0, (ptr >>> 0) + 64);
+      dv.setBigUint64((ptr >>> 0) + 24, 1n, true); // nlink
+      dv.setUint8((ptr >>> 0) + 16, filetype);
+      dv.setBigUint64((ptr >>> 0) + 32, BigInt(size), true);
+    };
+
+    const nosys = () => ERRNO.NOSYS;
+
+    return {
+      args_sizes_get: sizesGet(self.args),
+      args_get: listGet(self.args),
+      environ_sizes_get: sizesGet(self.env),
+      environ_get: listGet(self.env),
+
+      clock_res_get(_id, resPtr) {
+        view().setBigUint64(resPtr >>> 0, 1000n, true);
+        return ERRNO.SUCCESS;
+      },
+      clock_time_get(id, _precision, timePtr) {
+        if (id > 3) return ERRNO.INVAL;
+        view().setBigUint64(timePtr >>> 0, self.now(), true);
+        return ERRNO.SUCCESS;
+      },
+
+      random_get(bufPtr, len) {
+        // getRandomValues fills at most 65536 bytes per call.
+        let p = bufPtr >>> 0;
+        let left = len >>> 0;
+        while (left > 0) {
+          const n = Math.min(left, 65536);
+          crypto.getRandomValues(new Uint8Array(self.memory.buffer, p, n));
+          p += n;
+          left -= n;
+        }
+        return ERRNO.SUCCESS;
+      },
+
+      proc_exit(code) {
+        throw new ProcExit(code);
+      },
+      proc_raise: nosys,
+      sched_yield: () => ERRNO.SUCCESS,
+
+      fd_prestat_get(fd, bufPtr) {
+        const f = self.fds.get(fd);
+        if (!f || f.kind !== "dir") return ERRNO.BADF;
+        const dv = view();
+        dv.setUint32(bufPtr >>> 0, 0, true); // preopentype dir
+        dv.setUint32((bufPtr >>> 0) + 4, f.name.length, true);
+        return ERRNO.SUCCESS;
+      },
+      fd_prestat_dir_name(fd, pathPtr, pathLen) {
+        const f = self.fds.get(fd);
+        if (!f || f.kind !== "dir") return ERRNO.BADF;
+        bytes().set(f.name.subarray(0, pathLen >>> 0), pathPtr >>> 0);
+        return ERRNO.SUCCESS;
+      },
+
+      fd_fdstat_get(fd, bufPtr) {
+        let filetype;
+        if (fd <= 2) filetype = FILETYPE_CHARACTER_DEVICE;
+        else {
+          const f = self.fds.get(fd);
+          if (!f) return ERRNO.BADF;
+          filetype = f.kind === "dir" ? FILETYPE_DIRECTORY : FILETYPE_REGULAR_FILE;
+        }
+        const dv = view();
+        bytes().fill(0, bufPtr >>> 0, (bufPtr >>> 0) + 24);
+        dv.setUint8(bufPtr >>> 0, filetype);
+        dv.setBigUint64((bufPtr >>> 0) + 8, RIGHTS_ALL, true);
+        dv.setBigUint64((bufPtr >>> 0) + 16, RIGHTS_ALL, true);
+        return ERRNO.SUCCESS;
+      },
+      fd_fdstat_set_flags: (fd) => (fd <= 2 || self.fds.has(fd) ? ERRNO.SUCCESS : ERRNO.BADF),
+
+      fd_filestat_get(fd, bufPtr) {
+        if (fd <= 2) {
+          writeFilestat(bufPtr, FILETYPE_CHARACTER_DEVICE, 0);
+          return ERRNO.SUCCESS;
+        }
+        const f = self.fds.get(fd);
+        if (!f) return ERRNO.BADF;
+        if (f.kind === "dir") writeFilestat(bufPtr, FILETYPE_DIRECTORY, 0);
+        else writeFilestat(bufPtr, FILETYPE_REGULAR_FILE, f.data.length);
+        return ERRNO.SUCCESS;
+      },
+      path_filestat_get(fd, _flags, pathPtr, pathLen, bufPtr) {
+        const r = resolve(fd, pathPtr, pathLen);
+        if (r.errno) return r.errno;
+        if (r.dir) writeFilestat(bufPtr, FILETYPE_DIRECTORY, 0);
+        else writeFilestat(bufPtr, FILETYPE_REGULAR_FILE, r.data.length);
+        return ERRNO.SUCCESS;
+      },
+
+      path_open(dirFd, _dirflags, pathPtr, pathLen, oflags, _rightsBase, _rightsInh, _fdflags, fdPtr) {
+        const r = resolve(dirFd, pathPtr, pathLen);
+        // The tree is read-only: creating or truncating is refused.
+        if (oflags & (OFLAGS_CREAT | OFLAGS_TRUNC | OFLAGS_EXCL)) {
+          return r.errno === ERRNO.BADF || r.errno === ERRNO.NOTDIR ? r.errno : ERRNO.ROFS;
+        }
+        if (r.errno) return r.errno;
+        if (r.dir) return ERRNO.ISDIR;
+        if (oflags & OFLAGS_DIRECTORY) return ERRNO.NOTDIR;
+        const fd = self.nextFd++;
+        self.fds.set(fd, { kind: "file", data: r.data, pos: 0 });
+        view().setUint32(fdPtr >>> 0, fd, true);
+        return ERRNO.SUCCESS;
+      },
+
+      fd_close(fd) {
+        const f = self.fds.get(fd);
+        if (!f || f.kind !== "file") return ERRNO.BADF;
+        self.fds.delete(fd);
+        return ERRNO.SUCCESS;
+      },
+
+      fd_read(fd, iovs, iovsLen, nreadPtr) {
+        let n;
+        if (fd === 0) {
+          n = readInto(self.stdin, self.stdinPos, iovs, iovsLen);
+          self.stdinPos += n;
+        } else {
+          const f = self.fds.get(fd);
+          if (!f) return ERRNO.BADF;
+          if (f.kind !== "file") return ERRNO.ISDIR;
+          n = readInto(f.data, f.pos, iovs, iovsLen);
+          f.pos += n;
+        }
+        view().setUint32(nreadPtr >>> 0, n, true);
+        return ERRNO.SUCCESS;
+      },
+      fd_pread(fd, iovs, iovsLen, offset, nreadPtr) {
+        const f = self.fds.get(fd);
+        if (fd <= 2) return ERRNO.SPIPE;
+        if (!f) return ERRNO.BADF;
+        if (f.kind !== "file") return ERRNO.ISDIR;
+        const n = readInto(f.data, Number(offset), iovs, iovsLen);
+        view().setUint32(nreadPtr >>> 0, n, true);
+        return ERRNO.SUCCESS;
+      },
+      fd_seek(fd, offset, whence, newOffsetPtr) {
+        if (fd <= 2) return ERRNO.SPIPE;
+        const f = self.fds.get(fd);
+        if (!f) return ERRNO.BADF;
+        if (f.kind !== "file") return ERRNO.ISDIR;
+        const base = whence === 0 ? 0 : whence === 1 ? f.pos : whence === 2 ? f.data.length : -1;
+        if (base < 0) return ERRNO.INVAL;
+        const pos = base + Number(offset);
+        if (pos < 0) return ERRNO.INVAL;
+        f.pos = pos;
+        view().setBigUint64(newOffsetPtr >>> 0, BigInt(pos), true);
+        return ERRNO.SUCCESS;
+      },
+      fd_tell(fd, offsetPtr) {
+        if (fd <= 2) return ERRNO.SPIPE;
+        const f = self.fds.get(fd);
+        if (!f) return ERRNO.BADF;
+        if (f.kind !== "file") return ERRNO.ISDIR;
+        view().setBigUint64(offsetPtr >>> 0, BigInt(f.pos), true);
+        return ERRNO.SUCCESS;
+      },
+
+      fd_write(fd, iovs, iovsLen, nwrittenPtr) {
+        let sink;
+        if (fd === 1) sink = self.stdout;
+        else if (fd === 2) sink = self.stderr;
+        else return self.fds.has(fd) ? ERRNO.PERM : ERRNO.BADF;
+        const mem = bytes();
+        let total = 0;
+        for (const [buf, len] of iovecs(iovs, iovsLen)) {
+          if (len === 0) continue;
+          sink.write(mem.subarray(buf, buf + len));
+          total += len;
+        }
+        view().setUint32(nwrittenPtr >>> 0, total, true);
+        return ERRNO.SUCCESS;
+      },
+      fd_sync: (fd) => (fd <= 2 || self.fds.has(fd) ? ERRNO.SUCCESS : ERRNO.BADF),
+      fd_datasync: (fd) => (fd <= 2 || self.fds.has(fd) ? ERRNO.SUCCESS : ERRNO.BADF),
+
+      // Nothing here can block: every clock subscription has expired and
+      // every fd is ready, so a guest waiting for an event never hangs the
+      // request (a request has no reason to sleep).
+      poll_oneoff(inPtr, outPtr, nsubs, neventsPtr) {
+        const dv = view();
+        let n = 0;
+        for (let i = 0; i < nsubs >>> 0; i++) {
+          const sub = (inPtr >>> 0) + i * 48;
+          const ev = (outPtr >>> 0) + n * 32;
+          const tag = dv.getUint8(sub + 8);
+          bytes().fill(0, ev, ev + 32);
+          dv.setBigUint64(ev, dv.getBigUint64(sub, true), true); // userdata
+          dv.setUint8(ev + 10, tag);
+          if (tag === EVENTTYPE_FD_READ || tag === EVENTTYPE_FD_WRITE) {
+            const fd = dv.getUint32(sub + 16, true);
+            if (fd > 2 && !self.fds.has(fd)) dv.setUint16(ev + 8, ERRNO.BADF, true);
+            else if (tag === EVENTTYPE_FD_READ && fd === 0)
+              dv.setBigUint64(ev + 16, BigInt(self.stdin.length - self.stdinPos), true);
+          } else if (tag !== EVENTTYPE_CLOCK) {
+            dv.setUint16(ev + 8, ERRNO.INVAL, true);
+          }
+          n++;
+        }
+        dv.setUint32(neventsPtr >>> 0, n, true);
+        return ERRNO.SUCCESS;
+      },
+
+      fd_advise: nosys,
+      fd_allocate: nosys,
+      fd_fdstat_set_rights: nosys,
+      fd_filestat_set_size: nosys,
+      fd_filestat_set_times: nosys,
+      fd_pwrite: nosys,
+      fd_readdir: nosys,
+      fd_renumber: nosys,
+      path_create_directory: nosys,
+      path_filestat_set_times: nosys,
+      path_link: nosys,
+      path_readlink: nosys,
+      path_remove_directory: nosys,
+      path_rename: nosys,
+      path_symlink: nosys,
+      path_unlink_file: nosys,
+      sock_accept: nosys,
+      sock_recv: nosys,
+      sock_send: nosys,
+      sock_shutdown: nosys,
+    };
+  }
+}
