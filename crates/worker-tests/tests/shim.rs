@@ -1,0 +1,28 @@
+//! The worker shim's own tests under Node: the WASI layer against a WASI
+//! program compiled from C in the test setup (clang-16, wasm32-wasi), and
+//! the request path with that program standing in for the VM.
+
+use std::process::Command;
+use worker_tests::{echo_output, run, tool, worker_dir};
+
+#[test]
+fn node_tests_of_the_shim_pass() {
+    let dir = worker_dir();
+    let mut files: Vec<_> = std::fs::read_dir(dir.join("test"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with(".test.mjs"))
+        // The end-to-end file needs the runtime; tests/e2e.rs runs it.
+        .filter(|p| !p.to_string_lossy().ends_with("e2e.test.mjs"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 2, "shim test files missing: {files:?}");
+
+    let mut cmd = Command::new(tool("NODE", "node"));
+    cmd.current_dir(&dir).arg("--test").args(&files);
+    let out = run(&mut cmd).unwrap_or_else(|e| panic!("node --test failed:\n{e:#}"));
+    echo_output(&out);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("# fail 0"), "unexpected node output:\n{text}");
+    assert!(!text.contains("# pass 0"), "no node test ran:\n{text}");
+}
