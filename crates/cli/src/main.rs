@@ -4,6 +4,7 @@
 //! library function; no format or pipeline logic lives here.
 
 mod commands;
+mod ui;
 
 use clap::{Parser, Subcommand};
 
@@ -11,12 +12,28 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "elixir-workers", version, propagate_version = true)]
 struct Cli {
+    #[command(flatten)]
+    global: ui::GlobalArgs,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Create a new project: lib/, test/, wrangler.jsonc, package.json
+    New(commands::new::Args),
+    /// Compile, tree-shake and pack the project into _build/worker/
+    Build(commands::build::Args),
+    /// Build, serve with `wrangler dev` and rebuild on change
+    Dev(commands::dev::Args),
+    /// Build, then `wrangler deploy` (extra arguments are passed through)
+    Deploy(commands::deploy::Args),
+    /// Build, then write _build/worker/, wrangler.jsonc and a manifest as .tar.gz
+    Package(commands::package::Args),
+    /// Check for elixirc, erlc, node, npx, wrangler and the AtomVM runtime
+    Doctor(commands::doctor::Args),
+    /// Print a shell completion script
+    Completions(commands::completions::Args),
     /// Pack .beam files into an AtomVM .avm archive
     Pack(commands::pack::Args),
     /// Show the sections of an .avm archive
@@ -28,15 +45,41 @@ enum Command {
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::New(args) => commands::new::run(args, &cli.global),
+        Command::Build(args) => commands::build::run(args, &cli.global),
+        Command::Dev(args) => commands::dev::run(args, &cli.global),
+        Command::Deploy(args) => commands::deploy::run(args, &cli.global),
+        Command::Package(args) => commands::package::run(args, &cli.global),
+        Command::Doctor(args) => commands::doctor::run(args, &cli.global),
+        Command::Completions(args) => commands::completions::run(args),
         Command::Pack(args) => commands::pack::run(args),
         Command::Inspect(args) => commands::inspect::run(args),
         Command::Extract(args) => commands::extract::run(args),
     };
     match result {
         Ok(code) => code,
-        Err(err) => {
-            eprintln!("error: {err:#}");
-            std::process::ExitCode::FAILURE
-        }
+        Err(err) => error_exit(&err),
     }
+}
+
+/// The exit code for an error: a failing tool's own code passes through;
+/// a closed stdout (`elixir-workers build --json | head`) is not a failure.
+fn error_exit(err: &anyhow::Error) -> std::process::ExitCode {
+    let broken_pipe = err
+        .chain()
+        .filter_map(|e| e.downcast_ref::<std::io::Error>())
+        .any(|e| e.kind() == std::io::ErrorKind::BrokenPipe);
+    if broken_pipe {
+        return std::process::ExitCode::SUCCESS;
+    }
+    eprintln!("error: {err:#}");
+    match err.chain().find_map(|e| e.downcast_ref::<pipeline::ToolFailed>()) {
+        Some(failed) => exit_code(failed.code.unwrap_or(1)),
+        None => std::process::ExitCode::FAILURE,
+    }
+}
+
+/// A child's exit code as ours (0..=255; anything else becomes 1).
+fn exit_code(code: i32) -> std::process::ExitCode {
+    u8::try_from(code).map(std::process::ExitCode::from).unwrap_or(std::process::ExitCode::FAILURE)
 }

@@ -1,3 +1,10 @@
+pub mod build;
+pub mod completions;
+pub mod deploy;
+pub mod dev;
+pub mod doctor;
 pub mod extract;
 pub mod inspect;
+pub mod new;
 pub mod pack;
+pub mod package;

@@ -1,0 +1,46 @@
+//! `elixir-workers build [--explain] [--no-install]`
+
+use crate::ui::{GlobalArgs, Ui};
+use anyhow::Context as _;
+use std::process::ExitCode;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Print, for every kept module, one module that keeps it, and every dropped module
+    #[arg(long)]
+    pub explain: bool,
+    /// Do not run `npm install` when node_modules/ is missing
+    #[arg(long)]
+    pub no_install: bool,
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+impl Args {
+    pub fn options(&self) -> pipeline::BuildOptions {
+        pipeline::BuildOptions {
+            explain: self.explain,
+            no_install: self.no_install,
+        }
+    }
+}
+
+/// The project around the current directory.
+pub fn current_project() -> anyhow::Result<pipeline::Project> {
+    let cwd = std::env::current_dir().context("could not read the current directory")?;
+    pipeline::Project::find(&cwd)
+}
+
+pub fn run(args: Args, top: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    let ui = Ui::new(&top.merge(&args.global));
+    let project = current_project()?;
+    let result = pipeline::build(&project, &args.options(), &mut |e| ui.event(e));
+    ui.finish();
+    let summary = result?;
+    if ui.json {
+        ui.print_json(&summary)?;
+    } else {
+        ui.summary(&summary);
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,49 @@
+//! `elixir-workers deploy [WRANGLER ARGS...]`, e.g. `deploy --dry-run --outdir dist`
+
+use crate::ui::{GlobalArgs, Ui};
+use std::process::ExitCode;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Do not run `npm install` when node_modules/ is missing
+    #[arg(long)]
+    pub no_install: bool,
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// Arguments passed through to `wrangler deploy` (e.g. --dry-run --outdir dist)
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "WRANGLER_ARGS"
+    )]
+    pub wrangler_args: Vec<String>,
+}
+
+pub fn run(args: Args, top: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    let ui = Ui::new(&top.merge(&args.global));
+    let project = super::build::current_project()?;
+    let opts = pipeline::deploy::DeployOptions {
+        build: pipeline::BuildOptions {
+            explain: false,
+            no_install: args.no_install,
+        },
+        wrangler_args: args.wrangler_args,
+    };
+    let (summary, code) = pipeline::deploy::deploy(&project, &opts, &mut |e| {
+        if let pipeline::Event::Step {
+            action: "Deploying",
+            ..
+        } = &e
+        {
+            ui.event(e);
+            ui.finish();
+        } else {
+            ui.event(e)
+        }
+    })?;
+    ui.finish();
+    if ui.json {
+        ui.print_json(&serde_json::json!({ "build": summary, "wrangler_exit_code": code }))?;
+    }
+    Ok(crate::exit_code(code))
+}

@@ -1,0 +1,247 @@
+//! Terminal output for the pipeline commands: global flags, cargo-style
+//! status lines and warnings on stderr, an indicatif spinner (only on a
+//! terminal), colour rules, and the rendering of build summaries.
+//!
+//! `--json` output goes to stdout only; everything else goes to stderr.
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use pipeline::build::{display_module, Summary};
+use pipeline::Event;
+use std::io::IsTerminal as _;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorChoice {
+    /// Colour on a terminal, unless NO_COLOR is set
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+/// Flags every pipeline command takes. They are accepted before the
+/// subcommand (`elixir-workers --json build`) and after it
+/// (`elixir-workers build --json`).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct GlobalArgs {
+    /// Print the result as one JSON document on stdout
+    #[arg(long)]
+    pub json: bool,
+    /// Say more (repeat for even more)
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Print only warnings and errors
+    #[arg(short, long, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// When to use colour
+    #[arg(long, value_enum, value_name = "WHEN")]
+    pub color: Option<ColorChoice>,
+}
+
+impl GlobalArgs {
+    /// Combines the flags given before and after the subcommand.
+    pub fn merge(&self, other: &GlobalArgs) -> GlobalArgs {
+        GlobalArgs {
+            json: self.json || other.json,
+            verbose: self.verbose.max(other.verbose),
+            quiet: self.quiet || other.quiet,
+            color: other.color.or(self.color),
+        }
+    }
+}
+
+pub struct Ui {
+    pub json: bool,
+    pub quiet: bool,
+    pub verbose: u8,
+    color: bool,
+    bar: ProgressBar,
+}
+
+impl Ui {
+    pub fn new(flags: &GlobalArgs) -> Ui {
+        let stderr_tty = std::io::stderr().is_terminal();
+        let color = match flags.color.unwrap_or_default() {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                stderr_tty
+                    && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                    && std::env::var("TERM").map_or(true, |t| t != "dumb")
+            }
+        };
+        // A spinner only where someone watches it.
+        let bar = if stderr_tty && !flags.quiet {
+            let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} {msg}").expect("a valid template"),
+            );
+            bar
+        } else {
+            ProgressBar::hidden()
+        };
+        Ui {
+            json: flags.json,
+            quiet: flags.quiet,
+            verbose: flags.verbose,
+            color,
+            bar,
+        }
+    }
+
+    fn paint(&self, code: &str, text: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+
+    fn line(&self, text: String) {
+        if self.bar.is_hidden() {
+            eprintln!("{text}");
+        } else {
+            self.bar.println(text);
+        }
+    }
+
+    /// `   Compiling my_app (2 files)`, right-aligned like cargo's.
+    pub fn status(&self, action: &str, detail: &str) {
+        if self.quiet {
+            return;
+        }
+        self.line(format!(
+            "{} {detail}",
+            self.paint("1;32", &format!("{action:>12}"))
+        ));
+        if !self.bar.is_hidden() {
+            self.bar.set_message(format!("{action} {detail}"));
+            self.bar.enable_steady_tick(Duration::from_millis(100));
+        }
+    }
+
+    pub fn warn(&self, message: &str) {
+        self.line(format!("{}: {message}", self.paint("1;33", "warning")));
+    }
+
+    pub fn note(&self, message: &str) {
+        if !self.quiet {
+            self.line(message.to_string());
+        }
+    }
+
+    /// Stops the spinner before the final output.
+    pub fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+
+    /// Draws one pipeline event.
+    pub fn event(&self, event: pipeline::Event) {
+        match event {
+            Event::Step { action, detail } => self.status(action, &detail),
+            Event::Warning(w) => self.warn(&w),
+            Event::Output(text) => {
+                // Compiler warnings: shown as Elixir printed them.
+                if !self.quiet {
+                    self.line(text);
+                }
+            }
+            Event::RebuildFailed(err) => {
+                self.line(format!("{}: {err}", self.paint("1;31", "error")));
+                self.note("the previous build keeps serving; fix the error and save again");
+            }
+            Event::Rebuilt(summary) => {
+                let what = if summary.packed {
+                    "archive replaced"
+                } else {
+                    "archive unchanged"
+                };
+                self.status(
+                    "Rebuilt",
+                    &format!("{} in {} ms ({what})", summary.project, summary.elapsed_ms),
+                );
+            }
+        }
+    }
+
+    /// Prints a JSON document on stdout.
+    pub fn print_json<T: serde::Serialize>(&self, value: &T) -> anyhow::Result<()> {
+        use std::io::Write as _;
+        let text = serde_json::to_string_pretty(value)?;
+        // An error (a closed pipe) goes up; main treats EPIPE as success.
+        writeln!(std::io::stdout().lock(), "{text}")?;
+        Ok(())
+    }
+
+    /// The human summary of a build, on stderr.
+    pub fn summary(&self, s: &Summary) {
+        self.finish();
+        if let Some(explain) = &s.explain {
+            let kept: Vec<_> = explain.iter().filter(|f| f.kept).collect();
+            let dropped: Vec<_> = explain.iter().filter(|f| !f.kept).collect();
+            eprintln!("kept ({}):", kept.len());
+            for f in kept {
+                let by = match &f.kept_by {
+                    Some(by) => format!("kept by {}", display_module(by)),
+                    None => "startup module".to_string(),
+                };
+                eprintln!(
+                    "  {:<44} {:<9} {by}",
+                    display_module(&f.module),
+                    format!("{:?}", f.origin).to_lowercase()
+                );
+            }
+            eprintln!("dropped ({}):", dropped.len());
+            for f in dropped {
+                eprintln!(
+                    "  {:<44} {:<9} dropped",
+                    display_module(&f.module),
+                    format!("{:?}", f.origin).to_lowercase()
+                );
+            }
+        }
+        if self.quiet {
+            return;
+        }
+        let what = match (s.compiled, s.packed) {
+            (false, false) => "up to date",
+            (true, _) | (false, true) => "built",
+        };
+        self.status(
+            "Finished",
+            &format!("{} {what} in {} ms", s.project, s.elapsed_ms),
+        );
+        self.finish();
+        let m = &s.modules;
+        eprintln!("  startup      {}", display_module(&s.startup_module));
+        eprintln!(
+            "  modules      {} (app {}, framework {}, stdlib {}); {} dropped",
+            m.total, m.app, m.framework, m.stdlib, m.dropped
+        );
+        for f in &s.files {
+            eprintln!(
+                "  {:<40} {:>10} B  ({} B gzipped)",
+                f.path,
+                group(f.bytes),
+                group(f.gzip_bytes)
+            );
+        }
+        eprintln!(
+            "  gzipped total {} B (Workers limits: free 3 MB, paid 10 MB)",
+            group(s.gzip_total_bytes)
+        );
+    }
+}
+
+/// 198952 → `198,952`.
+pub fn group(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}

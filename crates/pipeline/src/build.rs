@@ -1,0 +1,743 @@
+//! `build`: compile, collect, tree-shake, pack and lay out `_build/worker/`.
+//!
+//! Incremental by content: a state file records the hash of every source and
+//! of every input of the archive. When no source changed, elixirc is not run;
+//! when the archive's inputs did not change, the archive is not rewritten.
+
+use crate::framework::{self, hex};
+use crate::process::{self, Cmd};
+use crate::project::Project;
+use crate::runtime::Runtime;
+use crate::state::{self, FileStamp, State};
+use crate::toolchain::Toolchain;
+use crate::{Event, Reporter};
+use anyhow::{Context as _, Result};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// The marker function `use ElixirWorkers.App` defines in the startup module.
+pub const APP_MARKER: (&str, u32) = ("__elixir_workers_app__", 0);
+
+/// Cloudflare's limits on a worker's compressed size.
+pub const FREE_LIMIT: u64 = 3 * 1024 * 1024;
+pub const PAID_LIMIT: u64 = 10 * 1024 * 1024;
+/// Warn once the gzipped worker reaches this share of a limit.
+const NEAR_LIMIT: f64 = 0.8;
+
+/// What `build` should do beyond the default.
+#[derive(Debug, Clone, Default)]
+pub struct BuildOptions {
+    /// Report, for every module, why it was kept or that it was dropped.
+    pub explain: bool,
+    /// Do not run `npm install` when `node_modules/` is missing.
+    pub no_install: bool,
+}
+
+/// Where a module came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Origin {
+    App,
+    Framework,
+    Stdlib,
+}
+
+/// One module's fate in the tree-shake.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModuleFate {
+    pub module: String,
+    pub origin: Origin,
+    pub kept: bool,
+    /// For a kept module: one module that reaches it (`None` for the start).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kept_by: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModuleCounts {
+    pub app: usize,
+    pub framework: usize,
+    pub stdlib: usize,
+    pub total: usize,
+    /// Candidates the tree-shake left out.
+    pub dropped: usize,
+}
+
+/// A file of the worker as it will be uploaded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerFile {
+    /// Relative to the project root.
+    pub path: String,
+    pub bytes: u64,
+    pub gzip_bytes: u64,
+}
+
+/// What a build produced; printed by the CLI, or as JSON with `--json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    pub project: String,
+    pub root: PathBuf,
+    pub startup_module: String,
+    pub modules: ModuleCounts,
+    /// The kept modules, in archive order.
+    pub module_list: Vec<String>,
+    pub files: Vec<WorkerFile>,
+    pub app_avm_bytes: u64,
+    pub atomvm_wasm_bytes: u64,
+    pub gzip_total_bytes: u64,
+    pub free_limit_bytes: u64,
+    pub paid_limit_bytes: u64,
+    pub warnings: Vec<String>,
+    /// elixirc ran for the application in this build.
+    pub compiled: bool,
+    /// The archive was (re)written in this build.
+    pub packed: bool,
+    pub elapsed_ms: u64,
+    /// With `--explain`: every candidate module, kept or dropped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub explain: Option<Vec<ModuleFate>>,
+}
+
+/// Builds the project: see the module documentation.
+pub fn build(project: &Project, opts: &BuildOptions, report: Reporter<'_>) -> Result<Summary> {
+    let started = Instant::now();
+    let toolchain = Toolchain::detect(&project.root)?;
+    let runtime = Runtime::locate()?;
+    let mut state = State::load(&project.state_dir());
+    let mut saved = state.clone();
+    // Writes the state only when it changed: a no-change build writes nothing.
+    let mut save = |state: &State| -> Result<()> {
+        if *state != saved {
+            state.save(&project.state_dir())?;
+            saved = state.clone();
+        }
+        Ok(())
+    };
+
+    // 1. The framework, compiled once per toolchain into the shared cache.
+    let fw_key = framework::key(&toolchain);
+    if !framework::cache_root()?
+        .join("framework")
+        .join(&fw_key)
+        .is_dir()
+    {
+        report(Event::Step {
+            action: "Compiling",
+            detail: format!(
+                "elixir-workers framework ({} files, once per Elixir version)",
+                framework::sources().len()
+            ),
+        });
+    }
+    let fw = framework::ensure_compiled(&toolchain)?;
+    copy_framework_for_tests(project, &fw)?;
+
+    // 2. The application.
+    let sources = project.sources()?;
+    let stamps = state::stamp_sources(&project.root, &sources, &state.sources)?;
+    let ebin = project.ebin_dir();
+    let up_to_date = state.toolchain == env!("CARGO_PKG_VERSION")
+        && state.framework_key == fw.key
+        && state.sources == stamps
+        && ebin.is_dir();
+    let compiled = !up_to_date;
+    if compiled {
+        report(Event::Step {
+            action: "Compiling",
+            detail: format!("{} ({} files)", project.name, sources.len()),
+        });
+        compile_app(project, &toolchain, &fw.ebin, &sources, report)?;
+        state.toolchain = env!("CARGO_PKG_VERSION").to_string();
+        state.framework_key = fw.key.clone();
+        state.sources = stamps;
+        // Record the compile now: a later failure (say, no startup module)
+        // must not force the same compile again.
+        save(&state)?;
+    }
+
+    // 3. Collect, tree-shake, pack.
+    let app_beams = framework::beams_in(&ebin)?;
+    let stdlib_beams = runtime.stdlib_beams()?;
+    let fw_beams = framework::beams_in(&fw.ebin)?;
+    let pack_key = pack_key(&app_beams, &fw.key, &stdlib_beams)?;
+    let archive = project.archive_path();
+    let archive_intact = state.archive.as_ref().is_some_and(|a| a.matches(&archive));
+    let cached = state
+        .summary
+        .clone()
+        .filter(|_| state.pack_key == pack_key && archive_intact);
+
+    let (mut summary, packed) = match cached {
+        Some(summary) if !opts.explain => (summary, false),
+        _ => {
+            let candidates = collect(&app_beams, &fw_beams, &stdlib_beams)?;
+            let outcome = shake_and_pack(project, &candidates, opts.explain)?;
+            // Identical bytes are not written again: wrangler then has
+            // nothing to reload.
+            let same = state
+                .archive
+                .as_ref()
+                .is_some_and(|a| a.sha256 == sha256_hex(&outcome.bytes))
+                && archive_intact;
+            if !same {
+                report(Event::Step {
+                    action: "Packing",
+                    detail: format!(
+                        "{} ({} modules)",
+                        rel(project, &archive),
+                        outcome.summary.module_list.len()
+                    ),
+                });
+                write_atomically(&archive, &outcome.bytes)?;
+                state.archive = Some(FileStamp::of(&archive, &outcome.bytes)?);
+            }
+            state.pack_key = pack_key;
+            (outcome.summary, !same)
+        }
+    };
+
+    // 4. The rest of the worker directory and the project files.
+    let wasm_gzip = lay_out_worker(project, &runtime, &mut state)?;
+    ensure_project_files(project, report)?;
+    state.summary = Some(Summary {
+        explain: None,
+        ..summary.clone()
+    });
+    save(&state)?;
+
+    if !opts.no_install && !project.root.join("node_modules").is_dir() {
+        report(Event::Step {
+            action: "Installing",
+            detail: "npm dependencies (wrangler)".into(),
+        });
+        Cmd::tool(process::NPM, &project.root)?
+            .args(["install", "--no-audit", "--no-fund"])
+            .capture()
+            .context("npm install failed (use --no-install to skip it)")?;
+    }
+
+    // 5. Sizes and limits.
+    finish_summary(project, &mut summary, wasm_gzip, &mut state)?;
+    save(&state)?;
+    summary.compiled = compiled;
+    summary.packed = packed;
+    summary.elapsed_ms = started.elapsed().as_millis() as u64;
+    for w in &summary.warnings {
+        report(Event::Warning(w.clone()));
+    }
+    Ok(summary)
+}
+
+fn rel(project: &Project, path: &Path) -> String {
+    path.strip_prefix(&project.root)
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}
+
+/// Runs elixirc on every source into a fresh directory that replaces
+/// `_build/ebin` only when the compile succeeds.
+fn compile_app(
+    project: &Project,
+    toolchain: &Toolchain,
+    fw_ebin: &Path,
+    sources: &[PathBuf],
+    report: Reporter<'_>,
+) -> Result<()> {
+    let build = project.build_dir();
+    std::fs::create_dir_all(&build)
+        .with_context(|| format!("could not create {}", build.display()))?;
+    let staging = tempfile::Builder::new()
+        .prefix(".ebin-")
+        .tempdir_in(&build)
+        .with_context(|| format!("could not create a directory in {}", build.display()))?;
+    let relative: Vec<PathBuf> = sources
+        .iter()
+        .map(|s| {
+            s.strip_prefix(&project.root)
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|_| s.clone())
+        })
+        .collect();
+    let out = Cmd::new(&toolchain.elixirc, &project.root)
+        .arg("-pa")
+        .arg(fw_ebin)
+        .arg("-o")
+        .arg(staging.path())
+        .args(&relative)
+        .capture()
+        .context("the application did not compile")?;
+    let warnings = out.stderr.trim_end();
+    if !warnings.is_empty() {
+        report(Event::Output(warnings.to_string()));
+    }
+    let ebin = project.ebin_dir();
+    let old = build.join(".ebin-old");
+    if old.exists() {
+        std::fs::remove_dir_all(&old)
+            .with_context(|| format!("could not remove {}", old.display()))?;
+    }
+    if ebin.exists() {
+        std::fs::rename(&ebin, &old)
+            .with_context(|| format!("could not move {} aside", ebin.display()))?;
+    }
+    let staged = staging.keep();
+    std::fs::rename(&staged, &ebin)
+        .with_context(|| format!("could not move the compiled beams to {}", ebin.display()))?;
+    // 0700 from the temp dir is needlessly strict for build output.
+    use std::os::unix::fs::PermissionsExt as _;
+    let _ = std::fs::set_permissions(&ebin, std::fs::Permissions::from_mode(0o755));
+    if old.exists() {
+        std::fs::remove_dir_all(&old)
+            .with_context(|| format!("could not remove {}", old.display()))?;
+    }
+    Ok(())
+}
+
+/// Copies the framework beams to `_build/framework/` (so the project's tests
+/// can run on the BEAM with `-pa _build/framework`) when the key changed.
+fn copy_framework_for_tests(project: &Project, fw: &framework::Compiled) -> Result<()> {
+    let dir = project.framework_dir();
+    let key_file = dir.join(".key");
+    if std::fs::read_to_string(&key_file).is_ok_and(|k| k == fw.key) {
+        return Ok(());
+    }
+    let build = project.build_dir();
+    std::fs::create_dir_all(&build)
+        .with_context(|| format!("could not create {}", build.display()))?;
+    let staging = tempfile::Builder::new()
+        .prefix(".framework-")
+        .tempdir_in(&build)
+        .with_context(|| format!("could not create a directory in {}", build.display()))?;
+    for beam in framework::beams_in(&fw.ebin)? {
+        let to = staging
+            .path()
+            .join(beam.file_name().expect("a beam has a name"));
+        std::fs::copy(&beam, &to)
+            .with_context(|| format!("could not copy {} to {}", beam.display(), to.display()))?;
+    }
+    std::fs::write(staging.path().join(".key"), &fw.key)
+        .with_context(|| format!("could not write in {}", staging.path().display()))?;
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir)
+            .with_context(|| format!("could not remove {}", dir.display()))?;
+    }
+    std::fs::rename(staging.keep(), &dir)
+        .with_context(|| format!("could not create {}", dir.display()))?;
+    Ok(())
+}
+
+/// The archive's inputs: app beam contents, framework key and the stdlib
+/// files' names, sizes and modification times.
+fn pack_key(app: &[PathBuf], fw_key: &str, stdlib: &[PathBuf]) -> Result<String> {
+    let mut h = Sha256::new();
+    h.update(env!("CARGO_PKG_VERSION"));
+    h.update([0]);
+    h.update(fw_key);
+    for path in app {
+        let bytes =
+            std::fs::read(path).with_context(|| format!("could not read {}", path.display()))?;
+        h.update([0]);
+        h.update(path.file_name().unwrap_or_default().as_encoded_bytes());
+        h.update(Sha256::digest(&bytes));
+    }
+    h.update([1]);
+    for path in stdlib {
+        let meta = path
+            .metadata()
+            .with_context(|| format!("could not read {}", path.display()))?;
+        h.update(path.file_name().unwrap_or_default().as_encoded_bytes());
+        h.update(meta.len().to_le_bytes());
+        h.update(state::mtime_ns(&meta).to_le_bytes());
+    }
+    Ok(hex(&h.finalize()))
+}
+
+struct Candidate {
+    name: String,
+    origin: Origin,
+    path: PathBuf,
+    bytes: Vec<u8>,
+    refs: avm::ModuleRefs,
+    is_app_entry: bool,
+}
+
+/// Reads and parses every candidate. A module defined twice keeps the
+/// application's copy over the framework's over the stdlib's.
+fn collect(app: &[PathBuf], fw: &[PathBuf], stdlib: &[PathBuf]) -> Result<Vec<Candidate>> {
+    let mut by_name: BTreeMap<String, Candidate> = BTreeMap::new();
+    for (origin, paths) in [
+        (Origin::App, app),
+        (Origin::Framework, fw),
+        (Origin::Stdlib, stdlib),
+    ] {
+        for path in paths {
+            let bytes = std::fs::read(path)
+                .with_context(|| format!("could not read {}", path.display()))?;
+            let beam = avm::Beam::parse(&bytes).map_err(|e| e.with_file(path))?;
+            let refs = avm::ModuleRefs::from_beam(&beam, avm::DEFAULT_INFLATE_CAP)
+                .map_err(|e| e.with_file(path))?;
+            let is_app_entry =
+                origin == Origin::App && beam.exports_fun(APP_MARKER.0, APP_MARKER.1);
+            let name = beam.module_name().to_string();
+            if by_name.contains_key(&name) {
+                continue;
+            }
+            by_name.insert(
+                name.clone(),
+                Candidate {
+                    name,
+                    origin,
+                    path: path.clone(),
+                    bytes,
+                    refs,
+                    is_app_entry,
+                },
+            );
+        }
+    }
+    Ok(by_name.into_values().collect())
+}
+
+struct Outcome {
+    bytes: Vec<u8>,
+    summary: Summary,
+}
+
+fn shake_and_pack(project: &Project, candidates: &[Candidate], explain: bool) -> Result<Outcome> {
+    let entries: Vec<&Candidate> = candidates.iter().filter(|c| c.is_app_entry).collect();
+    let start = match entries.as_slice() {
+        [one] => one.name.clone(),
+        [] => anyhow::bail!(
+            "no startup module: none of the modules compiled from {} exports {}/{} \
+             (add `use ElixirWorkers.App, router: YourApp.Router` to the entry module)",
+            project.lib_dir().display(),
+            APP_MARKER.0,
+            APP_MARKER.1
+        ),
+        several => anyhow::bail!(
+            "several startup modules use ElixirWorkers.App: {}; keep exactly one",
+            several
+                .iter()
+                .map(|c| display_module(&c.name))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    let refs: Vec<avm::ModuleRefs> = candidates.iter().map(|c| c.refs.clone()).collect();
+    let pruned = avm::prune(&refs, &start)?;
+    let by_name: BTreeMap<&str, &Candidate> =
+        candidates.iter().map(|c| (c.name.as_str(), c)).collect();
+
+    let inputs: Vec<avm::PackInput> = pruned
+        .kept
+        .iter()
+        .map(|k| {
+            let c = by_name[k.name.as_str()];
+            avm::PackInput {
+                path: c.path.clone(),
+                bytes: c.bytes.clone(),
+                start: c.name == start,
+            }
+        })
+        .collect();
+    let packed = avm::pack(&inputs, &avm::PackOptions::default())?;
+
+    let mut counts = ModuleCounts {
+        dropped: pruned.dropped.len(),
+        total: pruned.kept.len(),
+        ..Default::default()
+    };
+    for k in &pruned.kept {
+        match by_name[k.name.as_str()].origin {
+            Origin::App => counts.app += 1,
+            Origin::Framework => counts.framework += 1,
+            Origin::Stdlib => counts.stdlib += 1,
+        }
+    }
+    let explain = explain.then(|| {
+        let mut fates: Vec<ModuleFate> = pruned
+            .kept
+            .iter()
+            .map(|k| ModuleFate {
+                module: k.name.clone(),
+                origin: by_name[k.name.as_str()].origin,
+                kept: true,
+                kept_by: k.kept_by.clone(),
+            })
+            .collect();
+        fates.extend(pruned.dropped.iter().map(|d| ModuleFate {
+            module: d.clone(),
+            origin: by_name[d.as_str()].origin,
+            kept: false,
+            kept_by: None,
+        }));
+        fates
+    });
+    let summary = Summary {
+        project: project.name.clone(),
+        root: project.root.clone(),
+        startup_module: start,
+        modules: counts,
+        module_list: packed
+            .sections
+            .iter()
+            .map(|s| s.name.trim_end_matches(".beam").to_string())
+            .collect(),
+        files: Vec::new(),
+        app_avm_bytes: packed.bytes.len() as u64,
+        atomvm_wasm_bytes: 0,
+        gzip_total_bytes: 0,
+        free_limit_bytes: FREE_LIMIT,
+        paid_limit_bytes: PAID_LIMIT,
+        warnings: packed.warnings.iter().map(ToString::to_string).collect(),
+        compiled: false,
+        packed: false,
+        elapsed_ms: 0,
+        explain,
+    };
+    Ok(Outcome {
+        bytes: packed.bytes,
+        summary,
+    })
+}
+
+/// `Elixir.MyApp` → `MyApp`; Erlang modules stay as they are.
+pub fn display_module(name: &str) -> &str {
+    name.strip_prefix("Elixir.").unwrap_or(name)
+}
+
+/// Copies `atomvm.wasm` and the JS shim into `_build/worker/` when they
+/// differ; returns the gzipped size of `atomvm.wasm` (cached in the state).
+fn lay_out_worker(project: &Project, runtime: &Runtime, state: &mut State) -> Result<u64> {
+    let worker = project.worker_dir();
+    let src_dir = worker.join("src");
+    std::fs::create_dir_all(&src_dir)
+        .with_context(|| format!("could not create {}", src_dir.display()))?;
+    anyhow::ensure!(
+        !framework::worker_files().is_empty(),
+        "this elixir-workers binary was built without the worker shim \
+         (templates/worker/src/ was empty when it was compiled); rebuild it from a complete checkout"
+    );
+    for (rel, bytes) in framework::worker_files() {
+        let to = src_dir.join(rel);
+        if std::fs::read(&to).is_ok_and(|old| old == *bytes) {
+            continue;
+        }
+        if let Some(dir) = to.parent() {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("could not create {}", dir.display()))?;
+        }
+        write_atomically(&to, bytes)?;
+    }
+
+    let from = runtime.wasm();
+    let to = worker.join("atomvm.wasm");
+    let meta = from
+        .metadata()
+        .with_context(|| format!("could not read {}", from.display()))?;
+    let source = state::SourceMeta {
+        path: from.display().to_string(),
+        size: meta.len(),
+        mtime_ns: state::mtime_ns(&meta),
+    };
+    let copied = state
+        .wasm
+        .as_ref()
+        .filter(|w| w.source == source && w.copy.matches(&to));
+    if let Some(w) = copied {
+        return Ok(w.gzip_bytes);
+    }
+    let bytes =
+        std::fs::read(&from).with_context(|| format!("could not read {}", from.display()))?;
+    write_atomically(&to, &bytes)?;
+    let gzip_bytes = gzip_len(&bytes);
+    state.wasm = Some(state::WasmStamp {
+        source,
+        copy: FileStamp::of(&to, &bytes)?,
+        gzip_bytes,
+    });
+    Ok(gzip_bytes)
+}
+
+/// Writes `wrangler.jsonc` and `package.json` when the project has none.
+fn ensure_project_files(project: &Project, report: Reporter<'_>) -> Result<()> {
+    let name = if scaffold::validate_name(&project.name).is_ok() {
+        project.name.clone()
+    } else {
+        "app".to_string()
+    };
+    if project.wrangler_config().is_none() {
+        let text = scaffold::render_project_file("wrangler.jsonc", &name)?;
+        write_atomically(&project.root.join("wrangler.jsonc"), text.as_bytes())?;
+        report(Event::Step {
+            action: "Created",
+            detail: "wrangler.jsonc".into(),
+        });
+    }
+    let package = project.root.join("package.json");
+    if !package.exists() {
+        let text = scaffold::render_project_file("package.json", &name)?;
+        write_atomically(&package, text.as_bytes())?;
+        report(Event::Step {
+            action: "Created",
+            detail: "package.json".into(),
+        });
+    }
+    Ok(())
+}
+
+fn finish_summary(
+    project: &Project,
+    summary: &mut Summary,
+    wasm_gzip: u64,
+    state: &mut State,
+) -> Result<()> {
+    let worker = project.worker_dir();
+    let archive_path = project.archive_path();
+    let archive_len = archive_path
+        .metadata()
+        .with_context(|| format!("could not read {}", archive_path.display()))?
+        .len();
+    // Gzipping a few MB takes tens of milliseconds: done once per archive.
+    let sha = state
+        .archive
+        .as_ref()
+        .filter(|a| a.matches(&archive_path))
+        .map(|a| a.sha256.clone());
+    let archive_gzip = match (&sha, &state.archive_gzip) {
+        (Some(sha), Some((key, gz))) if key == sha => *gz,
+        _ => {
+            let bytes = std::fs::read(&archive_path)
+                .with_context(|| format!("could not read {}", archive_path.display()))?;
+            let gz = gzip_len(&bytes);
+            state.archive_gzip = Some((sha256_hex(&bytes), gz));
+            gz
+        }
+    };
+    let wasm_len = worker
+        .join("atomvm.wasm")
+        .metadata()
+        .with_context(|| format!("could not read {}", worker.join("atomvm.wasm").display()))?
+        .len();
+    let mut files = vec![
+        WorkerFile {
+            path: rel(project, &archive_path),
+            bytes: archive_len,
+            gzip_bytes: archive_gzip,
+        },
+        WorkerFile {
+            path: rel(project, &worker.join("atomvm.wasm")),
+            bytes: wasm_len,
+            gzip_bytes: wasm_gzip,
+        },
+    ];
+    for (name, bytes) in framework::worker_files() {
+        files.push(WorkerFile {
+            path: rel(project, &worker.join("src").join(name)),
+            bytes: bytes.len() as u64,
+            gzip_bytes: gzip_len(bytes),
+        });
+    }
+    summary.app_avm_bytes = archive_len;
+    summary.atomvm_wasm_bytes = wasm_len;
+    summary.gzip_total_bytes = files.iter().map(|f| f.gzip_bytes).sum();
+    summary.files = files;
+    summary
+        .warnings
+        .retain(|w| !w.starts_with("the gzipped worker"));
+    if let Some(w) = size_warning(summary.gzip_total_bytes) {
+        summary.warnings.push(w);
+    }
+    Ok(())
+}
+
+/// A warning when the gzipped worker nears or passes a Workers size limit.
+pub fn size_warning(gzip: u64) -> Option<String> {
+    let mb = |b: u64| b as f64 / (1024.0 * 1024.0);
+    let near = |limit: u64| gzip as f64 >= limit as f64 * NEAR_LIMIT;
+    if gzip > PAID_LIMIT {
+        Some(format!("the gzipped worker is {:.2} MB, over the Workers paid-plan limit of 10 MB: it cannot be deployed", mb(gzip)))
+    } else if near(PAID_LIMIT) {
+        Some(format!(
+            "the gzipped worker is {:.2} MB, close to the Workers paid-plan limit of 10 MB",
+            mb(gzip)
+        ))
+    } else if gzip > FREE_LIMIT {
+        Some(format!("the gzipped worker is {:.2} MB, over the Workers free-plan limit of 3 MB (the paid plan allows 10 MB)", mb(gzip)))
+    } else if near(FREE_LIMIT) {
+        Some(format!(
+            "the gzipped worker is {:.2} MB, close to the Workers free-plan limit of 3 MB",
+            mb(gzip)
+        ))
+    } else {
+        None
+    }
+}
+
+pub(crate) fn gzip_len(bytes: &[u8]) -> u64 {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(bytes).expect("writing to a Vec cannot fail");
+    enc.finish().expect("writing to a Vec cannot fail").len() as u64
+}
+
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
+/// Writes through a temporary file in the same directory renamed over the
+/// target: readers (wrangler's watcher) see the old file or the new one.
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).with_context(|| format!("could not create {}", dir.display()))?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("could not create a temporary file in {}", dir.display()))?;
+    tmp.write_all(bytes)
+        .with_context(|| format!("could not write {}", tmp.path().display()))?;
+    use std::os::unix::fs::PermissionsExt as _;
+    tmp.as_file()
+        .set_permissions(std::fs::Permissions::from_mode(0o644))
+        .with_context(|| format!("could not set permissions on {}", tmp.path().display()))?;
+    tmp.persist(path)
+        .with_context(|| format!("could not replace {}", path.display()))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn size_warnings() {
+        assert_eq!(size_warning(1024 * 1024), None);
+        assert!(size_warning(FREE_LIMIT * 9 / 10)
+            .unwrap()
+            .contains("close to the Workers free-plan limit"));
+        assert!(size_warning(FREE_LIMIT + 1)
+            .unwrap()
+            .contains("over the Workers free-plan limit"));
+        assert!(size_warning(PAID_LIMIT * 9 / 10)
+            .unwrap()
+            .contains("close to the Workers paid-plan limit"));
+        assert!(size_warning(PAID_LIMIT + 1)
+            .unwrap()
+            .contains("cannot be deployed"));
+    }
+
+    #[test]
+    fn atomic_write_replaces() {
+        let tmp = tempfile::tempdir().unwrap();
+        let p = tmp.path().join("f");
+        write_atomically(&p, b"one").unwrap();
+        write_atomically(&p, b"two").unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"two");
+        assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 1);
+    }
+}

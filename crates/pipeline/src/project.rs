@@ -1,0 +1,167 @@
+//! Finding a project and the paths inside it.
+
+use anyhow::{Context as _, Result};
+use std::path::{Path, PathBuf};
+
+/// Files that mark a project root.
+const WRANGLER_CONFIGS: &[&str] = &["wrangler.jsonc", "wrangler.json", "wrangler.toml"];
+
+/// An elixir-workers project on disk.
+#[derive(Debug, Clone)]
+pub struct Project {
+    pub root: PathBuf,
+    /// The application name (the root directory's name, made a valid name).
+    pub name: String,
+}
+
+impl Project {
+    /// Finds the project containing `start`: the nearest directory holding a
+    /// wrangler config, else the nearest holding `lib/`.
+    pub fn find(start: &Path) -> Result<Project> {
+        let start = start
+            .canonicalize()
+            .with_context(|| format!("could not resolve {}", start.display()))?;
+        let with_config = start
+            .ancestors()
+            .find(|dir| WRANGLER_CONFIGS.iter().any(|f| dir.join(f).is_file()));
+        let root = with_config
+            .or_else(|| start.ancestors().find(|dir| dir.join("lib").is_dir()))
+            .with_context(|| {
+                format!(
+                    "no elixir-workers project in {} or any parent (looked for wrangler.jsonc or lib/); \
+                     create one with `elixir-workers new NAME`",
+                    start.display()
+                )
+            })?;
+        Ok(Project::at(root))
+    }
+
+    /// A project rooted exactly at `root`.
+    pub fn at(root: &Path) -> Project {
+        let dir_name = root
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        Project {
+            root: root.to_path_buf(),
+            name: app_name_from_dir(&dir_name),
+        }
+    }
+
+    pub fn lib_dir(&self) -> PathBuf {
+        self.root.join("lib")
+    }
+    pub fn build_dir(&self) -> PathBuf {
+        self.root.join("_build")
+    }
+    /// Compiled application beams.
+    pub fn ebin_dir(&self) -> PathBuf {
+        self.build_dir().join("ebin")
+    }
+    /// The framework's beams, copied here so tests can run on the BEAM.
+    pub fn framework_dir(&self) -> PathBuf {
+        self.build_dir().join("framework")
+    }
+    /// What wrangler serves: app.avm, atomvm.wasm, src/.
+    pub fn worker_dir(&self) -> PathBuf {
+        self.build_dir().join("worker")
+    }
+    pub fn archive_path(&self) -> PathBuf {
+        self.worker_dir().join("app.avm")
+    }
+    pub fn state_dir(&self) -> PathBuf {
+        self.build_dir().join(".elixir-workers")
+    }
+    pub fn wrangler_config(&self) -> Option<PathBuf> {
+        WRANGLER_CONFIGS
+            .iter()
+            .map(|f| self.root.join(f))
+            .find(|p| p.is_file())
+    }
+
+    /// The `.ex` files under `lib/`, sorted by path.
+    pub fn sources(&self) -> Result<Vec<PathBuf>> {
+        let lib = self.lib_dir();
+        anyhow::ensure!(
+            lib.is_dir(),
+            "{} does not exist: put the application's .ex files there",
+            lib.display()
+        );
+        let mut out = Vec::new();
+        for entry in walkdir::WalkDir::new(&lib).sort_by_file_name() {
+            let entry = entry.with_context(|| format!("could not list {}", lib.display()))?;
+            if entry.file_type().is_file() && entry.path().extension().is_some_and(|e| e == "ex") {
+                out.push(entry.into_path());
+            }
+        }
+        anyhow::ensure!(!out.is_empty(), "no .ex files under {}", lib.display());
+        Ok(out)
+    }
+
+    /// The dev port: `dev.port` in wrangler.jsonc/wrangler.json, else 8797.
+    pub fn dev_port(&self) -> Result<u16> {
+        if let Some(config) = self
+            .wrangler_config()
+            .filter(|p| p.extension().is_some_and(|e| e != "toml"))
+        {
+            let value = crate::jsonc::read(&config)?;
+            if let Some(port) = value.get("dev").and_then(|d| d.get("port")) {
+                let port = port
+                    .as_u64()
+                    .and_then(|p| u16::try_from(p).ok())
+                    .with_context(|| {
+                        format!(
+                            "{}: dev.port must be a port number, found {port}",
+                            config.display()
+                        )
+                    })?;
+                return Ok(port);
+            }
+        }
+        Ok(scaffold::DEV_PORT)
+    }
+}
+
+/// `My-App` → `my_app`: the directory name as an application name.
+fn app_name_from_dir(dir: &str) -> String {
+    let mut name: String = dir
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if !name.starts_with(|c: char| c.is_ascii_lowercase()) {
+        name.insert_str(0, "app_");
+    }
+    name
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_from_dirs() {
+        assert_eq!(app_name_from_dir("my_app"), "my_app");
+        assert_eq!(app_name_from_dir("My-App"), "my_app");
+        assert_eq!(app_name_from_dir("1x"), "app_1x");
+    }
+
+    #[test]
+    fn finds_root_from_a_subdirectory_and_reads_the_port() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(tmp.path().join("lib/deep")).unwrap();
+        std::fs::write(
+            tmp.path().join("wrangler.jsonc"),
+            "{ // c\n \"dev\": { \"port\": 9001, },\n}",
+        )
+        .unwrap();
+        let p = Project::find(&tmp.path().join("lib/deep")).unwrap();
+        assert_eq!(p.root, tmp.path().canonicalize().unwrap());
+        assert_eq!(p.dev_port().unwrap(), 9001);
+    }
+}
