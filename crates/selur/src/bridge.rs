@@ -18,6 +18,15 @@ use crate::backend::Backend;
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::{Command, Status, HEADER_LEN};
 
+/// Stack for the thread that compiles a module.
+const COMPILE_STACK: usize = 16 << 20;
+
+/// Native stack the guest may use. Kept well under the smallest thread a
+/// caller may run us on (BEAM dirty schedulers: 320 KiB) so that deep
+/// recursion in a guest traps instead of running off the thread's stack;
+/// the selur guest itself needs a few KiB.
+const MAX_WASM_STACK: usize = 128 << 10;
+
 /// How often the engine's epoch advances; the deadline granularity.
 const TICK: Duration = Duration::from_millis(5);
 
@@ -129,6 +138,7 @@ fn engine() -> &'static Engine {
     ENGINE.get_or_init(|| {
         let mut config = Config::new();
         config.epoch_interruption(true);
+        config.max_wasm_stack(MAX_WASM_STACK);
         let engine = Engine::new(&config).expect("a cranelift engine with epochs is always valid");
         let weak = engine.weak();
         // The ticker holds only a weak reference; the engine lives in a
@@ -156,8 +166,18 @@ fn compile(bytes: &[u8]) -> Result<Arc<Compiled>> {
         return Ok(c.clone());
     }
     let engine = engine();
-    let module = Module::new(engine, bytes)
-        .map_err(|e| Error::new(ErrorKind::Module, format!("compiling the guest: {e}")))?;
+    // Cranelift wants more stack than some callers' threads have (a BEAM
+    // dirty scheduler has 320 KiB), so compile on a thread of our own.
+    let module = std::thread::scope(|s| {
+        std::thread::Builder::new()
+            .name("selur-compile".into())
+            .stack_size(COMPILE_STACK)
+            .spawn_scoped(s, || Module::new(engine, bytes))
+            .map_err(|e| Error::new(ErrorKind::Io, format!("spawning the compile thread: {e}")))?
+            .join()
+            .map_err(|_| Error::new(ErrorKind::InternalError, "the compile thread panicked"))
+    })?
+    .map_err(|e| Error::new(ErrorKind::Module, format!("compiling the guest: {e}")))?;
     let mut linker = Linker::new(engine);
     define_imports(&mut linker)
         .map_err(|e| Error::new(ErrorKind::Module, format!("defining host imports: {e}")))?;

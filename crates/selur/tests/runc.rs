@@ -15,9 +15,16 @@ fn runc_available() -> bool {
     // std has no euid accessor; the effective uid is the 2nd Uid: field.
     let root = std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("Uid:")).map(|l| l.split_whitespace().nth(2) == Some("0")))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .map(|l| l.split_whitespace().nth(2) == Some("0"))
+        })
         .unwrap_or(false);
-    let runc = Command::new("runc").arg("--version").output().is_ok_and(|o| o.status.success());
+    let runc = Command::new("runc")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
     let busybox = Path::new(BUSYBOX).is_file();
     if !(root && runc && busybox) {
         eprintln!(
@@ -29,8 +36,17 @@ fn runc_available() -> bool {
 }
 
 fn runc(root: &Path, args: &[&str]) -> String {
-    let out = Command::new("runc").arg("--root").arg(root).args(args).output().unwrap();
-    assert!(out.status.success(), "runc {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("runc")
+        .arg("--root")
+        .arg(root)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "runc {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -47,7 +63,11 @@ fn runc_ids(root: &Path) -> Vec<String> {
     let out = runc(root, &["list", "--format", "json"]);
     let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap_or(serde_json::Value::Null);
     v.as_array()
-        .map(|a| a.iter().map(|c| c["id"].as_str().unwrap().to_string()).collect())
+        .map(|a| {
+            a.iter()
+                .map(|c| c["id"].as_str().unwrap().to_string())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -55,7 +75,12 @@ fn pid_alive(pid: u64) -> bool {
     // A zombie is not alive: runc reaps nothing for us, but the container's
     // init is reparented and reaped by the kernel's subreaper chain.
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(s) => !s.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'),
+        Ok(s) => !s
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with('Z'),
         Err(_) => false,
     }
 }
@@ -69,13 +94,16 @@ fn images() -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let store = ImageStore::new(dir.path());
     // sleep as pid 1 ignores SIGTERM: stop must escalate to SIGKILL.
-    store.add_busybox("busybox:latest", Path::new(BUSYBOX), &["sleep", "600"]).unwrap();
+    store
+        .add_busybox("busybox:latest", Path::new(BUSYBOX), &["sleep", "600"])
+        .unwrap();
     // The same rootfs as a tarball image whose shell exits on SIGTERM.
     let tarball = dir.path().join("tarbox/1.tar");
     std::fs::create_dir_all(tarball.parent().unwrap()).unwrap();
     let mut b = tar::Builder::new(std::fs::File::create(&tarball).unwrap());
     b.follow_symlinks(false);
-    b.append_dir_all(".", dir.path().join("busybox/latest/rootfs")).unwrap();
+    b.append_dir_all(".", dir.path().join("busybox/latest/rootfs"))
+        .unwrap();
     b.finish().unwrap();
     std::fs::write(
         dir.path().join("tarbox/1.json"),
@@ -83,7 +111,10 @@ fn images() -> Setup {
     )
     .unwrap();
     let images = dir.path().to_path_buf();
-    Setup { _images: dir, images }
+    Setup {
+        _images: dir,
+        images,
+    }
 }
 
 fn bridge(images: &Path, state: Option<PathBuf>) -> (Bridge, PathBuf) {
@@ -92,7 +123,8 @@ fn bridge(images: &Path, state: Option<PathBuf>) -> (Bridge, PathBuf) {
     config.stop_grace = Duration::from_millis(300);
     let backend = RuncBackend::new(config).unwrap();
     let state_dir = backend.state_dir().to_path_buf();
-    let b = Bridge::from_bytes_with(selur::GUEST_WASM, Box::new(backend), Limits::default()).unwrap();
+    let b =
+        Bridge::from_bytes_with(selur::GUEST_WASM, Box::new(backend), Limits::default()).unwrap();
     assert!(b.is_blocking());
     (b, state_dir)
 }
@@ -111,7 +143,10 @@ fn busybox_lifecycle_against_runc_state() {
     assert!(bundle.join("config.json").is_file());
     assert_eq!(runc_status(&root, id.as_str()), "created");
     let info = b.inspect(&id).unwrap();
-    assert_eq!((info.state, info.image.as_str()), (ContainerState::Created, "busybox"));
+    assert_eq!(
+        (info.state, info.image.as_str()),
+        (ContainerState::Created, "busybox")
+    );
     assert_eq!(info.runtime["status"], "created");
 
     b.start(&id).unwrap();
@@ -122,10 +157,17 @@ fn busybox_lifecycle_against_runc_state() {
     assert_eq!(runc_status(&root, id.as_str()), "running");
     assert_eq!(runc_ids(&root), vec![id.to_string()]);
     let pid = info.runtime["pid"].as_u64().unwrap();
-    assert!(pid > 0 && pid_alive(pid), "container init {pid} is not running");
+    assert!(
+        pid > 0 && pid_alive(pid),
+        "container init {pid} is not running"
+    );
     // The process really is busybox sleep inside the container.
     let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
-    assert!(cmdline.starts_with(b"sleep\x00600"), "{:?}", String::from_utf8_lossy(&cmdline));
+    assert!(
+        cmdline.starts_with(b"sleep\x00600"),
+        "{:?}",
+        String::from_utf8_lossy(&cmdline)
+    );
 
     // Wrong-state refusals come from the guest before runc is touched.
     assert_eq!(b.delete(&id).unwrap_err().kind(), ErrorKind::InvalidRequest);
@@ -139,14 +181,21 @@ fn busybox_lifecycle_against_runc_state() {
     // Restart: runc cannot start a stopped container; the backend recreates it.
     b.start(&id).unwrap();
     let info = b.inspect(&id).unwrap();
-    assert_eq!((info.state, info.restart_count), (ContainerState::Running, 1));
+    assert_eq!(
+        (info.state, info.restart_count),
+        (ContainerState::Running, 1)
+    );
     let pid2 = info.runtime["pid"].as_u64().unwrap();
     assert!(pid2 != pid && pid_alive(pid2));
     b.stop(&id).unwrap();
     assert!(!pid_alive(pid2));
 
     b.delete(&id).unwrap();
-    assert!(runc_ids(&root).is_empty(), "runc still lists {:?}", runc_ids(&root));
+    assert!(
+        runc_ids(&root).is_empty(),
+        "runc still lists {:?}",
+        runc_ids(&root)
+    );
     assert!(!bundle.exists(), "bundle left behind");
     assert!(b.list().unwrap().is_empty());
 
@@ -154,7 +203,10 @@ fn busybox_lifecycle_against_runc_state() {
     let e = b.create_container("nginx:latest").unwrap_err();
     assert_eq!(e.kind(), ErrorKind::NetworkError);
     assert!(e.message().contains("could not be obtained"), "{e}");
-    assert!(std::fs::read_dir(state.join("bundles")).unwrap().next().is_none());
+    assert!(std::fs::read_dir(state.join("bundles"))
+        .unwrap()
+        .next()
+        .is_none());
 
     drop(b);
     assert!(!state.exists(), "state dir {} left behind", state.display());
@@ -171,7 +223,12 @@ fn tarball_image_stops_on_sigterm() {
     let (mut b, _) = bridge(&setup.images, Some(state.clone()));
     let root = state.join("runc");
     let id = b.create_named_container("tarbox:1", "tarbox-test").unwrap();
-    assert!(state.join("bundles/tarbox-test/rootfs/bin/busybox").is_file(), "tarball not unpacked");
+    assert!(
+        state
+            .join("bundles/tarbox-test/rootfs/bin/busybox")
+            .is_file(),
+        "tarball not unpacked"
+    );
     b.start(&id).unwrap();
     let pid = b.inspect(&id).unwrap().runtime["pid"].as_u64().unwrap();
     assert!(pid_alive(pid));
@@ -200,6 +257,9 @@ fn dropping_the_bridge_tears_down_running_containers() {
     want.sort();
     assert_eq!(listed, want);
     drop(b);
-    assert!(!pid_alive(pid), "running container {pid} outlived its bridge");
+    assert!(
+        !pid_alive(pid),
+        "running container {pid} outlived its bridge"
+    );
     assert!(!state.exists(), "state dir left behind");
 }

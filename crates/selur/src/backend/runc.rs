@@ -252,8 +252,29 @@ impl std::fmt::Debug for RuncBackend {
     }
 }
 
+/// A process that ignores SIGCHLD has its children reaped by the kernel,
+/// so `wait` finds nothing (ECHILD) and no runtime exit status can be read.
+/// The BEAM ignores SIGCHLD (its ports' children belong to erl_child_setup,
+/// not to the VM), so the backend restores the default disposition; that
+/// only means the children this process forks itself must be waited for,
+/// which `std::process` always does.
+fn restore_sigchld() {
+    // SAFETY: sigaction with a null new action only reads the disposition;
+    // setting SIG_DFL installs no handler code. Both are async-signal-safe
+    // and touch no Rust-visible memory except the out-parameter.
+    unsafe {
+        let mut old: libc::sigaction = std::mem::zeroed();
+        if libc::sigaction(libc::SIGCHLD, std::ptr::null(), &mut old) == 0
+            && old.sa_sigaction == libc::SIG_IGN
+        {
+            libc::signal(libc::SIGCHLD, libc::SIG_DFL);
+        }
+    }
+}
+
 impl RuncBackend {
     pub fn new(config: RuncConfig) -> Result<RuncBackend> {
+        restore_sigchld();
         let (temp, state_dir) = match &config.state_dir {
             Some(d) => {
                 fs::create_dir_all(d).map_err(|e| io_err("creating the state dir", d, e))?;
