@@ -1,6 +1,116 @@
-#[derive(Debug, clap::Args)]
-pub struct Args {}
+//! `cargo xtask bench pack --reference PATH/pack_avm.py`: the whole
+//! `elixir-workers pack` process against `python3 pack_avm.py` on Elixir's
+//! stdlib ebin, timed by hyperfine in one run, and the ratio of the means.
+//! Target: at least 10x. Also checks the two outputs are identical, so the
+//! comparison is between equal work.
 
-pub fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!("not implemented yet")
+use anyhow::{bail, Context, Result};
+use std::path::PathBuf;
+use std::process::Command;
+
+use crate::parity::{release_binary, run_tool, DEFAULT_EBIN, EBIN_START};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The reference packer (scripts/pack_avm.py of the original project)
+    #[arg(long, value_name = "PATH")]
+    reference: PathBuf,
+
+    /// Directory of .beam files to pack
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_EBIN)]
+    ebin: PathBuf,
+
+    /// Its startup module (must export start/0)
+    #[arg(long, value_name = "FILE", default_value = EBIN_START)]
+    ebin_start: String,
+
+    /// hyperfine --runs
+    #[arg(long, default_value_t = 40)]
+    runs: u32,
+}
+
+fn mean_and_stddev(v: &serde_json::Value, idx: usize) -> Result<(f64, f64)> {
+    let r = &v["results"][idx];
+    let mean = r["mean"].as_f64().context("hyperfine JSON without mean")?;
+    let sd = r["stddev"].as_f64().unwrap_or(0.0);
+    Ok((mean, sd))
+}
+
+pub fn run(args: Args) -> Result<()> {
+    if !args.reference.is_file() {
+        bail!("reference packer {} not found", args.reference.display());
+    }
+    let bin = release_binary()?;
+    let tmp = tempfile::tempdir().context("creating a temp dir")?;
+    let ours_out = tmp.path().join("ours.avm");
+    let ref_out = tmp.path().join("ref.avm");
+    let json = tmp.path().join("hyperfine.json");
+    let q = |p: &std::path::Path| format!("'{}'", p.display());
+    let ours_cmd = format!(
+        "{} pack -q -o {} --start {} {}",
+        q(&bin),
+        q(&ours_out),
+        q(&args.ebin.join(&args.ebin_start)),
+        q(&args.ebin)
+    );
+    let ref_cmd = format!(
+        "python3 {} {} {} {}",
+        q(&args.reference),
+        q(&ref_out),
+        args.ebin_start,
+        q(&args.ebin)
+    );
+    run_tool(
+        Command::new("hyperfine")
+            .args(["--warmup", "3", "--runs"])
+            .arg(args.runs.to_string())
+            .args(["--style", "basic", "--output", "null", "--export-json"])
+            .arg(&json)
+            .args([
+                "-n",
+                "elixir-workers pack",
+                &ours_cmd,
+                "-n",
+                "pack_avm.py",
+                &ref_cmd,
+            ]),
+    )
+    .context("hyperfine (apt-get install hyperfine)")?;
+    let v: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(&json).with_context(|| format!("reading {}", json.display()))?,
+    )
+    .context("parsing hyperfine JSON")?;
+    let (ours, ours_sd) = mean_and_stddev(&v, 0)?;
+    let (reference, ref_sd) = mean_and_stddev(&v, 1)?;
+    let same = std::fs::read(&ours_out)? == std::fs::read(&ref_out)?;
+    let n = std::fs::read_dir(&args.ebin)?
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "beam"))
+        })
+        .count();
+    println!(
+        "pack {} ({n} modules), {} runs each:",
+        args.ebin.display(),
+        args.runs
+    );
+    println!(
+        "  elixir-workers pack  {:8.2} ms ± {:.2}",
+        ours * 1e3,
+        ours_sd * 1e3
+    );
+    println!(
+        "  python3 pack_avm.py  {:8.2} ms ± {:.2}",
+        reference * 1e3,
+        ref_sd * 1e3
+    );
+    println!(
+        "  ratio                {:8.1}x  (target >= 10x)",
+        reference / ours
+    );
+    println!("  outputs identical:   {same}");
+    if !same {
+        bail!("the two archives differ; run cargo xtask parity");
+    }
+    Ok(())
 }
