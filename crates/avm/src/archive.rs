@@ -193,6 +193,12 @@ impl<'a> Archive<'a> {
             let payload = &body[name_len..];
             let payload_offset = (pos + 12 + name_len) as u64;
             let chunks = if flags & BEAM_CODE_FLAG != 0 {
+                if payload.is_empty() {
+                    return Err(Error::at(
+                        ErrorKind::BadSection(format!("BEAM section `{name}` has no payload")),
+                        payload_offset,
+                    ));
+                }
                 let (chunks, form_len) = walk_form(payload, payload_offset)?;
                 if pad4(form_len) != payload.len() {
                     return Err(Error::at(
@@ -227,5 +233,129 @@ fn info(c: &Chunk<'_>) -> ChunkInfo {
         id: c.id,
         offset: c.offset,
         size: c.data.len() as u32,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::beam::tests::{atoms, form};
+
+    fn archive(sections: &[(&str, u32, &[u8])]) -> Vec<u8> {
+        let mut out = HEADER.to_vec();
+        for (name, flags, payload) in sections {
+            write_section_head(&mut out, name, *flags, payload.len());
+            out.extend_from_slice(payload);
+            pad_to_4(&mut out);
+        }
+        out.extend_from_slice(END);
+        out
+    }
+
+    #[test]
+    fn section_layout_matches_the_spec() {
+        // "ab.beam\0" is 8 bytes: no name padding; a 5-byte payload pads to 8.
+        assert_eq!(section_len("ab.beam", 5), 12 + 8 + 8);
+        assert_eq!(section_len("a.beam", 4), 12 + 8 + 4);
+        assert_eq!(section_len("abcd.beam", 0), 12 + 12);
+        let mut out = Vec::new();
+        write_section_head(&mut out, "a.beam", 3, 4);
+        assert_eq!(out, b"\0\0\0\x18\0\0\0\x03\0\0\0\0a.beam\0\0");
+    }
+
+    #[test]
+    fn reads_back_what_it_writes() {
+        let beam = form(&[(b"AtU8", &atoms(&["ab"])), (b"Code", b"xyz")]);
+        let data = [0u8, 0, 0, 3, b'h', b'i', b'!'];
+        let bytes = archive(&[
+            ("ab.beam", 3, &beam),
+            ("priv/x.txt", NORMAL_FILE_FLAG, &data),
+        ]);
+        let a = Archive::parse(&bytes).unwrap();
+        assert_eq!(a.sections.len(), 2);
+        let s = &a.sections[0];
+        assert_eq!((s.name.as_str(), s.flags, s.offset), ("ab.beam", 3, 24));
+        assert!(s.is_beam() && s.is_start());
+        assert_eq!(s.contents(), &beam[..]);
+        let ids: Vec<_> = s.chunks.iter().map(|c| (c.id, c.offset, c.size)).collect();
+        assert_eq!(
+            ids,
+            [
+                (*b"AtU8", 24 + 12 + 8 + 12, 7),
+                (*b"Code", 24 + 12 + 8 + 12 + 16, 3)
+            ]
+        );
+        assert_eq!(a.sections[1].contents(), b"hi!");
+        assert!(!a.sections[1].is_beam());
+    }
+
+    #[test]
+    fn malformed_archives() {
+        let good = archive(&[("a.beam", 2, &form(&[(b"AtU8", &atoms(&["a"]))]))]);
+        let cases: Vec<(Vec<u8>, u64, &str)> = vec![
+            (Vec::new(), 0, "empty"),
+            (
+                b"#!/usr/bin/env AtomVM\n\0".to_vec(),
+                0,
+                "not an AtomVM archive",
+            ),
+            (
+                good[..good.len() - 16].to_vec(),
+                good.len() as u64 - 16,
+                "without the end marker",
+            ),
+            (
+                good[..good.len() - 10].to_vec(),
+                good.len() as u64 - 16,
+                "truncated",
+            ),
+            (
+                [&good[..], b"x"].concat(),
+                good.len() as u64,
+                "after the archive's end marker",
+            ),
+            (
+                {
+                    let mut b = good.clone();
+                    b[27] = 0xff;
+                    b
+                },
+                24,
+                "size runs past",
+            ),
+            (
+                {
+                    let mut b = good.clone();
+                    b[27] -= 2;
+                    b
+                },
+                24,
+                "multiple of 4",
+            ),
+            (
+                {
+                    let mut b = good.clone();
+                    b[36] = 0xff;
+                    b
+                },
+                36,
+                "not UTF-8",
+            ),
+            (archive(&[("x", 2, b"")]), 40, "no payload"),
+            (
+                {
+                    let mut b = good.clone();
+                    b[44] = b'X';
+                    b
+                },
+                44,
+                "not a BEAM",
+            ),
+        ];
+        for (bytes, offset, what) in cases {
+            let e = Archive::parse(&bytes).unwrap_err();
+            assert!(e.to_string().contains(what), "{what}: {e}");
+            assert_eq!(e.offset(), Some(offset), "{what}: {e}");
+        }
     }
 }

@@ -640,3 +640,322 @@ fn parse_exports(c: &Chunk<'_>, n_atoms: usize) -> Result<Vec<(u32, u32)>> {
     }
     Ok(out)
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use flate2::write::ZlibEncoder;
+    use std::io::Write;
+
+    /// A BEAM form from (id, data) chunks, each padded to 4.
+    pub(crate) fn form(chunks: &[(&[u8; 4], &[u8])]) -> Vec<u8> {
+        let mut body = Vec::new();
+        for (id, data) in chunks {
+            body.extend_from_slice(*id);
+            body.extend_from_slice(&(data.len() as u32).to_be_bytes());
+            body.extend_from_slice(data);
+            body.resize(pad4(body.len()), 0);
+        }
+        let mut out = b"FOR1".to_vec();
+        out.extend_from_slice(&(body.len() as u32 + 4).to_be_bytes());
+        out.extend_from_slice(b"BEAM");
+        out.extend_from_slice(&body);
+        out
+    }
+
+    pub(crate) fn atoms(names: &[&str]) -> Vec<u8> {
+        let mut v = (names.len() as u32).to_be_bytes().to_vec();
+        for n in names {
+            v.push(n.len() as u8);
+            v.extend_from_slice(n.as_bytes());
+        }
+        v
+    }
+
+    fn table(entries: &[[u32; 3]]) -> Vec<u8> {
+        let mut v = (entries.len() as u32).to_be_bytes().to_vec();
+        for e in entries {
+            for x in e {
+                v.extend_from_slice(&x.to_be_bytes());
+            }
+        }
+        v
+    }
+
+    fn zlib(data: &[u8]) -> Vec<u8> {
+        let mut e = ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    fn litt(declared: u32, stream: &[u8]) -> Vec<u8> {
+        let mut v = declared.to_be_bytes().to_vec();
+        v.extend_from_slice(stream);
+        v
+    }
+
+    /// A literal table holding one literal: the term `{ok, 'Elixir.Foo'}`.
+    pub(crate) fn literal_table() -> Vec<u8> {
+        let term: &[u8] = &[
+            131, 104, 2, 119, 2, b'o', b'k', 119, 10, b'E', b'l', b'i', b'x', b'i', b'r', b'.',
+            b'F', b'o', b'o',
+        ];
+        let mut v = 1u32.to_be_bytes().to_vec();
+        v.extend_from_slice(&(term.len() as u32).to_be_bytes());
+        v.extend_from_slice(term);
+        v
+    }
+
+    fn kind(e: &Error) -> &ErrorKind {
+        e.kind()
+    }
+
+    #[test]
+    fn parses_tables_and_strips_in_order() {
+        let at = atoms(&["m", "start", "lists", "reverse"]);
+        let imp = table(&[[3, 4, 1]]);
+        let exp = table(&[[2, 0, 2]]);
+        let lit = literal_table();
+        let bytes = form(&[
+            (b"AtU8", &at),
+            (b"Code", b"\x01\x02\x03"),
+            (b"Dbgi", b"debug"),
+            (b"ImpT", &imp),
+            (b"ExpT", &exp),
+            (b"LitT", &litt(lit.len() as u32, &zlib(&lit))),
+            (b"Docs", b"docs"),
+        ]);
+        let beam = Beam::parse(&bytes).unwrap();
+        assert_eq!(beam.module_name(), "m");
+        assert_eq!(beam.exports(), [("start".to_string(), 0)]);
+        assert!(beam.exports_fun("start", 0) && !beam.exports_fun("start", 1));
+        assert_eq!(beam.imports(), [("lists".into(), "reverse".into(), 1)]);
+        assert_eq!(beam.imported_modules(), ["lists"]);
+        assert_eq!(beam.literal_atoms().unwrap(), ["ok", "Elixir.Foo"]);
+        let s = beam.strip(DEFAULT_INFLATE_CAP).unwrap();
+        let ids: Vec<_> = s.chunks().map(|c| c.0).collect();
+        assert_eq!(ids, [ATU8, CODE, IMPT, EXPT, LITU]);
+        assert_eq!(s.chunks().last().unwrap().1, &lit[..]);
+        let out = s.to_vec();
+        assert_eq!(out.len(), s.len());
+        assert_eq!(out.len() % 4, 0);
+        // The output is the same form rebuilt from the kept chunks.
+        assert_eq!(
+            out,
+            form(&[
+                (b"AtU8", &at),
+                (b"Code", b"\x01\x02\x03"),
+                (b"ImpT", &imp),
+                (b"ExpT", &exp),
+                (b"LitU", &lit)
+            ])
+        );
+    }
+
+    #[test]
+    fn stored_litt_is_kept_as_litt() {
+        let at = atoms(&["m"]);
+        let lit = literal_table();
+        let chunk = litt(0, &lit);
+        let bytes = form(&[(b"AtU8", &at), (b"LitT", &chunk)]);
+        let beam = Beam::parse(&bytes).unwrap();
+        let s = beam.strip(DEFAULT_INFLATE_CAP).unwrap();
+        assert_eq!(s.chunks().nth(1).unwrap(), (LITT, &chunk[..]));
+        assert_eq!(beam.literal_atoms().unwrap(), ["ok", "Elixir.Foo"]);
+    }
+
+    #[test]
+    fn header_errors_carry_offsets() {
+        let e = Beam::parse(b"").unwrap_err();
+        assert_eq!((kind(&e), e.offset()), (&ErrorKind::Empty, Some(0)));
+        let e = Beam::parse(b"FOR1\0\0").unwrap_err();
+        assert!(matches!(
+            kind(&e),
+            ErrorKind::Truncated {
+                needed: 12,
+                available: 6
+            }
+        ));
+        let e = Beam::parse(b"RIFF\0\0\0\x04WAVE").unwrap_err();
+        assert_eq!(kind(&e), &ErrorKind::NotBeam);
+        let e = Beam::parse(b"FOR1\0\0\0\x10BEAM").unwrap_err();
+        assert_eq!(e.offset(), Some(4));
+        assert_eq!(e.chunk(), Some(FOR1));
+        assert!(matches!(
+            kind(&e),
+            ErrorKind::SizeOverrun {
+                declared: 16,
+                available: 4
+            }
+        ));
+    }
+
+    #[test]
+    fn chunk_overrun_names_chunk_and_offset() {
+        let at = atoms(&["m"]);
+        let mut bytes = form(&[(b"AtU8", &at), (b"Code", b"abcd")]);
+        let code_at = bytes.len() - 12;
+        bytes[code_at + 4..code_at + 8].copy_from_slice(&100u32.to_be_bytes());
+        let e = Beam::parse(&bytes).unwrap_err();
+        assert_eq!(e.chunk(), Some(CODE));
+        assert_eq!(e.offset(), Some(code_at as u64));
+        assert!(matches!(
+            kind(&e),
+            ErrorKind::SizeOverrun {
+                declared: 100,
+                available: 4
+            }
+        ));
+    }
+
+    #[test]
+    fn trailing_bytes_and_missing_atoms_are_errors() {
+        let mut bytes = form(&[(b"AtU8", &atoms(&["m"]))]);
+        bytes.extend_from_slice(b"xx");
+        let e = Beam::parse(&bytes).unwrap_err();
+        assert!(matches!(kind(&e), ErrorKind::TrailingData { len: 2, .. }));
+        let e = Beam::parse(&form(&[(b"Code", b"")])).unwrap_err();
+        assert_eq!(kind(&e), &ErrorKind::MissingChunk(ATU8));
+    }
+
+    #[test]
+    fn bad_atom_tables() {
+        for (data, what) in [
+            (vec![0, 0, 0, 0], "no atoms"),
+            (vec![0, 0, 0, 9, 1, b'm'], "exceeds"),
+            (vec![0, 0, 0, 1, 5, b'm'], "runs past"),
+            (vec![0, 0, 0, 1, 1, 0xff], "UTF-8"),
+            (vec![0, 0, 0, 1, 0], "empty"),
+        ] {
+            let e = Beam::parse(&form(&[(b"AtU8", &data)])).unwrap_err();
+            assert_eq!(e.chunk(), Some(ATU8), "{what}");
+            assert!(e.to_string().contains(what), "{e} should mention {what}");
+        }
+    }
+
+    #[test]
+    fn long_atom_form_with_negative_count() {
+        // OTP 26+: count -2, lengths as compact `u` terms (one and two bytes).
+        let long = "x".repeat(300);
+        let mut data = (-2i32).to_be_bytes().to_vec();
+        data.push(1 << 4);
+        data.push(b'm');
+        data.push((((300 >> 3) & 0b1110_0000) | 0b1000) as u8);
+        data.push((300 & 0xff) as u8);
+        data.extend_from_slice(long.as_bytes());
+        let bytes = form(&[(b"AtU8", &data)]);
+        let beam = Beam::parse(&bytes).unwrap();
+        assert_eq!(beam.atoms(), ["m", long.as_str()]);
+    }
+
+    #[test]
+    fn import_and_export_indices_are_checked() {
+        let at = atoms(&["m", "f"]);
+        let e = Beam::parse(&form(&[(b"AtU8", &at), (b"ImpT", &table(&[[1, 7, 0]]))])).unwrap_err();
+        assert_eq!(e.chunk(), Some(IMPT));
+        assert!(e.to_string().contains("refers to atom 7"), "{e}");
+        let mut lying = table(&[[2, 0, 1]]);
+        lying[..4].copy_from_slice(&u32::MAX.to_be_bytes());
+        let e = Beam::parse(&form(&[(b"AtU8", &at), (b"ExpT", &lying)])).unwrap_err();
+        assert_eq!(e.chunk(), Some(EXPT));
+        assert!(e.to_string().contains("count 4294967295"), "{e}");
+    }
+
+    fn litt_error(chunk: &[u8], cap: usize) -> Error {
+        let bytes = form(&[(b"AtU8", &atoms(&["m"])), (b"LitT", chunk)]);
+        Beam::parse(&bytes).unwrap().strip(cap).unwrap_err()
+    }
+
+    #[test]
+    fn litt_size_mismatch_both_ways() {
+        let lit = literal_table();
+        let z = zlib(&lit);
+        let e = litt_error(&litt(lit.len() as u32 + 5, &z), DEFAULT_INFLATE_CAP);
+        assert_eq!(e.chunk(), Some(LITT));
+        assert_eq!(e.offset(), Some(12 + 8 + pad4(5) as u64 + 8));
+        assert!(matches!(
+            kind(&e),
+            ErrorKind::LiteralSizeMismatch {
+                actual_at_least: false,
+                ..
+            }
+        ));
+        let e = litt_error(&litt(lit.len() as u32 - 5, &z), DEFAULT_INFLATE_CAP);
+        assert!(matches!(
+            kind(&e),
+            ErrorKind::LiteralSizeMismatch { actual_at_least: true, actual, declared } if *actual == *declared + 1
+        ));
+    }
+
+    #[test]
+    fn inflate_is_bounded_by_the_cap() {
+        // 8 MiB of zeros, declared honestly, with a 1 MiB cap: refused before
+        // any allocation; with an understated size: stops one byte past it.
+        let z = zlib(&vec![0u8; 8 << 20]);
+        let e = litt_error(&litt(8 << 20, &z), 1 << 20);
+        assert!(
+            matches!(kind(&e), ErrorKind::InflateCapExceeded { declared, cap } if *declared == 8 << 20 && *cap == 1 << 20)
+        );
+        let e = litt_error(&litt(1000, &z), 1 << 20);
+        assert!(matches!(
+            kind(&e),
+            ErrorKind::LiteralSizeMismatch {
+                declared: 1000,
+                actual: 1001,
+                actual_at_least: true
+            }
+        ));
+    }
+
+    #[test]
+    fn corrupt_and_truncated_zlib() {
+        let lit = literal_table();
+        let z = zlib(&lit);
+        let mut bad = z.clone();
+        bad[0] = 0x12; // not a zlib header
+        let e = litt_error(&litt(lit.len() as u32, &bad), DEFAULT_INFLATE_CAP);
+        assert!(matches!(kind(&e), ErrorKind::CorruptZlib(_)), "{e}");
+        let e = litt_error(
+            &litt(lit.len() as u32, &z[..z.len() / 2]),
+            DEFAULT_INFLATE_CAP,
+        );
+        assert!(
+            matches!(kind(&e), ErrorKind::CorruptZlib(m) if m.contains("ends early")),
+            "{e}"
+        );
+        let mut trailing = z.clone();
+        trailing.extend_from_slice(b"junk");
+        let e = litt_error(&litt(lit.len() as u32, &trailing), DEFAULT_INFLATE_CAP);
+        assert!(
+            matches!(kind(&e), ErrorKind::TrailingData { len: 4, .. }),
+            "{e}"
+        );
+        let e = litt_error(b"\0\0", DEFAULT_INFLATE_CAP);
+        assert!(
+            matches!(
+                kind(&e),
+                ErrorKind::Truncated {
+                    needed: 4,
+                    available: 2
+                }
+            ),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn display_names_file_chunk_and_offset() {
+        let e = Error::at(ErrorKind::NotBeam, 7)
+            .with_chunk(LITT)
+            .with_file("x/y.beam");
+        assert_eq!(
+            e.to_string(),
+            "x/y.beam: chunk LitT at byte 7: not a BEAM file (expected `FOR1 <size> BEAM`)"
+        );
+        assert_eq!(
+            Error::new(ErrorKind::NoInputs).to_string(),
+            "no input modules"
+        );
+        assert_eq!(crate::error::show_id(b"a\0bc"), "a\\x00bc");
+    }
+}

@@ -208,3 +208,76 @@ fn push_node(stack: &mut Vec<Work>, fixed: usize) {
     stack.push(Work::Skip(fixed));
     stack.push(Work::Terms(1));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(terms: &[&[u8]]) -> Vec<u8> {
+        let mut v = (terms.len() as u32).to_be_bytes().to_vec();
+        for t in terms {
+            v.extend_from_slice(&(t.len() as u32).to_be_bytes());
+            v.extend_from_slice(t);
+        }
+        v
+    }
+
+    #[test]
+    fn finds_atoms_in_nested_terms_once() {
+        // [{a, <<"bin">>}, #{b => 'ä' (latin-1)}, fun m:f/1 | c]
+        let term: &[u8] = &[
+            131, 108, 0, 0, 0, 3, // list of 3, then the tail
+            104, 2, 115, 1, b'a', 109, 0, 0, 0, 3, b'b', b'i', b'n', // {a, <<"bin">>}
+            116, 0, 0, 0, 1, 119, 1, b'b', 100, 0, 1, 0xe4, // #{b => 'ä'}
+            113, 119, 1, b'm', 119, 1, b'f', 97, 1, // fun m:f/1
+            119, 1, b'c', // improper tail
+        ];
+        let again: &[u8] = &[131, 119, 1, b'a'];
+        assert_eq!(
+            literal_table_atoms(&table(&[term, again])).unwrap(),
+            ["a", "b", "ä", "m", "f", "c"]
+        );
+    }
+
+    #[test]
+    fn skips_fixed_fields_after_node_atoms() {
+        // NEW_PID_EXT: node atom then 12 bytes; then a plain atom.
+        let mut term = vec![131, 104, 2, 88, 119, 4, b'n', b'o', b'd', b'e'];
+        term.extend_from_slice(&[0; 12]);
+        term.extend_from_slice(&[119, 1, b'z']);
+        assert_eq!(
+            literal_table_atoms(&table(&[&term])).unwrap(),
+            ["node", "z"]
+        );
+    }
+
+    #[test]
+    fn deep_nesting_does_not_recurse() {
+        let mut term = vec![131];
+        for _ in 0..100_000 {
+            term.extend_from_slice(&[104, 1]);
+        }
+        term.extend_from_slice(&[119, 1, b'd']);
+        assert_eq!(literal_table_atoms(&table(&[&term])).unwrap(), ["d"]);
+    }
+
+    #[test]
+    fn malformed_tables_report_positions() {
+        let (msg, at) = literal_table_atoms(&table(&[&[131, 200]])).unwrap_err();
+        assert!(msg.contains("unsupported external term tag 200"), "{msg}");
+        assert_eq!(at, 9);
+        let (msg, _) = literal_table_atoms(&table(&[&[130, 106]])).unwrap_err();
+        assert!(msg.contains("version byte"), "{msg}");
+        let (msg, _) = literal_table_atoms(&table(&[&[131, 108, 255, 255, 255, 255]])).unwrap_err();
+        assert!(msg.contains("needs 1 bytes"), "{msg}");
+        let mut t = table(&[&[131, 106]]);
+        t.push(0);
+        assert!(literal_table_atoms(&t)
+            .unwrap_err()
+            .0
+            .contains("after the last literal"));
+        // A literal size larger than the table.
+        let (msg, _) = literal_table_atoms(&[0, 0, 0, 1, 0, 0, 1, 0, 131]).unwrap_err();
+        assert!(msg.contains("runs past the end"), "{msg}");
+    }
+}

@@ -224,3 +224,138 @@ fn process_all<'a>(order: &[&'a PackInput], opts: &PackOptions) -> Result<Vec<Mo
         .map(|r| r.expect("every input processed"))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::beam::tests::{atoms, form};
+
+    /// A module named `name` exporting start/0 (atom 2) when `start`.
+    fn module(name: &str, start: bool) -> Vec<u8> {
+        let at = atoms(&[name, "start"]);
+        let mut exp = vec![0, 0, 0, start as u8];
+        if start {
+            exp.extend_from_slice(&[0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 1]);
+        }
+        form(&[(b"AtU8", &at), (b"Code", b"c"), (b"ExpT", &exp)])
+    }
+
+    fn input(path: &str, name: &str, start: bool) -> PackInput {
+        PackInput {
+            path: path.into(),
+            bytes: module(name, start),
+            start,
+        }
+    }
+
+    fn names(p: &Packed) -> Vec<&str> {
+        p.sections.iter().map(|s| s.name.as_str()).collect()
+    }
+
+    #[test]
+    fn start_first_then_sorted_by_file_name() {
+        let inputs = [
+            input("d/zz.beam", "zz", false),
+            input("b/main.beam", "main", true),
+            input("c/B.beam", "B", false),
+            input("a/a.beam", "a", false),
+        ];
+        for threads in [1, 2, 3] {
+            let p = pack(
+                &inputs,
+                &PackOptions {
+                    threads,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+            assert_eq!(names(&p), ["main.beam", "B.beam", "a.beam", "zz.beam"]);
+            assert_eq!(p.sections[0].flags, 3);
+            assert!(p.warnings.is_empty());
+            let a = crate::Archive::parse(&p.bytes).unwrap();
+            assert_eq!(a.sections.len(), 4);
+            assert_eq!(
+                p.bytes.len(),
+                p.sections.iter().map(|s| s.size).sum::<usize>() + 24 + 16
+            );
+        }
+    }
+
+    #[test]
+    fn file_name_mismatch_warns_and_uses_the_atom() {
+        let p = pack(
+            &[
+                input("main.beam", "main", true),
+                input("x/old_name.beam", "new_name", false),
+            ],
+            &PackOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(names(&p), ["main.beam", "new_name.beam"]);
+        assert_eq!(p.warnings.len(), 1);
+        assert_eq!(
+            p.warnings[0].to_string(),
+            "x/old_name.beam: file name differs from its module `new_name`; the section is named new_name.beam"
+        );
+    }
+
+    #[test]
+    fn input_set_errors() {
+        let o = PackOptions::default();
+        assert_eq!(pack(&[], &o).unwrap_err().kind(), &ErrorKind::NoInputs);
+        assert_eq!(
+            pack(&[input("a.beam", "a", false)], &o).unwrap_err().kind(),
+            &ErrorKind::NoStartModule
+        );
+        let e = pack(
+            &[input("a.beam", "a", true), input("b.beam", "b", true)],
+            &o,
+        )
+        .unwrap_err();
+        assert_eq!(e.kind(), &ErrorKind::MultipleStartModules);
+        let e = pack(
+            &[
+                input("a.beam", "a", true),
+                input("x/b.beam", "b", false),
+                input("y/b.beam", "b", false),
+            ],
+            &o,
+        )
+        .unwrap_err();
+        assert!(matches!(e.kind(), ErrorKind::DuplicateModule { module, .. } if module == "b"));
+        assert_eq!(e.file(), Some(Path::new("y/b.beam")));
+        let e = pack(
+            &[
+                input("a.beam", "a", false),
+                PackInput {
+                    start: true,
+                    ..input("m.beam", "m", false)
+                },
+            ],
+            &o,
+        )
+        .unwrap_err();
+        assert!(matches!(e.kind(), ErrorKind::StartNotExported { module } if module == "m"));
+        assert_eq!(e.chunk(), Some(*b"ExpT"));
+    }
+
+    #[test]
+    fn earliest_bad_input_wins_regardless_of_threads() {
+        let mut bad1 = input("b.beam", "b", false);
+        bad1.bytes.truncate(10);
+        let mut bad2 = input("c.beam", "c", false);
+        bad2.bytes.truncate(10);
+        let inputs = [input("a.beam", "a", true), bad2, bad1];
+        for threads in [1, 2, 3] {
+            let e = pack(
+                &inputs,
+                &PackOptions {
+                    threads,
+                    ..Default::default()
+                },
+            )
+            .unwrap_err();
+            assert_eq!(e.file(), Some(Path::new("b.beam")));
+        }
+    }
+}
