@@ -5,6 +5,9 @@
 //
 //   node run.mjs ATOMVM_WASM APP_AVM [--stdin FILE]
 //       prints one JSON object: {exit_code, trap, response_b64, stdout, stderr}
+//   node run.mjs ATOMVM_WASM APP_AVM [--stdin FILE] --out-dir DIR
+//       writes the raw bytes to DIR/response (only if the app responded),
+//       DIR/stdout and DIR/stderr, and prints {exit_code, trap, responded}
 //   node run.mjs ATOMVM_WASM APP_AVM [--stdin FILE] --bench N
 //       runs N fresh instances of the compiled module and prints timings (ms)
 //       of instantiate+_start as JSON: {runs, p50, p90, p99, min, mean}
@@ -27,12 +30,16 @@ if (argv.length < 2) usage("missing arguments");
 const [wasmPath, avmPath] = argv;
 let stdinPath = null;
 let benchRuns = 0;
+let outDir = null;
 for (let i = 2; i < argv.length; i++) {
   if (argv[i] === "--stdin") stdinPath = argv[++i];
   else if (argv[i] === "--bench") benchRuns = Number(argv[++i]);
+  else if (argv[i] === "--out-dir") outDir = argv[++i];
   else usage(`unknown argument ${argv[i]}`);
 }
-if (stdinPath === undefined || Number.isNaN(benchRuns)) usage("bad option value");
+if (stdinPath === undefined || outDir === undefined || Number.isNaN(benchRuns)) {
+  usage("bad option value");
+}
 
 // The VM sees the archive as /app/app.avm whatever its name on disk.
 const appDir = fs.mkdtempSync(path.join(os.tmpdir(), "atomvm-app-"));
@@ -109,20 +116,27 @@ try {
       mean: r3(mean),
     }));
   } else {
-    const outFile = path.join(appDir, "stdout");
-    const errFile = path.join(appDir, "stderr");
+    const dir = outDir ?? appDir;
+    if (outDir) fs.mkdirSync(outDir, { recursive: true });
+    const outFile = path.join(dir, "stdout");
+    const errFile = path.join(dir, "stderr");
     const outFd = fs.openSync(outFile, "w");
     const errFd = fs.openSync(errFile, "w");
     const r = await runOnce(outFd, errFd);
     fs.closeSync(outFd);
     fs.closeSync(errFd);
-    console.log(JSON.stringify({
-      exit_code: r.exitCode,
-      trap: r.trap,
-      response_b64: r.response === null ? null : r.response.toString("base64"),
-      stdout: fs.readFileSync(outFile, "utf8"),
-      stderr: fs.readFileSync(errFile, "utf8"),
-    }));
+    if (outDir) {
+      if (r.response !== null) fs.writeFileSync(path.join(outDir, "response"), r.response);
+      console.log(JSON.stringify({ exit_code: r.exitCode, trap: r.trap, responded: r.response !== null }));
+    } else {
+      console.log(JSON.stringify({
+        exit_code: r.exitCode,
+        trap: r.trap,
+        response_b64: r.response === null ? null : r.response.toString("base64"),
+        stdout: fs.readFileSync(outFile, "utf8"),
+        stderr: fs.readFileSync(errFile, "utf8"),
+      }));
+    }
   }
 } finally {
   fs.rmSync(appDir, { recursive: true, force: true });
