@@ -352,7 +352,7 @@ defmodule ElixirWorkers.JSON do
       'BEAM' -> :erlang.float_to_binary(f, [:short])
       # AtomVM has no shortest round-trip formatting: take the fewest
       # significant digits that read back as the same float.
-      _ -> shortest_float(f, 0)
+      _ -> shortest_float(f, 1)
     end
   end
 
