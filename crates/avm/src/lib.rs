@@ -35,4 +35,7 @@ pub use archive::{Archive, ChunkInfo, Section};
 pub use beam::{Beam, Chunk, Stripped, DEFAULT_INFLATE_CAP};
 pub use error::{Error, ErrorKind, Result};
 pub use graph::{prune, Kept, ModuleRefs, Pruned};
-pub use pack::{pack, PackInput, PackOptions, Packed, PackedSection, Warning, WarningKind};
+pub use pack::{
+    archive_order_of, assemble, pack, prepare, PackInput, PackOptions, Packed, PackedSection,
+    PreparedModule, Warning, WarningKind,
+};

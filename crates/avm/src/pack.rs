@@ -85,94 +85,195 @@ struct Module<'a> {
     stripped: Stripped<'a>,
 }
 
-fn process(input: &PackInput, cap: usize) -> Result<Module<'_>> {
-    let with_file = |e: Error| e.with_file(&input.path);
-    let beam = Beam::parse(&input.bytes).map_err(with_file)?;
+/// Parses and strips one module; checks `start/0` for the startup module.
+fn process<'a>(
+    path: &Path,
+    bytes: &'a [u8],
+    start: bool,
+    cap: usize,
+) -> Result<(&'a str, Stripped<'a>)> {
+    let with_file = |e: Error| e.with_file(path);
+    let beam = Beam::parse(bytes).map_err(with_file)?;
     let stripped = beam.strip(cap).map_err(with_file)?;
-    if input.start && !beam.exports_fun("start", 0) {
+    if start && !beam.exports_fun("start", 0) {
         let mut err = Error::new(ErrorKind::StartNotExported {
             module: beam.module_name().to_owned(),
         });
         if let Some(expt) = beam.chunk(crate::beam::EXPT) {
             err = err.with_chunk(expt.id).with_offset(expt.offset);
         }
-        return Err(err.with_file(&input.path));
+        return Err(err.with_file(path));
     }
-    Ok(Module {
-        input,
-        name: beam.module_name(),
-        stripped,
+    Ok((beam.module_name(), stripped))
+}
+
+/// One module parsed, checked and stripped, no longer tied to its input
+/// bytes: for callers that read, prepare and drop one file at a time (the CLI
+/// does, reusing one read buffer per thread), then [`assemble`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreparedModule {
+    pub path: PathBuf,
+    /// The module name (atom 1 of `AtU8`).
+    pub name: String,
+    pub start: bool,
+    /// The stripped `FOR1` form, a multiple of 4 bytes long.
+    pub form: Vec<u8>,
+}
+
+/// Parses and strips one `.beam` (see [`pack`]); errors carry `path`.
+pub fn prepare(
+    path: &Path,
+    bytes: &[u8],
+    start: bool,
+    inflate_cap: usize,
+) -> Result<PreparedModule> {
+    let (name, stripped) = process(path, bytes, start, inflate_cap)?;
+    Ok(PreparedModule {
+        path: path.to_path_buf(),
+        name: name.to_owned(),
+        start,
+        form: stripped.to_vec(),
     })
+}
+
+/// What the archive writer needs from a module, prepared or borrowed.
+trait Entry {
+    fn path(&self) -> &Path;
+    fn name(&self) -> &str;
+    fn start(&self) -> bool;
+    fn form_len(&self) -> usize;
+    fn write_form(&self, out: &mut Vec<u8>);
+}
+
+impl Entry for Module<'_> {
+    fn path(&self) -> &Path {
+        &self.input.path
+    }
+    fn name(&self) -> &str {
+        self.name
+    }
+    fn start(&self) -> bool {
+        self.input.start
+    }
+    fn form_len(&self) -> usize {
+        self.stripped.len()
+    }
+    fn write_form(&self, out: &mut Vec<u8>) {
+        self.stripped.write_to(out)
+    }
+}
+
+impl Entry for PreparedModule {
+    fn path(&self) -> &Path {
+        &self.path
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn start(&self) -> bool {
+        self.start
+    }
+    fn form_len(&self) -> usize {
+        self.form.len()
+    }
+    fn write_form(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.form)
+    }
 }
 
 fn file_name(p: &Path) -> &[u8] {
     p.file_name().unwrap_or(p.as_os_str()).as_encoded_bytes()
 }
 
+/// Puts items in archive order: the single start item first, the rest sorted
+/// by file name (byte order; stable, so equal names keep input order).
+fn archive_order<T>(
+    items: Vec<T>,
+    is_start: impl Fn(&T) -> bool,
+    path: impl Fn(&T) -> &Path,
+) -> Result<Vec<T>> {
+    if items.is_empty() {
+        return Err(Error::new(ErrorKind::NoInputs));
+    }
+    let (mut starts, mut rest): (Vec<T>, Vec<T>) = items.into_iter().partition(|i| is_start(i));
+    if starts.is_empty() {
+        return Err(Error::new(ErrorKind::NoStartModule));
+    }
+    if starts.len() > 1 {
+        return Err(Error::new(ErrorKind::MultipleStartModules).with_file(path(&starts[1])));
+    }
+    rest.sort_by(|a, b| file_name(path(a)).cmp(file_name(path(b))));
+    starts.extend(rest);
+    Ok(starts)
+}
+
+/// Sorts `paths` (with the start flag of each) the way [`pack`] orders the
+/// archive, so a caller preparing modules itself can report the same first
+/// error as `pack` would.
+pub fn archive_order_of(paths: Vec<(PathBuf, bool)>) -> Result<Vec<(PathBuf, bool)>> {
+    archive_order(paths, |p| p.1, |p| &p.0)
+}
+
 /// Packs `inputs` into an archive laid out exactly as DESIGN.md specifies:
 /// the startup module first (flags 3), then every other module sorted by file
 /// name (byte order), each as `<module>.beam` where `<module>` is atom 1 of
 /// its `AtU8`. Inputs are parsed and inflated on `opts.threads` threads; the
-/// result does not depend on the thread count.
+/// result does not depend on the thread count. When several inputs are
+/// malformed, the error is the first one in archive order.
 pub fn pack(inputs: &[PackInput], opts: &PackOptions) -> Result<Packed> {
-    if inputs.is_empty() {
-        return Err(Error::new(ErrorKind::NoInputs));
-    }
-    let mut starts = inputs.iter().filter(|i| i.start);
-    let start = starts
-        .next()
-        .ok_or_else(|| Error::new(ErrorKind::NoStartModule))?;
-    if let Some(second) = starts.next() {
-        return Err(Error::new(ErrorKind::MultipleStartModules).with_file(&second.path));
-    }
-    let mut order: Vec<&PackInput> = Vec::with_capacity(inputs.len());
-    order.push(start);
-    let mut rest: Vec<&PackInput> = inputs.iter().filter(|i| !i.start).collect();
-    rest.sort_by(|a, b| file_name(&a.path).cmp(file_name(&b.path)));
-    order.extend(rest);
-
+    let order = archive_order(inputs.iter().collect(), |i| i.start, |i| &i.path)?;
     let modules = process_all(&order, opts)?;
+    write_archive(&modules)
+}
 
+/// Writes already prepared modules (any order) as [`pack`] would.
+pub fn assemble(modules: Vec<PreparedModule>) -> Result<Packed> {
+    let modules = archive_order(modules, |m| m.start, |m| &m.path)?;
+    write_archive(&modules)
+}
+
+fn write_archive<M: Entry>(modules: &[M]) -> Result<Packed> {
     let mut warnings = Vec::new();
     let mut seen: std::collections::HashMap<&str, &Path> = std::collections::HashMap::new();
     let mut total = HEADER.len() + END.len();
-    for m in &modules {
-        if let Some(first) = seen.insert(m.name, &m.input.path) {
+    let mut names = Vec::with_capacity(modules.len());
+    for m in modules {
+        if let Some(first) = seen.insert(m.name(), m.path()) {
             return Err(Error::new(ErrorKind::DuplicateModule {
-                module: m.name.to_owned(),
+                module: m.name().to_owned(),
                 first: first.to_path_buf(),
             })
-            .with_file(&m.input.path));
+            .with_file(m.path()));
         }
-        let expected = format!("{}.beam", m.name);
-        if file_name(&m.input.path) != expected.as_bytes() {
+        let name = format!("{}.beam", m.name());
+        if file_name(m.path()) != name.as_bytes() {
             warnings.push(Warning {
-                path: m.input.path.clone(),
+                path: m.path().to_path_buf(),
                 kind: WarningKind::FileNameMismatch {
-                    module: m.name.to_owned(),
+                    module: m.name().to_owned(),
                 },
             });
         }
-        total += archive::section_len(&expected, m.stripped.len());
+        total += archive::section_len(&name, m.form_len());
+        names.push(name);
     }
 
     let mut out = Vec::with_capacity(total);
     let mut sections = Vec::with_capacity(modules.len());
     out.extend_from_slice(HEADER);
-    for m in &modules {
-        let name = format!("{}.beam", m.name);
-        let flags = if m.input.start {
+    for (m, name) in modules.iter().zip(names) {
+        let flags = if m.start() {
             BEAM_START_FLAG | BEAM_CODE_FLAG
         } else {
             BEAM_CODE_FLAG
         };
         let at = out.len();
-        archive::write_section_head(&mut out, &name, flags, m.stripped.len());
-        m.stripped.write_to(&mut out);
+        archive::write_section_head(&mut out, &name, flags, m.form_len());
+        m.write_form(&mut out);
         archive::pad_to_4(&mut out);
         sections.push(PackedSection {
             name,
-            path: m.input.path.clone(),
+            path: m.path().to_path_buf(),
             flags,
             size: out.len() - at,
         });
@@ -198,7 +299,7 @@ fn process_all<'a>(order: &[&'a PackInput], opts: &PackOptions) -> Result<Vec<Mo
     .max(1);
     let cap = opts.inflate_cap;
     if threads == 1 {
-        return order.iter().map(|i| process(i, cap)).collect();
+        return order.iter().map(|i| module(i, cap)).collect();
     }
     // Interleaved assignment spreads big and small modules evenly.
     let mut slots: Vec<Option<Result<Module<'a>>>> = (0..order.len()).map(|_| None).collect();
@@ -208,7 +309,7 @@ fn process_all<'a>(order: &[&'a PackInput], opts: &PackOptions) -> Result<Vec<Mo
                 s.spawn(move || {
                     (t..order.len())
                         .step_by(threads)
-                        .map(|k| (k, process(order[k], cap)))
+                        .map(|k| (k, module(order[k], cap)))
                         .collect::<Vec<_>>()
                 })
             })
@@ -223,6 +324,15 @@ fn process_all<'a>(order: &[&'a PackInput], opts: &PackOptions) -> Result<Vec<Mo
         .into_iter()
         .map(|r| r.expect("every input processed"))
         .collect()
+}
+
+fn module(input: &PackInput, cap: usize) -> Result<Module<'_>> {
+    let (name, stripped) = process(&input.path, &input.bytes, input.start, cap)?;
+    Ok(Module {
+        input,
+        name,
+        stripped,
+    })
 }
 
 #[cfg(test)]
@@ -357,5 +467,27 @@ mod tests {
             .unwrap_err();
             assert_eq!(e.file(), Some(Path::new("b.beam")));
         }
+    }
+
+    #[test]
+    fn prepare_and_assemble_equal_pack() {
+        let inputs = [
+            input("z.beam", "z", false),
+            input("m.beam", "m", true),
+            input("b.beam", "b", false),
+        ];
+        let packed = pack(&inputs, &PackOptions::default()).unwrap();
+        let prepared: Vec<_> = inputs
+            .iter()
+            .rev()
+            .map(|i| prepare(&i.path, &i.bytes, i.start, DEFAULT_INFLATE_CAP).unwrap())
+            .collect();
+        let assembled = assemble(prepared).unwrap();
+        assert_eq!(assembled.bytes, packed.bytes);
+        assert_eq!(assembled.sections, packed.sections);
+        let order =
+            archive_order_of(inputs.iter().map(|i| (i.path.clone(), i.start)).collect()).unwrap();
+        let names: Vec<_> = order.iter().map(|(p, _)| p.to_str().unwrap()).collect();
+        assert_eq!(names, ["m.beam", "b.beam", "z.beam"]);
     }
 }

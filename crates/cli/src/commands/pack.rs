@@ -1,7 +1,7 @@
 //! `elixir-workers pack -o OUT.avm --start STARTUP.beam INPUT...`
 
 use std::ffi::OsStr;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -32,12 +32,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let files = collect_inputs(&args.start, &args.inputs)?;
-    let inputs = read_all(&args.start, &files)?;
-    let opts = avm::PackOptions {
-        inflate_cap: args.inflate_cap,
-        ..Default::default()
-    };
-    let packed = avm::pack(&inputs, &opts)?;
+    let packed = pack_files(&args.start, files, args.inflate_cap)?;
     for w in &packed.warnings {
         eprintln!("warning: {w}");
     }
@@ -51,6 +46,61 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Reads and prepares every module on a few threads, each reusing one read
+/// buffer: a file's bytes are dropped as soon as its stripped form is made,
+/// so the process never holds (or page-faults in) the whole input set. The
+/// first failure in archive order is reported, whatever the scheduling.
+fn pack_files(start: &Path, files: Vec<PathBuf>, cap: usize) -> anyhow::Result<avm::Packed> {
+    let mut all = Vec::with_capacity(files.len() + 1);
+    all.push((start.to_path_buf(), true));
+    all.extend(files.into_iter().map(|f| (f, false)));
+    let order = avm::archive_order_of(all)?;
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(order.len().div_ceil(32))
+        .max(1);
+    let prepare = |(path, is_start): &(PathBuf, bool), buf: &mut Vec<u8>| {
+        buf.clear();
+        let what = if *is_start { "startup module " } else { "" };
+        std::fs::File::open(path)
+            .and_then(|mut f| f.read_to_end(buf))
+            .with_context(|| format!("cannot read {what}{}", path.display()))?;
+        Ok::<_, anyhow::Error>(avm::prepare(path, buf, *is_start, cap)?)
+    };
+    let results: Vec<anyhow::Result<avm::PreparedModule>> = if threads == 1 {
+        let mut buf = Vec::new();
+        order.iter().map(|item| prepare(item, &mut buf)).collect()
+    } else {
+        let mut slots: Vec<Option<anyhow::Result<avm::PreparedModule>>> =
+            order.iter().map(|_| None).collect();
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..threads)
+                .map(|t| {
+                    let (order, prepare) = (&order, &prepare);
+                    s.spawn(move || {
+                        let mut buf = Vec::new();
+                        (t..order.len())
+                            .step_by(threads)
+                            .map(|k| (k, prepare(&order[k], &mut buf)))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            for h in handles {
+                for (k, r) in h.join().expect("pack worker panicked") {
+                    slots[k] = Some(r);
+                }
+            }
+        });
+        slots
+            .into_iter()
+            .map(|r| r.expect("every input prepared"))
+            .collect()
+    };
+    let modules = results.into_iter().collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(avm::assemble(modules)?)
 }
 
 /// Expands directories to their `*.beam` files and drops the startup file
@@ -110,52 +160,6 @@ fn collect_inputs(start: &Path, inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBu
         }
     }
     Ok(files)
-}
-
-/// Reads the startup module and every input, on a few threads: with the
-/// page cache warm, reading is most of what `pack` spends outside parsing.
-fn read_all(start: &Path, files: &[PathBuf]) -> anyhow::Result<Vec<avm::PackInput>> {
-    let start_bytes = std::fs::read(start)
-        .with_context(|| format!("cannot read startup module {}", start.display()))?;
-    let read = |f: &PathBuf| -> anyhow::Result<avm::PackInput> {
-        let bytes = std::fs::read(f).with_context(|| format!("cannot read {}", f.display()))?;
-        Ok(avm::PackInput {
-            path: f.clone(),
-            bytes,
-            start: false,
-        })
-    };
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(files.len().div_ceil(32))
-        .max(1);
-    let mut rest: Vec<avm::PackInput> = Vec::with_capacity(files.len() + 1);
-    rest.push(avm::PackInput {
-        path: start.to_path_buf(),
-        bytes: start_bytes,
-        start: true,
-    });
-    if threads == 1 {
-        for f in files {
-            rest.push(read(f)?);
-        }
-        return Ok(rest);
-    }
-    let per = files.len().div_ceil(threads);
-    let parts: Vec<anyhow::Result<Vec<avm::PackInput>>> = std::thread::scope(|s| {
-        let handles: Vec<_> = files
-            .chunks(per)
-            .map(|part| s.spawn(move || part.iter().map(read).collect()))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("reader thread panicked"))
-            .collect()
-    });
-    for part in parts {
-        rest.extend(part?);
-    }
-    Ok(rest)
 }
 
 /// Writes `bytes` to a temp file beside `path` and renames it into place, so
