@@ -7,7 +7,7 @@ use crate::{Event, Reporter};
 use anyhow::{Context as _, Result};
 use std::path::Path;
 use std::process::Child;
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{mpsc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -39,52 +39,66 @@ impl Default for DevOptions {
     }
 }
 
-/// The pid of the wrangler child, for the signal handler (0: none).
-static CHILD: AtomicI32 = AtomicI32::new(0);
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+/// The process group of the wrangler child, for the signal handler (0: none).
+static CHILD_GROUP: AtomicI32 = AtomicI32::new(0);
+/// Ctrl-C presses seen while a child ran.
+static INTERRUPTS: AtomicI32 = AtomicI32::new(0);
 static HANDLER: OnceLock<()> = OnceLock::new();
 
-/// Makes Ctrl-C (and SIGTERM) reach the wrangler child and lets this process
-/// live on to report the child's exit code. The child usually gets the
-/// terminal's SIGINT itself; forwarding covers a signal sent to us alone.
+fn signal_group(group: i32, signal: i32) {
+    if group > 0 {
+        // SAFETY: kill(2) on a process group we created, with a valid signal
+        // number, has no memory-safety preconditions.
+        unsafe {
+            libc::kill(-group, signal);
+        }
+    }
+}
+
+/// Ctrl-C (and SIGTERM) go to the child's whole process group, and this
+/// process lives on to report the child's exit code. A second Ctrl-C kills.
 fn install_signal_forwarding() {
     HANDLER.get_or_init(|| {
-        // An error means another handler is installed (a host program);
-        // then the child simply gets the terminal's signal.
+        // An error means a host program installed its own handler; then
+        // the child is still stopped below when it outlives us.
         let _ = ctrlc::set_handler(|| {
-            INTERRUPTED.store(true, Ordering::SeqCst);
-            let pid = CHILD.load(Ordering::SeqCst);
-            if pid > 0 {
-                // SAFETY: kill(2) with a pid we spawned and a valid signal
-                // number has no memory-safety preconditions.
-                unsafe {
-                    libc::kill(pid, libc::SIGINT);
-                }
-            }
+            let n = INTERRUPTS.fetch_add(1, Ordering::SeqCst);
+            let signal = if n == 0 { libc::SIGINT } else { libc::SIGKILL };
+            signal_group(CHILD_GROUP.load(Ordering::SeqCst), signal);
         });
     });
 }
 
-/// Runs a command with inherited stdio, forwarding Ctrl-C, and returns its
-/// exit code. `tick` is called every 100 ms while it runs.
+/// Runs a command in its own process group with stdout/stderr inherited,
+/// forwarding Ctrl-C to it, and returns its exit code. `tick` is called
+/// every 100 ms while it runs.
 pub fn run_forwarding(cmd: &Cmd, mut tick: impl FnMut()) -> Result<i32> {
     install_signal_forwarding();
-    let mut child: Child = cmd.spawn()?;
-    CHILD.store(child.id() as i32, Ordering::SeqCst);
-    let status = loop {
-        match child
-            .try_wait()
-            .with_context(|| format!("could not wait for {}", cmd.display()))?
-        {
-            Some(status) => break status,
-            None => {
+    INTERRUPTS.store(0, Ordering::SeqCst);
+    let mut child: Child = cmd.spawn_group()?;
+    let group = child.id() as i32;
+    CHILD_GROUP.store(group, Ordering::SeqCst);
+    let waited = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break Ok(status),
+            Ok(None) => {
                 tick();
                 std::thread::sleep(Duration::from_millis(100));
             }
+            Err(e) => break Err(e),
         }
     };
-    CHILD.store(0, Ordering::SeqCst);
+    CHILD_GROUP.store(0, Ordering::SeqCst);
+    // Whatever the direct child left behind in its group (workerd, esbuild)
+    // goes with it.
+    signal_group(group, libc::SIGTERM);
+    let status = waited.with_context(|| format!("could not wait for {}", cmd.display()))?;
     Ok(process::exit_code(status))
+}
+
+/// True once Ctrl-C was pressed while the last child ran.
+pub fn interrupted() -> bool {
+    INTERRUPTS.load(Ordering::SeqCst) > 0
 }
 
 /// `npx wrangler SUBCOMMAND ARGS...` in the project root.
@@ -177,9 +191,4 @@ fn is_dir_event(path: &Path) -> bool {
         && !path
             .file_name()
             .is_some_and(|n| n.to_string_lossy().starts_with('.'))
-}
-
-/// True once Ctrl-C was pressed during `dev` or `deploy`.
-pub fn interrupted() -> bool {
-    INTERRUPTED.load(Ordering::SeqCst)
 }

@@ -103,6 +103,9 @@ pub struct ToolFailed {
     pub cwd: PathBuf,
     /// `None` when the tool was killed by a signal.
     pub code: Option<i32>,
+    /// What the tool wrote on stdout (empty when it was streamed); some
+    /// tools (elixirc) print their errors there.
+    pub stdout: String,
     /// What the tool wrote on stderr (empty when it was streamed).
     pub stderr: String,
 }
@@ -114,9 +117,11 @@ impl fmt::Display for ToolFailed {
             None => write!(f, "command was killed by a signal")?,
         }
         write!(f, ": {} (in {})", self.command, self.cwd.display())?;
-        let stderr = self.stderr.trim_end();
-        if !stderr.is_empty() {
-            write!(f, "\n{stderr}")?;
+        for text in [&self.stdout, &self.stderr] {
+            let text = text.trim_matches('\n').trim_end();
+            if !text.is_empty() {
+                write!(f, "\n{text}")?;
+            }
         }
         Ok(())
     }
@@ -198,11 +203,12 @@ impl Cmd {
         cmd
     }
 
-    fn failed(&self, status: ExitStatus, stderr: String) -> ToolFailed {
+    fn failed(&self, status: ExitStatus, stdout: String, stderr: String) -> ToolFailed {
         ToolFailed {
             command: self.display(),
             cwd: self.cwd.clone(),
             code: status.code(),
+            stdout,
             stderr,
         }
     }
@@ -235,13 +241,11 @@ impl Cmd {
             .wait()
             .with_context(|| format!("could not wait for {}", self.display()))?;
         let stderr = String::from_utf8_lossy(&drain.join().unwrap_or_default()).into_owned();
+        let stdout = String::from_utf8_lossy(&stdout).into_owned();
         if !status.success() {
-            return Err(self.failed(status, stderr).into());
+            return Err(self.failed(status, stdout, stderr).into());
         }
-        Ok(Captured {
-            stdout: String::from_utf8_lossy(&stdout).into_owned(),
-            stderr,
-        })
+        Ok(Captured { stdout, stderr })
     }
 
     /// Runs with the terminal's stdin/stdout/stderr (output streams straight
@@ -259,11 +263,23 @@ impl Cmd {
             .with_context(|| format!("could not start {}", self.display()))
     }
 
+    /// Starts in a process group of its own (so a signal can reach the
+    /// whole tree: npx, a shell, node, workerd), stdout/stderr inherited,
+    /// stdin closed: a background group must not read the terminal.
+    pub fn spawn_group(&self) -> Result<Child> {
+        use std::os::unix::process::CommandExt as _;
+        self.command()
+            .stdin(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .with_context(|| format!("could not start {}", self.display()))
+    }
+
     /// Like [`Cmd::status`], but a non-zero exit is a [`ToolFailed`].
     pub fn run_streaming(&self) -> Result<()> {
         let status = self.status()?;
         if !status.success() {
-            return Err(self.failed(status, String::new()).into());
+            return Err(self.failed(status, String::new(), String::new()).into());
         }
         Ok(())
     }

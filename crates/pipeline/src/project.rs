@@ -25,7 +25,7 @@ impl Project {
             .ancestors()
             .find(|dir| WRANGLER_CONFIGS.iter().any(|f| dir.join(f).is_file()));
         let root = with_config
-            .or_else(|| start.ancestors().find(|dir| dir.join("lib").is_dir()))
+            .or_else(|| start.ancestors().find(|dir| has_elixir_lib(dir)))
             .with_context(|| {
                 format!(
                     "no elixir-workers project in {} or any parent (looked for wrangler.jsonc or lib/); \
@@ -120,6 +120,22 @@ impl Project {
         }
         Ok(scaffold::DEV_PORT)
     }
+}
+
+/// A `lib/` holding `.ex` files at its top or one level down (not, say,
+/// the system's `/lib`).
+fn has_elixir_lib(dir: &Path) -> bool {
+    let is_ex = |p: &Path| p.extension().is_some_and(|e| e == "ex");
+    let Ok(entries) = std::fs::read_dir(dir.join("lib")) else {
+        return false;
+    };
+    entries.filter_map(|e| e.ok()).map(|e| e.path()).any(|p| {
+        is_ex(&p)
+            || (p.is_dir()
+                && std::fs::read_dir(&p)
+                    .map(|inner| inner.filter_map(|e| e.ok()).any(|e| is_ex(&e.path())))
+                    .unwrap_or(false))
+    })
 }
 
 /// `My-App` → `my_app`: the directory name as an application name.

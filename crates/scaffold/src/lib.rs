@@ -18,7 +18,8 @@ mod embedded {
 pub const DEV_PORT: u16 = 8797;
 
 /// The wrangler version written into a generated `package.json`.
-pub const WRANGLER_VERSION: &str = "4.164.0";
+/// The last wrangler 4 release that runs on Node 20 (4.87 requires Node 22).
+pub const WRANGLER_VERSION: &str = "4.86.0";
 
 /// The compatibility date written into a generated `wrangler.jsonc`.
 pub const COMPATIBILITY_DATE: &str = "2025-09-01";

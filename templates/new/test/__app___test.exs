@@ -7,7 +7,7 @@ defmodule {{ module }}Test do
   alias ElixirWorkers.Conn
 
   defp request(method, path, body \\ "") do
-    head = %{"method" => method, "url" => "http://localhost" <> path, "headers" => %{"content-type" => "application/json"}}
+    head = %{"method" => method, "url" => path, "headers" => %{"content-type" => "application/json"}}
     {{ module }}.Router.call(Conn.from_request(head, body))
   end
 

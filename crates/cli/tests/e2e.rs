@@ -1,0 +1,563 @@
+//! End to end: the real `elixir-workers` binary with the real elixirc and
+//! `npx wrangler`, on the test runtime assembled by `util` (and, for the
+//! tests at the bottom, on the real AtomVM runtime when it is present).
+
+mod util;
+
+use std::path::Path;
+use std::time::Duration;
+use util::*;
+
+fn archive_names(path: &Path) -> Vec<(String, bool)> {
+    let bytes = std::fs::read(path).unwrap();
+    let archive = avm::Archive::parse(&bytes).unwrap();
+    archive
+        .sections
+        .iter()
+        .map(|s| (s.name.clone(), s.is_start()))
+        .collect()
+}
+
+fn summary(run: &Run) -> serde_json::Value {
+    serde_json::from_str(&run.stdout)
+        .unwrap_or_else(|e| panic!("--json printed no JSON ({e}):\n{}", run.stdout))
+}
+
+/// new → build (archive inspected) → deploy --dry-run --outdir (bundle
+/// inspected) → package.
+#[test]
+fn new_build_deploy_package() {
+    let rt = test_runtime();
+    let tmp = tempdir();
+    let project = new_project(tmp.path(), "e2e_app", &rt);
+    link_node_modules(&project);
+
+    let built = run(ew(&project, &rt).args(["build", "--explain", "--json"])).ok();
+    let s = summary(&built);
+    assert_eq!(s["startup_module"], "Elixir.E2eApp");
+    assert_eq!(s["modules"]["app"], 2);
+    assert!(s["compiled"].as_bool().unwrap() && s["packed"].as_bool().unwrap());
+
+    let names = archive_names(&project.join("_build/worker/app.avm"));
+    // The startup module comes first and is the only one flagged start.
+    assert_eq!(names[0], ("Elixir.E2eApp.beam".to_string(), true));
+    assert_eq!(names.iter().filter(|(_, start)| *start).count(), 1);
+    let has = |m: &str| names.iter().any(|(n, _)| n == &format!("{m}.beam"));
+    for kept in [
+        "Elixir.E2eApp.Router",
+        "Elixir.ElixirWorkers.App",
+        "Elixir.ElixirWorkers.Router",
+        "Elixir.ElixirWorkers.Conn",
+        "lists",
+    ] {
+        assert!(has(kept), "{kept} missing from the archive: {names:?}");
+    }
+    // The starter uses no bindings: the KV and D1 modules are pruned.
+    for dropped in ["Elixir.ElixirWorkers.KV", "Elixir.ElixirWorkers.D1"] {
+        assert!(!has(dropped), "{dropped} should have been pruned");
+    }
+    // --explain: every kept module is in the archive with a reason, every
+    // dropped one is absent, and they add up to all candidates.
+    let explain = s["explain"].as_array().unwrap();
+    let mut n_dropped = 0;
+    for fate in explain {
+        let module = fate["module"].as_str().unwrap();
+        if fate["kept"].as_bool().unwrap() {
+            assert!(has(module), "{module} explained as kept but absent");
+            assert!(
+                module == "Elixir.E2eApp" || fate["kept_by"].is_string(),
+                "{fate}"
+            );
+        } else {
+            assert!(!has(module), "{module} explained as dropped but packed");
+            n_dropped += 1;
+        }
+    }
+    assert!(
+        n_dropped > 20,
+        "the test stdlib has many unused modules; dropped {n_dropped}"
+    );
+    assert_eq!(explain.len() - n_dropped, names.len());
+    assert_eq!(
+        s["modules"]["total"].as_u64().unwrap() as usize,
+        names.len()
+    );
+    // The human --explain listing names the reasons.
+    let human = run(ew(&project, &rt).args(["build", "--explain"])).ok();
+    assert!(
+        human.stderr.contains("E2eApp.Router") && human.stderr.contains("kept by E2eApp"),
+        "{}",
+        human.stderr
+    );
+    assert!(
+        human.stderr.contains("ElixirWorkers.KV") && human.stderr.contains("dropped"),
+        "{}",
+        human.stderr
+    );
+
+    // The generated project's own tests pass on the BEAM against the build.
+    let exunit = std::process::Command::new("elixir")
+        .args([
+            "-pa",
+            "_build/ebin",
+            "-pa",
+            "_build/framework",
+            "test/e2e_app_test.exs",
+        ])
+        .current_dir(&project)
+        .output()
+        .unwrap();
+    let exunit_out = String::from_utf8_lossy(&exunit.stdout);
+    assert!(
+        exunit.status.success() && exunit_out.contains("3 tests, 0 failures"),
+        "{exunit_out}"
+    );
+
+    // The worker directory wrangler serves.
+    for f in [
+        "_build/worker/atomvm.wasm",
+        "_build/worker/src/index.js",
+        "wrangler.jsonc",
+        "package.json",
+    ] {
+        assert!(project.join(f).is_file(), "{f} missing");
+    }
+    assert_eq!(
+        std::fs::read(project.join("_build/worker/atomvm.wasm")).unwrap(),
+        std::fs::read(rt.join("atomvm.wasm")).unwrap()
+    );
+
+    // deploy --dry-run --outdir: wrangler bundles without network.
+    let deployed = run(ew(&project, &rt).args(["deploy", "--dry-run", "--outdir", "dist"])).ok();
+    let dist: Vec<String> = std::fs::read_dir(project.join("dist"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        dist.iter().any(|f| f == "index.js"),
+        "no bundled worker in dist: {dist:?}\n{}",
+        deployed.stderr
+    );
+    assert!(
+        dist.iter().any(|f| f.ends_with("atomvm.wasm")),
+        "no wasm in dist: {dist:?}"
+    );
+    let avm = dist
+        .iter()
+        .find(|f| f.ends_with("app.avm"))
+        .expect("no archive in dist");
+    assert_eq!(
+        std::fs::read(project.join("dist").join(avm)).unwrap(),
+        std::fs::read(project.join("_build/worker/app.avm")).unwrap()
+    );
+
+    // package: the worker, wrangler.jsonc and a manifest.
+    let packaged = run(ew(&project, &rt).args(["package", "-o", "out/app.tar.gz", "--json"])).ok();
+    let manifest: serde_json::Value = serde_json::from_str(&packaged.stdout).unwrap();
+    assert_eq!(manifest["startup_module"], "Elixir.E2eApp");
+    assert_eq!(manifest["modules"].as_array().unwrap().len(), names.len());
+    let file = std::fs::File::open(project.join("out/app.tar.gz")).unwrap();
+    let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(file));
+    let mut entries: Vec<String> = tar
+        .entries()
+        .unwrap()
+        .map(|e| e.unwrap().path().unwrap().display().to_string())
+        .collect();
+    entries.sort();
+    for f in [
+        "_build/worker/app.avm",
+        "_build/worker/atomvm.wasm",
+        "_build/worker/src/index.js",
+        "wrangler.jsonc",
+        "elixir-workers-manifest.json",
+    ] {
+        assert!(
+            entries.contains(&f.to_string()),
+            "{f} missing from the package: {entries:?}"
+        );
+    }
+    let wasm_sha = manifest["runtime_sha256"].as_str().unwrap();
+    assert_eq!(wasm_sha.len(), 64);
+}
+
+/// A rebuild with no change runs no elixirc and leaves the archive alone; a
+/// change recompiles; a compile error exits non-zero and keeps the archive.
+#[test]
+fn incremental_rebuilds_and_compile_errors() {
+    let rt = test_runtime();
+    let tmp = tempdir();
+    let project = new_project(tmp.path(), "inc_app", &rt);
+    // An elixirc that records its compile calls, then runs the real one.
+    let real = String::from_utf8(
+        std::process::Command::new("sh")
+            .args(["-c", "command -v elixirc"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let log = tmp.path().join("elixirc.log");
+    let wrapper = tmp.path().join("elixirc-wrapper");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\necho \"$*\" >> '{}'\nexec '{}' \"$@\"\n",
+            log.display(),
+            real.trim()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let build = |args: &[&str]| {
+        let mut cmd = ew(&project, &rt);
+        cmd.env("ELIXIRC", &wrapper)
+            .arg("build")
+            .arg("--no-install")
+            .args(args);
+        run(&mut cmd)
+    };
+    // Calls that compiled the application (not version queries).
+    let compiles = || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains("lib/inc_app.ex"))
+            .count()
+    };
+    let archive = project.join("_build/worker/app.avm");
+
+    build(&[]).ok();
+    assert_eq!(compiles(), 1);
+    let before = std::fs::metadata(&archive).unwrap();
+    let bytes_before = std::fs::read(&archive).unwrap();
+
+    // No change: no elixirc, archive untouched (same inode, same mtime).
+    let again = build(&["--json"]).ok();
+    assert_eq!(compiles(), 1, "elixirc ran without a source change");
+    let s = summary(&again);
+    assert_eq!(
+        (s["compiled"].as_bool(), s["packed"].as_bool()),
+        (Some(false), Some(false))
+    );
+    let after = std::fs::metadata(&archive).unwrap();
+    use std::os::unix::fs::MetadataExt as _;
+    assert_eq!(
+        (before.ino(), before.mtime_nsec(), before.mtime()),
+        (after.ino(), after.mtime_nsec(), after.mtime())
+    );
+
+    // Touched without a content change: still nothing to do.
+    let router = project.join("lib/inc_app/router.ex");
+    let text = std::fs::read_to_string(&router).unwrap();
+    std::fs::write(&router, &text).unwrap();
+    build(&[]).ok();
+    assert_eq!(
+        compiles(),
+        1,
+        "elixirc ran for a file whose content did not change"
+    );
+
+    // A real change: recompiled and repacked.
+    std::fs::write(
+        &router,
+        text.replace("\"status\" => \"ok\"", "\"status\" => \"changed\""),
+    )
+    .unwrap();
+    let changed = build(&["--json"]).ok();
+    assert_eq!(compiles(), 2);
+    assert_eq!(summary(&changed)["packed"], true);
+    let bytes_changed = std::fs::read(&archive).unwrap();
+    assert_ne!(bytes_before, bytes_changed);
+
+    // A compile error: elixirc's own message, its exit code, archive intact.
+    std::fs::write(
+        &router,
+        text.replace("def health(conn) do", "def health(conn) do\n    %{"),
+    )
+    .unwrap();
+    let failed = build(&[]);
+    assert_eq!(failed.code, Some(1), "stderr:\n{}", failed.stderr);
+    assert!(
+        failed.stderr.contains("lib/inc_app/router.ex"),
+        "the error names the file:\n{}",
+        failed.stderr
+    );
+    assert!(
+        failed.stderr.contains("Error"),
+        "elixirc's error is shown:\n{}",
+        failed.stderr
+    );
+    assert!(
+        failed.stderr.contains("elixirc-wrapper"),
+        "the command line is shown:\n{}",
+        failed.stderr
+    );
+    assert_eq!(
+        std::fs::read(&archive).unwrap(),
+        bytes_changed,
+        "the previous archive must survive"
+    );
+    assert!(
+        project
+            .join("_build/ebin/Elixir.IncApp.Router.beam")
+            .is_file(),
+        "the previous beams must survive"
+    );
+
+    // Fixed again: builds.
+    std::fs::write(&router, &text).unwrap();
+    build(&[]).ok();
+    assert_eq!(
+        std::fs::read(&archive).unwrap(),
+        bytes_before,
+        "the same sources give the same archive"
+    );
+}
+
+#[test]
+fn startup_module_must_be_exactly_one() {
+    let rt = test_runtime();
+    let tmp = tempdir();
+    let project = new_project(tmp.path(), "start_app", &rt);
+    let entry = project.join("lib/start_app.ex");
+    let original = std::fs::read_to_string(&entry).unwrap();
+
+    std::fs::write(&entry, "defmodule StartApp do\n  def start, do: :ok\nend\n").unwrap();
+    let none = run(ew(&project, &rt).args(["build", "--no-install"]));
+    assert_ne!(none.code, Some(0));
+    assert!(
+        none.stderr.contains("no startup module") && none.stderr.contains("use ElixirWorkers.App"),
+        "{}",
+        none.stderr
+    );
+
+    std::fs::write(&entry, &original).unwrap();
+    std::fs::write(
+        project.join("lib/second.ex"),
+        "defmodule Second do\n  use ElixirWorkers.App, router: StartApp.Router\nend\n",
+    )
+    .unwrap();
+    let two = run(ew(&project, &rt).args(["build", "--no-install"]));
+    assert_ne!(two.code, Some(0));
+    assert!(
+        two.stderr.contains("several startup modules")
+            && two.stderr.contains("Second")
+            && two.stderr.contains("StartApp"),
+        "{}",
+        two.stderr
+    );
+}
+
+#[test]
+fn missing_runtime_says_how_to_build_one() {
+    let rt = test_runtime();
+    let tmp = tempdir();
+    let project = new_project(tmp.path(), "nort_app", &rt);
+    let missing = tmp.path().join("no-runtime-here");
+    let out = run(ew(&project, &missing).args(["build", "--no-install"]));
+    assert_eq!(out.code, Some(1));
+    assert!(
+        out.stderr.contains("no AtomVM runtime") && out.stderr.contains("cargo xtask runtime"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("ELIXIR_WORKERS_RUNTIME"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn outside_a_project_is_a_clear_error() {
+    let rt = test_runtime();
+    let tmp = tempdir();
+    let out = run(ew(tmp.path(), &rt).args(["build"]));
+    assert_eq!(out.code, Some(1));
+    assert!(
+        out.stderr.contains("no elixir-workers project"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn doctor_and_completions() {
+    let rt = test_runtime();
+    let tmp = tempdir();
+    let doctor = run(ew(tmp.path(), &rt).args(["doctor", "--json"])).ok();
+    let report: serde_json::Value = serde_json::from_str(&doctor.stdout).unwrap();
+    let checks = report["checks"].as_array().unwrap();
+    let check = |name: &str| {
+        checks
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap_or_else(|| panic!("no {name} check"))
+    };
+    assert_eq!(check("elixirc")["ok"], true);
+    assert!(check("elixirc")["version"]
+        .as_str()
+        .unwrap()
+        .starts_with("Elixir "));
+    assert_eq!(check("runtime")["ok"], true);
+    assert_eq!(check("node")["ok"], true);
+    let broken = run(ew(tmp.path(), &tmp.path().join("none")).arg("doctor"));
+    assert_eq!(broken.code, Some(1));
+    assert!(
+        broken.stdout.contains("MISSING runtime") && broken.stdout.contains("cargo xtask runtime"),
+        "{}",
+        broken.stdout
+    );
+
+    for shell in ["bash", "zsh", "fish"] {
+        let out = run(ew(tmp.path(), &rt).args(["completions", shell])).ok();
+        assert!(
+            out.stdout.contains("elixir-workers") && out.stdout.contains("deploy"),
+            "{shell}"
+        );
+    }
+}
+
+/// `dev` on the test runtime: wrangler serves on 127.0.0.1 (the fake VM
+/// answers nothing, so the shim answers an error), and Ctrl-C stops it and
+/// its exit code comes back.
+#[test]
+fn dev_serves_and_stops_on_ctrl_c() {
+    let _lock = dev_lock();
+    let rt = test_runtime();
+    let tmp = tempdir();
+    let project = new_project(tmp.path(), "dev_app", &rt);
+    link_node_modules(&project);
+    let port = free_port();
+    let mut child = ew(&project, &rt)
+        .args(["dev", "--no-watch", "--port", &port.to_string()])
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let answered = wait_for(Duration::from_secs(180), || {
+        http(port, "GET", "/api/health", "")
+    });
+    interrupt(child.id());
+    let status = wait_for(Duration::from_secs(30), || child.try_wait().unwrap());
+    if status.is_none() {
+        let _ = child.kill();
+    }
+    let (code, _) = answered.expect("wrangler dev never answered on 127.0.0.1");
+    assert!(
+        code >= 500,
+        "the fake runtime cannot answer a route; got {code}"
+    );
+    let status = status.expect("dev did not stop on Ctrl-C");
+    assert!(
+        status.code().is_some(),
+        "dev should exit with wrangler's code, not die of the signal: {status:?}"
+    );
+    assert!(
+        http(port, "GET", "/", "").is_none(),
+        "wrangler still serving after Ctrl-C"
+    );
+}
+
+/// With the real AtomVM runtime: real requests through `wrangler dev`, and an
+/// edit picked up by `--watch` (and a compile error that keeps serving).
+#[test]
+fn dev_real_runtime_serves_and_watches() {
+    let Some(rt) = real_runtime() else {
+        eprintln!("SKIPPED: dev_real_runtime_serves_and_watches (no AtomVM runtime; run cargo xtask runtime)");
+        return;
+    };
+    let _lock = dev_lock();
+    let tmp = tempdir();
+    let project = new_project(tmp.path(), "live_app", &rt);
+    link_node_modules(&project);
+    let port = free_port();
+    let log = std::fs::File::create(tmp.path().join("dev.log")).unwrap();
+    let mut child = ew(&project, &rt)
+        .args(["dev", "--port", &port.to_string()])
+        .stdin(std::process::Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let dev_log = || std::fs::read_to_string(tmp.path().join("dev.log")).unwrap_or_default();
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let health = wait_for(Duration::from_secs(180), || {
+            http(port, "GET", "/api/health", "")
+        })
+        .unwrap_or_else(|| panic!("no answer from wrangler dev:\n{}", dev_log()));
+        assert_eq!(
+            health,
+            (200, r#"{"status":"ok"}"#.to_string()),
+            "{}",
+            dev_log()
+        );
+        let hello = http(port, "GET", "/hello/world", "").unwrap();
+        assert_eq!(hello, (200, r#"{"hello":"world"}"#.to_string()));
+        let echo = http(port, "POST", "/api/echo", r#"{"a":[1,2]}"#).unwrap();
+        assert_eq!(echo.0, 200);
+        assert!(
+            echo.1.contains(r#""body":{"a":[1,2]}"#) && echo.1.contains(r#""method":"POST""#),
+            "{}",
+            echo.1
+        );
+        let home = http(port, "GET", "/", "").unwrap();
+        assert!(
+            home.0 == 200 && home.1.contains("Hello from LiveApp"),
+            "{home:?}"
+        );
+        assert_eq!(http(port, "GET", "/nope", "").unwrap().0, 404);
+
+        // Edit a route: --watch rebuilds and wrangler reloads.
+        let router = project.join("lib/live_app/router.ex");
+        let text = std::fs::read_to_string(&router).unwrap();
+        std::fs::write(
+            &router,
+            text.replace("\"status\" => \"ok\"", "\"status\" => \"edited\""),
+        )
+        .unwrap();
+        let edited = wait_for(Duration::from_secs(60), || {
+            http(port, "GET", "/api/health", "").filter(|(_, body)| body.contains("edited"))
+        });
+        assert!(
+            edited.is_some(),
+            "the edit was not picked up:\n{}",
+            dev_log()
+        );
+
+        // A compile error: printed, and the last good build keeps serving.
+        std::fs::write(
+            &router,
+            text.replace("def health(conn) do", "def health(conn) do\n    %{"),
+        )
+        .unwrap();
+        let reported = wait_for(Duration::from_secs(60), || {
+            dev_log()
+                .contains("previous build keeps serving")
+                .then_some(())
+        });
+        assert!(
+            reported.is_some(),
+            "the compile error was not reported:\n{}",
+            dev_log()
+        );
+        let still = http(port, "GET", "/api/health", "").unwrap();
+        assert_eq!(still, (200, r#"{"status":"edited"}"#.to_string()));
+    }));
+    interrupt(child.id());
+    let status = wait_for(Duration::from_secs(30), || child.try_wait().unwrap());
+    if status.is_none() {
+        let _ = child.kill();
+    }
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
+    assert!(
+        status.is_some(),
+        "dev did not stop on Ctrl-C:\n{}",
+        dev_log()
+    );
+}
