@@ -554,6 +554,21 @@ fn parse_atoms<'a>(c: &Chunk<'a>) -> Result<Vec<&'a str>> {
     if atoms[0].is_empty() {
         return Err(bad("atom 1 (the module name) is empty".into(), 4));
     }
+    // The module name becomes a NUL-terminated section name: a NUL inside it
+    // would cut the name short and misplace the section's payload (found by
+    // fuzzing, fixtures/bad/nul_in_module_name.beam).
+    if let Some(i) = atoms[0].bytes().position(|b| b == 0) {
+        // Atom 1 starts after the count and its one- or two-byte length.
+        let first = if compact && atoms[0].len() >= 16 {
+            6
+        } else {
+            5
+        };
+        return Err(bad(
+            "atom 1 (the module name) contains a NUL byte".into(),
+            first + i,
+        ));
+    }
     Ok(atoms)
 }
 
@@ -826,6 +841,7 @@ pub(crate) mod tests {
             (vec![0, 0, 0, 1, 5, b'm'], "runs past"),
             (vec![0, 0, 0, 1, 1, 0xff], "UTF-8"),
             (vec![0, 0, 0, 1, 0], "empty"),
+            (vec![0, 0, 0, 1, 3, b'a', 0, b'b'], "NUL byte"),
         ] {
             let e = Beam::parse(&form(&[(b"AtU8", &data)])).unwrap_err();
             assert_eq!(e.chunk(), Some(ATU8), "{what}");

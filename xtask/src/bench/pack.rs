@@ -62,7 +62,8 @@ pub fn run(args: Args) -> Result<()> {
     );
     run_tool(
         Command::new("hyperfine")
-            .args(["--warmup", "3", "--runs"])
+            // -N: no intermediate shell, so nothing but the two processes is timed.
+            .args(["-N", "--warmup", "3", "--runs"])
             .arg(args.runs.to_string())
             .args(["--style", "basic", "--output", "null", "--export-json"])
             .arg(&json)
