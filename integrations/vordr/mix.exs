@@ -25,16 +25,20 @@ defmodule Vordr.MixProject do
   # NIF is a plain cargo build and :erlang.load_nif.
   defp build_nif(_args) do
     if System.get_env("SELUR_NIF_PATH") in [nil, ""] do
-      Mix.shell().info("cargo build -p selur-nif --release")
+      # The same package set as `cargo xtask bench selur` builds: the
+      # example pulls in selur's dev-dependencies, which changes feature
+      # unification, and a different set would rebuild wasmtime each time.
+      args = ~w(build --release -p selur-nif -p selur --example roundtrip)
+      Mix.shell().info("cargo " <> Enum.join(args, " "))
 
       {_, status} =
-        System.cmd("cargo", ["build", "-p", "selur-nif", "--release"],
+        System.cmd("cargo", args,
           cd: @root,
           into: IO.stream(:stdio, :line),
           stderr_to_stdout: true
         )
 
-      if status != 0, do: Mix.raise("cargo build -p selur-nif --release failed (exit #{status})")
+      if status != 0, do: Mix.raise("cargo #{Enum.join(args, " ")} failed (exit #{status})")
 
       target = System.get_env("CARGO_TARGET_DIR") || Path.join(@root, "target")
       File.mkdir_p!("priv")

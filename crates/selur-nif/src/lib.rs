@@ -91,11 +91,17 @@ fn binary<'a>(env: Env<'a>, bytes: &[u8]) -> Term<'a> {
 /// With `fast_path`, a blocking backend answers `:dirty` untouched.
 fn with_bridge<'a>(
     env: Env<'a>,
-    res: &ResourceArc<BridgeResource>,
+    res: Term<'a>,
     fast_path: bool,
     f: impl FnOnce(&mut Slot) -> Term<'a>,
 ) -> Term<'a> {
     let r = catch_unwind(AssertUnwindSafe(|| {
+        // Arguments arrive as terms and are checked here, so a wrong one is
+        // {:error, :invalid_request} without any Elixir-side guard or rescue
+        // on the hot path.
+        let Ok(res) = res.decode::<ResourceArc<BridgeResource>>() else {
+            return error(env, ErrorKind::InvalidRequest);
+        };
         let mut guard = match res.inner.lock() {
             Ok(g) => g,
             Err(poisoned) => {
@@ -183,11 +189,14 @@ fn nif_new_runc<'a>(
     })
 }
 
-/// `nif_free(bridge)`: drops the bridge now (a runc backend tears its
+/// `free(bridge)`: drops the bridge now (a runc backend tears its
 /// containers down, hence the dirty scheduler). Idempotent.
-#[rustler::nif(schedule = "DirtyIo")]
-fn nif_free(env: Env<'_>, res: ResourceArc<BridgeResource>) -> Term<'_> {
+#[rustler::nif(schedule = "DirtyIo", name = "free")]
+fn nif_free<'a>(env: Env<'a>, res: Term<'a>) -> Term<'a> {
     guarded(env, || {
+        let Ok(res) = res.decode::<ResourceArc<BridgeResource>>() else {
+            return error(env, ErrorKind::InvalidRequest);
+        };
         let taken = match res.inner.lock() {
             Ok(mut g) => g.take(),
             Err(poisoned) => poisoned.into_inner().take(),
@@ -197,31 +206,34 @@ fn nif_free(env: Env<'_>, res: ResourceArc<BridgeResource>) -> Term<'_> {
     })
 }
 
-#[rustler::nif]
-fn nif_memory_size(env: Env<'_>, res: ResourceArc<BridgeResource>) -> Term<'_> {
+#[rustler::nif(name = "memory_size")]
+fn nif_memory_size<'a>(env: Env<'a>, res: Term<'a>) -> Term<'a> {
     // Reading the size never touches the backend: no dirty detour.
-    with_bridge(env, &res, false, |s| {
+    with_bridge(env, res, false, |s| {
         ok_with(env, s.bridge.memory_size() as u64)
     })
 }
 
 /// The message of the bridge's last error, `""` when none.
-#[rustler::nif]
-fn nif_last_error(env: Env<'_>, res: ResourceArc<BridgeResource>) -> Term<'_> {
-    with_bridge(env, &res, false, |s| {
+#[rustler::nif(name = "last_error")]
+fn nif_last_error<'a>(env: Env<'a>, res: Term<'a>) -> Term<'a> {
+    with_bridge(env, res, false, |s| {
         ok_with(env, binary(env, s.last_error.as_bytes()))
     })
 }
 
 #[rustler::nif]
-fn nif_blocking(env: Env<'_>, res: ResourceArc<BridgeResource>) -> Term<'_> {
-    with_bridge(env, &res, false, |s| ok_with(env, s.bridge.is_blocking()))
+fn nif_blocking<'a>(env: Env<'a>, res: Term<'a>) -> Term<'a> {
+    with_bridge(env, res, false, |s| ok_with(env, s.bridge.is_blocking()))
 }
 
 /// The diagnostics echo: the payload goes through guest memory and back.
-#[rustler::nif]
-fn nif_echo<'a>(env: Env<'a>, res: ResourceArc<BridgeResource>, payload: Binary<'a>) -> Term<'a> {
-    with_bridge(env, &res, false, |s| {
+#[rustler::nif(name = "echo")]
+fn nif_echo<'a>(env: Env<'a>, res: Term<'a>, payload: Term<'a>) -> Term<'a> {
+    let Ok(payload) = payload.decode::<Binary<'a>>() else {
+        return error(env, ErrorKind::InvalidRequest);
+    };
+    with_bridge(env, res, false, |s| {
         match s.bridge.echo_with(&payload, |p| binary(env, p)) {
             Ok(t) => ok_with(env, t),
             Err(e) => s.fail(env, e),
@@ -302,13 +314,19 @@ fn do_create_named<'a>(env: Env<'a>, s: &mut Slot, image: &[u8], name: &[u8]) ->
 macro_rules! twin {
     ($fast:ident, $dirty:ident, $op:ident $(, $arg:ident)*) => {
         #[rustler::nif]
-        fn $fast<'a>(env: Env<'a>, res: ResourceArc<BridgeResource> $(, $arg: Binary<'a>)*) -> Term<'a> {
-            with_bridge(env, &res, true, |s| $op(env, s $(, &$arg)*))
+        fn $fast<'a>(env: Env<'a>, res: Term<'a> $(, $arg: Term<'a>)*) -> Term<'a> {
+            $(let Ok($arg) = $arg.decode::<Binary<'a>>() else {
+                return error(env, ErrorKind::InvalidRequest);
+            };)*
+            with_bridge(env, res, true, |s| $op(env, s $(, &$arg)*))
         }
 
         #[rustler::nif(schedule = "DirtyIo")]
-        fn $dirty<'a>(env: Env<'a>, res: ResourceArc<BridgeResource> $(, $arg: Binary<'a>)*) -> Term<'a> {
-            with_bridge(env, &res, false, |s| $op(env, s $(, &$arg)*))
+        fn $dirty<'a>(env: Env<'a>, res: Term<'a> $(, $arg: Term<'a>)*) -> Term<'a> {
+            $(let Ok($arg) = $arg.decode::<Binary<'a>>() else {
+                return error(env, ErrorKind::InvalidRequest);
+            };)*
+            with_bridge(env, res, false, |s| $op(env, s $(, &$arg)*))
         }
     };
 }

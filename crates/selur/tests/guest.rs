@@ -269,8 +269,8 @@ fn random_requests_never_break_the_bridge() {
     assert!(b.echo_with(b"still here", |p| p == b"still here").unwrap());
 }
 
-/// A guest with the selur exports whose send_request traps on command 1
-/// and loops forever on command 2.
+/// A guest with the selur exports whose send_request traps on command 1,
+/// loops forever on command 2 and recurses without end on command 3.
 const BAD_GUEST: &str = r#"
 (module
   (memory (export "memory") 1)
@@ -279,9 +279,11 @@ const BAD_GUEST: &str = r#"
   (func (export "deallocate") (param i32 i32))
   (func (export "response_ptr") (result i32) (global.get $resp))
   (func (export "response_len") (result i32) (i32.const 5))
+  (func $deep (param i32) (result i32) (i32.add (call $deep (i32.add (local.get 0) (i32.const 1))) (i32.const 1)))
   (func (export "send_request") (param $p i32) (param $n i32) (result i32)
     (if (i32.eq (i32.load8_u (local.get $p)) (i32.const 1)) (then unreachable))
     (if (i32.eq (i32.load8_u (local.get $p)) (i32.const 2)) (then (loop $l (br $l))))
+    (if (i32.eq (i32.load8_u (local.get $p)) (i32.const 3)) (then (return (call $deep (i32.const 0)))))
     (i32.store8 (global.get $resp) (i32.const 0))
     (i32.store (i32.add (global.get $resp) (i32.const 1)) (i32.const 0))
     (i32.const 0)))
@@ -298,6 +300,27 @@ fn trap_returns_an_error_and_the_next_call_works() {
     assert!(e.message().contains("unreachable"), "{e}");
     let (st, p) = b.send_request(&encode_request(6, b"").unwrap()).unwrap();
     assert_eq!((st, p.len()), (Status::Ok, 0));
+}
+
+#[test]
+fn runaway_recursion_traps_within_a_small_thread_stack() {
+    // A BEAM dirty scheduler thread has 320 KiB of stack; the guest's native
+    // stack limit must trap before the thread's stack runs out.
+    let wasm = wat::parse_str(BAD_GUEST).unwrap();
+    let mut b = Bridge::from_bytes(&wasm).unwrap();
+    let e = std::thread::Builder::new()
+        .stack_size(320 << 10)
+        .spawn(move || {
+            let e = b.send_request(&encode_request(3, b"").unwrap()).unwrap_err();
+            let (st, _) = b.send_request(&encode_request(6, b"").unwrap()).unwrap();
+            assert_eq!(st, Status::Ok);
+            e
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+    assert_eq!(e.kind(), ErrorKind::Trap, "{e}");
+    assert!(e.message().contains("stack"), "{e}");
 }
 
 #[test]

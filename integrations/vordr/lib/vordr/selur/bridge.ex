@@ -99,119 +99,86 @@ defmodule Vordr.Selur.Bridge do
 
   @doc "Drops the bridge now (a runc bridge tears its containers down). Idempotent."
   @spec free(bridge()) :: :ok | {:error, error()}
-  def free(bridge) when is_reference(bridge), do: safe(fn -> nif_free(bridge) end)
-  def free(_), do: {:error, :invalid_request}
+  def free(_bridge), do: :erlang.nif_error(:nif_not_loaded)
 
   @doc "Size of the guest's linear memory in bytes."
   @spec memory_size(bridge()) :: {:ok, non_neg_integer()} | {:error, error()}
-  def memory_size(bridge) when is_reference(bridge), do: safe(fn -> nif_memory_size(bridge) end)
-  def memory_size(_), do: {:error, :invalid_request}
+  def memory_size(_bridge), do: :erlang.nif_error(:nif_not_loaded)
 
   @doc "Whether the bridge's backend blocks (runc), so its calls run on dirty schedulers."
   @spec blocking?(bridge()) :: {:ok, boolean()} | {:error, error()}
-  def blocking?(bridge) when is_reference(bridge), do: safe(fn -> nif_blocking(bridge) end)
-  def blocking?(_), do: {:error, :invalid_request}
+  def blocking?(bridge), do: nif_blocking(bridge)
 
   @doc "The message of the bridge's last error (`\"\"` when none yet)."
   @spec last_error(bridge()) :: {:ok, String.t()} | {:error, error()}
-  def last_error(bridge) when is_reference(bridge), do: safe(fn -> nif_last_error(bridge) end)
-  def last_error(_), do: {:error, :invalid_request}
+  def last_error(_bridge), do: :erlang.nif_error(:nif_not_loaded)
 
   @doc "Creates a container from `image`; answers its generated id."
   @spec create_container(bridge(), image_ref()) :: {:ok, container_id()} | {:error, error()}
-  def create_container(bridge, image) when is_reference(bridge) and is_binary(image) do
-    safe(fn ->
-      case nif_create_container(bridge, image) do
-        :dirty -> nif_create_container_dirty(bridge, image)
-        r -> r
-      end
-    end)
+  def create_container(bridge, image) do
+    case nif_create_container(bridge, image) do
+      :dirty -> nif_create_container_dirty(bridge, image)
+      r -> r
+    end
   end
-
-  def create_container(_, _), do: {:error, :invalid_request}
 
   @doc "Creates a container with a chosen id; a taken id is `:container_already_exists`."
   @spec create_container(bridge(), image_ref(), container_id()) ::
           {:ok, container_id()} | {:error, error()}
-  def create_container(bridge, image, name)
-      when is_reference(bridge) and is_binary(image) and is_binary(name) do
-    safe(fn ->
-      case nif_create_named_container(bridge, image, name) do
-        :dirty -> nif_create_named_container_dirty(bridge, image, name)
-        r -> r
-      end
-    end)
+  def create_container(bridge, image, name) do
+    case nif_create_named_container(bridge, image, name) do
+      :dirty -> nif_create_named_container_dirty(bridge, image, name)
+      r -> r
+    end
   end
-
-  def create_container(_, _, _), do: {:error, :invalid_request}
 
   @doc "Starts a created or stopped container."
   @spec start_container(bridge(), container_id()) :: :ok | {:error, error()}
-  def start_container(bridge, id) when is_reference(bridge) and is_binary(id) do
-    safe(fn ->
-      case nif_start_container(bridge, id) do
-        :dirty -> nif_start_container_dirty(bridge, id)
-        r -> r
-      end
-    end)
+  def start_container(bridge, id) do
+    case nif_start_container(bridge, id) do
+      :dirty -> nif_start_container_dirty(bridge, id)
+      r -> r
+    end
   end
-
-  def start_container(_, _), do: {:error, :invalid_request}
 
   @doc "Stops a running container (SIGTERM, then SIGKILL after the grace period)."
   @spec stop_container(bridge(), container_id()) :: :ok | {:error, error()}
-  def stop_container(bridge, id) when is_reference(bridge) and is_binary(id) do
-    safe(fn ->
-      case nif_stop_container(bridge, id) do
-        :dirty -> nif_stop_container_dirty(bridge, id)
-        r -> r
-      end
-    end)
+  def stop_container(bridge, id) do
+    case nif_stop_container(bridge, id) do
+      :dirty -> nif_stop_container_dirty(bridge, id)
+      r -> r
+    end
   end
-
-  def stop_container(_, _), do: {:error, :invalid_request}
 
   @doc """
   The container as JSON: id, image, state, timestamps (ms), restart count,
   and the backend's view under `runtime`.
   """
   @spec inspect_container(bridge(), container_id()) :: {:ok, String.t()} | {:error, error()}
-  def inspect_container(bridge, id) when is_reference(bridge) and is_binary(id) do
-    safe(fn ->
-      case nif_inspect_container(bridge, id) do
-        :dirty -> nif_inspect_container_dirty(bridge, id)
-        r -> r
-      end
-    end)
+  def inspect_container(bridge, id) do
+    case nif_inspect_container(bridge, id) do
+      :dirty -> nif_inspect_container_dirty(bridge, id)
+      r -> r
+    end
   end
-
-  def inspect_container(_, _), do: {:error, :invalid_request}
 
   @doc "Deletes a container that is not running."
   @spec delete_container(bridge(), container_id()) :: :ok | {:error, error()}
-  def delete_container(bridge, id) when is_reference(bridge) and is_binary(id) do
-    safe(fn ->
-      case nif_delete_container(bridge, id) do
-        :dirty -> nif_delete_container_dirty(bridge, id)
-        r -> r
-      end
-    end)
+  def delete_container(bridge, id) do
+    case nif_delete_container(bridge, id) do
+      :dirty -> nif_delete_container_dirty(bridge, id)
+      r -> r
+    end
   end
-
-  def delete_container(_, _), do: {:error, :invalid_request}
 
   @doc "Ids of all containers."
   @spec list_containers(bridge()) :: {:ok, [container_id()]} | {:error, error()}
-  def list_containers(bridge) when is_reference(bridge) do
-    safe(fn ->
-      case nif_list_containers(bridge) do
-        :dirty -> nif_list_containers_dirty(bridge)
-        r -> r
-      end
-    end)
+  def list_containers(bridge) do
+    case nif_list_containers(bridge) do
+      :dirty -> nif_list_containers_dirty(bridge)
+      r -> r
+    end
   end
-
-  def list_containers(_), do: {:error, :invalid_request}
 
   @doc """
   Sends one raw request frame `<<command, byte_size(payload)::little-32,
@@ -219,46 +186,23 @@ defmodule Vordr.Selur.Bridge do
   status as an error atom.
   """
   @spec send_request(bridge(), binary()) :: {:ok, binary()} | {:error, error()}
-  def send_request(bridge, request) when is_reference(bridge) and is_binary(request) do
-    safe(fn ->
-      case nif_send_request(bridge, request) do
-        :dirty -> nif_send_request_dirty(bridge, request)
-        r -> r
-      end
-    end)
+  def send_request(bridge, request) do
+    case nif_send_request(bridge, request) do
+      :dirty -> nif_send_request_dirty(bridge, request)
+      r -> r
+    end
   end
-
-  def send_request(_, _), do: {:error, :invalid_request}
 
   @doc "The diagnostics echo: `payload` through guest memory and back."
   @spec echo(bridge(), binary()) :: {:ok, binary()} | {:error, error()}
-  def echo(bridge, payload) when is_reference(bridge) and is_binary(payload),
-    do: safe(fn -> nif_echo(bridge, payload) end)
-
-  def echo(_, _), do: {:error, :invalid_request}
-
-  # A reference that is not a bridge resource makes the NIF raise badarg;
-  # that is the caller's mistake, answered like any other bad argument.
-  defp safe(fun) do
-    fun.()
-  rescue
-    ArgumentError -> {:error, :invalid_request}
-  end
+  def echo(_bridge, _payload), do: :erlang.nif_error(:nif_not_loaded)
 
   @doc false
   def nif_new(_), do: :erlang.nif_error(:nif_not_loaded)
   @doc false
   def nif_new_runc(_, _, _, _), do: :erlang.nif_error(:nif_not_loaded)
   @doc false
-  def nif_free(_), do: :erlang.nif_error(:nif_not_loaded)
-  @doc false
-  def nif_memory_size(_), do: :erlang.nif_error(:nif_not_loaded)
-  @doc false
-  def nif_last_error(_), do: :erlang.nif_error(:nif_not_loaded)
-  @doc false
   def nif_blocking(_), do: :erlang.nif_error(:nif_not_loaded)
-  @doc false
-  def nif_echo(_, _), do: :erlang.nif_error(:nif_not_loaded)
   @doc false
   def nif_send_request(_, _), do: :erlang.nif_error(:nif_not_loaded)
   @doc false
