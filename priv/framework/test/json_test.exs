@@ -84,7 +84,7 @@ defmodule ElixirWorkers.JSONTest do
 
   test "escapes what JSON requires and passes UTF-8 through" do
     assert JSON.encode("a\"b\\c\nd\re\tf\bg\fh" <> <<1, 31>>) ==
-             ~S("a\"b\\c\nd\re\tf\bg\fh\u0001\u001f")
+             ~S("a\"b\\c\nd\re\tf\u0008g\u000ch\u0001\u001f")
 
     assert JSON.encode("☃é😀/") == ~s("☃é😀/")
   end

@@ -4,15 +4,16 @@ defmodule ElixirWorkers.HTML do
   `ElixirWorkers.Conn.html/3` sends without copying.
   """
 
+  # Like the JSON encoder, this avoids literals in anything that runs per
+  # character or per tag: AtomVM copies a literal into a heap fragment on
+  # every load, which costs a garbage collection soon after.
+
   @doc """
   Escapes `& < > " '` in text (binaries, atoms and numbers are accepted).
-  Returns iodata of slices of the input.
+  Returns the input itself when nothing needs escaping, else iodata.
   """
   def escape(s) when is_binary(s) do
-    case :binary.match(s, ["&", "<", ">", "\"", "'"]) do
-      :nomatch -> s
-      _ -> esc(s, s, 0, 0, [])
-    end
+    if clean?(s), do: s, else: esc(s, [])
   end
 
   def escape(a) when is_atom(a), do: escape(:erlang.atom_to_binary(a, :utf8))
@@ -22,39 +23,41 @@ defmodule ElixirWorkers.HTML do
   @doc "Escapes to a binary."
   def escape_to_binary(s), do: :erlang.iolist_to_binary(escape(s))
 
-  defp esc(<<c, rest::binary>>, orig, skip, len, acc)
-       when c == ?& or c == ?< or c == ?> or c == ?" or c == ?' do
-    esc(rest, orig, skip + len + 1, 0, [acc, :binary.part(orig, skip, len), entity(c)])
-  end
+  defp clean?(<<c, _::binary>>) when c == ?& or c == ?< or c == ?> or c == ?" or c == ?',
+    do: false
 
-  defp esc(<<_, rest::binary>>, orig, skip, len, acc), do: esc(rest, orig, skip, len + 1, acc)
-  defp esc(<<>>, orig, skip, len, acc), do: [acc, :binary.part(orig, skip, len)]
+  defp clean?(<<_, rest::binary>>), do: clean?(rest)
+  defp clean?(<<>>), do: true
 
-  defp entity(?&), do: "&amp;"
-  defp entity(?<), do: "&lt;"
-  defp entity(?>), do: "&gt;"
-  defp entity(?"), do: "&quot;"
-  defp entity(?'), do: "&#39;"
+  # A reversed list of bytes; entities are consed in reverse.
+  defp esc(<<?&, rest::binary>>, acc), do: esc(rest, [?;, ?p, ?m, ?a, ?& | acc])
+  defp esc(<<?<, rest::binary>>, acc), do: esc(rest, [?;, ?t, ?l, ?& | acc])
+  defp esc(<<?>, rest::binary>>, acc), do: esc(rest, [?;, ?t, ?g, ?& | acc])
+  defp esc(<<?", rest::binary>>, acc), do: esc(rest, [?;, ?t, ?o, ?u, ?q, ?& | acc])
+  defp esc(<<?', rest::binary>>, acc), do: esc(rest, [?;, ?9, ?3, ?#, ?& | acc])
+  defp esc(<<c, rest::binary>>, acc), do: esc(rest, [c | acc])
+  defp esc(<<>>, acc), do: :lists.reverse(acc)
 
   @doc """
   `<name attrs>content</name>`. `attrs` is a map or keyword/pair list whose
   values are escaped; `content` is iodata inserted as is (escape text yourself
   with `escape/1`).
   """
-  def tag(name, attrs \\ [], content), do: ["<", name, attrs(attrs), ">", content, "</", name, ">"]
+  def tag(name, attrs \\ [], content),
+    do: [?<, name | attrs(attrs, [?>, content, ?<, ?/, name, ?>])]
 
   @doc "A void element: `<name attrs>`."
-  def void_tag(name, attrs \\ []), do: ["<", name, attrs(attrs), ">"]
+  def void_tag(name, attrs \\ []), do: [?<, name | attrs(attrs, [?>])]
 
   @doc "Maps `fun` over `list` and returns the iodata of the results."
   def each(list, fun) when is_list(list), do: :lists.map(fun, list)
 
-  defp attrs(m) when is_map(m), do: attrs(:maps.to_list(m))
-  defp attrs([]), do: []
-  defp attrs([{_k, false} | rest]), do: attrs(rest)
-  defp attrs([{_k, nil} | rest]), do: attrs(rest)
-  defp attrs([{k, true} | rest]), do: [" ", name(k) | attrs(rest)]
-  defp attrs([{k, v} | rest]), do: [" ", name(k), "=\"", escape(v), "\"" | attrs(rest)]
+  defp attrs(m, tail) when is_map(m), do: attrs(:maps.to_list(m), tail)
+  defp attrs([], tail), do: tail
+  defp attrs([{_k, false} | rest], tail), do: attrs(rest, tail)
+  defp attrs([{_k, nil} | rest], tail), do: attrs(rest, tail)
+  defp attrs([{k, true} | rest], tail), do: [?\s, name(k) | attrs(rest, tail)]
+  defp attrs([{k, v} | rest], tail), do: [?\s, name(k), ?=, ?", escape(v), ?" | attrs(rest, tail)]
 
   defp name(k) when is_atom(k), do: :erlang.atom_to_binary(k, :utf8)
   defp name(k) when is_binary(k), do: k

@@ -132,60 +132,55 @@ defmodule ElixirWorkers.JSON do
 
   # --- strings ----------------------------------------------------------------
   #
-  # The common case, a string without escapes, costs two C-level searches
-  # (`:binary.match`) and one sub-binary: no per-byte work in the VM. A string
-  # with escapes is copied slice by slice between escapes.
+  # Measured on AtomVM (WASI): calling allocating NIFs (`:binary.match/3`,
+  # `:binary.part/3`) once per string while a large decoded structure is live
+  # costs a garbage collection of that structure on many calls, which made
+  # decoding quadratic. So strings are scanned here with plain binary
+  # matching (no allocation per byte), and a string without escapes becomes
+  # one slice of the input.
 
-  defp string(rest, orig) do
-    case :binary.match(rest, "\"") do
-      :nomatch ->
-        fail(orig, <<>>, "unterminated string")
+  defp string(rest, orig), do: plain(rest, rest, 0, orig)
 
-      {q, _} ->
-        case :binary.match(rest, "\\", [{:scope, {0, q}}]) do
-          :nomatch ->
-            <<s::binary-size(q), ?", after_quote::binary>> = rest
-            {s, after_quote}
-
-          {b, _} ->
-            <<s::binary-size(b), ?\\, esc_rest::binary>> = rest
-            escaped(esc_rest, orig, [s])
-        end
-    end
+  defp plain(<<?", _::binary>>, start, len, _orig) do
+    <<s::binary-size(len), ?", after_quote::binary>> = start
+    {s, after_quote}
   end
 
-  # `rest` starts right after a backslash.
+  defp plain(<<?\\, esc_rest::binary>>, start, len, orig) do
+    <<s::binary-size(len), _::binary>> = start
+    escaped(esc_rest, orig, [s])
+  end
+
+  defp plain(<<_, rest::binary>>, start, len, orig), do: plain(rest, start, len + 1, orig)
+  defp plain(<<>>, _start, _len, orig), do: fail(orig, <<>>, "unterminated string")
+
+  # `rest` starts right after a backslash; `acc` is iodata of what came before.
   defp escaped(rest, orig, acc) do
     {piece, rest} = escape_char(rest, orig)
-    string_more(rest, orig, [acc, piece])
+    more(rest, rest, 0, orig, [acc, piece])
   end
 
-  defp string_more(rest, orig, acc) do
-    case :binary.match(rest, "\"") do
-      :nomatch ->
-        fail(orig, <<>>, "unterminated string")
-
-      {q, _} ->
-        case :binary.match(rest, "\\", [{:scope, {0, q}}]) do
-          :nomatch ->
-            <<s::binary-size(q), ?", after_quote::binary>> = rest
-            {:erlang.iolist_to_binary([acc, s]), after_quote}
-
-          {b, _} ->
-            <<s::binary-size(b), ?\\, esc_rest::binary>> = rest
-            escaped(esc_rest, orig, [acc, s])
-        end
-    end
+  defp more(<<?", _::binary>>, start, len, _orig, acc) do
+    <<s::binary-size(len), ?", after_quote::binary>> = start
+    {:erlang.iolist_to_binary([acc, s]), after_quote}
   end
 
-  defp escape_char(<<?", rest::binary>>, _orig), do: {"\"", rest}
-  defp escape_char(<<?\\, rest::binary>>, _orig), do: {"\\", rest}
-  defp escape_char(<<?/, rest::binary>>, _orig), do: {"/", rest}
-  defp escape_char(<<?b, rest::binary>>, _orig), do: {"\b", rest}
-  defp escape_char(<<?f, rest::binary>>, _orig), do: {"\f", rest}
-  defp escape_char(<<?n, rest::binary>>, _orig), do: {"\n", rest}
-  defp escape_char(<<?r, rest::binary>>, _orig), do: {"\r", rest}
-  defp escape_char(<<?t, rest::binary>>, _orig), do: {"\t", rest}
+  defp more(<<?\\, esc_rest::binary>>, start, len, orig, acc) do
+    <<s::binary-size(len), _::binary>> = start
+    escaped(esc_rest, orig, [acc, s])
+  end
+
+  defp more(<<_, rest::binary>>, start, len, orig, acc), do: more(rest, start, len + 1, orig, acc)
+  defp more(<<>>, _start, _len, orig, _acc), do: fail(orig, <<>>, "unterminated string")
+
+  defp escape_char(<<?", rest::binary>>, _orig), do: {?", rest}
+  defp escape_char(<<?\\, rest::binary>>, _orig), do: {?\\, rest}
+  defp escape_char(<<?/, rest::binary>>, _orig), do: {?/, rest}
+  defp escape_char(<<?b, rest::binary>>, _orig), do: {?\b, rest}
+  defp escape_char(<<?f, rest::binary>>, _orig), do: {?\f, rest}
+  defp escape_char(<<?n, rest::binary>>, _orig), do: {?\n, rest}
+  defp escape_char(<<?r, rest::binary>>, _orig), do: {?\r, rest}
+  defp escape_char(<<?t, rest::binary>>, _orig), do: {?\t, rest}
 
   defp escape_char(<<?u, a, b, c, d, rest::binary>> = bin, orig) do
     case hex4(a, b, c, d) do
@@ -302,49 +297,55 @@ defmodule ElixirWorkers.JSON do
   # ---------------------------------------------------------------------------
   # Encoding
   # ---------------------------------------------------------------------------
+  #
+  # AtomVM copies a literal (a binary such as "null", a constant list) into a
+  # fresh heap fragment every time code loads it, and a fragment forces a
+  # full garbage collection at the next allocation. So the encoder uses no
+  # literals per value: every piece of output is consed onto the tail of what
+  # follows (`enc(term, tail)`), from integers and slices of the input.
 
   @doc """
   Encodes a term as JSON iodata. Maps (binary, atom or integer keys), lists,
   binaries (UTF-8), atoms, integers, floats, `nil`, `true` and `false` are
   supported; anything else raises `ArgumentError`.
   """
-  def encode_to_iodata(term), do: enc(term)
+  def encode_to_iodata(term), do: enc(term, [])
 
   @doc "Encodes a term as a JSON binary."
-  def encode(term), do: :erlang.iolist_to_binary(enc(term))
+  def encode(term), do: :erlang.iolist_to_binary(enc(term, []))
 
-  defp enc(s) when is_binary(s), do: [?", escape(s), ?"]
-  defp enc(n) when is_integer(n), do: :erlang.integer_to_binary(n)
-  defp enc(f) when is_float(f), do: float(f)
-  defp enc(nil), do: "null"
-  defp enc(true), do: "true"
-  defp enc(false), do: "false"
-  defp enc(a) when is_atom(a), do: [?", escape(:erlang.atom_to_binary(a, :utf8)), ?"]
-  defp enc([]), do: "[]"
-  defp enc([h | t]), do: [?[, enc(h) | list_rest(t)]
+  defp enc(s, tail) when is_binary(s), do: [?" | escape_onto(s, [?" | tail])]
+  defp enc(n, tail) when is_integer(n), do: [:erlang.integer_to_binary(n) | tail]
+  defp enc(f, tail) when is_float(f), do: [float(f) | tail]
+  defp enc(nil, tail), do: [?n, ?u, ?l, ?l | tail]
+  defp enc(true, tail), do: [?t, ?r, ?u, ?e | tail]
+  defp enc(false, tail), do: [?f, ?a, ?l, ?s, ?e | tail]
+  defp enc(a, tail) when is_atom(a), do: enc(:erlang.atom_to_binary(a, :utf8), tail)
+  defp enc([], tail), do: [?[, ?] | tail]
+  defp enc([h | t], tail), do: [?[ | enc(h, list_rest(t, tail))]
 
-  defp enc(m) when is_map(m) do
+  defp enc(m, tail) when is_map(m) do
     case :maps.to_list(m) do
-      [] -> "{}"
-      [{k, v} | pairs] -> [?{, key(k), ?:, enc(v) | pairs_rest(pairs)]
+      [] -> [?{, ?} | tail]
+      [{k, v} | pairs] -> [?{ | key(k, [?: | enc(v, pairs_rest(pairs, tail))])]
     end
   end
 
-  defp enc(other),
+  defp enc(other, _tail),
     do: :erlang.error(ArgumentError.exception("cannot encode as JSON: " <> inspect(other)))
 
-  defp list_rest([]), do: [?]]
-  defp list_rest([h | t]), do: [?,, enc(h) | list_rest(t)]
-  defp list_rest(tail), do: enc(tail)
+  defp list_rest([], tail), do: [?] | tail]
+  defp list_rest([h | t], tail), do: [?, | enc(h, list_rest(t, tail))]
+  defp list_rest(improper, _tail), do: enc({:improper_list_tail, improper}, [])
 
-  defp pairs_rest([]), do: [?}]
-  defp pairs_rest([{k, v} | t]), do: [?,, key(k), ?:, enc(v) | pairs_rest(t)]
+  defp pairs_rest([], tail), do: [?} | tail]
+  defp pairs_rest([{k, v} | t], tail), do: [?, | key(k, [?: | enc(v, pairs_rest(t, tail))])]
 
-  defp key(k) when is_binary(k), do: [?", escape(k), ?"]
-  defp key(k) when is_atom(k), do: [?", escape(:erlang.atom_to_binary(k, :utf8)), ?"]
-  defp key(k) when is_integer(k), do: [?", :erlang.integer_to_binary(k), ?"]
+  defp key(k, tail) when is_binary(k), do: [?" | escape_onto(k, [?" | tail])]
+  defp key(k, tail) when is_atom(k), do: key(:erlang.atom_to_binary(k, :utf8), tail)
+  defp key(k, tail) when is_integer(k), do: [?", :erlang.integer_to_binary(k), ?" | tail]
 
-  defp key(other),
+  defp key(other, _tail),
     do: :erlang.error(ArgumentError.exception("cannot encode as a JSON key: " <> inspect(other)))
 
   defp float(f) do
@@ -368,53 +369,63 @@ defmodule ElixirWorkers.JSON do
 
   @doc """
   Escapes a UTF-8 binary for use inside a JSON string (without the quotes).
-  Returns iodata made of slices of the input. Raises `ArgumentError` when the
-  input is not valid UTF-8.
+  Returns the input itself when nothing needs escaping, else iodata. Raises
+  `ArgumentError` when the input is not valid UTF-8.
   """
-  def escape(s) do
-    escape_run(s, s, 0, 0, [])
+  def escape(s) when is_binary(s), do: escape_onto(s, [])
+
+  # The input itself when clean (one pass, no allocation), else the escaped
+  # bytes; either way followed by `tail`.
+  defp escape_onto(s, tail) do
+    if clean?(s), do: [s | tail], else: escape_bytes(s, s, [], tail)
   end
 
-  # Walks the input once; `skip` is where the current run of bytes that need
-  # no escaping starts and `len` its length, so output is a few slices.
-  defp escape_run(<<c, rest::binary>>, orig, skip, len, acc)
+  defp clean?(<<c, rest::binary>>) when c >= 0x20 and c != ?" and c != ?\\ and c < 0x80,
+    do: clean?(rest)
+
+  defp clean?(<<c, _::binary>>) when c < 0x80, do: false
+  defp clean?(<<_cp::utf8, rest::binary>>), do: clean?(rest)
+  defp clean?(<<>>), do: true
+  defp clean?(_invalid), do: false
+
+  # The escaped text as a reversed list of bytes (cons cells are what AtomVM
+  # allocates cheapest); escapes are consed in reverse order too.
+  defp escape_bytes(<<c, rest::binary>>, orig, acc, tail)
        when c >= 0x20 and c != ?" and c != ?\\ and c < 0x80,
-       do: escape_run(rest, orig, skip, len + 1, acc)
+       do: escape_bytes(rest, orig, [c | acc], tail)
 
-  defp escape_run(<<c, rest::binary>>, orig, skip, len, acc) when c < 0x80 do
-    acc = [acc, :binary.part(orig, skip, len), escape_byte(c)]
-    escape_run(rest, orig, skip + len + 1, 0, acc)
+  defp escape_bytes(<<?", rest::binary>>, orig, acc, tail),
+    do: escape_bytes(rest, orig, [?", ?\\ | acc], tail)
+
+  defp escape_bytes(<<?\\, rest::binary>>, orig, acc, tail),
+    do: escape_bytes(rest, orig, [?\\, ?\\ | acc], tail)
+
+  defp escape_bytes(<<?\n, rest::binary>>, orig, acc, tail),
+    do: escape_bytes(rest, orig, [?n, ?\\ | acc], tail)
+
+  defp escape_bytes(<<?\r, rest::binary>>, orig, acc, tail),
+    do: escape_bytes(rest, orig, [?r, ?\\ | acc], tail)
+
+  defp escape_bytes(<<?\t, rest::binary>>, orig, acc, tail),
+    do: escape_bytes(rest, orig, [?t, ?\\ | acc], tail)
+
+  defp escape_bytes(<<c, rest::binary>>, orig, acc, tail) when c < 0x20 do
+    acc = [hex_digit(rem(c, 16)), hex_digit(div(c, 16)), ?0, ?0, ?u, ?\\ | acc]
+    escape_bytes(rest, orig, acc, tail)
   end
 
-  defp escape_run(<<cp::utf8, rest::binary>>, orig, skip, len, acc) do
-    escape_run(rest, orig, skip, len + utf8_size(cp), acc)
-  end
+  defp escape_bytes(<<cp::utf8, rest::binary>>, orig, acc, tail),
+    do: escape_bytes(rest, orig, [<<cp::utf8>> | acc], tail)
 
-  defp escape_run(<<>>, orig, 0, _len, []), do: orig
-  defp escape_run(<<>>, orig, skip, len, acc), do: [acc, :binary.part(orig, skip, len)]
+  defp escape_bytes(<<>>, _orig, acc, tail), do: :lists.reverse(acc, tail)
 
-  defp escape_run(_rest, _orig, skip, len, _acc) do
+  defp escape_bytes(rest, orig, _acc, _tail) do
     :erlang.error(
       ArgumentError.exception(
-        "invalid UTF-8 in JSON string at byte " <> :erlang.integer_to_binary(skip + len)
+        "invalid UTF-8 in JSON string at byte " <>
+          :erlang.integer_to_binary(byte_size(orig) - byte_size(rest))
       )
     )
-  end
-
-  defp utf8_size(cp) when cp < 0x800, do: 2
-  defp utf8_size(cp) when cp < 0x10000, do: 3
-  defp utf8_size(_cp), do: 4
-
-  defp escape_byte(?"), do: "\\\""
-  defp escape_byte(?\\), do: "\\\\"
-  defp escape_byte(?\n), do: "\\n"
-  defp escape_byte(?\r), do: "\\r"
-  defp escape_byte(?\t), do: "\\t"
-  defp escape_byte(?\b), do: "\\b"
-  defp escape_byte(?\f), do: "\\f"
-
-  defp escape_byte(c) do
-    <<"\\u00", hex_digit(div(c, 16)), hex_digit(rem(c, 16))>>
   end
 
   defp hex_digit(d) when d < 10, do: ?0 + d

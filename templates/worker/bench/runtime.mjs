@@ -1,0 +1,98 @@
+// Per-route request cost of the worker's request path in plain Node on the
+// real atomvm.wasm (no wrangler): handleRequest end to end, including
+// instance creation, every pass, and reading the response body.
+//
+//   node runtime.mjs --wasm atomvm.wasm --avm app.avm [--iterations N] [--warmup N]
+//
+// The app is the framework's test app (priv/framework/test/support). Prints
+// one JSON object: { routes: [{name, n, p50_ms, p99_ms, mean_ms, passes}] }.
+// Driven by `cargo xtask bench runtime`, which builds the archive.
+
+import fs from "node:fs";
+import { performance } from "node:perf_hooks";
+import { handleRequest } from "../src/worker.js";
+
+const args = process.argv.slice(2);
+const opt = (name, dflt) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : dflt;
+};
+const wasmPath = opt("--wasm");
+const avmPath = opt("--avm");
+const iterations = Number(opt("--iterations", "300"));
+const warmup = Number(opt("--warmup", "30"));
+if (!wasmPath || !avmPath) {
+  console.error("usage: node runtime.mjs --wasm atomvm.wasm --avm app.avm [--iterations N] [--warmup N]");
+  process.exit(64);
+}
+
+const app = {
+  wasmModule: new WebAssembly.Module(fs.readFileSync(wasmPath)),
+  avmBytes: new Uint8Array(fs.readFileSync(avmPath)),
+  logger: { log() {}, error(line) { errors.push(line); } },
+};
+const errors = [];
+
+// A JSON document of about `size` bytes: objects with strings (some needing
+// escapes), numbers, booleans and nulls.
+function doc(size) {
+  const items = [];
+  for (let n = 0; JSON.stringify(items).length < size; n++) {
+    items.push({ id: n, name: `item ${n} "q" é`, tags: ["a", "b"], score: n * 3, ok: n % 2 === 0, none: null });
+  }
+  return JSON.stringify(items);
+}
+
+// A KV namespace that answers at once, so the figure is the VM's cost of two passes.
+const kv = {
+  async get(key) {
+    return key === "user1" ? "alice" : null;
+  },
+};
+
+const JSON_CT = { "content-type": "application/json" };
+const routes = [
+  { name: "health", method: "GET", path: "/health" },
+  { name: "html_5kb", method: "GET", path: "/page" },
+  { name: "echo_1kb", method: "POST", path: "/echo", body: doc(1024), headers: JSON_CT },
+  { name: "echo_10kb", method: "POST", path: "/echo", body: doc(10 * 1024), headers: JSON_CT },
+  { name: "echo_50kb", method: "POST", path: "/echo", body: doc(50 * 1024), headers: JSON_CT },
+  { name: "echo_raw_10kb", method: "POST", path: "/echo_raw", body: doc(10 * 1024), headers: JSON_CT },
+  { name: "kv_two_pass", method: "GET", path: "/kv/user1", env: { CACHE: kv } },
+];
+
+async function once(route) {
+  const init = { method: route.method, headers: route.headers };
+  if (route.body !== undefined) init.body = route.body;
+  const res = await handleRequest(new Request("http://bench.test" + route.path, init), route.env ?? {}, { waitUntil() {} }, app);
+  const body = await res.arrayBuffer();
+  if (res.status !== 200) {
+    throw new Error(`${route.name}: status ${res.status}: ${new TextDecoder().decode(body).slice(0, 200)}\n${errors.join("\n")}`);
+  }
+  return body.byteLength;
+}
+
+const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+
+const out = [];
+for (const route of routes) {
+  for (let i = 0; i < warmup; i++) await once(route);
+  const times = [];
+  let bytes = 0;
+  for (let i = 0; i < iterations; i++) {
+    const t0 = performance.now();
+    bytes = await once(route);
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  out.push({
+    name: route.name,
+    n: iterations,
+    request_bytes: route.body ? Buffer.byteLength(route.body) : 0,
+    response_bytes: bytes,
+    p50_ms: pct(times, 50),
+    p99_ms: pct(times, 99),
+    mean_ms: times.reduce((s, t) => s + t, 0) / times.length,
+  });
+}
+console.log(JSON.stringify({ node: process.version, routes: out }));
