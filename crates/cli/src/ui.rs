@@ -193,8 +193,13 @@ impl Ui {
             }
             eprintln!("dropped ({}):", dropped.len());
             for f in dropped {
+                let why = if f.unsupported {
+                    "dropped: needs sockets, distribution or crypto, which the WASI runtime lacks"
+                } else {
+                    "dropped"
+                };
                 eprintln!(
-                    "  {:<44} {:<9} dropped",
+                    "  {:<44} {:<9} {why}",
                     display_module(&f.module),
                     format!("{:?}", f.origin).to_lowercase()
                 );
@@ -215,8 +220,8 @@ impl Ui {
         let m = &s.modules;
         eprintln!("  startup      {}", display_module(&s.startup_module));
         eprintln!(
-            "  modules      {} (app {}, framework {}, stdlib {}); {} dropped",
-            m.total, m.app, m.framework, m.stdlib, m.dropped
+            "  modules      {} (app {}, framework {}, stdlib {}); {} dropped, {} unusable under WASI",
+            m.total, m.app, m.framework, m.stdlib, m.dropped, m.unsupported
         );
         for f in &s.files {
             eprintln!(

@@ -28,6 +28,33 @@ pub const PAID_LIMIT: u64 = 10 * 1024 * 1024;
 /// Warn once the gzipped worker reaches this share of a limit.
 const NEAR_LIMIT: f64 = 0.8;
 
+/// AtomVM stdlib modules that cannot work under the WASI runtime: they wrap
+/// socket, distribution or crypto NIFs that its WASI platform does not have
+/// (no sockets, no nodes, no TLS). The atom rule would otherwise keep them all:
+/// AtomVM's `erlang` module names `net_kernel` and `crypto`, and those reach
+/// the whole networking stack. Calling them on Workers fails either way;
+/// shipping them only costs bytes on every request.
+pub const WASI_UNSUPPORTED: &[&str] = &[
+    "crypto",
+    "dist_util",
+    "erl_epmd",
+    "erpc",
+    "gen_tcp",
+    "gen_tcp_inet",
+    "gen_tcp_socket",
+    "gen_udp",
+    "gen_udp_inet",
+    "gen_udp_socket",
+    "inet",
+    "net",
+    "net_kernel",
+    "net_kernel_sup",
+    "socket",
+    "socket_dist",
+    "socket_dist_controller",
+    "ssl",
+];
+
 /// What `build` should do beyond the default.
 #[derive(Debug, Clone, Default)]
 pub struct BuildOptions {
@@ -55,6 +82,9 @@ pub struct ModuleFate {
     /// For a kept module: one module that reaches it (`None` for the start).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kept_by: Option<String>,
+    /// Left out before the tree-shake: needs what the WASI runtime lacks.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unsupported: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,6 +95,9 @@ pub struct ModuleCounts {
     pub total: usize,
     /// Candidates the tree-shake left out.
     pub dropped: usize,
+    /// Stdlib modules left out as unusable under WASI (see [`WASI_UNSUPPORTED`]).
+    #[serde(default)]
+    pub unsupported: usize,
 }
 
 /// A file of the worker as it will be uploaded.
@@ -174,8 +207,8 @@ pub fn build(project: &Project, opts: &BuildOptions, report: Reporter<'_>) -> Re
     let (mut summary, packed) = match cached {
         Some(summary) if !opts.explain => (summary, false),
         _ => {
-            let candidates = collect(&app_beams, &fw_beams, &stdlib_beams)?;
-            let outcome = shake_and_pack(project, &candidates, opts.explain)?;
+            let collected = collect(&app_beams, &fw_beams, &stdlib_beams)?;
+            let outcome = shake_and_pack(project, &collected, opts.explain)?;
             // Identical bytes are not written again: wrangler then has
             // nothing to reload.
             let same = state
@@ -368,8 +401,9 @@ struct Candidate {
 
 /// Reads and parses every candidate. A module defined twice keeps the
 /// application's copy over the framework's over the stdlib's.
-fn collect(app: &[PathBuf], fw: &[PathBuf], stdlib: &[PathBuf]) -> Result<Vec<Candidate>> {
+fn collect(app: &[PathBuf], fw: &[PathBuf], stdlib: &[PathBuf]) -> Result<Collected> {
     let mut by_name: BTreeMap<String, Candidate> = BTreeMap::new();
+    let mut unsupported = Vec::new();
     for (origin, paths) in [
         (Origin::App, app),
         (Origin::Framework, fw),
@@ -387,6 +421,10 @@ fn collect(app: &[PathBuf], fw: &[PathBuf], stdlib: &[PathBuf]) -> Result<Vec<Ca
             if by_name.contains_key(&name) {
                 continue;
             }
+            if origin == Origin::Stdlib && WASI_UNSUPPORTED.contains(&name.as_str()) {
+                unsupported.push(name);
+                continue;
+            }
             by_name.insert(
                 name.clone(),
                 Candidate {
@@ -400,7 +438,16 @@ fn collect(app: &[PathBuf], fw: &[PathBuf], stdlib: &[PathBuf]) -> Result<Vec<Ca
             );
         }
     }
-    Ok(by_name.into_values().collect())
+    Ok(Collected {
+        candidates: by_name.into_values().collect(),
+        unsupported,
+    })
+}
+
+struct Collected {
+    candidates: Vec<Candidate>,
+    /// Stdlib modules left out as unusable under WASI.
+    unsupported: Vec<String>,
 }
 
 struct Outcome {
@@ -408,7 +455,8 @@ struct Outcome {
     summary: Summary,
 }
 
-fn shake_and_pack(project: &Project, candidates: &[Candidate], explain: bool) -> Result<Outcome> {
+fn shake_and_pack(project: &Project, collected: &Collected, explain: bool) -> Result<Outcome> {
+    let candidates = &collected.candidates;
     let entries: Vec<&Candidate> = candidates.iter().filter(|c| c.is_app_entry).collect();
     let start = match entries.as_slice() {
         [one] => one.name.clone(),
@@ -449,6 +497,7 @@ fn shake_and_pack(project: &Project, candidates: &[Candidate], explain: bool) ->
 
     let mut counts = ModuleCounts {
         dropped: pruned.dropped.len(),
+        unsupported: collected.unsupported.len(),
         total: pruned.kept.len(),
         ..Default::default()
     };
@@ -468,6 +517,7 @@ fn shake_and_pack(project: &Project, candidates: &[Candidate], explain: bool) ->
                 origin: by_name[k.name.as_str()].origin,
                 kept: true,
                 kept_by: k.kept_by.clone(),
+                unsupported: false,
             })
             .collect();
         fates.extend(pruned.dropped.iter().map(|d| ModuleFate {
@@ -475,6 +525,14 @@ fn shake_and_pack(project: &Project, candidates: &[Candidate], explain: bool) ->
             origin: by_name[d.as_str()].origin,
             kept: false,
             kept_by: None,
+            unsupported: false,
+        }));
+        fates.extend(collected.unsupported.iter().map(|m| ModuleFate {
+            module: m.clone(),
+            origin: Origin::Stdlib,
+            kept: false,
+            kept_by: None,
+            unsupported: true,
         }));
         fates
     });

@@ -23,7 +23,7 @@ impl Runtime {
     /// `$ELIXIR_WORKERS_RUNTIME`, else the source tree's `priv/`.
     pub fn locate() -> Result<Runtime> {
         let (dir, origin) = match std::env::var_os(RUNTIME_ENV).filter(|v| !v.is_empty()) {
-            Some(dir) => (PathBuf::from(dir), format!("{RUNTIME_ENV}")),
+            Some(dir) => (PathBuf::from(dir), RUNTIME_ENV.to_string()),
             None => (PathBuf::from(BUILT_IN), "the built-in location".to_string()),
         };
         let dir = dir.canonicalize().unwrap_or(dir);

@@ -111,19 +111,15 @@ pub fn test_runtime() -> PathBuf {
 
 /// The real AtomVM runtime: $ELIXIR_WORKERS_RUNTIME or the workspace's priv/.
 pub fn real_runtime() -> Option<PathBuf> {
-    let candidates = std::env::var_os("ELIXIR_WORKERS_RUNTIME")
+    std::env::var_os("ELIXIR_WORKERS_RUNTIME")
         .map(PathBuf::from)
         .into_iter()
-        .chain([workspace().join("priv")]);
-    for dir in candidates {
-        if dir.join("atomvm.wasm").is_file()
-            && dir.join("stdlib").is_dir()
-            && !is_test_runtime(&dir)
-        {
-            return Some(dir);
-        }
-    }
-    None
+        .chain([workspace().join("priv")])
+        .find(|dir| {
+            dir.join("atomvm.wasm").is_file()
+                && dir.join("stdlib").is_dir()
+                && !is_test_runtime(dir)
+        })
 }
 
 fn is_test_runtime(dir: &Path) -> bool {
