@@ -35,6 +35,10 @@ int main(int argc, char **argv)
         return WASI_EXIT_USAGE;
     }
     const char *path = argv[1];
+    // stdout is a pipe to the host's log, so stdio would buffer it whole until
+    // exit; line buffering delivers each log line as it is written and loses at
+    // most a partial line if the VM traps.
+    setvbuf(stdout, NULL, _IOLBF, BUFSIZ);
 
     GlobalContext *glb = globalcontext_new();
     if (IS_NULL_PTR(glb)) {

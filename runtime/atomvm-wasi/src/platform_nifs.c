@@ -19,6 +19,8 @@
  */
 
 #include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -74,23 +76,7 @@ static InteropFunctionResult iodata_bytes(term t, struct IodataBytes *out)
     return InteropOk;
 }
 
-static bool write_all(int fd, const char *data, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, data, len);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            return false;
-        }
-        data += n;
-        len -= (size_t) n;
-    }
-    return true;
-}
-
-static term write_iodata_to(Context *ctx, term data, int fd)
+static term write_iodata_to(Context *ctx, term data, FILE *stream)
 {
     struct IodataBytes bytes;
     switch (iodata_bytes(data, &bytes)) {
@@ -101,7 +87,9 @@ static term write_iodata_to(Context *ctx, term data, int fd)
         default:
             RAISE_ERROR(BADARG_ATOM);
     }
-    bool ok = write_all(fd, bytes.data, bytes.len);
+    // Through stdio, like the core's own console output (IO.puts,
+    // erlang:display), so the two stay in order; main.c line-buffers stdout.
+    bool ok = fwrite(bytes.data, 1, bytes.len, stream) == bytes.len;
     free(bytes.owned);
     return ok ? OK_ATOM : ERROR_ATOM;
 }
@@ -109,13 +97,13 @@ static term write_iodata_to(Context *ctx, term data, int fd)
 static term nif_wasi_write_stdout(Context *ctx, int argc, term argv[])
 {
     UNUSED(argc);
-    return write_iodata_to(ctx, argv[0], STDOUT_FILENO);
+    return write_iodata_to(ctx, argv[0], stdout);
 }
 
 static term nif_wasi_write_stderr(Context *ctx, int argc, term argv[])
 {
     UNUSED(argc);
-    return write_iodata_to(ctx, argv[0], STDERR_FILENO);
+    return write_iodata_to(ctx, argv[0], stderr);
 }
 
 static term nif_wasi_respond(Context *ctx, int argc, term argv[])
