@@ -561,3 +561,31 @@ fn dev_real_runtime_serves_and_watches() {
         dev_log()
     );
 }
+
+/// A project without wrangler.jsonc/package.json (found by its lib/) gets
+/// both from the build, as `new` writes them.
+#[test]
+fn missing_project_files_are_recreated() {
+    let rt = test_runtime();
+    let tmp = tempdir();
+    let project = new_project(tmp.path(), "files_app", &rt);
+    let wrangler = std::fs::read_to_string(project.join("wrangler.jsonc")).unwrap();
+    let package = std::fs::read_to_string(project.join("package.json")).unwrap();
+    std::fs::remove_file(project.join("wrangler.jsonc")).unwrap();
+    std::fs::remove_file(project.join("package.json")).unwrap();
+    let out = run(ew(&project.join("lib"), &rt).args(["build", "--no-install"])).ok();
+    assert!(
+        out.stderr.contains("Created wrangler.jsonc")
+            && out.stderr.contains("Created package.json"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        std::fs::read_to_string(project.join("wrangler.jsonc")).unwrap(),
+        wrangler
+    );
+    assert_eq!(
+        std::fs::read_to_string(project.join("package.json")).unwrap(),
+        package
+    );
+}
