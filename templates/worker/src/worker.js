@@ -70,10 +70,11 @@ function stringVars(env) {
  * @param {Request} request
  * @param {object} env worker env (vars, secrets, KV namespaces, D1 databases)
  * @param {{waitUntil: (p: Promise<any>) => void}} ctx
- * @param {{wasmModule: WebAssembly.Module, avmBytes: Uint8Array, logger?: Console}} app
+ * @param {{wasmModule: WebAssembly.Module, avmBytes: Uint8Array, logger?: Console, onRun?: (ms: number) => void}} app
+ *   `onRun`, when given, receives the duration of each VM run (benchmarks)
  * @returns {Promise<Response>}
  */
-export async function handleRequest(request, env, ctx, { wasmModule, avmBytes, logger = console }) {
+export async function handleRequest(request, env, ctx, { wasmModule, avmBytes, logger = console, onRun }) {
   const requestId = request.headers.get("cf-ray") ?? crypto.randomUUID();
 
   let body;
@@ -106,7 +107,10 @@ export async function handleRequest(request, env, ctx, { wasmModule, avmBytes, l
     head.pass = pass;
     if (pass > 1) head.bindings = bindings;
 
-    const run = runInstance(wasmModule, avmBytes, encodeRequest(head, body), logger);
+    const stdin = encodeRequest(head, body);
+    const started = onRun ? performance.now() : 0;
+    const run = runInstance(wasmModule, avmBytes, stdin, logger);
+    if (onRun) onRun(performance.now() - started);
     if (run.response === null) {
       const how = run.trap !== null ? `trapped: ${run.trap}` : `exited with code ${run.exitCode}`;
       logger.error(`[${requestId}] ${request.method} ${url.pathname}: the VM ${how} without a response`);

@@ -1,6 +1,260 @@
-#[derive(Debug, clap::Args)]
-pub struct Args {}
+//! `cargo xtask bench runtime`: the per-request cost of the worker on the
+//! real `atomvm.wasm`, in plain Node (no wrangler): the shim's
+//! `handleRequest` end to end (fresh instance per pass, every pass, reading
+//! the response), per route, against the issue's targets and the original
+//! tool's figures measured on this machine.
+//!
+//! The app is the framework's test app (`priv/framework/test/support`),
+//! compiled with the real elixirc, tree-shaken and packed with `avm` together
+//! with the runtime's stdlib, as a build would.
 
-pub fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!("not implemented yet")
+use anyhow::{bail, Context, Result};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Timed requests per route
+    #[arg(long, default_value_t = 300)]
+    iterations: u32,
+
+    /// Untimed requests per route first (lets V8 tier up the wasm code)
+    #[arg(long, default_value_t = 50)]
+    warmup: u32,
+}
+
+/// (route, target p50 in ms if the issue sets one, the original's figure in ms)
+const ROUTES: &[(&str, Option<f64>, Option<f64>)] = &[
+    ("health", Some(0.5), Some(1.41)),
+    ("html_5kb", Some(2.0), Some(25.0)),
+    ("echo_1kb", None, Some(27.6)),
+    ("echo_10kb", None, Some(565.0)),
+    ("echo_50kb", Some(25.0), Some(13_400.0)),
+    ("echo_raw_10kb", None, None),
+    ("kv_two_pass", Some(2.0), Some(7.3)),
+];
+
+/// The original's atomvm.wasm, for comparison.
+const ORIGINAL_WASM_BYTES: u64 = 584_952;
+
+fn runtime_dir(root: &Path) -> Result<PathBuf> {
+    let dir = std::env::var_os("ELIXIR_WORKERS_RUNTIME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("priv"));
+    if !dir.join("atomvm.wasm").is_file() || !dir.join("stdlib").is_dir() {
+        bail!(
+            "no AtomVM runtime in {} (run cargo xtask runtime --atomvm-src DIR, or set ELIXIR_WORKERS_RUNTIME)",
+            dir.display()
+        );
+    }
+    Ok(dir)
+}
+
+fn beams(dir: &Path) -> Result<Vec<(PathBuf, Vec<u8>)>> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "beam") {
+            let bytes =
+                std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+            out.push((path, bytes));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Compiles the framework and the test app, tree-shakes from the module
+/// exporting `__elixir_workers_app__/0` and packs. Returns the archive.
+fn build_app(root: &Path, runtime: &Path, work: &Path) -> Result<Vec<u8>> {
+    let ebin = work.join("ebin");
+    std::fs::create_dir_all(&ebin).with_context(|| format!("cannot create {}", ebin.display()))?;
+    let fw = root.join("priv/framework");
+    let elixirc = std::env::var_os("ELIXIRC").unwrap_or_else(|| "elixirc".into());
+    let out = Command::new(&elixirc)
+        .current_dir(root)
+        .arg("-o")
+        .arg(&ebin)
+        .arg(fw.join("lib"))
+        .arg(fw.join("test/support"))
+        .output()
+        .context("cannot run elixirc")?;
+    if !out.status.success() {
+        bail!("elixirc failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    let mut all = beams(&ebin)?;
+    let app: Vec<String> = all
+        .iter()
+        .map(|(p, _)| {
+            p.file_stem()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    for (path, bytes) in beams(&runtime.join("stdlib"))? {
+        let stem = path
+            .file_stem()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        if !app.contains(&stem) {
+            all.push((path, bytes));
+        }
+    }
+    let mut refs = Vec::new();
+    let mut start = None;
+    for (path, bytes) in &all {
+        let beam = avm::Beam::parse(bytes).map_err(|e| e.with_file(path))?;
+        if app.iter().any(|n| n == beam.module_name())
+            && beam.exports_fun("__elixir_workers_app__", 0)
+        {
+            start = Some(beam.module_name().to_owned());
+        }
+        refs.push(
+            avm::ModuleRefs::from_beam(&beam, avm::DEFAULT_INFLATE_CAP)
+                .map_err(|e| e.with_file(path))?,
+        );
+    }
+    let start = start.context("the test app has no module exporting __elixir_workers_app__/0")?;
+    let pruned = avm::prune(&refs, &start)?;
+    let inputs: Vec<avm::PackInput> = all
+        .into_iter()
+        .zip(&refs)
+        .filter(|(_, r)| pruned.is_kept(&r.name))
+        .map(|((path, bytes), r)| avm::PackInput {
+            path,
+            bytes,
+            start: r.name == start,
+        })
+        .collect();
+    let n_modules = inputs.len();
+    let packed = avm::pack(&inputs, &avm::PackOptions::default())?;
+    println!(
+        "app.avm: {} bytes, {n_modules} modules (tree-shaken from {start})",
+        packed.bytes.len()
+    );
+    Ok(packed.bytes)
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let root = crate::workspace_root();
+    let runtime = runtime_dir(&root)?;
+    let wasm = runtime.join("atomvm.wasm");
+    let wasm_size = std::fs::metadata(&wasm)
+        .with_context(|| format!("cannot stat {}", wasm.display()))?
+        .len();
+
+    let work = tempfile::tempdir().context("cannot create a temporary directory")?;
+    let avm_bytes = build_app(&root, &runtime, work.path())?;
+    let avm_path = work.path().join("app.avm");
+    std::fs::write(&avm_path, &avm_bytes)
+        .with_context(|| format!("cannot write {}", avm_path.display()))?;
+
+    let script = root.join("templates/worker/bench/runtime.mjs");
+    let node = std::env::var_os("NODE").unwrap_or_else(|| "node".into());
+    let out = Command::new(&node)
+        .current_dir(root.join("templates/worker"))
+        .arg(&script)
+        .arg("--wasm")
+        .arg(&wasm)
+        .arg("--avm")
+        .arg(&avm_path)
+        .arg("--iterations")
+        .arg(args.iterations.to_string())
+        .arg("--warmup")
+        .arg(args.warmup.to_string())
+        .output()
+        .with_context(|| format!("cannot run node {}", script.display()))?;
+    if !out.status.success() {
+        bail!(
+            "{} failed:\n{}",
+            script.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let report: serde_json::Value =
+        serde_json::from_slice(&out.stdout).context("the bench script did not print JSON")?;
+
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!(
+        "node {}, {} timed requests per route after {} warm-up, load average {}",
+        report["node"].as_str().unwrap_or("?"),
+        args.iterations,
+        args.warmup,
+        load.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    println!();
+    println!(
+        "{:<15} {:>9} {:>9} {:>9} {:>9} {:>8} {:>9} {:>8}  verdict",
+        "route", "p50 ms", "p99 ms", "vm p50", "vm p99", "target", "original", "vs orig"
+    );
+    let mut p50s = std::collections::HashMap::new();
+    for &(name, target, original) in ROUTES {
+        let Some(r) = report["routes"]
+            .as_array()
+            .and_then(|a| a.iter().find(|r| r["name"] == name))
+        else {
+            bail!("the bench script reported no route {name}");
+        };
+        let p50 = r["p50_ms"].as_f64().context("p50_ms")?;
+        let p99 = r["p99_ms"].as_f64().context("p99_ms")?;
+        let vm50 = r["vm_p50_ms"].as_f64().context("vm_p50_ms")?;
+        let vm99 = r["vm_p99_ms"].as_f64().context("vm_p99_ms")?;
+        p50s.insert(name, p50);
+        let verdict = match target {
+            Some(t) if p50 <= t => "meets target",
+            Some(_) => "MISSES target",
+            None => "",
+        };
+        println!(
+            "{:<15} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>8} {:>9} {:>8}  {verdict}",
+            name,
+            p50,
+            p99,
+            vm50,
+            vm99,
+            target
+                .map(|t| format!("<= {t}"))
+                .unwrap_or_else(|| "-".into()),
+            original
+                .map(|o| format!("{o}"))
+                .unwrap_or_else(|| "-".into()),
+            original
+                .map(|o| format!("{:.1}x", o / p50))
+                .unwrap_or_else(|| "-".into()),
+        );
+    }
+    // Linearity: the echo's cost per KB, beyond the fixed per-request cost
+    // of a 1 KB echo.
+    if let (Some(e1), Some(e10), Some(e50)) = (
+        p50s.get("echo_1kb"),
+        p50s.get("echo_10kb"),
+        p50s.get("echo_50kb"),
+    ) {
+        println!();
+        println!(
+            "echo cost per extra KB: 1->10 KB {:.3} ms/KB, 10->50 KB {:.3} ms/KB (linear when these are close)",
+            (e10 - e1) / 9.0,
+            (e50 - e10) / 40.0
+        );
+    }
+    println!();
+    println!(
+        "p50/p99: the whole request path in Node (handleRequest, reading the body); vm: only the"
+    );
+    println!(
+        "VM runs (instance, boot, app; every pass). Verdicts use the whole path. Figures scale"
+    );
+    println!("with machine load: compare runs at similar load averages.");
+    println!();
+    println!(
+        "atomvm.wasm: {wasm_size} bytes (original: {ORIGINAL_WASM_BYTES} bytes, {:+.1}%)",
+        (wasm_size as f64 - ORIGINAL_WASM_BYTES as f64) / ORIGINAL_WASM_BYTES as f64 * 100.0
+    );
+    Ok(())
 }
