@@ -142,16 +142,23 @@ defmodule ElixirWorkers.App do
 
   # --- wire format -----------------------------------------------------------
 
+  # The head is written as bytes rather than encoded from a map with
+  # literal keys: AtomVM pays a garbage collection per literal it loads.
   defp response(%Conn{status: status, resp_headers: headers, resp_body: body, effects: effects}) do
-    head = %{"status" => status || 200, "headers" => headers}
-
-    head =
+    tail =
       case effects do
-        [] -> head
-        _ -> :maps.put("_effects", :lists.reverse(effects), head)
+        [] ->
+          [?}, ?\n | body]
+
+        _ ->
+          effects_json = JSON.encode_onto(:lists.reverse(effects), [?}, ?\n | body])
+          [?,, ?", ?_, ?e, ?f, ?f, ?e, ?c, ?t, ?s, ?", ?: | effects_json]
       end
 
-    [JSON.encode_to_iodata(head), ?\n | body]
+    status = :erlang.integer_to_binary(status || 200)
+    headers_json = JSON.encode_onto(headers, tail)
+
+    [?{, ?", ?s, ?t, ?a, ?t, ?u, ?s, ?", ?:, status, ?,, ?", ?h, ?e, ?a, ?d, ?e, ?r, ?s, ?", ?: | headers_json]
   end
 
   defp needs_response(needs) do

@@ -38,30 +38,31 @@ defmodule ElixirWorkers.Conn do
 
   @doc "Builds a conn from a decoded request head and the raw body bytes."
   def from_request(head, body) when is_map(head) do
-    target = :maps.get("url", head, "/")
-    {path, qs} = URL.split_target(target)
+    # One pass over the head with binary patterns: a lookup such as
+    # `:maps.get("url", head)` would load the literal "url", and AtomVM
+    # pays a garbage collection for every literal it loads.
+    conn = fields(:maps.to_list(head), %Conn{body: body})
+    {path, qs} = URL.split_target(conn.path)
 
-    %Conn{
-      method: :maps.get("method", head, "GET"),
-      path: path,
-      path_segments: URL.segments(path),
-      query_string: qs,
-      query_params: URL.decode_query(qs),
-      headers: map_or_empty(:maps.get("headers", head, %{})),
-      body: body,
-      env: map_or_empty(:maps.get("env", head, %{})),
-      cf: map_or_empty(:maps.get("cf", head, %{})),
-      request_id: string_or_empty(:maps.get("id", head, "")),
-      pass: :maps.get("pass", head, 1),
-      bindings: map_or_empty(:maps.get("bindings", head, %{}))
+    %{
+      conn
+      | path: path,
+        path_segments: URL.segments(path),
+        query_string: qs,
+        query_params: URL.decode_query(qs)
     }
   end
 
-  defp map_or_empty(m) when is_map(m), do: m
-  defp map_or_empty(_), do: %{}
-
-  defp string_or_empty(s) when is_binary(s), do: s
-  defp string_or_empty(_), do: ""
+  defp fields([], conn), do: conn
+  defp fields([{"method", m} | t], conn) when is_binary(m), do: fields(t, %{conn | method: m})
+  defp fields([{"url", u} | t], conn) when is_binary(u), do: fields(t, %{conn | path: u})
+  defp fields([{"headers", h} | t], conn) when is_map(h), do: fields(t, %{conn | headers: h})
+  defp fields([{"env", e} | t], conn) when is_map(e), do: fields(t, %{conn | env: e})
+  defp fields([{"cf", c} | t], conn) when is_map(c), do: fields(t, %{conn | cf: c})
+  defp fields([{"id", i} | t], conn) when is_binary(i), do: fields(t, %{conn | request_id: i})
+  defp fields([{"pass", p} | t], conn) when is_integer(p), do: fields(t, %{conn | pass: p})
+  defp fields([{"bindings", b} | t], conn) when is_map(b), do: fields(t, %{conn | bindings: b})
+  defp fields([_ | t], conn), do: fields(t, conn)
 
   # --- request helpers -------------------------------------------------------
 

@@ -85,7 +85,7 @@ defmodule ElixirWorkers.JSON do
 
   defp object(rest, orig, depth) do
     case skip_ws(rest) do
-      <<?}, rest::binary>> -> {%{}, rest}
+      <<?}, rest::binary>> -> {:maps.from_list([]), rest}
       rest -> object_pairs(rest, orig, depth, [])
     end
   end
@@ -311,6 +311,9 @@ defmodule ElixirWorkers.JSON do
   """
   def encode_to_iodata(term), do: enc(term, [])
 
+  @doc "Encodes a term as JSON iodata followed by `tail` (iodata)."
+  def encode_onto(term, tail), do: enc(term, tail)
+
   @doc "Encodes a term as a JSON binary."
   def encode(term), do: :erlang.iolist_to_binary(enc(term, []))
 
@@ -350,7 +353,7 @@ defmodule ElixirWorkers.JSON do
 
   defp float(f) do
     case :erlang.system_info(:machine) do
-      'BEAM' -> :erlang.float_to_binary(f, [:short])
+      [?B, ?E, ?A, ?M] -> :erlang.float_to_binary(f, [:short])
       # AtomVM has no shortest round-trip formatting: take the fewest
       # significant digits that read back as the same float.
       _ -> shortest_float(f, 1)

@@ -11,8 +11,10 @@ defmodule ElixirWorkers.Runtime do
 
   @doc "`:atomvm` or `:beam`."
   def vm do
+    # A charlist pattern, not a literal: AtomVM copies every literal it
+    # loads into a heap fragment, which costs a garbage collection.
     case :erlang.system_info(:machine) do
-      'BEAM' -> :beam
+      [?B, ?E, ?A, ?M] -> :beam
       _ -> :atomvm
     end
   end
