@@ -589,3 +589,78 @@ fn missing_project_files_are_recreated() {
         package
     );
 }
+
+/// Without an ELIXIRC override, builds go through the warm compile server:
+/// an edit recompiles, a compile error is Elixir's message with exit code 1
+/// and the previous archive survives.
+#[test]
+fn compile_server_rebuilds_and_reports_errors() {
+    let rt = test_runtime();
+    let tmp = tempdir();
+    let project = new_project(tmp.path(), "warm_app", &rt);
+    let build = || run(ew(&project, &rt).args(["build", "--no-install", "--json"]));
+    build().ok();
+    let info = std::fs::read_to_string(project.join("_build/.elixir-workers/compiler"))
+        .expect("the build started a compile server");
+    let server_pid = info.lines().nth(3).unwrap().to_string();
+    let archive = project.join("_build/worker/app.avm");
+    let first = std::fs::read(&archive).unwrap();
+
+    let router = project.join("lib/warm_app/router.ex");
+    let text = std::fs::read_to_string(&router).unwrap();
+    std::fs::write(
+        &router,
+        text.replace("\"status\" => \"ok\"", "\"status\" => \"warm\""),
+    )
+    .unwrap();
+    let edited = build().ok();
+    assert_eq!(summary(&edited)["compiled"], true);
+    let second = std::fs::read(&archive).unwrap();
+    assert_ne!(first, second);
+    let beam = std::fs::read(project.join("_build/ebin/Elixir.WarmApp.Router.beam")).unwrap();
+    assert!(
+        beam.windows(4).any(|w| w == b"warm"),
+        "the new source was compiled"
+    );
+
+    std::fs::write(
+        &router,
+        text.replace("def health(conn) do", "def health(conn) do\n    %{"),
+    )
+    .unwrap();
+    let failed = build();
+    assert_eq!(failed.code, Some(1), "{}", failed.stderr);
+    assert!(
+        failed.stderr.contains("lib/warm_app/router.ex") && failed.stderr.contains("SyntaxError"),
+        "{}",
+        failed.stderr
+    );
+    assert_eq!(std::fs::read(&archive).unwrap(), second);
+
+    // A deleted module is really gone on the next compile (the server
+    // unloads the previous compile's modules).
+    std::fs::write(&router, &text).unwrap();
+    std::fs::write(
+        project.join("lib/extra.ex"),
+        "defmodule Extra do\n  def x, do: 1\nend\n",
+    )
+    .unwrap();
+    build().ok();
+    assert!(project.join("_build/ebin/Elixir.Extra.beam").is_file());
+    std::fs::remove_file(project.join("lib/extra.ex")).unwrap();
+    std::fs::write(
+        project.join("lib/uses_extra.ex"),
+        "defmodule UsesExtra do\n  @x Extra.x()\n  def x, do: @x\nend\n",
+    )
+    .unwrap();
+    let gone = build();
+    assert_eq!(
+        gone.code,
+        Some(1),
+        "Extra was deleted, so compiling UsesExtra must fail:\n{}",
+        gone.stderr
+    );
+    assert!(!project.join("_build/ebin/Elixir.UsesExtra.beam").exists());
+
+    let _ = std::process::Command::new("kill").arg(&server_pid).status();
+}

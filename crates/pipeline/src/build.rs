@@ -4,6 +4,7 @@
 //! of every input of the archive. When no source changed, elixirc is not run;
 //! when the archive's inputs did not change, the archive is not rewritten.
 
+use crate::compile_server;
 use crate::framework::{self, hex};
 use crate::process::{self, Cmd};
 use crate::project::Project;
@@ -183,7 +184,7 @@ pub fn build(project: &Project, opts: &BuildOptions, report: Reporter<'_>) -> Re
             action: "Compiling",
             detail: format!("{} ({} files)", project.name, sources.len()),
         });
-        compile_app(project, &toolchain, &fw.ebin, &sources, report)?;
+        compile_app(project, &toolchain, &fw, &sources, report)?;
         state.toolchain = env!("CARGO_PKG_VERSION").to_string();
         state.framework_key = fw.key.clone();
         state.sources = stamps;
@@ -277,7 +278,7 @@ fn rel(project: &Project, path: &Path) -> String {
 fn compile_app(
     project: &Project,
     toolchain: &Toolchain,
-    fw_ebin: &Path,
+    fw: &framework::Compiled,
     sources: &[PathBuf],
     report: Reporter<'_>,
 ) -> Result<()> {
@@ -296,15 +297,33 @@ fn compile_app(
                 .unwrap_or_else(|_| s.clone())
         })
         .collect();
-    let out = Cmd::new(&toolchain.elixirc, &project.root)
-        .arg("-pa")
-        .arg(fw_ebin)
-        .arg("-o")
-        .arg(staging.path())
-        .args(&relative)
-        .capture()
-        .context("the application did not compile")?;
-    let warnings = out.stderr.trim_end();
+    // The warm compile server when it can be used, else elixirc.
+    let mut printed = None;
+    if compile_server::enabled() {
+        match compile_server::compile(project, &fw.ebin, &fw.key, &relative, staging.path())
+            .context("the application did not compile")?
+        {
+            compile_server::Outcome::Compiled(text) => printed = Some(text),
+            compile_server::Outcome::Unavailable(why) => report(Event::Warning(format!(
+                "compile server unavailable, using elixirc: {why}"
+            ))),
+        }
+    }
+    let printed = match printed {
+        Some(text) => text,
+        None => {
+            Cmd::new(&toolchain.elixirc, &project.root)
+                .arg("-pa")
+                .arg(&fw.ebin)
+                .arg("-o")
+                .arg(staging.path())
+                .args(&relative)
+                .capture()
+                .context("the application did not compile")?
+                .stderr
+        }
+    };
+    let warnings = printed.trim_end();
     if !warnings.is_empty() {
         report(Event::Output(warnings.to_string()));
     }

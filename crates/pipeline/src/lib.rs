@@ -8,6 +8,7 @@
 //! come back as values the CLI renders.
 
 pub mod build;
+pub mod compile_server;
 pub mod deploy;
 pub mod dev;
 pub mod doctor;

@@ -275,6 +275,19 @@ impl Cmd {
             .with_context(|| format!("could not start {}", self.display()))
     }
 
+    /// Starts a background server: its own process group (a Ctrl-C meant
+    /// for us does not reach it) and no stdio.
+    pub fn spawn_detached(&self) -> Result<Child> {
+        use std::os::unix::process::CommandExt as _;
+        self.command()
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .with_context(|| format!("could not start {}", self.display()))
+    }
+
     /// Like [`Cmd::status`], but a non-zero exit is a [`ToolFailed`].
     pub fn run_streaming(&self) -> Result<()> {
         let status = self.status()?;

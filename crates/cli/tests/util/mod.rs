@@ -134,6 +134,8 @@ pub fn ew(dir: &Path, runtime: &Path) -> Command {
         .env("ELIXIR_WORKERS_CACHE", cache_dir())
         .env("NO_COLOR", "1")
         .env("WRANGLER_SEND_METRICS", "false")
+        // Compile servers started by tests go away soon after the tests.
+        .env("ELIXIR_WORKERS_COMPILER_IDLE_SECS", "60")
         .env_remove("ELIXIRC");
     cmd
 }
