@@ -190,8 +190,8 @@ pub fn run(args: Args) -> Result<()> {
     );
     println!();
     println!(
-        "{:<15} {:>9} {:>9} {:>9} {:>9} {:>8} {:>9} {:>8}  verdict",
-        "route", "p50 ms", "p99 ms", "vm p50", "vm p99", "target", "original", "vs orig"
+        "{:<15} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8} {:>9} {:>8}  verdict",
+        "route", "p50 ms", "p99 ms", "vm p50", "vm p99", "cpu p50", "target", "original", "vs orig"
     );
     let mut p50s = std::collections::HashMap::new();
     for &(name, target, original) in ROUTES {
@@ -205,6 +205,7 @@ pub fn run(args: Args) -> Result<()> {
         let p99 = r["p99_ms"].as_f64().context("p99_ms")?;
         let vm50 = r["vm_p50_ms"].as_f64().context("vm_p50_ms")?;
         let vm99 = r["vm_p99_ms"].as_f64().context("vm_p99_ms")?;
+        let cpu50 = r["cpu_p50_ms"].as_f64().context("cpu_p50_ms")?;
         p50s.insert(name, p50);
         let verdict = match target {
             Some(t) if p50 <= t => "meets target",
@@ -212,12 +213,13 @@ pub fn run(args: Args) -> Result<()> {
             None => "",
         };
         println!(
-            "{:<15} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>8} {:>9} {:>8}  {verdict}",
+            "{:<15} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>8} {:>9} {:>8}  {verdict}",
             name,
             p50,
             p99,
             vm50,
             vm99,
+            cpu50,
             target
                 .map(|t| format!("<= {t}"))
                 .unwrap_or_else(|| "-".into()),
