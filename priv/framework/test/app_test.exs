@@ -28,6 +28,13 @@ defmodule ElixirWorkers.AppTest do
     assert byte_size(body) in 4800..5400, "page is #{byte_size(body)} B"
   end
 
+  test "a constant page is sent as it is" do
+    {head, body} = call("GET", "/page_static")
+    assert head["status"] == 200
+    assert byte_size(body) in 4800..5400
+    assert body =~ "<h1>Static page</h1>"
+  end
+
   test "path params, nested params and globs" do
     assert {_, ~s({"id":"42"})} = call("GET", "/users/42")
     {_, body} = call("GET", "/users/7/posts/9")

@@ -59,6 +59,7 @@ const kv = {
 const JSON_CT = { "content-type": "application/json" };
 const routes = [
   { name: "health", method: "GET", path: "/health" },
+  { name: "html_5kb_static", method: "GET", path: "/page_static" },
   { name: "html_5kb", method: "GET", path: "/page" },
   { name: "echo_1kb", method: "POST", path: "/echo", body: doc(1024), headers: JSON_CT },
   { name: "echo_10kb", method: "POST", path: "/echo", body: doc(10 * 1024), headers: JSON_CT },

@@ -49,6 +49,9 @@ test("a 5 KB HTML page with escaped text", { skip }, async () => {
   assert.equal(r.res.headers.get("content-type"), "text/html; charset=utf-8");
   assert.ok(r.bytes.length >= 4800 && r.bytes.length <= 5400, `${r.bytes.length} B`);
   assert.match(r.text, /<td>item &lt;52&gt; &amp; &quot;friends&quot;<\/td>/);
+  const st = await serve("GET", "/page_static");
+  assert.equal(st.bytes.length, 4999);
+  assert.match(st.text, /<h1>Static page<\/h1>/);
 });
 
 test("route shapes: params, nested params, globs, percent-decoding, any-method routes", { skip }, async () => {
