@@ -27,20 +27,41 @@ File.rename!(tmp, info_file)
 Code.put_compiler_option(:ignore_module_conflict, true)
 
 defmodule ElixirWorkersCompileServer do
-  def loop(listen, token, info_file, idle_ms, loaded) do
-    case :gen_tcp.accept(listen, idle_ms) do
+  # Wakes every few seconds: it stops when idle long enough, or as soon as its
+  # info file is gone or names another server (`rm -rf _build`, a newer
+  # server), so no orphan outlives its project's build directory for long.
+  @tick 5_000
+
+  def loop(listen, token, info_file, idle_ms, loaded, idle \\ 0) do
+    case :gen_tcp.accept(listen, min(@tick, idle_ms)) do
       {:ok, socket} ->
         loaded = serve(socket, token, info_file, loaded)
         :gen_tcp.close(socket)
-        loop(listen, token, info_file, idle_ms, loaded)
+        loop(listen, token, info_file, idle_ms, loaded, 0)
+
+      {:error, :timeout} ->
+        idle = idle + min(@tick, idle_ms)
+
+        cond do
+          idle >= idle_ms -> stop(info_file, token)
+          not mine?(info_file, token) -> System.halt(0)
+          true -> loop(listen, token, info_file, idle_ms, loaded, idle)
+        end
 
       {:error, _} ->
-        stop(info_file)
+        stop(info_file, token)
     end
   end
 
-  defp stop(info_file) do
-    File.rm(info_file)
+  defp mine?(info_file, token) do
+    case File.read(info_file) do
+      {:ok, text} -> String.contains?(text, token)
+      _ -> false
+    end
+  end
+
+  defp stop(info_file, token) do
+    if mine?(info_file, token), do: File.rm(info_file)
     System.halt(0)
   end
 
@@ -51,7 +72,7 @@ defmodule ElixirWorkersCompileServer do
         ["stop"] ->
           :gen_tcp.send(socket, "ok\n")
           :gen_tcp.close(socket)
-          stop(info_file)
+          stop(info_file, token)
 
         [outdir | files] ->
           {reply, modules} = compile(files, outdir, loaded)

@@ -7,7 +7,9 @@
 //! no stdio, listens on 127.0.0.1 on a port it picks, writes port and a random
 //! token to `_build/.elixir-workers/compiler` (mode 0600), serves one request
 //! at a time and exits after being idle (`ELIXIR_WORKERS_COMPILER_IDLE_SECS`,
-//! default 900). Anything unexpected makes the caller fall back to elixirc.
+//! default 900) or within seconds of its info file going away (`rm -rf
+//! _build`) or naming another server. Anything unexpected makes the caller
+//! fall back to elixirc.
 //! It is not used when `ELIXIRC` names a compiler (the user chose one) or
 //! when `ELIXIR_WORKERS_COMPILE_SERVER=0`.
 

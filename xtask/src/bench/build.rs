@@ -98,7 +98,9 @@ pub fn run(args: Args) -> Result<()> {
             .current_dir(dir)
             .env("ELIXIR_WORKERS_RUNTIME", &runtime)
             .env("ELIXIR_WORKERS_CACHE", &cache)
-            .env("NO_COLOR", "1");
+            .env("NO_COLOR", "1")
+            // The warm compile server started by these builds goes away soon.
+            .env("ELIXIR_WORKERS_COMPILER_IDLE_SECS", "30");
         cmd
     };
     let timed = |dir: &Path, args: &[&str]| -> Result<(Duration, Vec<u8>)> {
@@ -175,6 +177,8 @@ pub fn run(args: Args) -> Result<()> {
         touched.push(t);
     }
     std::fs::write(&router, &original)?;
+    // Without its build directory the compile server stops within seconds.
+    std::fs::remove_dir_all(app.join("_build")).context("could not remove _build")?;
 
     let (clean, no_change, touched) = (stats(clean), stats(no_change), stats(touched));
     let avm = summary["app_avm_bytes"].as_u64().unwrap_or(0);
