@@ -83,6 +83,13 @@ pub fn run(args: Args) -> Result<()> {
     .context("parsing hyperfine JSON")?;
     let (ours, ours_sd) = mean_and_stddev(&v, 0)?;
     let (reference, ref_sd) = mean_and_stddev(&v, 1)?;
+    // CPU time (user + system) is less sensitive than wall time to whatever
+    // else the machine is running; both are printed.
+    let cpu = |i: usize| -> f64 {
+        let r = &v["results"][i];
+        r["user"].as_f64().unwrap_or(f64::NAN) + r["system"].as_f64().unwrap_or(f64::NAN)
+    };
+    let (ours_cpu, ref_cpu) = (cpu(0), cpu(1));
     let same = std::fs::read(&ours_out)? == std::fs::read(&ref_out)?;
     let n = std::fs::read_dir(&args.ebin)?
         .filter(|e| {
@@ -106,9 +113,24 @@ pub fn run(args: Args) -> Result<()> {
         ref_sd * 1e3
     );
     println!(
-        "  ratio                {:8.1}x  (target >= 10x)",
+        "  ratio (wall)         {:8.1}x  (target >= 10x)",
         reference / ours
     );
+    println!(
+        "  cpu (user+system)    {:8.2} ms vs {:.2} ms: {:.1}x",
+        ours_cpu * 1e3,
+        ref_cpu * 1e3,
+        ref_cpu / ours_cpu
+    );
+    if let Ok(load) = std::fs::read_to_string("/proc/loadavg") {
+        println!(
+            "  load average         {}",
+            load.split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+    }
     println!("  outputs identical:   {same}");
     if !same {
         bail!("the two archives differ; run cargo xtask parity");
