@@ -28,7 +28,7 @@ defmodule Vordr.MixProject do
       # The same package set as `cargo xtask bench selur` builds: the
       # example pulls in selur's dev-dependencies, which changes feature
       # unification, and a different set would rebuild wasmtime each time.
-      args = ~w(build --release -p selur-nif -p selur --example roundtrip)
+      args = ~w(build --release -p selur-nif -p selur --lib --example roundtrip)
       Mix.shell().info("cargo " <> Enum.join(args, " "))
 
       {_, status} =

@@ -36,7 +36,11 @@ pub fn run(args: Args) -> Result<()> {
                 bytes.len()
             );
         }
-        println!("{} is up to date ({} bytes)", committed.display(), bytes.len());
+        println!(
+            "{} is up to date ({} bytes)",
+            committed.display(),
+            bytes.len()
+        );
         return Ok(());
     }
     let mut out = tempfile::NamedTempFile::new_in(&guest_dir)
@@ -55,10 +59,28 @@ pub fn build(source: &Path, out_dir: &Path) -> Result<PathBuf> {
     let src_dir = source.parent().context("guest source has no parent dir")?;
     let mut cc = Command::new(tool("CLANG", "clang-16", "clang"));
     cc.current_dir(src_dir)
-        .args(["--target=wasm32", "-O2", "-ffreestanding", "-nostdlib", "-mbulk-memory"])
-        .args(["-Wall", "-Wextra", "-Werror", "-fno-ident", "-g0", "-c", "-o"])
+        .args([
+            "--target=wasm32",
+            "-O2",
+            "-ffreestanding",
+            "-nostdlib",
+            "-mbulk-memory",
+        ])
+        .args([
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-fno-ident",
+            "-g0",
+            "-c",
+            "-o",
+        ])
         .arg(&object)
-        .arg(source.file_name().context("guest source has no file name")?);
+        .arg(
+            source
+                .file_name()
+                .context("guest source has no file name")?,
+        );
     run_tool(&mut cc)?;
     let mut ld = Command::new(tool("WASM_LD", "wasm-ld-16", "wasm-ld"));
     ld.current_dir(src_dir)
