@@ -84,7 +84,11 @@ fn serve(listener: TcpListener) {
         body.resize(content_length, 0);
         reader.read_exact(&mut body).unwrap();
         let req: JsonRequest = serde_json::from_slice(&body).unwrap();
-        let resp = serde_json::to_vec(&JsonResponse { status: "ok".into(), payload: req.payload }).unwrap();
+        let resp = serde_json::to_vec(&JsonResponse {
+            status: "ok".into(),
+            payload: req.payload,
+        })
+        .unwrap();
         let head = format!(
             "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
             resp.len()
@@ -105,7 +109,11 @@ struct Client {
 
 impl Client {
     fn round_trip(&mut self, payload: &str) -> usize {
-        let json = serde_json::to_vec(&JsonRequest { command: "echo".into(), payload: payload.into() }).unwrap();
+        let json = serde_json::to_vec(&JsonRequest {
+            command: "echo".into(),
+            payload: payload.into(),
+        })
+        .unwrap();
         self.request.clear();
         write!(
             self.request,
@@ -159,14 +167,20 @@ fn main() {
 
     // A typed operation for scale: inspect (guest JSON + backend view).
     let id: ContainerId = bridge.create_container("busybox").unwrap();
-    let inspect_ns = median_ns(|| drop(black_box(bridge.inspect_json(&id).unwrap())), 200, 100);
+    let inspect_ns = median_ns(
+        || drop(black_box(bridge.inspect_json(&id).unwrap())),
+        200,
+        100,
+    );
 
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let server = std::thread::spawn(move || serve(listener));
     let stream = TcpStream::connect(addr).unwrap();
     stream.set_nodelay(true).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     let mut client = Client {
         reader: BufReader::new(stream.try_clone().unwrap()),
         writer: stream,
@@ -198,9 +212,18 @@ fn main() {
         });
         println!("{v}");
     } else {
-        println!("{:>8} {:>14} {:>16} {:>8}", "payload", "selur (µs)", "JSON/HTTP (µs)", "ratio");
+        println!(
+            "{:>8} {:>14} {:>16} {:>8}",
+            "payload", "selur (µs)", "JSON/HTTP (µs)", "ratio"
+        );
         for (i, n) in SIZES.iter().enumerate() {
-            println!("{:>8} {:>14.3} {:>16.3} {:>7.0}x", n, rust[i] / 1e3, http[i] / 1e3, http[i] / rust[i]);
+            println!(
+                "{:>8} {:>14.3} {:>16.3} {:>7.0}x",
+                n,
+                rust[i] / 1e3,
+                http[i] / 1e3,
+                http[i] / rust[i]
+            );
         }
         println!("inspect (typed op): {:.3} µs", inspect_ns / 1e3);
     }

@@ -311,7 +311,9 @@ fn runaway_recursion_traps_within_a_small_thread_stack() {
     let e = std::thread::Builder::new()
         .stack_size(320 << 10)
         .spawn(move || {
-            let e = b.send_request(&encode_request(3, b"").unwrap()).unwrap_err();
+            let e = b
+                .send_request(&encode_request(3, b"").unwrap())
+                .unwrap_err();
             let (st, _) = b.send_request(&encode_request(6, b"").unwrap()).unwrap();
             assert_eq!(st, Status::Ok);
             e

@@ -85,7 +85,9 @@ own = for _ <- 1..4, do: elem(Bridge.new(path), 1)
 four_own = SelurBench.rate(own, p100, 2000)
 four_shared = SelurBench.rate([b, b, b, b], p100, 2000)
 
-fmt = fn xs -> "[" <> Enum.map_join(xs, ",", &:erlang.float_to_binary(&1 / 1, decimals: 1)) <> "]" end
+fmt = fn xs ->
+  "[" <> Enum.map_join(xs, ",", &:erlang.float_to_binary(&1 / 1, decimals: 1)) <> "]"
+end
 
 IO.puts(
   ~s({"elixir_echo_ns":#{fmt.(echo)},"calls_per_s_1":#{round(one)},) <>
