@@ -232,7 +232,82 @@ pub fn assemble(modules: Vec<PreparedModule>) -> Result<Packed> {
     write_archive(&modules)
 }
 
-fn write_archive<M: Entry>(modules: &[M]) -> Result<Packed> {
+/// Prepared modules in archive order, checked and laid out, not yet
+/// written: [`Layout::write_to`] streams the archive to any writer without
+/// building it in memory first (the CLI writes it straight to its temp file).
+#[derive(Debug, Clone)]
+pub struct Layout {
+    modules: Vec<PreparedModule>,
+    plan: Plan,
+}
+
+/// Orders and checks prepared modules; see [`Layout`].
+pub fn layout(modules: Vec<PreparedModule>) -> Result<Layout> {
+    let modules = archive_order(modules, |m| m.start, |m| &m.path)?;
+    let plan = plan(&modules)?;
+    Ok(Layout { modules, plan })
+}
+
+impl Layout {
+    /// The archive's length in bytes.
+    pub fn len(&self) -> usize {
+        self.plan.total
+    }
+
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    pub fn warnings(&self) -> &[Warning] {
+        &self.plan.warnings
+    }
+
+    /// The sections as they will be written.
+    pub fn sections(&self) -> Vec<PackedSection> {
+        self.modules
+            .iter()
+            .zip(&self.plan.names)
+            .map(|(m, name)| PackedSection {
+                name: name.clone(),
+                path: m.path.clone(),
+                flags: flags(m.start),
+                size: archive::section_len(name, m.form.len()),
+            })
+            .collect()
+    }
+
+    /// Writes the archive: the same bytes [`assemble`] returns.
+    pub fn write_to<W: std::io::Write + ?Sized>(&self, w: &mut W) -> std::io::Result<()> {
+        w.write_all(HEADER)?;
+        let mut head = Vec::with_capacity(64);
+        for (m, name) in self.modules.iter().zip(&self.plan.names) {
+            head.clear();
+            archive::write_section_head(&mut head, name, flags(m.start), m.form.len());
+            w.write_all(&head)?;
+            w.write_all(&m.form)?;
+            w.write_all(&[0; 3][..crate::beam::pad4(m.form.len()) - m.form.len()])?;
+        }
+        w.write_all(END)
+    }
+}
+
+fn flags(start: bool) -> u32 {
+    if start {
+        BEAM_START_FLAG | BEAM_CODE_FLAG
+    } else {
+        BEAM_CODE_FLAG
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Plan {
+    names: Vec<String>,
+    warnings: Vec<Warning>,
+    total: usize,
+}
+
+/// Section names, duplicate check, warnings and the total length.
+fn plan<M: Entry>(modules: &[M]) -> Result<Plan> {
     let mut warnings = Vec::new();
     let mut seen: std::collections::HashMap<&str, &Path> = std::collections::HashMap::new();
     let mut total = HEADER.len() + END.len();
@@ -257,16 +332,24 @@ fn write_archive<M: Entry>(modules: &[M]) -> Result<Packed> {
         total += archive::section_len(&name, m.form_len());
         names.push(name);
     }
+    Ok(Plan {
+        names,
+        warnings,
+        total,
+    })
+}
 
+fn write_archive<M: Entry>(modules: &[M]) -> Result<Packed> {
+    let Plan {
+        names,
+        warnings,
+        total,
+    } = plan(modules)?;
     let mut out = Vec::with_capacity(total);
     let mut sections = Vec::with_capacity(modules.len());
     out.extend_from_slice(HEADER);
     for (m, name) in modules.iter().zip(names) {
-        let flags = if m.start() {
-            BEAM_START_FLAG | BEAM_CODE_FLAG
-        } else {
-            BEAM_CODE_FLAG
-        };
+        let flags = flags(m.start());
         let at = out.len();
         archive::write_section_head(&mut out, &name, flags, m.form_len());
         m.write_form(&mut out);
@@ -482,6 +565,12 @@ mod tests {
             .rev()
             .map(|i| prepare(&i.path, &i.bytes, i.start, DEFAULT_INFLATE_CAP).unwrap())
             .collect();
+        let laid = layout(prepared.clone()).unwrap();
+        let mut streamed = Vec::new();
+        laid.write_to(&mut streamed).unwrap();
+        assert_eq!(streamed, packed.bytes);
+        assert_eq!(laid.len(), packed.bytes.len());
+        assert_eq!(laid.sections(), packed.sections);
         let assembled = assemble(prepared).unwrap();
         assert_eq!(assembled.bytes, packed.bytes);
         assert_eq!(assembled.sections, packed.sections);

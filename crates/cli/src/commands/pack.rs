@@ -32,17 +32,18 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let files = collect_inputs(&args.start, &args.inputs)?;
-    let packed = pack_files(&args.start, files, args.inflate_cap)?;
-    for w in &packed.warnings {
+    let layout = pack_files(&args.start, files, args.inflate_cap)?;
+    for w in layout.warnings() {
         eprintln!("warning: {w}");
     }
-    write_atomically(&args.output, &packed.bytes)?;
+    // Streamed into the temp file: the archive is never built in memory.
+    write_atomically_with(&args.output, |w| layout.write_to(w))?;
     if !args.quiet {
         eprintln!(
             "packed {} modules into {} ({} bytes)",
-            packed.sections.len(),
+            layout.sections().len(),
             args.output.display(),
-            packed.bytes.len()
+            layout.len()
         );
     }
     Ok(ExitCode::SUCCESS)
@@ -52,7 +53,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 /// buffer: a file's bytes are dropped as soon as its stripped form is made,
 /// so the process never holds (or page-faults in) the whole input set. The
 /// first failure in archive order is reported, whatever the scheduling.
-fn pack_files(start: &Path, files: Vec<PathBuf>, cap: usize) -> anyhow::Result<avm::Packed> {
+fn pack_files(start: &Path, files: Vec<PathBuf>, cap: usize) -> anyhow::Result<avm::Layout> {
     let mut all = Vec::with_capacity(files.len() + 1);
     all.push((start.to_path_buf(), true));
     all.extend(files.into_iter().map(|f| (f, false)));
@@ -100,7 +101,7 @@ fn pack_files(start: &Path, files: Vec<PathBuf>, cap: usize) -> anyhow::Result<a
             .collect()
     };
     let modules = results.into_iter().collect::<anyhow::Result<Vec<_>>>()?;
-    Ok(avm::assemble(modules)?)
+    Ok(avm::layout(modules)?)
 }
 
 /// Expands directories to their `*.beam` files and drops the startup file
@@ -165,6 +166,14 @@ fn collect_inputs(start: &Path, inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBu
 /// Writes `bytes` to a temp file beside `path` and renames it into place, so
 /// readers see the old file or the complete new one, never a partial write.
 pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    write_atomically_with(path, |w| w.write_all(bytes))
+}
+
+/// [`write_atomically`] with the contents produced by `write` (buffered).
+pub(crate) fn write_atomically_with(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> anyhow::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -173,8 +182,12 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> 
         .prefix(".elixir-workers-")
         .tempfile_in(dir)
         .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
-    tmp.write_all(bytes)
-        .with_context(|| format!("cannot write {}", tmp.path().display()))?;
+    {
+        let mut w = std::io::BufWriter::with_capacity(256 << 10, tmp.as_file_mut());
+        write(&mut w)
+            .and_then(|()| w.flush())
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
     #[cfg(unix)]
     {
         // Temp files are created 0600; an archive is an ordinary output file.
