@@ -90,11 +90,11 @@ defmodule ElixirWorkers.JSONTest do
   end
 
   test "refuses invalid UTF-8 and unsupported terms" do
-    assert_raise ArgumentError, ~r/invalid UTF-8 in JSON string at byte 1/, fn ->
+    assert_raise ElixirWorkers.Error, ~r/invalid UTF-8 in JSON string at byte 1/, fn ->
       JSON.encode(<<?a, 0xFF, ?b>>)
     end
 
-    assert_raise ArgumentError, ~r/cannot encode/, fn -> JSON.encode({:tuple}) end
+    assert_raise ElixirWorkers.Error, ~r/cannot encode/, fn -> JSON.encode({:tuple}) end
   end
 
   test "round trips random documents" do

@@ -16,7 +16,7 @@ defmodule ElixirWorkers.Bindings do
   read does not have to thread the conn back to the caller.
 
   Each result arrives as `{"ok": value}` or `{"error": message}`; an error
-  raises a `RuntimeError` in the route
+  raises an `ElixirWorkers.Error` in the route
   (the request answers 500 and the message is logged).
   """
 
@@ -48,13 +48,13 @@ defmodule ElixirWorkers.Bindings do
 
       {:ok, %{"error" => message}} ->
         :erlang.error(
-          RuntimeError.exception(
+          ElixirWorkers.Error.exception(
             "binding " <> :maps.get("type", need) <> " failed: " <> to_message(message)
           )
         )
 
       {:ok, _other} ->
-        :erlang.error(RuntimeError.exception("malformed binding result for " <> id))
+        :erlang.error(ElixirWorkers.Error.exception("malformed binding result for " <> id))
 
       :error ->
         record(:maps.put("id", id, need))

@@ -34,6 +34,15 @@ defmodule ElixirWorkers.Conn do
             halted: false,
             effects: []
 
+  # defstruct's __struct__/1 (used by `struct/2`) folds the fields with
+  # Enum, which would bring Enum and the protocols into every app.avm.
+  defoverridable __struct__: 1
+
+  @doc false
+  def __struct__(fields) do
+    :lists.foldl(fn {k, v}, acc -> :maps.update(k, v, acc) end, __struct__(), fields)
+  end
+
   alias ElixirWorkers.{Conn, JSON, URL}
 
   @doc "Builds a conn from a decoded request head and the raw body bytes."

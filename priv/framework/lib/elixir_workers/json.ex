@@ -47,11 +47,11 @@ defmodule ElixirWorkers.JSON do
 
   def decode(_other), do: {:error, "JSON input must be a binary"}
 
-  @doc "Like `decode/1` but raises `ArgumentError` on invalid input."
+  @doc "Like `decode/1` but raises `ElixirWorkers.Error` on invalid input."
   def decode!(bin) do
     case decode(bin) do
       {:ok, value} -> value
-      {:error, message} -> :erlang.error(ArgumentError.exception(message))
+      {:error, message} -> :erlang.error(ElixirWorkers.Error.exception(message))
     end
   end
 
@@ -307,7 +307,7 @@ defmodule ElixirWorkers.JSON do
   @doc """
   Encodes a term as JSON iodata. Maps (binary, atom or integer keys), lists,
   binaries (UTF-8), atoms, integers, floats, `nil`, `true` and `false` are
-  supported; anything else raises `ArgumentError`.
+  supported; anything else raises `ElixirWorkers.Error`.
   """
   def encode_to_iodata(term), do: enc(term, [])
 
@@ -335,7 +335,7 @@ defmodule ElixirWorkers.JSON do
   end
 
   defp enc(other, _tail),
-    do: :erlang.error(ArgumentError.exception("cannot encode as JSON: " <> inspect(other)))
+    do: :erlang.error(ElixirWorkers.Error.exception("cannot encode as JSON: " <> ElixirWorkers.Format.inspect(other)))
 
   defp list_rest([], tail), do: [?] | tail]
   defp list_rest([h | t], tail), do: [?, | enc(h, list_rest(t, tail))]
@@ -349,7 +349,7 @@ defmodule ElixirWorkers.JSON do
   defp key(k, tail) when is_integer(k), do: [?", :erlang.integer_to_binary(k), ?" | tail]
 
   defp key(other, _tail),
-    do: :erlang.error(ArgumentError.exception("cannot encode as a JSON key: " <> inspect(other)))
+    do: :erlang.error(ElixirWorkers.Error.exception("cannot encode as a JSON key: " <> ElixirWorkers.Format.inspect(other)))
 
   defp float(f) do
     case :erlang.system_info(:machine) do
@@ -373,7 +373,7 @@ defmodule ElixirWorkers.JSON do
   @doc """
   Escapes a UTF-8 binary for use inside a JSON string (without the quotes).
   Returns the input itself when nothing needs escaping, else iodata. Raises
-  `ArgumentError` when the input is not valid UTF-8.
+  `ElixirWorkers.Error` when the input is not valid UTF-8.
   """
   def escape(s) when is_binary(s), do: escape_onto(s, [])
 
@@ -424,7 +424,7 @@ defmodule ElixirWorkers.JSON do
 
   defp escape_bytes(rest, orig, _acc, _tail) do
     :erlang.error(
-      ArgumentError.exception(
+      ElixirWorkers.Error.exception(
         "invalid UTF-8 in JSON string at byte " <>
           :erlang.integer_to_binary(byte_size(orig) - byte_size(rest))
       )

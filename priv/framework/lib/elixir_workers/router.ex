@@ -31,6 +31,11 @@ defmodule ElixirWorkers.Router do
   (`plug &Mod.fun/1` or `plug &Mod.fun/2, opts`).
 
   Override `not_found/1` or `method_not_allowed/2` to change those answers.
+
+  This module only generates code (at compile time it may use anything,
+  such as `Enum`); the generated router calls `ElixirWorkers.Dispatch`, so
+  nothing in the worker names this module and the build leaves it out of
+  `app.avm`.
   """
 
   @methods ~w(GET POST PUT PATCH DELETE OPTIONS HEAD)
@@ -55,7 +60,7 @@ defmodule ElixirWorkers.Router do
       @doc false
       def method_not_allowed(conn, allowed) do
         conn
-        |> ElixirWorkers.Conn.put_header("allow", ElixirWorkers.Router.join_methods(allowed))
+        |> ElixirWorkers.Conn.put_header("allow", ElixirWorkers.Dispatch.join_methods(allowed))
         |> ElixirWorkers.Conn.json(405, %{
           "error" => "method_not_allowed",
           "method" => conn.method,
@@ -191,7 +196,7 @@ defmodule ElixirWorkers.Router do
             unquote(conn)
 
           _ ->
-            ElixirWorkers.Router.__dispatch__(
+            ElixirWorkers.Dispatch.dispatch(
               __MODULE__,
               unquote(conn),
               __ew_dispatch__(unquote(conn).method, unquote(conn).path_segments, unquote(conn))
@@ -243,52 +248,4 @@ defmodule ElixirWorkers.Router do
 
     {seg_ast, Enum.reverse(params)}
   end
-
-  @doc false
-  def __dispatch__(router, conn, :no_route) do
-    allowed = allowed_methods(router.__routes__(), conn.path_segments, [])
-
-    cond do
-      conn.method == "HEAD" and :lists.member("GET", allowed) ->
-        result = router.__ew_route__("GET", conn.path_segments, conn)
-        check_result(router, result)
-
-      allowed == [] ->
-        router.not_found(conn)
-
-      true ->
-        router.method_not_allowed(conn, allowed)
-    end
-  end
-
-  def __dispatch__(router, _conn, result), do: check_result(router, result)
-
-  defp check_result(_router, %ElixirWorkers.Conn{} = conn), do: conn
-
-  defp check_result(router, other) do
-    :erlang.error(
-      RuntimeError.exception(
-        "a route of " <> inspect(router) <> " returned " <> inspect(other) <> " instead of a conn"
-      )
-    )
-  end
-
-  defp allowed_methods([], _segments, acc), do: :lists.reverse(acc)
-
-  defp allowed_methods([{method, pattern} | rest], segments, acc) do
-    case ElixirWorkers.URL.match_segments(segments, pattern) do
-      {:ok, _} ->
-        if method == "*" or :lists.member(method, acc),
-          do: allowed_methods(rest, segments, acc),
-          else: allowed_methods(rest, segments, [method | acc])
-
-      :no_match ->
-        allowed_methods(rest, segments, acc)
-    end
-  end
-
-  @doc false
-  def join_methods([]), do: ""
-  def join_methods([m]), do: m
-  def join_methods([m | rest]), do: m <> ", " <> join_methods(rest)
 end

@@ -1,7 +1,12 @@
 defmodule Acme.Shop.Router do
   @moduledoc """
-  The routes of Acme.Shop. `:name` in a path captures one segment into
-  `conn.params["name"]`; routes are tried in order; anything else answers 404.
+  The routes of Acme.Shop. `:name` in a path captures one segment, read
+  with `Conn.param(conn, "name")`; routes are tried in order; anything else
+  answers 404.
+
+  `Conn.param/2` rather than `conn.params["name"]`: the `[]` syntax calls
+  Elixir's `Access`, which brings `Enum`, the protocols and the exception
+  structs (about 150 KB) into the worker's app.avm.
   """
   use ElixirWorkers.Router
 
@@ -34,6 +39,6 @@ defmodule Acme.Shop.Router do
   end
 
   def hello(conn) do
-    Conn.json(conn, 200, %{"hello" => conn.params["name"]})
+    Conn.json(conn, 200, %{"hello" => Conn.param(conn, "name")})
   end
 end
