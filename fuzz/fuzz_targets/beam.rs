@@ -22,10 +22,24 @@ fuzz_target!(|data: &[u8]| {
         }
         let _ = avm::ModuleRefs::from_beam(&beam, CAP);
     }
-    let input = avm::PackInput { path: "fuzz.beam".into(), bytes: data.to_vec(), start: true };
-    let opts = avm::PackOptions { inflate_cap: CAP, threads: 1 };
+    let input = avm::PackInput {
+        path: "fuzz.beam".into(),
+        bytes: data.to_vec(),
+        start: true,
+    };
+    let opts = avm::PackOptions {
+        inflate_cap: CAP,
+        threads: 1,
+    };
     if let Ok(packed) = avm::pack(&[input], &opts) {
         let archive = avm::Archive::parse(&packed.bytes).expect("packed output reads back");
         assert_eq!(archive.sections.len(), 1);
+        // The streaming path writes the same bytes.
+        let path = std::path::Path::new("fuzz.beam");
+        let prepared = avm::prepare(path, data, true, CAP).expect("pack accepted it");
+        let layout = avm::layout(vec![prepared]).expect("pack accepted it");
+        let mut streamed = Vec::new();
+        layout.write_to(&mut streamed).unwrap();
+        assert_eq!(streamed, packed.bytes);
     }
 });
