@@ -73,7 +73,10 @@ fn error_exit(err: &anyhow::Error) -> std::process::ExitCode {
         return std::process::ExitCode::SUCCESS;
     }
     eprintln!("error: {err:#}");
-    match err.chain().find_map(|e| e.downcast_ref::<pipeline::ToolFailed>()) {
+    match err
+        .chain()
+        .find_map(|e| e.downcast_ref::<pipeline::ToolFailed>())
+    {
         Some(failed) => exit_code(failed.code.unwrap_or(1)),
         None => std::process::ExitCode::FAILURE,
     }
@@ -81,5 +84,7 @@ fn error_exit(err: &anyhow::Error) -> std::process::ExitCode {
 
 /// A child's exit code as ours (0..=255; anything else becomes 1).
 fn exit_code(code: i32) -> std::process::ExitCode {
-    u8::try_from(code).map(std::process::ExitCode::from).unwrap_or(std::process::ExitCode::FAILURE)
+    u8::try_from(code)
+        .map(std::process::ExitCode::from)
+        .unwrap_or(std::process::ExitCode::FAILURE)
 }
