@@ -15,19 +15,27 @@ pub const DEFAULT_EBIN: &str = "/usr/lib/elixir/lib/elixir/ebin";
 /// The one module of that ebin exporting start/0, used as the startup module.
 pub const EBIN_START: &str = "Elixir.GenEvent.beam";
 
+/// The reference packer and the module directory it is run on: shared by
+/// `parity` and `bench pack`, which compare on the same input.
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub struct ReferenceArgs {
     /// The reference packer (scripts/pack_avm.py of the original project)
     #[arg(long, value_name = "PATH")]
-    reference: PathBuf,
+    pub reference: PathBuf,
 
-    /// Directory of .beam files to compare on besides the fixtures
+    /// Directory of .beam files to compare on (parity: besides the fixtures)
     #[arg(long, value_name = "DIR", default_value = DEFAULT_EBIN)]
-    ebin: PathBuf,
+    pub ebin: PathBuf,
 
     /// Its startup module (must export start/0)
     #[arg(long, value_name = "FILE", default_value = EBIN_START)]
-    ebin_start: String,
+    pub ebin_start: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    input: ReferenceArgs,
 
     /// Write the reference output over the committed goldens and dumps
     #[arg(long)]
@@ -123,8 +131,11 @@ fn compare(what: &str, ours: &Path, reference: &Path, failures: &mut Vec<String>
 }
 
 pub fn run(args: Args) -> Result<()> {
-    if !args.reference.is_file() {
-        bail!("reference packer {} not found", args.reference.display());
+    if !args.input.reference.is_file() {
+        bail!(
+            "reference packer {} not found",
+            args.input.reference.display()
+        );
     }
     let bin = release_binary()?;
     let root = crate::workspace_root();
@@ -146,7 +157,7 @@ pub fn run(args: Args) -> Result<()> {
         let ebin = set.join("ebin");
         let reference = tmp.path().join(format!("{name}.ref.avm"));
         let ours = tmp.path().join(format!("{name}.ours.avm"));
-        reference_pack(&args.reference, &reference, start, &ebin)?;
+        reference_pack(&args.input.reference, &reference, start, &ebin)?;
         ours_pack(&bin, &ours, start, &ebin)?;
         let golden = set.join("expected.avm");
         if args.bless {
@@ -172,8 +183,8 @@ pub fn run(args: Args) -> Result<()> {
         )?;
     }
 
-    let n_beams = std::fs::read_dir(&args.ebin)
-        .with_context(|| format!("listing {}", args.ebin.display()))?
+    let n_beams = std::fs::read_dir(&args.input.ebin)
+        .with_context(|| format!("listing {}", args.input.ebin.display()))?
         .filter(|e| {
             e.as_ref()
                 .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "beam"))
@@ -181,13 +192,18 @@ pub fn run(args: Args) -> Result<()> {
         .count();
     println!(
         "{} ({n_beams} modules, start {}):",
-        args.ebin.display(),
-        args.ebin_start
+        args.input.ebin.display(),
+        args.input.ebin_start
     );
     let reference = tmp.path().join("ebin.ref.avm");
     let ours = tmp.path().join("ebin.ours.avm");
-    reference_pack(&args.reference, &reference, &args.ebin_start, &args.ebin)?;
-    ours_pack(&bin, &ours, &args.ebin_start, &args.ebin)?;
+    reference_pack(
+        &args.input.reference,
+        &reference,
+        &args.input.ebin_start,
+        &args.input.ebin,
+    )?;
+    ours_pack(&bin, &ours, &args.input.ebin_start, &args.input.ebin)?;
     compare(
         "ebin: elixir-workers vs reference",
         &ours,

@@ -70,19 +70,6 @@ impl Runtime {
 
     /// The stdlib's `.beam` files, sorted.
     pub fn stdlib_beams(&self) -> Result<Vec<PathBuf>> {
-        let dir = self.stdlib_dir();
-        let mut out = Vec::new();
-        for entry in
-            std::fs::read_dir(&dir).with_context(|| format!("could not list {}", dir.display()))?
-        {
-            let path = entry
-                .with_context(|| format!("could not list {}", dir.display()))?
-                .path();
-            if path.extension().is_some_and(|e| e == "beam") {
-                out.push(path);
-            }
-        }
-        out.sort();
-        Ok(out)
+        crate::framework::beams_in(&self.stdlib_dir())
     }
 }

@@ -5,24 +5,14 @@
 //! comparison is between equal work.
 
 use anyhow::{bail, Context, Result};
-use std::path::PathBuf;
 use std::process::Command;
 
-use crate::parity::{release_binary, run_tool, DEFAULT_EBIN, EBIN_START};
+use crate::parity::{release_binary, run_tool, ReferenceArgs};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The reference packer (scripts/pack_avm.py of the original project)
-    #[arg(long, value_name = "PATH")]
-    reference: PathBuf,
-
-    /// Directory of .beam files to pack
-    #[arg(long, value_name = "DIR", default_value = DEFAULT_EBIN)]
-    ebin: PathBuf,
-
-    /// Its startup module (must export start/0)
-    #[arg(long, value_name = "FILE", default_value = EBIN_START)]
-    ebin_start: String,
+    #[command(flatten)]
+    input: ReferenceArgs,
 
     /// hyperfine --runs
     #[arg(long, default_value_t = 40)]
@@ -37,8 +27,11 @@ fn mean_and_stddev(v: &serde_json::Value, idx: usize) -> Result<(f64, f64)> {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    if !args.reference.is_file() {
-        bail!("reference packer {} not found", args.reference.display());
+    if !args.input.reference.is_file() {
+        bail!(
+            "reference packer {} not found",
+            args.input.reference.display()
+        );
     }
     let bin = release_binary()?;
     let tmp = tempfile::tempdir().context("creating a temp dir")?;
@@ -50,15 +43,15 @@ pub fn run(args: Args) -> Result<()> {
         "{} pack -q -o {} --start {} {}",
         q(&bin),
         q(&ours_out),
-        q(&args.ebin.join(&args.ebin_start)),
-        q(&args.ebin)
+        q(&args.input.ebin.join(&args.input.ebin_start)),
+        q(&args.input.ebin)
     );
     let ref_cmd = format!(
         "python3 {} {} {} {}",
-        q(&args.reference),
+        q(&args.input.reference),
         q(&ref_out),
-        args.ebin_start,
-        q(&args.ebin)
+        args.input.ebin_start,
+        q(&args.input.ebin)
     );
     run_tool(
         Command::new("hyperfine")
@@ -91,7 +84,7 @@ pub fn run(args: Args) -> Result<()> {
     };
     let (ours_cpu, ref_cpu) = (cpu(0), cpu(1));
     let same = std::fs::read(&ours_out)? == std::fs::read(&ref_out)?;
-    let n = std::fs::read_dir(&args.ebin)?
+    let n = std::fs::read_dir(&args.input.ebin)?
         .filter(|e| {
             e.as_ref()
                 .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "beam"))
@@ -99,7 +92,7 @@ pub fn run(args: Args) -> Result<()> {
         .count();
     println!(
         "pack {} ({n} modules), {} runs each:",
-        args.ebin.display(),
+        args.input.ebin.display(),
         args.runs
     );
     println!(

@@ -9,7 +9,7 @@
 //! with the runtime's stdlib, as a build would.
 
 use anyhow::{bail, Context, Result};
-use std::path::{Path, PathBuf};
+
 use std::process::Command;
 
 #[derive(Debug, clap::Args)]
@@ -38,120 +38,24 @@ const ROUTES: &[(&str, Option<f64>, Option<f64>)] = &[
 /// The original's atomvm.wasm, for comparison.
 const ORIGINAL_WASM_BYTES: u64 = 584_952;
 
-fn runtime_dir(root: &Path) -> Result<PathBuf> {
-    let dir = std::env::var_os("ELIXIR_WORKERS_RUNTIME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("priv"));
-    if !dir.join("atomvm.wasm").is_file() || !dir.join("stdlib").is_dir() {
-        bail!(
-            "no AtomVM runtime in {} (run cargo xtask runtime --atomvm-src DIR, or set ELIXIR_WORKERS_RUNTIME)",
-            dir.display()
-        );
-    }
-    Ok(dir)
-}
-
-fn beams(dir: &Path) -> Result<Vec<(PathBuf, Vec<u8>)>> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))? {
-        let path = entry?.path();
-        if path.extension().is_some_and(|e| e == "beam") {
-            let bytes =
-                std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-            out.push((path, bytes));
-        }
-    }
-    out.sort();
-    Ok(out)
-}
-
-/// Compiles the framework and the test app, tree-shakes from the module
-/// exporting `__elixir_workers_app__/0` and packs. Returns the archive.
-fn build_app(root: &Path, runtime: &Path, work: &Path) -> Result<Vec<u8>> {
-    let ebin = work.join("ebin");
-    std::fs::create_dir_all(&ebin).with_context(|| format!("cannot create {}", ebin.display()))?;
-    let fw = root.join("priv/framework");
-    let elixirc = std::env::var_os("ELIXIRC").unwrap_or_else(|| "elixirc".into());
-    let out = Command::new(&elixirc)
-        .current_dir(root)
-        .arg("-o")
-        .arg(&ebin)
-        .arg(fw.join("lib"))
-        .arg(fw.join("test/support"))
-        .output()
-        .context("cannot run elixirc")?;
-    if !out.status.success() {
-        bail!("elixirc failed:\n{}", String::from_utf8_lossy(&out.stderr));
-    }
-
-    let mut all = beams(&ebin)?;
-    let app: Vec<String> = all
-        .iter()
-        .map(|(p, _)| {
-            p.file_stem()
-                .unwrap_or_default()
-                .to_string_lossy()
-                .into_owned()
-        })
-        .collect();
-    for (path, bytes) in beams(&runtime.join("stdlib"))? {
-        let stem = path
-            .file_stem()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .into_owned();
-        if !app.contains(&stem) {
-            all.push((path, bytes));
-        }
-    }
-    let mut refs = Vec::new();
-    let mut start = None;
-    for (path, bytes) in &all {
-        let beam = avm::Beam::parse(bytes).map_err(|e| e.with_file(path))?;
-        if app.iter().any(|n| n == beam.module_name())
-            && beam.exports_fun("__elixir_workers_app__", 0)
-        {
-            start = Some(beam.module_name().to_owned());
-        }
-        refs.push(
-            avm::ModuleRefs::from_beam(&beam, avm::DEFAULT_INFLATE_CAP)
-                .map_err(|e| e.with_file(path))?,
-        );
-    }
-    let start = start.context("the test app has no module exporting __elixir_workers_app__/0")?;
-    let pruned = avm::prune(&refs, &start)?;
-    let inputs: Vec<avm::PackInput> = all
-        .into_iter()
-        .zip(&refs)
-        .filter(|(_, r)| pruned.is_kept(&r.name))
-        .map(|((path, bytes), r)| avm::PackInput {
-            path,
-            bytes,
-            start: r.name == start,
-        })
-        .collect();
-    let n_modules = inputs.len();
-    let packed = avm::pack(&inputs, &avm::PackOptions::default())?;
-    println!(
-        "app.avm: {} bytes, {n_modules} modules (tree-shaken from {start})",
-        packed.bytes.len()
-    );
-    Ok(packed.bytes)
-}
-
 pub fn run(args: Args) -> Result<()> {
     let root = crate::workspace_root();
-    let runtime = runtime_dir(&root)?;
+    let runtime = worker_tests::runtime_dir().context(
+        "no AtomVM runtime (run cargo xtask runtime --atomvm-src DIR, or set ELIXIR_WORKERS_RUNTIME)",
+    )?;
     let wasm = runtime.join("atomvm.wasm");
     let wasm_size = std::fs::metadata(&wasm)
         .with_context(|| format!("cannot stat {}", wasm.display()))?
         .len();
 
+    // The same test app, compiled, tree-shaken and packed the same way as the
+    // end-to-end tests run it.
     let work = tempfile::tempdir().context("cannot create a temporary directory")?;
-    let avm_bytes = build_app(&root, &runtime, work.path())?;
-    let avm_path = work.path().join("app.avm");
-    std::fs::write(&avm_path, &avm_bytes)
-        .with_context(|| format!("cannot write {}", avm_path.display()))?;
+    let avm_path = worker_tests::build_test_app(&runtime, work.path())?;
+    let avm_size = std::fs::metadata(&avm_path)
+        .with_context(|| format!("cannot stat {}", avm_path.display()))?
+        .len();
+    println!("app.avm: {avm_size} bytes (the framework's test app, tree-shaken)");
 
     let script = root.join("templates/worker/bench/runtime.mjs");
     let node = std::env::var_os("NODE").unwrap_or_else(|| "node".into());
