@@ -73,13 +73,22 @@ const ADAPTER_SOURCES: &[&str] = &[
     "platform_defaultatoms",
     "tz",
     "atom_table_presize",
+    "literal_cache",
 ];
 
 /// Per-file defines for the core. `atom_table.c`'s constructor is renamed so
 /// that `atom_table_presize.c` can wrap it and load the default atoms in one
 /// batch (that file says why; it halves the boot of a one-module app).
-const CORE_FILE_DEFINES: &[(&str, &str)] =
-    &[("atom_table", "-Datom_table_new=avm_upstream_atom_table_new")];
+/// `module.c`'s literal loader is renamed so that `literal_cache.c` can decode
+/// each literal once per instance instead of into a heap fragment on every
+/// use, which forced a full GC per literal (that file says why).
+const CORE_FILE_DEFINES: &[(&str, &str)] = &[
+    ("atom_table", "-Datom_table_new=avm_upstream_atom_table_new"),
+    (
+        "module",
+        "-Dmodule_load_literal=avm_upstream_module_load_literal",
+    ),
+];
 
 /// exavmlib modules left out of the stdlib: they drive hardware (GPIO, I2C,
 /// LEDC) or talk to port drivers (AVMPort), none of which exist under WASI.
