@@ -77,7 +77,7 @@ fn error_exit(err: &anyhow::Error) -> std::process::ExitCode {
         .chain()
         .find_map(|e| e.downcast_ref::<pipeline::ToolFailed>())
     {
-        Some(failed) => exit_code(failed.code.unwrap_or(1)),
+        Some(failed) => exit_code(failed.exit),
         None => std::process::ExitCode::FAILURE,
     }
 }

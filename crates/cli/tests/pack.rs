@@ -33,6 +33,7 @@ fn sets() -> Vec<PathBuf> {
         .filter(|p| p.join("ebin").is_dir())
         .collect();
     v.sort();
+    assert!(!v.is_empty(), "no fixture sets under fixtures/packs");
     v
 }
 
@@ -282,11 +283,13 @@ fn every_bad_beam_fails_with_its_error_and_writes_nothing() {
 #[test]
 fn every_bad_archive_fails_inspect_and_extract_and_writes_nothing() {
     let bad = root().join("fixtures/bad");
+    let mut n = 0;
     for entry in std::fs::read_dir(&bad).unwrap() {
         let name = entry.unwrap().file_name().to_string_lossy().into_owned();
         if !name.ends_with(".avm") {
             continue;
         }
+        n += 1;
         let expected = std::fs::read_to_string(bad.join(format!("{name}.err"))).unwrap();
         let expected = format!("error: {}", expected.trim_end());
         let rel = format!("fixtures/bad/{name}");
@@ -310,6 +313,7 @@ fn every_bad_archive_fails_inspect_and_extract_and_writes_nothing() {
             "{name}: extract created its output directory"
         );
     }
+    assert!(n >= 5, "only {n} bad archives");
 }
 
 #[test]

@@ -110,6 +110,7 @@ pub fn compile(
             command,
             cwd: project.root.clone(),
             code: Some(1),
+            exit: 1,
             stdout: printed.to_string(),
             stderr: String::new(),
         }
@@ -120,6 +121,9 @@ pub fn compile(
         "unexpected reply from the compile server: {reply:?}"
     )))
 }
+
+/// Largest reply accepted from the compile server (compiler output).
+const MAX_REPLY: usize = 64 << 20;
 
 fn request(info: &Info, body: &str) -> Result<String> {
     let addr = SocketAddr::from(([127, 0, 0, 1], info.port));
@@ -140,7 +144,14 @@ fn request(info: &Info, body: &str) -> Result<String> {
     stream
         .read_exact(&mut head)
         .context("the compile server closed the connection")?;
-    let mut reply = vec![0u8; u32::from_be_bytes(head) as usize];
+    // The port may by now belong to another program: never size a buffer
+    // from an unchecked peer.
+    let reply_len = u32::from_be_bytes(head) as usize;
+    anyhow::ensure!(
+        reply_len <= MAX_REPLY,
+        "the compile server's reply is implausibly large ({reply_len} bytes)"
+    );
+    let mut reply = vec![0u8; reply_len];
     stream
         .read_exact(&mut reply)
         .context("the compile server closed the connection")?;
@@ -186,6 +197,8 @@ fn start(project: &Project, fw_ebin: &Path, key: &str, info_path: &Path) -> Resu
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    let _ = child.kill();
+    // The server leads its own process group: end all of it, and reap it.
+    process::signal_group(child.id() as i32, libc::SIGKILL);
+    let _ = child.wait();
     anyhow::bail!("the compile server did not start within 30 s")
 }

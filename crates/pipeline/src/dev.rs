@@ -45,16 +45,6 @@ static CHILD_GROUP: AtomicI32 = AtomicI32::new(0);
 static INTERRUPTS: AtomicI32 = AtomicI32::new(0);
 static HANDLER: OnceLock<()> = OnceLock::new();
 
-fn signal_group(group: i32, signal: i32) {
-    if group > 0 {
-        // SAFETY: kill(2) on a process group we created, with a valid signal
-        // number, has no memory-safety preconditions.
-        unsafe {
-            libc::kill(-group, signal);
-        }
-    }
-}
-
 /// Ctrl-C (and SIGTERM) go to the child's whole process group, and this
 /// process lives on to report the child's exit code. A second Ctrl-C kills.
 fn install_signal_forwarding() {
@@ -64,7 +54,7 @@ fn install_signal_forwarding() {
         let _ = ctrlc::set_handler(|| {
             let n = INTERRUPTS.fetch_add(1, Ordering::SeqCst);
             let signal = if n == 0 { libc::SIGINT } else { libc::SIGKILL };
-            signal_group(CHILD_GROUP.load(Ordering::SeqCst), signal);
+            crate::process::signal_group(CHILD_GROUP.load(Ordering::SeqCst), signal);
         });
     });
 }
@@ -91,7 +81,7 @@ pub fn run_forwarding(cmd: &Cmd, mut tick: impl FnMut()) -> Result<i32> {
     CHILD_GROUP.store(0, Ordering::SeqCst);
     // Whatever the direct child left behind in its group (workerd, esbuild)
     // goes with it.
-    signal_group(group, libc::SIGTERM);
+    crate::process::signal_group(group, libc::SIGTERM);
     let status = waited.with_context(|| format!("could not wait for {}", cmd.display()))?;
     Ok(process::exit_code(status))
 }

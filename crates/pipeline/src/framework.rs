@@ -29,7 +29,10 @@ pub fn worker_files() -> &'static [(&'static str, &'static [u8])] {
 /// `~/.cache/elixir-workers`.
 pub fn cache_root() -> Result<PathBuf> {
     if let Some(dir) = std::env::var_os(CACHE_ENV).filter(|v| !v.is_empty()) {
-        return Ok(PathBuf::from(dir));
+        // elixirc runs with other working directories: a relative cache
+        // path would resolve differently there.
+        return std::path::absolute(PathBuf::from(&dir))
+            .with_context(|| format!("{CACHE_ENV}={} cannot be resolved", dir.to_string_lossy()));
     }
     if let Some(dir) = std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
         return Ok(PathBuf::from(dir).join("elixir-workers"));

@@ -62,7 +62,12 @@ impl Tool {
                     self.env,
                     candidate.display()
                 );
-                return Ok(candidate);
+                // Children run with the project root as their directory, so
+                // a path relative to the user's directory must be made
+                // absolute before it is handed on.
+                return std::path::absolute(&candidate).with_context(|| {
+                    format!("{}={} cannot be resolved", self.env, candidate.display())
+                });
             }
             return find_on_path(&value).with_context(|| {
                 format!(
@@ -103,6 +108,9 @@ pub struct ToolFailed {
     pub cwd: PathBuf,
     /// `None` when the tool was killed by a signal.
     pub code: Option<i32>,
+    /// The code to exit with on its behalf: its own, or 128 + the signal
+    /// ([`exit_code`]), the same convention `dev`'s passthrough uses.
+    pub exit: i32,
     /// What the tool wrote on stdout (empty when it was streamed); some
     /// tools (elixirc) print their errors there.
     pub stdout: String,
@@ -208,6 +216,7 @@ impl Cmd {
             command: self.display(),
             cwd: self.cwd.clone(),
             code: status.code(),
+            exit: exit_code(status),
             stdout,
             stderr,
         }
@@ -231,12 +240,19 @@ impl Cmd {
             buf
         });
         let mut stdout = Vec::new();
-        child
+        let read = child
             .stdout
             .take()
             .expect("stdout is piped")
-            .read_to_end(&mut stdout)
-            .with_context(|| format!("could not read the output of {}", self.display()))?;
+            .read_to_end(&mut stdout);
+        if let Err(err) = read {
+            // Leave nothing behind: no running child, no drain thread.
+            let _ = child.kill();
+            let _ = child.wait();
+            let _ = drain.join();
+            return Err(anyhow::Error::new(err)
+                .context(format!("could not read the output of {}", self.display())));
+        }
         let status = child
             .wait()
             .with_context(|| format!("could not wait for {}", self.display()))?;
@@ -295,6 +311,18 @@ impl Cmd {
             return Err(self.failed(status, String::new(), String::new()).into());
         }
         Ok(())
+    }
+}
+
+/// Sends `signal` to the process group `group` (a child started in its own
+/// group: [`Cmd::spawn_detached`], `spawn_group`); 0 or less does nothing.
+pub(crate) fn signal_group(group: i32, signal: i32) {
+    if group > 0 {
+        // SAFETY: kill(2) on a process group we created, with a valid signal
+        // number, has no memory-safety preconditions.
+        unsafe {
+            libc::kill(-group, signal);
+        }
     }
 }
 

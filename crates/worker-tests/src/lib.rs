@@ -45,7 +45,11 @@ pub fn runtime_dir() -> Option<PathBuf> {
 
 /// Prints the skip notice the project uses for tests that need the runtime.
 pub fn skip_without_runtime(test: &str) {
-    eprintln!(
+    // Straight to stderr, not eprintln!: libtest hides what the print
+    // macros write in a passing test, and a skip must be seen.
+    use std::io::Write as _;
+    let _ = writeln!(
+        std::io::stderr(),
         "SKIPPED: {test} (no AtomVM runtime; run cargo xtask runtime, or set ELIXIR_WORKERS_RUNTIME)"
     );
 }

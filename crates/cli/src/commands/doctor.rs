@@ -2,6 +2,7 @@
 
 use crate::ui::{GlobalArgs, Ui};
 use anyhow::Context as _;
+use std::io::Write as _;
 use std::process::ExitCode;
 
 #[derive(Debug, clap::Args)]
@@ -19,6 +20,9 @@ pub fn run(args: Args, top: &GlobalArgs) -> anyhow::Result<ExitCode> {
     if ui.json {
         ui.print_json(&report)?;
     } else {
+        // writeln! rather than println!: a closed pipe (`doctor | head -1`)
+        // becomes an error that main turns into exit 0, not a panic.
+        let mut out = std::io::stdout().lock();
         for c in &report.checks {
             let mark = if c.ok {
                 "ok     "
@@ -33,22 +37,23 @@ pub fn run(args: Args, top: &GlobalArgs) -> anyhow::Result<ExitCode> {
                 (None, Some(p)) => p.display().to_string(),
                 (None, None) => String::new(),
             };
-            println!("{mark} {:<9} {detail}", c.name);
+            writeln!(out, "{mark} {:<9} {detail}", c.name)?;
             if let Some(hint) = &c.hint {
-                println!("        {hint}");
+                writeln!(out, "        {hint}")?;
             }
         }
         if report.can_build() {
-            println!(
+            writeln!(
+                out,
                 "\nready to build{}",
                 if report.all_ok() {
                     ", serve and deploy"
                 } else {
                     "; see above for dev/deploy"
                 }
-            );
+            )?;
         } else {
-            println!("\nnot ready to build: install what is MISSING above");
+            writeln!(out, "\nnot ready to build: install what is MISSING above")?;
         }
     }
     Ok(if report.can_build() {

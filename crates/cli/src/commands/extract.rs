@@ -32,13 +32,35 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("cannot read {}", args.file.display()))?;
     // Read and check the whole archive before writing anything.
     let archive = avm::Archive::parse(&bytes).map_err(|e| e.with_file(&args.file))?;
+    // Names must also be unique, and none may be a directory of another
+    // (`a` beside `a/b`): otherwise a later write would overwrite or fail
+    // after earlier files were written.
+    let mut seen: std::collections::BTreeMap<&Path, u64> = std::collections::BTreeMap::new();
     for s in &archive.sections {
-        if safe_relative(&s.name).is_none() {
+        let Some(rel) = safe_relative(&s.name) else {
             bail!(
                 "{}: at byte {}: section name `{}` is not a plain relative path",
                 args.file.display(),
                 s.offset,
                 s.name
+            );
+        };
+        if let Some(first) = seen.insert(rel, s.offset) {
+            bail!(
+                "{}: at byte {}: section name `{}` repeats the section at byte {first}",
+                args.file.display(),
+                s.offset,
+                s.name
+            );
+        }
+    }
+    for (rel, offset) in &seen {
+        if let Some(dir) = rel.ancestors().skip(1).find(|a| seen.contains_key(a)) {
+            bail!(
+                "{}: at byte {offset}: section `{}` would need `{}`, also a section, to be a directory",
+                args.file.display(),
+                rel.display(),
+                dir.display()
             );
         }
     }
