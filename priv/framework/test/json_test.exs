@@ -54,6 +54,10 @@ defmodule ElixirWorkers.JSONTest do
     assert JSON.decode(~s({"a" 1})) == {:error, "expected ':' after object key at byte 5"}
   end
 
+  test "a number the VM cannot hold is an error, not a crash" do
+    assert JSON.decode(~s({"a":1e999})) == {:error, "number out of range at byte 5"}
+  end
+
   test "nesting is limited to 32 levels" do
     ok = String.duplicate("[", 32) <> String.duplicate("]", 32)
     assert {:ok, _} = JSON.decode(ok)

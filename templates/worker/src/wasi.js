@@ -50,19 +50,25 @@ const utf8d = new TextDecoder();
 
 // Splits output into lines for console.log/console.error; a partial line is
 // kept until the next newline or `flush`.
+// Each sink has its own streaming decoder: a character split across two
+// writes must not leak its first bytes into another stream (or a path).
 class LineSink {
   constructor(emit) {
     this.emit = emit;
     this.pending = "";
+    this.decoder = new TextDecoder();
   }
   write(bytes) {
-    const text = this.pending + utf8d.decode(bytes, { stream: true });
+    const text = this.pending + this.decoder.decode(bytes, { stream: true });
     const lines = text.split("\n");
     this.pending = lines.pop();
     for (const line of lines) this.emit(line);
   }
   flush() {
-    if (this.pending !== "") this.emit(this.pending);
+    // Ends the stream too: incomplete bytes come out as U+FFFD here rather
+    // than at the start of the next request's first line.
+    const text = this.pending + this.decoder.decode();
+    if (text !== "") this.emit(text);
     this.pending = "";
   }
 }

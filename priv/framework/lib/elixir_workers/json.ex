@@ -249,13 +249,19 @@ defmodule ElixirWorkers.JSON do
     <<int::binary-size(int_len), frac::binary-size(frac_len), exp::binary-size(exp_len),
       _::binary>> = bin
 
+    # A number the VM cannot represent (1e400 as a float, or an integer past
+    # AtomVM's bignum limit) raises badarg: that is bad input, not a crash.
     value =
-      if frac_len == 0 and exp_len == 0 do
-        :erlang.binary_to_integer(int)
-      else
-        # Erlang's float syntax needs a fraction: "1e5" is written "1.0e5".
-        frac = if frac_len == 0, do: ".0", else: frac
-        :erlang.binary_to_float(:erlang.iolist_to_binary([int, frac, exp]))
+      try do
+        if frac_len == 0 and exp_len == 0 do
+          :erlang.binary_to_integer(int)
+        else
+          # Erlang's float syntax needs a fraction: "1e5" is written "1.0e5".
+          frac = if frac_len == 0, do: ".0", else: frac
+          :erlang.binary_to_float(:erlang.iolist_to_binary([int, frac, exp]))
+        end
+      catch
+        :error, _ -> fail(orig, bin, "number out of range")
       end
 
     {value, rest}
