@@ -125,10 +125,11 @@ fn guarded<'a>(env: Env<'a>, f: impl FnOnce() -> Term<'a>) -> Term<'a> {
     catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|_| error(env, ErrorKind::InternalError))
 }
 
-fn unit<'a>(env: Env<'a>, r: selur::Result<()>) -> Term<'a> {
+/// `:ok`, or the error tuple with its message kept for `last_error/1`.
+fn unit<'a>(env: Env<'a>, s: &mut Slot, r: selur::Result<()>) -> Term<'a> {
     match r {
         Ok(()) => atoms::ok().encode(env),
-        Err(e) => error(env, e.kind()),
+        Err(e) => s.fail(env, e),
     }
 }
 
@@ -271,15 +272,18 @@ fn id_of(bytes: &[u8]) -> Result<ContainerId, Error> {
 }
 
 fn do_start<'a>(env: Env<'a>, s: &mut Slot, id: &[u8]) -> Term<'a> {
-    unit(env, id_of(id).and_then(|id| s.bridge.start(&id)))
+    let r = id_of(id).and_then(|id| s.bridge.start(&id));
+    unit(env, s, r)
 }
 
 fn do_stop<'a>(env: Env<'a>, s: &mut Slot, id: &[u8]) -> Term<'a> {
-    unit(env, id_of(id).and_then(|id| s.bridge.stop(&id)))
+    let r = id_of(id).and_then(|id| s.bridge.stop(&id));
+    unit(env, s, r)
 }
 
 fn do_delete<'a>(env: Env<'a>, s: &mut Slot, id: &[u8]) -> Term<'a> {
-    unit(env, id_of(id).and_then(|id| s.bridge.delete(&id)))
+    let r = id_of(id).and_then(|id| s.bridge.delete(&id));
+    unit(env, s, r)
 }
 
 fn do_inspect<'a>(env: Env<'a>, s: &mut Slot, id: &[u8]) -> Term<'a> {

@@ -73,6 +73,15 @@ defmodule Vordr.Selur.BridgeTest do
       assert {:error, :container_not_found} = f.(b, "0000000000000000")
     end
 
+    # every failing call leaves its own message for last_error/1
+    {:ok, id2} = Bridge.create_container(b, "redis:7")
+    assert {:error, :invalid_request} = Bridge.stop_container(b, id2)
+    {:ok, stop_message} = Bridge.last_error(b)
+    assert {:error, :container_not_found} = Bridge.delete_container(b, "00000000000000ff")
+    {:ok, delete_message} = Bridge.last_error(b)
+    assert delete_message != stop_message
+    assert delete_message =~ "00000000000000ff"
+
     # container_already_exists
     assert {:ok, "web"} = Bridge.create_container(b, "nginx", "web")
     assert {:error, :container_already_exists} = Bridge.create_container(b, "nginx", "web")
