@@ -96,13 +96,19 @@ static u32 length(const char *s) {
 }
 
 /* A segregated free-list allocator: blocks are powers of two from 16 bytes,
- * each preceded by an 8-byte header holding its class. Freed blocks go to the
- * list of their class and are reused; memory only grows. */
+ * each preceded by an 8-byte header holding its class and an in-use mark.
+ * Freed blocks go to the list of their class and are reused; memory only
+ * grows. The mark lets deallocate refuse a pointer it never handed out, or
+ * one already freed, which would otherwise put one block on a list twice and
+ * hand it out to two owners. */
 #define N_CLASSES 28
 #define BLOCK_HEADER 8u
+#define BLOCK_IN_USE 0x5e1a110cu
 static u8 *free_lists[N_CLASSES];
 
 static int class_of(u32 size) {
+    /* size + header must not wrap: anything past the largest class fails. */
+    if (size > (16u << (N_CLASSES - 1)) - BLOCK_HEADER) return N_CLASSES;
     u32 need = size + BLOCK_HEADER;
     int c = 0;
     while (c < N_CLASSES && (16u << c) < need) c++;
@@ -134,14 +140,20 @@ static void *alloc(u32 size) {
         if (!block) return 0;
     }
     *(u32 *)block = (u32)c;
+    *(u32 *)(block + 4) = BLOCK_IN_USE;
     return block + BLOCK_HEADER;
 }
 
 static void release(void *p) {
     if (!p) return;
     u8 *block = (u8 *)p - BLOCK_HEADER;
+    /* Only blocks of this heap (16-aligned, below the bump pointer) that are
+     * marked in use are taken back. */
+    usize base = ((usize)&__heap_base + 15u) & ~(usize)15u;
+    if ((usize)block < base || (usize)block >= heap_top || ((usize)block & 15u) != 0) return;
     u32 c = *(u32 *)block;
-    if (c >= N_CLASSES) return;
+    if (c >= N_CLASSES || *(u32 *)(block + 4) != BLOCK_IN_USE) return;
+    *(u32 *)(block + 4) = 0;
     *(u8 **)(block + BLOCK_HEADER) = free_lists[c];
     free_lists[c] = block;
 }
