@@ -163,7 +163,15 @@ static term nif_wasi_read_stdin(Context *ctx, int argc, term argv[])
         free(buf);
         RAISE_ERROR(OUT_OF_MEMORY_ATOM);
     }
-    term result = term_from_literal_binary(buf, len, &ctx->heap, ctx->global);
+    /* A refc binary's payload is malloc'd apart from the heap; when that
+     * fails the constructor returns an invalid term rather than stopping,
+     * and wasm has no unmapped page 0 to trap a write through it. */
+    term result = term_create_uninitialized_binary(len, &ctx->heap, ctx->global);
+    if (UNLIKELY(term_is_invalid_term(result))) {
+        free(buf);
+        RAISE_ERROR(OUT_OF_MEMORY_ATOM);
+    }
+    memcpy((void *) term_binary_data(result), buf, len);
     free(buf);
     return result;
 }
@@ -181,6 +189,9 @@ static term nif_rand_bytes(Context *ctx, int argc, term argv[])
         RAISE_ERROR(OUT_OF_MEMORY_ATOM);
     }
     term result = term_create_uninitialized_binary(len, &ctx->heap, ctx->global);
+    if (UNLIKELY(term_is_invalid_term(result))) {
+        RAISE_ERROR(OUT_OF_MEMORY_ATOM);
+    }
     uint8_t *p = (uint8_t *) term_binary_data(result);
     for (size_t done = 0; done < len; done += ENTROPY_CHUNK) {
         size_t chunk = len - done < ENTROPY_CHUNK ? len - done : ENTROPY_CHUNK;
