@@ -5,13 +5,17 @@
 // loudly inside the VM instead of pretending to work.
 //
 // Spec: https://github.com/WebAssembly/WASI/blob/main/legacy/preview1/docs.md
-// All pointers and lengths arrive as i32 and are read unsigned (>>> 0).
+// All pointers, lengths and fds arrive as i32 and are read unsigned (>>> 0),
+// so fd -1 is 0xFFFFFFFF (a bad descriptor), not stdio. Every guest buffer
+// is checked against the current memory size first: one out of range is
+// FAULT and nothing is read or written.
 
 export const ERRNO = Object.freeze({
   SUCCESS: 0,
   ACCES: 2,
   BADF: 8,
   EXIST: 20,
+  FAULT: 21,
   INVAL: 28,
   ISDIR: 31,
   NOENT: 44,
@@ -31,6 +35,10 @@ const OFLAGS_CREAT = 1;
 const OFLAGS_DIRECTORY = 2;
 const OFLAGS_EXCL = 4;
 const OFLAGS_TRUNC = 8;
+
+// The largest file position we accept: offsets past it are INVAL (they could
+// not be held exactly in a JS number, and no preopened file is that large).
+const MAX_OFFSET = BigInt(Number.MAX_SAFE_INTEGER);
 
 const RIGHTS_ALL = 0xffffffffffffffffn;
 const EVENTTYPE_CLOCK = 0;
@@ -134,20 +142,36 @@ export class WasiHost {
     // made per call.
     const view = () => new DataView(self.memory.buffer);
     const bytes = () => new Uint8Array(self.memory.buffer);
+    // Whether guest memory [ptr, ptr + len) exists; ptr is an i32 read
+    // unsigned, len a non-negative count of bytes.
+    const inRange = (ptr, len) => (ptr >>> 0) + len <= self.memory.buffer.byteLength;
 
-    // iovec arrays: [{ buf: u32, buf_len: u32 }]
-    function* iovecs(iovs, n) {
+    // iovec arrays: [{ buf: u32, buf_len: u32 }]. Returns null when the
+    // array or any buffer it names is out of range, so a call can refuse
+    // before touching anything.
+    const iovecs = (iovs, n) => {
+      n >>>= 0;
+      if (!inRange(iovs, n * 8)) return null;
       const dv = view();
+      const list = [];
       for (let i = 0; i < n; i++) {
         const at = (iovs >>> 0) + i * 8;
-        yield [dv.getUint32(at, true), dv.getUint32(at + 4, true)];
+        const buf = dv.getUint32(at, true);
+        const len = dv.getUint32(at + 4, true);
+        if (!inRange(buf, len)) return null;
+        list.push([buf, len]);
       }
-    }
+      return list;
+    };
 
+    // Copies src[pos..] into the iovecs; returns the count, or -1 on FAULT.
     const readInto = (src, pos, iovs, n) => {
+      const list = iovecs(iovs, n);
+      if (!list) return -1;
       const mem = bytes();
       let total = 0;
-      for (const [buf, len] of iovecs(iovs, n)) {
+      for (const [buf, len] of list) {
+        if (len === 0) continue;
         const take = Math.min(len, src.length - pos - total);
         if (take <= 0) break;
         mem.set(src.subarray(pos + total, pos + total + take), buf);
@@ -158,12 +182,15 @@ export class WasiHost {
     };
 
     const sizesGet = (list) => (countPtr, sizePtr) => {
+      if (!inRange(countPtr, 4) || !inRange(sizePtr, 4)) return ERRNO.FAULT;
       const dv = view();
       dv.setUint32(countPtr >>> 0, list.length, true);
       dv.setUint32(sizePtr >>> 0, list.reduce((s, a) => s + a.length, 0), true);
       return ERRNO.SUCCESS;
     };
     const listGet = (list) => (ptrsPtr, bufPtr) => {
+      const size = list.reduce((s, a) => s + a.length, 0);
+      if (!inRange(ptrsPtr, list.length * 4) || !inRange(bufPtr, size)) return ERRNO.FAULT;
       const dv = view();
       const mem = bytes();
       let p = ptrsPtr >>> 0;
@@ -178,9 +205,10 @@ export class WasiHost {
     };
 
     const resolve = (dirFd, pathPtr, pathLen) => {
-      const dir = self.fds.get(dirFd);
+      const dir = self.fds.get(dirFd >>> 0);
       if (!dir) return { errno: ERRNO.BADF };
       if (dir.kind !== "dir") return { errno: ERRNO.NOTDIR };
+      if (!inRange(pathPtr, pathLen >>> 0)) return { errno: ERRNO.FAULT };
       let path = utf8d.decode(bytes().subarray(pathPtr >>> 0, (pathPtr >>> 0) + (pathLen >>> 0)));
       const parts = path.split("/").filter((p) => p !== "" && p !== ".");
       if (parts.includes("..")) return { errno: ERRNO.NOTCAPABLE };
@@ -191,6 +219,7 @@ export class WasiHost {
       return { data };
     };
 
+    // Callers check inRange(ptr, 64) first.
     const writeFilestat = (ptr, filetype, size) => {
       const dv = view();
       bytes().fill(0, ptr >>> 0, (ptr >>> 0) + 64);
@@ -200,6 +229,8 @@ export class WasiHost {
     };
 
     const nosys = () => ERRNO.NOSYS;
+    // stdio (0..2) or a descriptor we handed out.
+    const isOpen = (fd) => (fd >>> 0) <= 2 || self.fds.has(fd >>> 0);
 
     return {
       args_sizes_get: sizesGet(self.args),
@@ -208,11 +239,13 @@ export class WasiHost {
       environ_get: listGet(self.env),
 
       clock_res_get(_id, resPtr) {
+        if (!inRange(resPtr, 8)) return ERRNO.FAULT;
         view().setBigUint64(resPtr >>> 0, 1000n, true);
         return ERRNO.SUCCESS;
       },
       clock_time_get(id, _precision, timePtr) {
-        if (id > 3) return ERRNO.INVAL;
+        if (id >>> 0 > 3) return ERRNO.INVAL;
+        if (!inRange(timePtr, 8)) return ERRNO.FAULT;
         view().setBigUint64(timePtr >>> 0, self.now(), true);
         return ERRNO.SUCCESS;
       },
@@ -221,6 +254,7 @@ export class WasiHost {
         // getRandomValues fills at most 65536 bytes per call.
         let p = bufPtr >>> 0;
         let left = len >>> 0;
+        if (!inRange(p, left)) return ERRNO.FAULT;
         while (left > 0) {
           const n = Math.min(left, 65536);
           crypto.getRandomValues(new Uint8Array(self.memory.buffer, p, n));
@@ -237,21 +271,24 @@ export class WasiHost {
       sched_yield: () => ERRNO.SUCCESS,
 
       fd_prestat_get(fd, bufPtr) {
-        const f = self.fds.get(fd);
+        const f = self.fds.get(fd >>> 0);
         if (!f || f.kind !== "dir") return ERRNO.BADF;
+        if (!inRange(bufPtr, 8)) return ERRNO.FAULT;
         const dv = view();
         dv.setUint32(bufPtr >>> 0, 0, true); // preopentype dir
         dv.setUint32((bufPtr >>> 0) + 4, f.name.length, true);
         return ERRNO.SUCCESS;
       },
       fd_prestat_dir_name(fd, pathPtr, pathLen) {
-        const f = self.fds.get(fd);
+        const f = self.fds.get(fd >>> 0);
         if (!f || f.kind !== "dir") return ERRNO.BADF;
+        if (!inRange(pathPtr, pathLen >>> 0)) return ERRNO.FAULT;
         bytes().set(f.name.subarray(0, pathLen >>> 0), pathPtr >>> 0);
         return ERRNO.SUCCESS;
       },
 
       fd_fdstat_get(fd, bufPtr) {
+        fd >>>= 0;
         let filetype;
         if (fd <= 2) filetype = FILETYPE_CHARACTER_DEVICE;
         else {
@@ -259,6 +296,7 @@ export class WasiHost {
           if (!f) return ERRNO.BADF;
           filetype = f.kind === "dir" ? FILETYPE_DIRECTORY : FILETYPE_REGULAR_FILE;
         }
+        if (!inRange(bufPtr, 24)) return ERRNO.FAULT;
         const dv = view();
         bytes().fill(0, bufPtr >>> 0, (bufPtr >>> 0) + 24);
         dv.setUint8(bufPtr >>> 0, filetype);
@@ -266,15 +304,17 @@ export class WasiHost {
         dv.setBigUint64((bufPtr >>> 0) + 16, RIGHTS_ALL, true);
         return ERRNO.SUCCESS;
       },
-      fd_fdstat_set_flags: (fd) => (fd <= 2 || self.fds.has(fd) ? ERRNO.SUCCESS : ERRNO.BADF),
+      fd_fdstat_set_flags: (fd) => (isOpen(fd) ? ERRNO.SUCCESS : ERRNO.BADF),
 
       fd_filestat_get(fd, bufPtr) {
+        fd >>>= 0;
+        if (!isOpen(fd)) return ERRNO.BADF;
+        if (!inRange(bufPtr, 64)) return ERRNO.FAULT;
         if (fd <= 2) {
           writeFilestat(bufPtr, FILETYPE_CHARACTER_DEVICE, 0);
           return ERRNO.SUCCESS;
         }
         const f = self.fds.get(fd);
-        if (!f) return ERRNO.BADF;
         if (f.kind === "dir") writeFilestat(bufPtr, FILETYPE_DIRECTORY, 0);
         else writeFilestat(bufPtr, FILETYPE_REGULAR_FILE, f.data.length);
         return ERRNO.SUCCESS;
@@ -282,6 +322,7 @@ export class WasiHost {
       path_filestat_get(fd, _flags, pathPtr, pathLen, bufPtr) {
         const r = resolve(fd, pathPtr, pathLen);
         if (r.errno) return r.errno;
+        if (!inRange(bufPtr, 64)) return ERRNO.FAULT;
         if (r.dir) writeFilestat(bufPtr, FILETYPE_DIRECTORY, 0);
         else writeFilestat(bufPtr, FILETYPE_REGULAR_FILE, r.data.length);
         return ERRNO.SUCCESS;
@@ -291,11 +332,12 @@ export class WasiHost {
         const r = resolve(dirFd, pathPtr, pathLen);
         // The tree is read-only: creating or truncating is refused.
         if (oflags & (OFLAGS_CREAT | OFLAGS_TRUNC | OFLAGS_EXCL)) {
-          return r.errno === ERRNO.BADF || r.errno === ERRNO.NOTDIR ? r.errno : ERRNO.ROFS;
+          return [ERRNO.BADF, ERRNO.NOTDIR, ERRNO.FAULT].includes(r.errno) ? r.errno : ERRNO.ROFS;
         }
         if (r.errno) return r.errno;
         if (r.dir) return ERRNO.ISDIR;
         if (oflags & OFLAGS_DIRECTORY) return ERRNO.NOTDIR;
+        if (!inRange(fdPtr, 4)) return ERRNO.FAULT;
         const fd = self.nextFd++;
         self.fds.set(fd, { kind: "file", data: r.data, pos: 0 });
         view().setUint32(fdPtr >>> 0, fd, true);
@@ -303,6 +345,7 @@ export class WasiHost {
       },
 
       fd_close(fd) {
+        fd >>>= 0;
         const f = self.fds.get(fd);
         if (!f || f.kind !== "file") return ERRNO.BADF;
         self.fds.delete(fd);
@@ -310,59 +353,75 @@ export class WasiHost {
       },
 
       fd_read(fd, iovs, iovsLen, nreadPtr) {
-        let n;
-        if (fd === 0) {
-          n = readInto(self.stdin, self.stdinPos, iovs, iovsLen);
-          self.stdinPos += n;
-        } else {
-          const f = self.fds.get(fd);
-          if (!f) return ERRNO.BADF;
-          if (f.kind !== "file") return ERRNO.ISDIR;
-          n = readInto(f.data, f.pos, iovs, iovsLen);
-          f.pos += n;
-        }
+        fd >>>= 0;
+        const f = fd === 0 ? { data: self.stdin, pos: self.stdinPos } : self.fds.get(fd);
+        if (!f) return ERRNO.BADF;
+        if (f.kind === "dir") return ERRNO.ISDIR;
+        if (!inRange(nreadPtr, 4)) return ERRNO.FAULT;
+        const n = readInto(f.data, f.pos, iovs, iovsLen);
+        if (n < 0) return ERRNO.FAULT;
+        if (fd === 0) self.stdinPos += n;
+        else f.pos += n;
         view().setUint32(nreadPtr >>> 0, n, true);
         return ERRNO.SUCCESS;
       },
       fd_pread(fd, iovs, iovsLen, offset, nreadPtr) {
-        const f = self.fds.get(fd);
+        fd >>>= 0;
         if (fd <= 2) return ERRNO.SPIPE;
+        const f = self.fds.get(fd);
         if (!f) return ERRNO.BADF;
         if (f.kind !== "file") return ERRNO.ISDIR;
-        const n = readInto(f.data, Number(offset), iovs, iovsLen);
+        // filesize is u64: a "negative" i64 is a huge offset, never one
+        // counted from the end.
+        const off = BigInt.asUintN(64, offset);
+        if (off > MAX_OFFSET) return ERRNO.INVAL;
+        if (!inRange(nreadPtr, 4)) return ERRNO.FAULT;
+        const n = readInto(f.data, Number(off), iovs, iovsLen);
+        if (n < 0) return ERRNO.FAULT;
         view().setUint32(nreadPtr >>> 0, n, true);
         return ERRNO.SUCCESS;
       },
       fd_seek(fd, offset, whence, newOffsetPtr) {
+        fd >>>= 0;
         if (fd <= 2) return ERRNO.SPIPE;
         const f = self.fds.get(fd);
         if (!f) return ERRNO.BADF;
         if (f.kind !== "file") return ERRNO.ISDIR;
+        whence >>>= 0;
         const base = whence === 0 ? 0 : whence === 1 ? f.pos : whence === 2 ? f.data.length : -1;
         if (base < 0) return ERRNO.INVAL;
-        const pos = base + Number(offset);
-        if (pos < 0) return ERRNO.INVAL;
-        f.pos = pos;
-        view().setBigUint64(newOffsetPtr >>> 0, BigInt(pos), true);
+        // The delta is a signed filedelta (SEEK_END - 4 is legal); the
+        // result is computed exactly in BigInt and must land in [0, MAX_OFFSET].
+        const pos = BigInt(base) + BigInt.asIntN(64, offset);
+        if (pos < 0n || pos > MAX_OFFSET) return ERRNO.INVAL;
+        if (!inRange(newOffsetPtr, 8)) return ERRNO.FAULT;
+        f.pos = Number(pos);
+        view().setBigUint64(newOffsetPtr >>> 0, pos, true);
         return ERRNO.SUCCESS;
       },
       fd_tell(fd, offsetPtr) {
+        fd >>>= 0;
         if (fd <= 2) return ERRNO.SPIPE;
         const f = self.fds.get(fd);
         if (!f) return ERRNO.BADF;
         if (f.kind !== "file") return ERRNO.ISDIR;
+        if (!inRange(offsetPtr, 8)) return ERRNO.FAULT;
         view().setBigUint64(offsetPtr >>> 0, BigInt(f.pos), true);
         return ERRNO.SUCCESS;
       },
 
       fd_write(fd, iovs, iovsLen, nwrittenPtr) {
+        fd >>>= 0;
         let sink;
         if (fd === 1) sink = self.stdout;
         else if (fd === 2) sink = self.stderr;
         else return self.fds.has(fd) ? ERRNO.PERM : ERRNO.BADF;
+        // Everything is checked before the first byte reaches the sink.
+        const list = iovecs(iovs, iovsLen);
+        if (!list || !inRange(nwrittenPtr, 4)) return ERRNO.FAULT;
         const mem = bytes();
         let total = 0;
-        for (const [buf, len] of iovecs(iovs, iovsLen)) {
+        for (const [buf, len] of list) {
           if (len === 0) continue;
           sink.write(mem.subarray(buf, buf + len));
           total += len;
@@ -370,16 +429,20 @@ export class WasiHost {
         view().setUint32(nwrittenPtr >>> 0, total, true);
         return ERRNO.SUCCESS;
       },
-      fd_sync: (fd) => (fd <= 2 || self.fds.has(fd) ? ERRNO.SUCCESS : ERRNO.BADF),
-      fd_datasync: (fd) => (fd <= 2 || self.fds.has(fd) ? ERRNO.SUCCESS : ERRNO.BADF),
+      fd_sync: (fd) => (isOpen(fd) ? ERRNO.SUCCESS : ERRNO.BADF),
+      fd_datasync: (fd) => (isOpen(fd) ? ERRNO.SUCCESS : ERRNO.BADF),
 
       // Nothing here can block: every clock subscription has expired and
       // every fd is ready, so a guest waiting for an event never hangs the
       // request (a request has no reason to sleep).
       poll_oneoff(inPtr, outPtr, nsubs, neventsPtr) {
+        nsubs >>>= 0;
+        if (!inRange(inPtr, nsubs * 48) || !inRange(outPtr, nsubs * 32) || !inRange(neventsPtr, 4)) {
+          return ERRNO.FAULT;
+        }
         const dv = view();
         let n = 0;
-        for (let i = 0; i < nsubs >>> 0; i++) {
+        for (let i = 0; i < nsubs; i++) {
           const sub = (inPtr >>> 0) + i * 48;
           const ev = (outPtr >>> 0) + n * 32;
           const tag = dv.getUint8(sub + 8);
