@@ -176,6 +176,44 @@ defmodule ElixirWorkers.AppTest do
     end
   end
 
+  test "a large or deep binding result is read, not blamed on the client" do
+    {head, ""} = call("GET", "/kv/user1")
+    [%{"id" => id}] = head["_needs"]
+
+    # Above the 10 MiB and 32-level limits a client body gets.
+    big = :binary.copy("v", 11 * 1024 * 1024)
+    {head, out} = call("GET", "/kv/user1", pass: 2, bindings: %{id => ok(big)})
+    assert head["status"] == 200
+    assert {:ok, %{"value" => ^big}} = JSON.decode(out, max_size: 12 * 1024 * 1024)
+
+    deep = Enum.reduce(1..60, "x", fn _, acc -> %{"m" => acc} end)
+    {head, _out} = call("GET", "/kv/user1", pass: 2, bindings: %{"other" => ok(deep), id => ok("alice")})
+    assert head["status"] == 200
+  end
+
+  test "an unreadable head on a binding pass answers 500 naming the bindings" do
+    deep = String.duplicate("[", 600) <> String.duplicate("]", 600)
+    input = ~s({"id":"r1","pass":2,"method":"GET","url":"/kv/user1","bindings":{"k":{"ok":) <> deep <> "}}}\n"
+
+    err =
+      capture_io(:stderr, fn ->
+        out = IO.iodata_to_binary(TestApp.handle(input))
+        [head, body] = :binary.split(out, "\n")
+        assert JSON.decode!(head)["status"] == 500
+        body = JSON.decode!(body)
+        assert body["error"] == "binding_result_unreadable"
+        assert body["message"] =~ "binding results in the request head: nesting deeper than 512"
+      end)
+
+    assert err =~ "binding results unreadable"
+
+    # The same problem without bindings is still the client's.
+    input = ~s({"id":"r1","pass":1,"method":"GET","url":"/","x":) <> deep <> "}\n"
+    out = IO.iodata_to_binary(TestApp.handle(input))
+    [head, _body] = :binary.split(out, "\n")
+    assert JSON.decode!(head)["status"] == 400
+  end
+
   describe "KV" do
     test "first pass asks for the key, second pass answers" do
       {head, ""} = call("GET", "/kv/user1")

@@ -67,6 +67,77 @@ defmodule ElixirWorkers.JSONTest do
     assert {:error, "nesting deeper than 32" <> _} = JSON.decode(deep_obj)
   end
 
+  test "raw control characters inside strings are errors" do
+    for c <- [0, 1, ?\n, ?\t, 0x1F] do
+      assert JSON.decode(<<?", ?a, c, ?b, ?">>) == {:error, "control character in string at byte 2"}
+      # after an escape too (the slow path)
+      assert JSON.decode(<<?", ?\\, ?n, c, ?">>) == {:error, "control character in string at byte 3"}
+    end
+
+    # DEL and the escaped forms stay fine
+    assert JSON.decode(<<?", 0x7F, ?">>) == {:ok, <<0x7F>>}
+    assert JSON.decode(~S("a\u0001\n")) == {:ok, "a\x01\n"}
+  end
+
+  test "invalid UTF-8 inside strings is an error, so decoded strings always re-encode" do
+    bad = [
+      <<0xFF>>,
+      <<0xC3>>,
+      # truncated sequence before the closing quote
+      <<0xE2, 0x98>>,
+      # overlong encoding of "/"
+      <<0xC0, 0xAF>>,
+      # UTF-8-encoded surrogate U+D800
+      <<0xED, 0xA0, 0x80>>,
+      # past U+10FFFF
+      <<0xF4, 0x90, 0x80, 0x80>>,
+      # a lone continuation byte
+      <<0x80>>
+    ]
+
+    for b <- bad do
+      assert JSON.decode(<<?", ?x, b::binary, ?">>) == {:error, "invalid UTF-8 in string at byte 2"},
+             inspect(b)
+
+      assert JSON.decode(<<?", ?\\, ?t, b::binary, ?">>) == {:error, "invalid UTF-8 in string at byte 3"},
+             inspect(b)
+
+      assert {:error, "invalid UTF-8 in string at byte 2"} = JSON.decode(<<?{, ?", b::binary, ?", ?:, ?1, ?}>>)
+    end
+
+    # every valid width, before and after escapes; offsets stay right after them
+    text = "é☃😀"
+    assert JSON.decode(<<?", text::binary, ?">>) == {:ok, text}
+    assert JSON.decode(<<?", ?\\, ?n, text::binary, ?">>) == {:ok, "\n" <> text}
+    assert JSON.decode(<<?", text::binary, ?\\, ?t, text::binary, ?">>) == {:ok, text <> "\t" <> text}
+    assert JSON.decode(<<?", text::binary, 0xFF, ?">>) == {:error, "invalid UTF-8 in string at byte 10"}
+
+    for src <- [~s("é☃😀"), ~S("a\u0001b"), ~S("\uD800x"), ~S("\uDBFF\uDFFF")] do
+      {:ok, decoded} = JSON.decode(src)
+      assert JSON.decode!(JSON.encode(decoded)) == decoded
+    end
+  end
+
+  test "leading zeros in numbers are errors" do
+    for bad <- ["01", "-01", "00", "[007]", ~s({"a":01})] do
+      assert {:error, "leading zero in number at byte " <> _} = JSON.decode(bad), bad
+    end
+
+    assert JSON.decode("[0, -0, 0.5, -0.25, 0e3, 10, 100]") == {:ok, [0, 0, 0.5, -0.25, 0.0, 10, 100]}
+  end
+
+  test "decode/2 takes other size and depth limits" do
+    deep = String.duplicate("[", 100) <> String.duplicate("]", 100)
+    assert {:error, "nesting deeper than 32 at byte 33"} = JSON.decode(deep)
+    assert {:ok, _} = JSON.decode(deep, max_depth: 100)
+    assert {:error, "nesting deeper than 99 at byte 100"} = JSON.decode(deep, max_depth: 99)
+
+    big = ~s(") <> :binary.copy("a", 10 * 1024 * 1024) <> ~s(")
+    assert {:ok, s} = JSON.decode(big, max_size: 11 * 1024 * 1024)
+    assert byte_size(s) == 10 * 1024 * 1024
+    assert {:error, "JSON document larger than 5 bytes"} = JSON.decode("[1, 2]", max_size: 5)
+  end
+
   test "documents above 10 MB are rejected before parsing" do
     big = ~s(") <> :binary.copy("a", 10 * 1024 * 1024) <> ~s(")
     assert {:error, "JSON document larger than 10485760 bytes"} = JSON.decode(big)

@@ -48,6 +48,13 @@ defmodule ElixirWorkers.Handler do
     :ok
   end
 
+  # Only the worker's `bindings` (pass 2 on) can be large or deep; the rest
+  # of the head is small. These limits leave room for many KV values or D1
+  # rows (the platform caps a Worker at 128 MB anyway) while still refusing
+  # a runaway head before it exhausts the heap.
+  @head_max_size 128 * 1024 * 1024
+  @head_max_depth 512
+
   @doc """
   Handles one request: `input` is the request head line, a newline and the
   raw body. Returns the response as iodata. Never raises.
@@ -55,16 +62,34 @@ defmodule ElixirWorkers.Handler do
   def handle(router, input) when is_binary(input) do
     case split_input(input) do
       {:ok, head, body} ->
-        case JSON.decode(head) do
-          {:ok, %{} = head} -> run(router, Conn.from_request(head, body))
-          {:ok, _} -> error_response(400, "bad_request", "", "request head is not a JSON object")
-          {:error, message} -> error_response(400, "bad_request", "", "request head: " <> message)
+        case JSON.decode(head, max_size: @head_max_size, max_depth: @head_max_depth) do
+          {:ok, %{} = head} ->
+            run(router, Conn.from_request(head, body))
+
+          {:ok, _} ->
+            error_response(400, "bad_request", "", "request head is not a JSON object")
+
+          {:error, message} ->
+            if binding_pass?(head) do
+              # The worker wrote binding results (KV values, D1 rows) into
+              # this head: the fault is on the server side, not the client's.
+              Runtime.log_error(["elixir-workers: binding results unreadable: ", message, "\n"])
+              error_response(500, "binding_result_unreadable", "", "binding results in the request head: " <> message)
+            else
+              error_response(400, "bad_request", "", "request head: " <> message)
+            end
         end
 
       :error ->
         error_response(400, "bad_request", "", "request has no head line")
     end
   end
+
+  # A head that failed to decode still says whether it carries binding
+  # results: the worker adds a top-level "bindings" object from pass 2 on
+  # (JSON.stringify, no spaces; headers and env hold only strings, so only
+  # that key can be followed by an object).
+  defp binding_pass?(head), do: :binary.match(head, "\"bindings\":{") != :nomatch
 
   defp split_input(input) do
     case :binary.match(input, "\n") do

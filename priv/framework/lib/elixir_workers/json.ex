@@ -8,7 +8,12 @@ defmodule ElixirWorkers.JSON do
   with binary keys, arrays to lists, `null` to `nil`.
 
   Limits: input above #{10 * 1024 * 1024} bytes and nesting deeper than 32
-  levels are rejected with an error instead of exhausting the heap.
+  levels are rejected with an error instead of exhausting the heap
+  (`decode/2` takes other limits).
+
+  Strict input: raw control characters (below 0x20) and invalid UTF-8 inside
+  strings, and numbers with leading zeros, are errors. So every decoded
+  string is valid UTF-8 and encodes again without error.
   """
 
   @max_depth 32
@@ -28,24 +33,47 @@ defmodule ElixirWorkers.JSON do
   Decodes a JSON document. Returns `{:ok, term}` or `{:error, message}`, where
   `message` is a binary that names the problem and its byte offset.
   """
-  def decode(bin) when is_binary(bin) do
-    if byte_size(bin) > @max_size do
-      {:error, "JSON document larger than " <> :erlang.integer_to_binary(@max_size) <> " bytes"}
+  def decode(bin), do: decode(bin, [])
+
+  @doc """
+  Like `decode/1` with other limits: `max_size:` (bytes) and `max_depth:`
+  (nesting levels), each defaulting to the limit of `decode/1`.
+  """
+  def decode(bin, opts) when is_binary(bin) and is_list(opts) do
+    max_size = opt(opts, :max_size, @max_size)
+    max_depth = opt(opts, :max_depth, @max_depth)
+
+    if byte_size(bin) > max_size do
+      {:error, "JSON document larger than " <> :erlang.integer_to_binary(max_size) <> " bytes"}
     else
       try do
-        {value, rest} = value(skip_ws(bin), bin, 0)
+        # The last argument counts the nesting levels still allowed.
+        {value, rest} = value(skip_ws(bin), bin, max_depth)
 
         case skip_ws(rest) do
           <<>> -> {:ok, value}
           other -> fail(bin, other, "unexpected data after the JSON value")
         end
       catch
-        :throw, {:elixir_workers_json, message} -> {:error, message}
+        :throw, {:elixir_workers_json, message} ->
+          {:error, message}
+
+        :throw, {:elixir_workers_json_depth, offset} ->
+          {:error,
+           "nesting deeper than " <> :erlang.integer_to_binary(max_depth) <>
+             " at byte " <> :erlang.integer_to_binary(offset)}
       end
     end
   end
 
-  def decode(_other), do: {:error, "JSON input must be a binary"}
+  def decode(_other, _opts), do: {:error, "JSON input must be a binary"}
+
+  defp opt(opts, key, default) do
+    case :lists.keyfind(key, 1, opts) do
+      {^key, n} when is_integer(n) and n >= 0 -> n
+      _ -> default
+    end
+  end
 
   @doc "Like `decode/1` but raises `ElixirWorkers.Error` on invalid input."
   def decode!(bin) do
@@ -60,14 +88,17 @@ defmodule ElixirWorkers.JSON do
     throw({:elixir_workers_json, what <> " at byte " <> :erlang.integer_to_binary(offset)})
   end
 
+  defp too_deep(orig, rest),
+    do: throw({:elixir_workers_json_depth, byte_size(orig) - byte_size(rest)})
+
   defp skip_ws(<<c, rest::binary>>) when c == ?\s or c == ?\n or c == ?\r or c == ?\t,
     do: skip_ws(rest)
 
   defp skip_ws(bin), do: bin
 
   defp value(<<?", rest::binary>>, orig, _depth), do: string(rest, orig)
-  defp value(<<?{, rest::binary>>, orig, depth), do: object(rest, orig, depth + 1)
-  defp value(<<?[, rest::binary>>, orig, depth), do: array(rest, orig, depth + 1)
+  defp value(<<?{, rest::binary>>, orig, depth), do: object(rest, orig, depth - 1)
+  defp value(<<?[, rest::binary>>, orig, depth), do: array(rest, orig, depth - 1)
   defp value(<<"true", rest::binary>>, _orig, _depth), do: {true, rest}
   defp value(<<"false", rest::binary>>, _orig, _depth), do: {false, rest}
   defp value(<<"null", rest::binary>>, _orig, _depth), do: {nil, rest}
@@ -80,8 +111,7 @@ defmodule ElixirWorkers.JSON do
 
   # --- objects and arrays ----------------------------------------------------
 
-  defp object(rest, orig, depth) when depth > @max_depth,
-    do: fail(orig, rest, "nesting deeper than " <> :erlang.integer_to_binary(@max_depth))
+  defp object(rest, orig, depth) when depth < 0, do: too_deep(orig, rest)
 
   defp object(rest, orig, depth) do
     case skip_ws(rest) do
@@ -110,8 +140,7 @@ defmodule ElixirWorkers.JSON do
 
   defp object_pairs(rest, orig, _depth, _acc), do: fail(orig, rest, "expected a string key")
 
-  defp array(rest, orig, depth) when depth > @max_depth,
-    do: fail(orig, rest, "nesting deeper than " <> :erlang.integer_to_binary(@max_depth))
+  defp array(rest, orig, depth) when depth < 0, do: too_deep(orig, rest)
 
   defp array(rest, orig, depth) do
     case skip_ws(rest) do
@@ -138,6 +167,13 @@ defmodule ElixirWorkers.JSON do
   # decoding quadratic. So strings are scanned here with plain binary
   # matching (no allocation per byte), and a string without escapes becomes
   # one slice of the input.
+  #
+  # The same loop validates. Printable ASCII (the common case) takes the
+  # first clause after the quote and backslash ones, with one guard; a byte
+  # below 0x20 is an error; a byte >= 0x80 must start a sequence that
+  # `<<cp::utf8>>` accepts (no overlong forms, surrogates or code points past
+  # U+10FFFF), so only non-ASCII text pays for the check. The encoder escapes
+  # with that same match, so every decoded string encodes again.
 
   defp string(rest, orig), do: plain(rest, rest, 0, orig)
 
@@ -151,8 +187,17 @@ defmodule ElixirWorkers.JSON do
     escaped(esc_rest, orig, [s])
   end
 
-  defp plain(<<_, rest::binary>>, start, len, orig), do: plain(rest, start, len + 1, orig)
+  defp plain(<<c, rest::binary>>, start, len, orig) when c >= 0x20 and c < 0x80,
+    do: plain(rest, start, len + 1, orig)
+
+  defp plain(<<c, _::binary>> = rest, _start, _len, orig) when c < 0x20,
+    do: fail(orig, rest, "control character in string")
+
+  defp plain(<<cp::utf8, rest::binary>>, start, len, orig),
+    do: plain(rest, start, len + utf8_len(cp), orig)
+
   defp plain(<<>>, _start, _len, orig), do: fail(orig, <<>>, "unterminated string")
+  defp plain(rest, _start, _len, orig), do: bad_utf8(orig, rest)
 
   # `rest` starts right after a backslash; `acc` is iodata of what came before.
   defp escaped(rest, orig, acc) do
@@ -170,8 +215,23 @@ defmodule ElixirWorkers.JSON do
     escaped(esc_rest, orig, [acc, s])
   end
 
-  defp more(<<_, rest::binary>>, start, len, orig, acc), do: more(rest, start, len + 1, orig, acc)
+  defp more(<<c, rest::binary>>, start, len, orig, acc) when c >= 0x20 and c < 0x80,
+    do: more(rest, start, len + 1, orig, acc)
+
+  defp more(<<c, _::binary>> = rest, _start, _len, orig, _acc) when c < 0x20,
+    do: fail(orig, rest, "control character in string")
+
+  defp more(<<cp::utf8, rest::binary>>, start, len, orig, acc),
+    do: more(rest, start, len + utf8_len(cp), orig, acc)
+
   defp more(<<>>, _start, _len, orig, _acc), do: fail(orig, <<>>, "unterminated string")
+  defp more(rest, _start, _len, orig, _acc), do: bad_utf8(orig, rest)
+
+  defp utf8_len(cp) when cp < 0x800, do: 2
+  defp utf8_len(cp) when cp < 0x10000, do: 3
+  defp utf8_len(_cp), do: 4
+
+  defp bad_utf8(orig, rest), do: fail(orig, rest, "invalid UTF-8 in string")
 
   defp escape_char(<<?", rest::binary>>, _orig), do: {?", rest}
   defp escape_char(<<?\\, rest::binary>>, _orig), do: {?\\, rest}
@@ -238,6 +298,12 @@ defmodule ElixirWorkers.JSON do
   # --- numbers ----------------------------------------------------------------
 
   defp number(bin, orig) do
+    case bin do
+      <<?0, c, _::binary>> when c >= ?0 and c <= ?9 -> fail(orig, bin, "leading zero in number")
+      <<?-, ?0, c, _::binary>> when c >= ?0 and c <= ?9 -> fail(orig, bin, "leading zero in number")
+      _ -> :ok
+    end
+
     {int_len, rest} = int_part(bin, 0)
     {frac_len, rest} = frac_part(rest)
     {exp_len, rest} = exp_part(rest)
