@@ -8,13 +8,21 @@
 //! block a normal scheduler: every operation exists twice, a normal-
 //! scheduler NIF that answers `:dirty` when the bridge's backend blocks
 //! (runc), and a `_dirty` twin on a dirty I/O scheduler that the Elixir
-//! side then calls. The in-memory backend stays on the fast path.
+//! side then calls. The in-memory backend stays on the fast path. A
+//! normal-scheduler NIF never waits for the bridge's lock either: it only
+//! tries it, and a busy lock (another call in the guest or in runc) sends
+//! the call to a dirty scheduler too: operations answer `:dirty`, the
+//! accessors without a `_dirty` twin in Elixir (`memory_size`,
+//! `last_error`, `echo`, `nif_blocking`) reschedule themselves there with
+//! `enif_schedule_nif`.
 
+use std::ffi::CStr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard, TryLockError};
 use std::time::Duration;
 
+use rustler::sys::{c_int, ErlNifEnv, ErlNifTerm, ERL_NIF_DIRTY_JOB_IO_BOUND};
 use rustler::{Atom, Binary, Encoder, Env, NewBinary, ResourceArc, Term};
 use selur::{Bridge, ContainerId, Error, ErrorKind, Limits, RuncBackend, RuncConfig};
 
@@ -38,6 +46,9 @@ mod atoms {
 
 /// The resource behind a bridge reference.
 pub struct BridgeResource {
+    /// Whether the backend blocks, fixed at creation and read without the
+    /// lock, so a fast-path call on a runc bridge never touches it.
+    blocking: bool,
     inner: Mutex<Option<Slot>>,
 }
 
@@ -86,13 +97,26 @@ fn binary<'a>(env: Env<'a>, bytes: &[u8]) -> Term<'a> {
     Binary::from(b).to_term(env)
 }
 
+/// How a call may take the bridge's lock.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Lock {
+    /// On a dirty scheduler: wait for it.
+    Wait,
+    /// On a normal scheduler: only try it; `busy` answers when it is held.
+    Try,
+    /// As `Try`, and a blocking backend answers `busy` without trying.
+    TryUnlessBlocking,
+}
+
 /// Runs `f` with the bridge; catches panics; a freed bridge (or one whose
 /// lock was poisoned by a panic) answers `{:error, :internal_error}`.
-/// With `fast_path`, a blocking backend answers `:dirty` untouched.
+/// Without `Lock::Wait`, a lock that is held (and with
+/// `TryUnlessBlocking` a blocking backend) answers `busy()` instead.
 fn with_bridge<'a>(
     env: Env<'a>,
     res: Term<'a>,
-    fast_path: bool,
+    lock: Lock,
+    busy: impl FnOnce() -> Term<'a>,
     f: impl FnOnce(&mut Slot) -> Term<'a>,
 ) -> Term<'a> {
     let r = catch_unwind(AssertUnwindSafe(|| {
@@ -102,9 +126,17 @@ fn with_bridge<'a>(
         let Ok(res) = res.decode::<ResourceArc<BridgeResource>>() else {
             return error(env, ErrorKind::InvalidRequest);
         };
-        let mut guard = match res.inner.lock() {
+        if lock == Lock::TryUnlessBlocking && res.blocking {
+            return busy();
+        }
+        let taken = match lock {
+            Lock::Wait => res.inner.lock().map_err(TryLockError::Poisoned),
+            Lock::Try | Lock::TryUnlessBlocking => res.inner.try_lock(),
+        };
+        let mut guard: MutexGuard<'_, Option<Slot>> = match taken {
             Ok(g) => g,
-            Err(poisoned) => {
+            Err(TryLockError::WouldBlock) => return busy(),
+            Err(TryLockError::Poisoned(poisoned)) => {
                 // A panic while the bridge was held: its state is unknown,
                 // so it is dropped and the reference behaves as freed.
                 let mut g = poisoned.into_inner();
@@ -114,11 +146,98 @@ fn with_bridge<'a>(
         };
         match guard.as_mut() {
             None => error(env, ErrorKind::InternalError),
-            Some(s) if fast_path && s.bridge.is_blocking() => atoms::dirty().encode(env),
             Some(s) => f(s),
         }
     }));
     r.unwrap_or_else(|_| error(env, ErrorKind::InternalError))
+}
+
+/// What a fast-path operation answers when it must not run here: the
+/// Elixir side repeats it with its `_dirty` twin.
+fn dirty<'a>(env: Env<'a>) -> impl FnOnce() -> Term<'a> {
+    move || atoms::dirty().encode(env)
+}
+
+type RawNif = unsafe extern "C" fn(*mut ErlNifEnv, c_int, *const ErlNifTerm) -> ErlNifTerm;
+
+/// Hands the running NIF call over to `fun` on a dirty I/O scheduler with
+/// the same arguments; the term returned must be the NIF's return value.
+fn on_dirty_scheduler<'a>(
+    env: Env<'a>,
+    name: &'static CStr,
+    fun: RawNif,
+    args: &[Term<'a>],
+) -> Term<'a> {
+    let argv: Vec<ErlNifTerm> = args.iter().map(Term::as_c_arg).collect();
+    // SAFETY: `env` is the environment of the NIF call being made (this is
+    // only reached from inside one), `argv` holds terms of that call, which
+    // stay valid in `env`, `name` is NUL-terminated and static, and `fun`
+    // has the NIF signature. The returned term is handed straight back as
+    // the NIF's result, as enif_schedule_nif requires.
+    unsafe {
+        let t = rustler::sys::enif_schedule_nif(
+            env.as_c_arg(),
+            name.as_ptr(),
+            ERL_NIF_DIRTY_JOB_IO_BOUND as c_int,
+            fun,
+            argv.len() as c_int,
+            argv.as_ptr(),
+        );
+        Term::new(env, t)
+    }
+}
+
+/// An accessor as a normal-scheduler NIF `$nif` (Elixir name `$name`) that
+/// only tries the lock, plus the raw function `$raw` that
+/// `on_dirty_scheduler` reruns it as when the lock is busy. `$body(env,
+/// lock, args...)` does the work.
+macro_rules! accessor {
+    ($nif:ident, $name:literal, $raw:ident, $body:ident, $($arg:ident),+) => {
+        #[rustler::nif(name = $name)]
+        fn $nif<'a>(env: Env<'a>, $($arg: Term<'a>),+) -> Term<'a> {
+            let busy = move || on_dirty_scheduler(env, $raw::NAME, $raw::call, &[$($arg),+]);
+            $body(env, Lock::Try, busy, $($arg),+)
+        }
+
+        mod $raw {
+            use super::*;
+
+            pub const NAME: &CStr = match CStr::from_bytes_with_nul(concat!($name, "_dirty\0").as_bytes()) {
+                Ok(c) => c,
+                Err(_) => panic!("a NIF name holds no NUL"),
+            };
+
+            /// # Safety
+            /// Called by the VM as a NIF with this accessor's arguments.
+            pub unsafe extern "C" fn call(
+                env: *mut ErlNifEnv,
+                argc: c_int,
+                argv: *const ErlNifTerm,
+            ) -> ErlNifTerm {
+                let marker = ();
+                // SAFETY: the VM passes a live environment and `argc` terms
+                // at `argv`, valid for this call.
+                let (env, args) = unsafe {
+                    (
+                        Env::new(&marker, env),
+                        std::slice::from_raw_parts(argv, argc as usize),
+                    )
+                };
+                // SAFETY: the terms belong to `env`.
+                let args: Vec<Term<'_>> = args.iter().map(|&t| unsafe { Term::new(env, t) }).collect();
+                let run = || {
+                    let [$($arg),+] = args[..] else {
+                        return error(env, ErrorKind::InvalidRequest);
+                    };
+                    $body(env, Lock::Wait, dirty(env), $($arg),+)
+                };
+                // No panic may unwind out of an extern "C" function.
+                catch_unwind(AssertUnwindSafe(run))
+                    .unwrap_or_else(|_| error(env, ErrorKind::InternalError))
+                    .as_c_arg()
+            }
+        }
+    };
 }
 
 fn guarded<'a>(env: Env<'a>, f: impl FnOnce() -> Term<'a>) -> Term<'a> {
@@ -148,6 +267,7 @@ fn new_resource<'a>(env: Env<'a>, r: selur::Result<Bridge>) -> Term<'a> {
             ok_with(
                 env,
                 ResourceArc::new(BridgeResource {
+                    blocking: slot.bridge.is_blocking(),
                     inner: Mutex::new(Some(slot)),
                 }),
             )
@@ -207,40 +327,77 @@ fn nif_free<'a>(env: Env<'a>, res: Term<'a>) -> Term<'a> {
     })
 }
 
-#[rustler::nif(name = "memory_size")]
-fn nif_memory_size<'a>(env: Env<'a>, res: Term<'a>) -> Term<'a> {
-    // Reading the size never touches the backend: no dirty detour.
-    with_bridge(env, res, false, |s| {
+// Reading the size, the last error, the blocking flag, or echoing never
+// touches the backend, so none has an Elixir `_dirty` twin; each reruns on
+// a dirty scheduler only when the lock is busy.
+fn memory_size<'a>(
+    env: Env<'a>,
+    lock: Lock,
+    busy: impl FnOnce() -> Term<'a>,
+    res: Term<'a>,
+) -> Term<'a> {
+    with_bridge(env, res, lock, busy, |s| {
         ok_with(env, s.bridge.memory_size() as u64)
     })
 }
+accessor!(
+    nif_memory_size,
+    "memory_size",
+    memory_size_dirty,
+    memory_size,
+    res
+);
 
 /// The message of the bridge's last error, `""` when none.
-#[rustler::nif(name = "last_error")]
-fn nif_last_error<'a>(env: Env<'a>, res: Term<'a>) -> Term<'a> {
-    with_bridge(env, res, false, |s| {
+fn last_error<'a>(
+    env: Env<'a>,
+    lock: Lock,
+    busy: impl FnOnce() -> Term<'a>,
+    res: Term<'a>,
+) -> Term<'a> {
+    with_bridge(env, res, lock, busy, |s| {
         ok_with(env, binary(env, s.last_error.as_bytes()))
     })
 }
+accessor!(
+    nif_last_error,
+    "last_error",
+    last_error_dirty,
+    last_error,
+    res
+);
 
-#[rustler::nif]
-fn nif_blocking<'a>(env: Env<'a>, res: Term<'a>) -> Term<'a> {
-    with_bridge(env, res, false, |s| ok_with(env, s.bridge.is_blocking()))
+fn blocking<'a>(
+    env: Env<'a>,
+    lock: Lock,
+    busy: impl FnOnce() -> Term<'a>,
+    res: Term<'a>,
+) -> Term<'a> {
+    with_bridge(env, res, lock, busy, |s| {
+        ok_with(env, s.bridge.is_blocking())
+    })
 }
+accessor!(nif_blocking, "nif_blocking", blocking_dirty, blocking, res);
 
 /// The diagnostics echo: the payload goes through guest memory and back.
-#[rustler::nif(name = "echo")]
-fn nif_echo<'a>(env: Env<'a>, res: Term<'a>, payload: Term<'a>) -> Term<'a> {
+fn echo<'a>(
+    env: Env<'a>,
+    lock: Lock,
+    busy: impl FnOnce() -> Term<'a>,
+    res: Term<'a>,
+    payload: Term<'a>,
+) -> Term<'a> {
     let Ok(payload) = payload.decode::<Binary<'a>>() else {
         return error(env, ErrorKind::InvalidRequest);
     };
-    with_bridge(env, res, false, |s| {
+    with_bridge(env, res, lock, busy, |s| {
         match s.bridge.echo_with(&payload, |p| binary(env, p)) {
             Ok(t) => ok_with(env, t),
             Err(e) => s.fail(env, e),
         }
     })
 }
+accessor!(nif_echo, "echo", echo_dirty, echo, res, payload);
 
 fn do_send<'a>(env: Env<'a>, s: &mut Slot, request: &[u8]) -> Term<'a> {
     let last_error = &mut s.last_error;
@@ -322,7 +479,7 @@ macro_rules! twin {
             $(let Ok($arg) = $arg.decode::<Binary<'a>>() else {
                 return error(env, ErrorKind::InvalidRequest);
             };)*
-            with_bridge(env, res, true, |s| $op(env, s $(, &$arg)*))
+            with_bridge(env, res, Lock::TryUnlessBlocking, dirty(env), |s| $op(env, s $(, &$arg)*))
         }
 
         #[rustler::nif(schedule = "DirtyIo")]
@@ -330,7 +487,7 @@ macro_rules! twin {
             $(let Ok($arg) = $arg.decode::<Binary<'a>>() else {
                 return error(env, ErrorKind::InvalidRequest);
             };)*
-            with_bridge(env, res, false, |s| $op(env, s $(, &$arg)*))
+            with_bridge(env, res, Lock::Wait, dirty(env), |s| $op(env, s $(, &$arg)*))
         }
     };
 }

@@ -267,3 +267,53 @@ fn dropping_the_bridge_tears_down_running_containers() {
     );
     assert!(!state.exists(), "state dir left behind");
 }
+
+/// A runtime that never answers: each command is killed at the backend's
+/// command timeout and the operation fails with `io_error` naming the
+/// command, instead of blocking forever. Needs neither root nor runc.
+#[test]
+fn hung_runtime_is_killed_at_the_command_timeout() {
+    use selur::Backend;
+    use std::os::unix::fs::PermissionsExt;
+
+    let dir = tempfile::tempdir().unwrap();
+    let fake = dir.path().join("fake-runc");
+    // `exec` so the kill reaches the sleeping process itself.
+    std::fs::write(&fake, "#!/bin/sh\nexec sleep 60\n").unwrap();
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let images = dir.path().join("images");
+    std::fs::create_dir_all(images.join("hang/latest/rootfs")).unwrap();
+
+    let mut config = RuncConfig::new(&images);
+    config.runtime = fake.clone();
+    config.state_dir = Some(dir.path().join("state"));
+    config.command_timeout = Duration::from_millis(300);
+    let mut backend = RuncBackend::new(config).unwrap();
+
+    let t = std::time::Instant::now();
+    let e = backend.create("hung", "hang:latest").unwrap_err();
+    let took = t.elapsed();
+    assert_eq!(e.kind(), ErrorKind::Io, "{e}");
+    assert!(e.message().contains("did not finish within"), "{e}");
+    assert!(e.message().contains(&fake.display().to_string()), "{e}");
+    assert!(e.message().contains("spec --bundle"), "{e}");
+    // Two bounded commands (the spec, then the clean-up delete), not a
+    // 60-second hang; the bound is loose so a loaded machine still passes.
+    assert!(took < Duration::from_secs(20), "create took {took:?}");
+    // The killed runtimes were reaped: no zombie child of this process
+    // named sleep is left.
+    let me = std::process::id().to_string();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // pid (comm) state ppid ...
+        let Some(rest) = stat.rsplit_once(") ").map(|(_, r)| r) else {
+            continue;
+        };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        if stat.contains("(sleep)") && fields.get(1) == Some(&me.as_str()) {
+            panic!("a runtime child is still there: {stat}");
+        }
+    }
+}

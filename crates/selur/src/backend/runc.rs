@@ -15,7 +15,7 @@
 use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -35,6 +35,9 @@ pub struct RuncConfig {
     pub state_dir: Option<PathBuf>,
     /// Time between SIGTERM and SIGKILL on stop.
     pub stop_grace: Duration,
+    /// Most time one runtime command may take; a runtime that hangs past
+    /// it is killed and the operation fails with `io_error`.
+    pub command_timeout: Duration,
 }
 
 impl RuncConfig {
@@ -44,6 +47,7 @@ impl RuncConfig {
             images: images.into(),
             state_dir: None,
             stop_grace: Duration::from_secs(5),
+            command_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -326,22 +330,73 @@ impl RuncBackend {
         c
     }
 
-    /// Runs the runtime to completion and returns its stdout.
-    fn run(&self, args: &[&str]) -> Result<String> {
-        let mut cmd = self.runtime();
-        cmd.args(args).stdin(Stdio::null());
-        let out = cmd.output().map_err(|e| {
+    /// Runs `cmd` (a runtime command named `what`) within the configured
+    /// command timeout; a runtime that hangs is killed and reaped.
+    fn wait_bounded(&self, mut cmd: Command, what: &str) -> Result<ExitStatus> {
+        let runtime = self.config.runtime.display();
+        let mut child = cmd.spawn().map_err(|e| {
             Error::new(
                 ErrorKind::Io,
-                format!(
-                    "running {} {}: {e} (is the OCI runtime installed?)",
-                    self.config.runtime.display(),
-                    args.join(" ")
-                ),
+                format!("running {runtime} {what}: {e} (is the OCI runtime installed?)"),
             )
         })?;
-        if !out.status.success() {
-            let stderr = String::from_utf8_lossy(&out.stderr);
+        let until = Instant::now() + self.config.command_timeout;
+        // Polls with a growing pause: runc commands take milliseconds, so
+        // the first checks come quickly.
+        let mut pause = Duration::from_millis(1);
+        loop {
+            match child.try_wait() {
+                Ok(Some(status)) => return Ok(status),
+                Ok(None) => {}
+                Err(e) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return Err(Error::new(
+                        ErrorKind::Io,
+                        format!("waiting for {runtime} {what}: {e}"),
+                    ));
+                }
+            }
+            let now = Instant::now();
+            if now >= until {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(Error::new(
+                    ErrorKind::Io,
+                    format!(
+                        "{runtime} {what} did not finish within {:?}; killed it",
+                        self.config.command_timeout
+                    ),
+                ));
+            }
+            std::thread::sleep(pause.min(until - now));
+            pause = (pause * 2).min(Duration::from_millis(20));
+        }
+    }
+
+    /// Runs the runtime to completion and returns its stdout.
+    fn run(&self, args: &[&str]) -> Result<String> {
+        // Output goes to anonymous temp files, not pipes: nothing has to
+        // drain them while the wait is bounded, and a process the runtime
+        // leaves behind holding them cannot stall the read.
+        let what = args.join(" ");
+        let capture = || {
+            tempfile::tempfile().map_err(|e| {
+                Error::new(
+                    ErrorKind::Io,
+                    format!("creating a temp file for {what}'s output: {e}"),
+                )
+            })
+        };
+        let (mut out, mut err) = (capture()?, capture()?);
+        let mut cmd = self.runtime();
+        cmd.args(args).stdin(Stdio::null());
+        cmd.stdout(clone_file(&out, &what)?)
+            .stderr(clone_file(&err, &what)?);
+        let status = self.wait_bounded(cmd, &what)?;
+        let stdout = read_back(&mut out, &what)?;
+        if !status.success() {
+            let stderr = read_back(&mut err, &what)?;
             let kind = if stderr.contains("does not exist") || stderr.contains("not exist") {
                 ErrorKind::ContainerNotFound
             } else {
@@ -350,15 +405,13 @@ impl RuncBackend {
             return Err(Error::new(
                 kind,
                 format!(
-                    "{} {} failed ({}): {}",
+                    "{} {what} failed ({status}): {}",
                     self.config.runtime.display(),
-                    args.join(" "),
-                    out.status,
                     stderr.trim()
                 ),
             ));
         }
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        Ok(stdout)
     }
 
     /// `runc state` as JSON.
@@ -457,15 +510,7 @@ impl RuncBackend {
         let mut cmd = self.runtime();
         cmd.arg("create").arg("--bundle").arg(&bundle).arg(id);
         cmd.stdin(Stdio::null()).stdout(file).stderr(file2);
-        let status = cmd.status().map_err(|e| {
-            Error::new(
-                ErrorKind::Io,
-                format!(
-                    "running {} create: {e} (is the OCI runtime installed?)",
-                    self.config.runtime.display()
-                ),
-            )
-        })?;
+        let status = self.wait_bounded(cmd, &format!("create {id}"))?;
         if !status.success() {
             let text = fs::read_to_string(&log).unwrap_or_default();
             return Err(Error::new(
@@ -502,6 +547,25 @@ impl RuncBackend {
     }
 }
 
+fn clone_file(f: &File, what: &str) -> Result<File> {
+    f.try_clone().map_err(|e| {
+        Error::new(
+            ErrorKind::Io,
+            format!("sharing a temp file with {what}: {e}"),
+        )
+    })
+}
+
+/// The whole of a capture file, from its start.
+fn read_back(f: &mut File, what: &str) -> Result<String> {
+    use std::io::{Read, Seek};
+    let mut bytes = Vec::new();
+    f.rewind()
+        .and_then(|_| f.read_to_end(&mut bytes))
+        .map_err(|e| Error::new(ErrorKind::Io, format!("reading {what}'s output: {e}")))?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
 fn unpack(tarball: &Path, gzip: bool, dest: &Path) -> Result<()> {
     let file = File::open(tarball).map_err(|e| io_err("opening the image tarball", tarball, e))?;
     let reader: Box<dyn std::io::Read> = if gzip {
@@ -521,8 +585,12 @@ fn unpack(tarball: &Path, gzip: bool, dest: &Path) -> Result<()> {
     archive
         .unpack(tmp.path())
         .map_err(|e| io_err("unpacking the image tarball", tarball, e))?;
-    let done = tmp.keep();
-    fs::rename(&done, dest).map_err(|e| io_err("renaming the unpacked rootfs", dest, e))
+    // The TempDir stays armed until the rename succeeds, so a failed
+    // rename removes the half-placed `.rootfs-*` directory.
+    fs::rename(tmp.path(), dest).map_err(|e| io_err("renaming the unpacked rootfs", dest, e))?;
+    // Renamed away: nothing is left at the temp path to remove.
+    let _ = tmp.keep();
+    Ok(())
 }
 
 fn check_id(id: &str) -> Result<()> {
