@@ -32,6 +32,16 @@ pub struct ReferenceArgs {
     pub ebin_start: String,
 }
 
+impl ReferenceArgs {
+    /// Fails early, with the path, when the reference script is missing.
+    pub fn check(&self) -> Result<()> {
+        if !self.reference.is_file() {
+            bail!("reference packer {} not found", self.reference.display());
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
@@ -131,12 +141,7 @@ fn compare(what: &str, ours: &Path, reference: &Path, failures: &mut Vec<String>
 }
 
 pub fn run(args: Args) -> Result<()> {
-    if !args.input.reference.is_file() {
-        bail!(
-            "reference packer {} not found",
-            args.input.reference.display()
-        );
-    }
+    args.input.check()?;
     let bin = release_binary()?;
     let root = crate::workspace_root();
     let tmp = tempfile::tempdir().context("creating a temp dir")?;

@@ -36,6 +36,6 @@ pub use beam::{Beam, Chunk, Stripped, DEFAULT_INFLATE_CAP};
 pub use error::{Error, ErrorKind, Result};
 pub use graph::{prune, Kept, ModuleRefs, Pruned};
 pub use pack::{
-    archive_order_of, assemble, layout, pack, prepare, Layout, PackInput, PackOptions, Packed,
-    PackedSection, PreparedModule, Warning, WarningKind,
+    archive_order_of, assemble, layout, map_in_order, pack, prepare, Layout, PackInput,
+    PackOptions, Packed, PackedSection, PreparedModule, Warning, WarningKind,
 };

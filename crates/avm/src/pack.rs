@@ -374,38 +374,61 @@ fn write_archive<M: Entry>(modules: &[M]) -> Result<Packed> {
 /// failure the error of the earliest failing input (in archive order) wins,
 /// so the message does not depend on scheduling.
 fn process_all<'a>(order: &[&'a PackInput], opts: &PackOptions) -> Result<Vec<Module<'a>>> {
-    let threads = match opts.threads {
+    let cap = opts.inflate_cap;
+    map_in_order(order, opts.threads, |input, _: &mut ()| module(input, cap))
+        .into_iter()
+        .collect()
+}
+
+/// Runs `f` over `items` on up to `threads` scoped threads (0: one per core)
+/// and returns the results in input order, whatever the scheduling. Each
+/// thread has its own scratch value `S` (the CLI keeps a reusable read buffer
+/// there). Items are dealt round-robin, which spreads big and small modules
+/// evenly. Shared by [`pack`] and by callers that read files themselves and
+/// [`prepare`] them, so both report the earliest failing input.
+pub fn map_in_order<T, S, R>(
+    items: &[T],
+    threads: usize,
+    f: impl Fn(&T, &mut S) -> R + Sync,
+) -> Vec<R>
+where
+    T: Sync,
+    S: Default,
+    R: Send,
+{
+    let threads = match threads {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
         n => n,
     }
-    .min(order.len())
+    .min(items.len())
     .max(1);
-    let cap = opts.inflate_cap;
     if threads == 1 {
-        return order.iter().map(|i| module(i, cap)).collect();
+        let mut scratch = S::default();
+        return items.iter().map(|i| f(i, &mut scratch)).collect();
     }
-    // Interleaved assignment spreads big and small modules evenly.
-    let mut slots: Vec<Option<Result<Module<'a>>>> = (0..order.len()).map(|_| None).collect();
+    let mut slots: Vec<Option<R>> = (0..items.len()).map(|_| None).collect();
     std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
             .map(|t| {
+                let f = &f;
                 s.spawn(move || {
-                    (t..order.len())
+                    let mut scratch = S::default();
+                    (t..items.len())
                         .step_by(threads)
-                        .map(|k| (k, module(order[k], cap)))
+                        .map(|k| (k, f(&items[k], &mut scratch)))
                         .collect::<Vec<_>>()
                 })
             })
             .collect();
         for h in handles {
-            for (k, r) in h.join().expect("pack worker panicked") {
+            for (k, r) in h.join().expect("a worker thread panicked") {
                 slots[k] = Some(r);
             }
         }
     });
     slots
         .into_iter()
-        .map(|r| r.expect("every input processed"))
+        .map(|r| r.expect("every item processed"))
         .collect()
 }
 

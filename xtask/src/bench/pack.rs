@@ -27,12 +27,7 @@ fn mean_and_stddev(v: &serde_json::Value, idx: usize) -> Result<(f64, f64)> {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    if !args.input.reference.is_file() {
-        bail!(
-            "reference packer {} not found",
-            args.input.reference.display()
-        );
-    }
+    args.input.check()?;
     let bin = release_binary()?;
     let tmp = tempfile::tempdir().context("creating a temp dir")?;
     let ours_out = tmp.path().join("ours.avm");

@@ -70,37 +70,9 @@ fn pack_files(start: &Path, files: Vec<PathBuf>, cap: usize) -> anyhow::Result<a
             .with_context(|| format!("cannot read {what}{}", path.display()))?;
         Ok::<_, anyhow::Error>(avm::prepare(path, buf, *is_start, cap)?)
     };
-    let results: Vec<anyhow::Result<avm::PreparedModule>> = if threads == 1 {
-        let mut buf = Vec::new();
-        order.iter().map(|item| prepare(item, &mut buf)).collect()
-    } else {
-        let mut slots: Vec<Option<anyhow::Result<avm::PreparedModule>>> =
-            order.iter().map(|_| None).collect();
-        std::thread::scope(|s| {
-            let handles: Vec<_> = (0..threads)
-                .map(|t| {
-                    let (order, prepare) = (&order, &prepare);
-                    s.spawn(move || {
-                        let mut buf = Vec::new();
-                        (t..order.len())
-                            .step_by(threads)
-                            .map(|k| (k, prepare(&order[k], &mut buf)))
-                            .collect::<Vec<_>>()
-                    })
-                })
-                .collect();
-            for h in handles {
-                for (k, r) in h.join().expect("pack worker panicked") {
-                    slots[k] = Some(r);
-                }
-            }
-        });
-        slots
-            .into_iter()
-            .map(|r| r.expect("every input prepared"))
-            .collect()
-    };
-    let modules = results.into_iter().collect::<anyhow::Result<Vec<_>>>()?;
+    let modules = avm::map_in_order(&order, threads, prepare)
+        .into_iter()
+        .collect::<anyhow::Result<Vec<_>>>()?;
     Ok(avm::layout(modules)?)
 }
 
