@@ -766,25 +766,10 @@ pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     hex(&Sha256::digest(bytes))
 }
 
-/// Writes through a temporary file in the same directory renamed over the
-/// target: readers (wrangler's watcher) see the old file or the new one.
+/// Writes through a temporary file renamed over the target: readers
+/// (wrangler's watcher) see the old file or the new one.
 pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).with_context(|| format!("could not create {}", dir.display()))?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("could not create a temporary file in {}", dir.display()))?;
-    tmp.write_all(bytes)
-        .with_context(|| format!("could not write {}", tmp.path().display()))?;
-    use std::os::unix::fs::PermissionsExt as _;
-    tmp.as_file()
-        .set_permissions(std::fs::Permissions::from_mode(0o644))
-        .with_context(|| format!("could not set permissions on {}", tmp.path().display()))?;
-    tmp.persist(path)
-        .with_context(|| format!("could not replace {}", path.display()))?;
-    Ok(())
+    crate::atomic::write(path, bytes)
 }
 
 #[cfg(test)]

@@ -10,7 +10,6 @@ use crate::runtime::Runtime;
 use crate::Reporter;
 use anyhow::{Context as _, Result};
 use serde::Serialize;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 pub const MANIFEST_NAME: &str = "elixir-workers-manifest.json";
@@ -108,34 +107,20 @@ fn write_tar_gz(output: &Path, entries: &[(String, Vec<u8>)]) -> Result<()> {
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).with_context(|| format!("could not create {}", dir.display()))?;
-    let tmp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("could not create a temporary file in {}", dir.display()))?;
-    let gz = flate2::write::GzEncoder::new(tmp, flate2::Compression::best());
-    let mut tar = tar::Builder::new(gz);
-    for (path, bytes) in entries {
-        let mut header = tar::Header::new_gnu();
-        header.set_size(bytes.len() as u64);
-        header.set_mode(0o644);
-        header.set_mtime(0);
-        header.set_uid(0);
-        header.set_gid(0);
-        header.set_entry_type(tar::EntryType::Regular);
-        tar.append_data(&mut header, path, bytes.as_slice())
-            .with_context(|| format!("could not add {path} to {}", output.display()))?;
-    }
-    let gz = tar
-        .into_inner()
-        .with_context(|| format!("could not write {}", output.display()))?;
-    let mut tmp = gz
-        .finish()
-        .with_context(|| format!("could not write {}", output.display()))?;
-    tmp.flush()
-        .with_context(|| format!("could not write {}", output.display()))?;
-    use std::os::unix::fs::PermissionsExt as _;
-    tmp.as_file()
-        .set_permissions(std::fs::Permissions::from_mode(0o644))
-        .with_context(|| format!("could not set permissions on {}", output.display()))?;
-    tmp.persist(output)
-        .with_context(|| format!("could not write {}", output.display()))?;
-    Ok(())
+    crate::atomic::write_with(output, |w| {
+        let gz = flate2::write::GzEncoder::new(w, flate2::Compression::best());
+        let mut tar = tar::Builder::new(gz);
+        for (path, bytes) in entries {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(bytes.len() as u64);
+            header.set_mode(0o644);
+            header.set_mtime(0);
+            header.set_uid(0);
+            header.set_gid(0);
+            header.set_entry_type(tar::EntryType::Regular);
+            tar.append_data(&mut header, path, bytes.as_slice())?;
+        }
+        tar.into_inner()?.finish()?;
+        Ok(())
+    })
 }

@@ -73,7 +73,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             std::fs::create_dir_all(parent)
                 .with_context(|| format!("cannot create {}", parent.display()))?;
         }
-        super::pack::write_atomically(&dest, s.contents())?;
+        pipeline::atomic::write_with(&dest, |w| w.write_all(s.contents()))?;
     }
     if !args.quiet {
         eprintln!(

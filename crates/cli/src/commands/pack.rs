@@ -1,7 +1,7 @@
 //! `elixir-workers pack -o OUT.avm --start STARTUP.beam INPUT...`
 
 use std::ffi::OsStr;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -37,7 +37,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         eprintln!("warning: {w}");
     }
     // Streamed into the temp file: the archive is never built in memory.
-    write_atomically_with(&args.output, |w| layout.write_to(w))?;
+    pipeline::atomic::write_with(&args.output, |w| layout.write_to(w))?;
     if !args.quiet {
         eprintln!(
             "packed {} modules into {} ({} bytes)",
@@ -133,42 +133,4 @@ fn collect_inputs(start: &Path, inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBu
         }
     }
     Ok(files)
-}
-
-/// Writes `bytes` to a temp file beside `path` and renames it into place, so
-/// readers see the old file or the complete new one, never a partial write.
-pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    write_atomically_with(path, |w| w.write_all(bytes))
-}
-
-/// [`write_atomically`] with the contents produced by `write` (buffered).
-pub(crate) fn write_atomically_with(
-    path: &Path,
-    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
-) -> anyhow::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".elixir-workers-")
-        .tempfile_in(dir)
-        .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
-    {
-        let mut w = std::io::BufWriter::with_capacity(256 << 10, tmp.as_file_mut());
-        write(&mut w)
-            .and_then(|()| w.flush())
-            .with_context(|| format!("cannot write {}", path.display()))?;
-    }
-    #[cfg(unix)]
-    {
-        // Temp files are created 0600; an archive is an ordinary output file.
-        use std::os::unix::fs::PermissionsExt;
-        tmp.as_file()
-            .set_permissions(std::fs::Permissions::from_mode(0o644))
-            .with_context(|| format!("cannot set permissions on {}", tmp.path().display()))?;
-    }
-    tmp.persist(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
 }
