@@ -116,14 +116,25 @@ const COMMON_CFLAGS: &[&str] = &[
 /// 512 KiB of stack, placed first so an overflow traps instead of silently
 /// overwriting data. Pages cost nothing until touched.
 ///
+/// A reactor (`_initialize`, then the adapter's `ew_boot` and `ew_run`) whose
+/// memory is imported as `elixir_workers.memory` and exported again: the
+/// worker boots once, snapshots the memory, and hands each request's fresh
+/// instance a memory reset to that snapshot (main.c and the worker's
+/// runtime.js say why).
+///
 /// ThinLTO rather than full LTO: measured here, both spend minutes on the
 /// interpreter's one huge function and end within 1 KB of each other after
 /// wasm-opt (600,536 vs 601,455 bytes), but ThinLTO keeps a per-module cache,
 /// so a change to the adapter relinks in seconds instead of minutes.
 const LDFLAGS: &[&str] = &[
     "--target=wasm32-wasi",
+    "-mexec-model=reactor",
     "-Oz",
     "-flto=thin",
+    // -Xlinker: -Wl would split the argument at its comma.
+    "-Xlinker",
+    "--import-memory=elixir_workers,memory",
+    "-Wl,--export-memory",
     "-Wl,--gc-sections",
     "-Wl,--strip-debug",
     "-Wl,-z,stack-size=524288",
@@ -826,32 +837,75 @@ fn optimize(wasm_opt: &Path, linked: &Path) -> Result<PathBuf> {
     Ok(out)
 }
 
-/// The runtime ABI allows imports from WASI preview1 and the single
-/// `elixir_workers.respond`; anything else (an `env.*` import left by an
-/// undefined symbol) would fail in every host but the one that happens to
-/// stub it.
+/// The runtime ABI allows imports from WASI preview1, the function
+/// `elixir_workers.respond` and the memory `elixir_workers.memory`; anything
+/// else (an `env.*` import left by an undefined symbol) would fail in every
+/// host but the one that happens to stub it. It also needs the reactor's
+/// exports: `_initialize`, `ew_boot`, `ew_run` and `memory`.
 fn check_imports(wasm: &[u8]) -> Result<()> {
     let mut bad = Vec::new();
+    let mut exports = Vec::new();
     for payload in wasmparser::Parser::new(0).parse_all(wasm) {
-        if let wasmparser::Payload::ImportSection(reader) = payload.context("parsing the module")? {
-            for import in reader.into_imports() {
-                let import = import.context("parsing an import")?;
-                let allowed = import.module == "wasi_snapshot_preview1"
-                    || (import.module == "elixir_workers" && import.name == "respond");
-                if !allowed {
-                    bad.push(format!("{}.{}", import.module, import.name));
+        match payload.context("parsing the module")? {
+            wasmparser::Payload::ImportSection(reader) => {
+                for import in reader.into_imports() {
+                    let import = import.context("parsing an import")?;
+                    let is_memory = matches!(import.ty, wasmparser::TypeRef::Memory(_));
+                    if let wasmparser::TypeRef::Memory(m) = import.ty {
+                        if m.initial > BOOT_MEMORY_PAGES {
+                            bail!(
+                                "atomvm.wasm needs {} pages of memory at instantiation; the worker \
+                                 boots it in {BOOT_MEMORY_PAGES} (BOOT_MEMORY_PAGES in runtime.js)",
+                                m.initial
+                            );
+                        }
+                    }
+                    let allowed = (import.module == "wasi_snapshot_preview1" && !is_memory)
+                        || (import.module == "elixir_workers"
+                            && ((import.name == "respond" && !is_memory)
+                                || (import.name == "memory" && is_memory)));
+                    if !allowed {
+                        bad.push(format!("{}.{}", import.module, import.name));
+                    }
                 }
             }
+            wasmparser::Payload::ExportSection(reader) => {
+                for export in reader {
+                    exports.push(export.context("parsing an export")?.name.to_string());
+                }
+            }
+            _ => {}
         }
     }
     if !bad.is_empty() {
         bail!(
-            "atomvm.wasm imports {}; only wasi_snapshot_preview1.* and elixir_workers.respond are allowed",
+            "atomvm.wasm imports {}; only wasi_snapshot_preview1.*, elixir_workers.respond and \
+             elixir_workers.memory are allowed",
             bad.join(", ")
         );
     }
+    check_exports(&exports)
+}
+
+fn check_exports(exports: &[String]) -> Result<()> {
+    let missing: Vec<&str> = REQUIRED_EXPORTS
+        .iter()
+        .copied()
+        .filter(|e| !exports.iter().any(|x| x == e))
+        .collect();
+    if !missing.is_empty() {
+        bail!("atomvm.wasm does not export {}", missing.join(", "));
+    }
     Ok(())
 }
+
+/// The memory the worker boots the VM in (`BOOT_MEMORY_PAGES` in
+/// templates/worker/src/runtime.js): the module's minimum must fit.
+const BOOT_MEMORY_PAGES: u64 = 16;
+
+/// What the worker calls: the reactor's constructor, boot (snapshotted once),
+/// run (once per request), and the memory it snapshots.
+const REQUIRED_EXPORTS: &[&str] = &["_initialize", "ew_boot", "ew_run", "memory"];
 
 // ---------------------------------------------------------------------------
 // stdlib
@@ -1056,8 +1110,25 @@ mod tests {
 
     #[test]
     fn wasi_and_respond_imports_are_allowed() {
-        check_imports(&module_importing("wasi_snapshot_preview1", "fd_write")).unwrap();
-        check_imports(&module_importing("elixir_workers", "respond")).unwrap();
+        for (module, name) in [
+            ("wasi_snapshot_preview1", "fd_write"),
+            ("elixir_workers", "respond"),
+        ] {
+            let err = check_imports(&module_importing(module, name)).unwrap_err();
+            // Allowed: the only complaint is the missing reactor exports.
+            assert!(
+                format!("{err:#}").starts_with("atomvm.wasm does not export _initialize"),
+                "{err:#}"
+            );
+        }
+    }
+
+    #[test]
+    fn reactor_exports_are_required() {
+        let all: Vec<String> = REQUIRED_EXPORTS.iter().map(|s| s.to_string()).collect();
+        check_exports(&all).unwrap();
+        let err = check_exports(&all[1..]).unwrap_err();
+        assert_eq!(format!("{err}"), "atomvm.wasm does not export _initialize");
     }
 
     #[test]

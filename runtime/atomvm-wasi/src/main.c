@@ -2,20 +2,31 @@
  * elixir-workers: AtomVM platform adapter for WASI preview1.
  * SPDX-License-Identifier: Apache-2.0
  *
- * Entry point of atomvm.wasm, a WASI command: `atomvm /app/app.avm`.
- * Loads the archive, runs start/0 of its startup module (the section flagged
- * BEAM_START_FLAG) and exits:
+ * Entry points of atomvm.wasm, a WASI *reactor* with two exports run in order:
  *
- *   0  start/0 returned (whatever the value) or exited with reason normal
- *   1  start/0 crashed; the crash report is on stderr
- *   2  bad usage or an archive that cannot be loaded
- *   3  deadlock: every process waits and nothing can wake them (see sys.c)
+ *   ew_boot()  reads argv (`atomvm /app/app.avm`), loads the archive and
+ *              every module in it, and checks the startup module (the section
+ *              flagged BEAM_START_FLAG) exports start/0. Returns 0, or 2 for
+ *              bad usage or an archive that cannot be loaded.
+ *   ew_run()   runs start/0 in a fresh first process. Returns
+ *                0  start/0 returned (whatever the value) or exited normal
+ *                1  start/0 crashed; the crash report is on stderr
+ *              and calls proc_exit(3) on deadlock (see sys.c).
+ *
+ * The split is what makes a boot snapshot possible: between the two calls the
+ * VM holds no process and no C frame, so the whole state of the instance is
+ * its linear memory. The host boots once, copies the memory, and serves each
+ * request with a fresh instance whose memory is that copy (see the worker's
+ * runtime.js). A request never sees anything an earlier one did.
  *
  * stdout is never written here: it belongs to the application's logs.
  */
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <wasi/api.h>
 
 #include <avmpack.h>
 #include <context.h>
@@ -28,16 +39,85 @@
 
 #include "wasi_platform.h"
 
-int main(int argc, char **argv)
+/* What ew_boot leaves for ew_run: the VM and its startup module. */
+static GlobalContext *booted_glb;
+static Module *booted_startup;
+static const char *booted_section_name;
+/* Set by ew_run: a state runs once, the host restores a copy for the next. */
+static bool ran;
+
+/* argv[1] from the host, in a malloc'd buffer that stays with the VM, or NULL
+ * (with a diagnostic) when argv is not `atomvm <app.avm>`. */
+static char *archive_path_from_argv(void)
 {
-    if (argc != 2) {
+    __wasi_size_t argc, buf_size;
+    if (__wasi_args_sizes_get(&argc, &buf_size) != __WASI_ERRNO_SUCCESS || argc != 2) {
         fprintf(stderr, WASI_DIAG "usage: atomvm <app.avm>\n");
+        return NULL;
+    }
+    uint8_t **argv = malloc(argc * sizeof(uint8_t *));
+    uint8_t *buf = malloc(buf_size);
+    if (IS_NULL_PTR(argv) || IS_NULL_PTR(buf)
+        || __wasi_args_get(argv, buf) != __WASI_ERRNO_SUCCESS) {
+        fprintf(stderr, WASI_DIAG "cannot read argv\n");
+        free(argv);
+        free(buf);
+        return NULL;
+    }
+    char *path = strdup((const char *) argv[1]);
+    free(argv);
+    free(buf);
+    return path;
+}
+
+struct PreloadState
+{
+    GlobalContext *glb;
+    const char *path;
+    bool failed;
+};
+
+/* avmpack_fold callback: loads one code section unless its module is already
+ * there. A module that cannot load is reported once here; the call that
+ * needs it later fails as it would have without preloading. */
+static void *preload_section(void *accum, const void *section_ptr, uint32_t section_size,
+    const void *beam_ptr, uint32_t flags, const char *section_name)
+{
+    UNUSED(section_ptr);
+    struct PreloadState *st = accum;
+    if ((flags & BEAM_CODE_FLAG) == 0 || (flags & BEAM_START_FLAG) != 0 || st->failed) {
+        return accum;
+    }
+    // The section size covers its header; the module needs the size of the
+    // IFF image, which starts at beam_ptr.
+    uint32_t beam_size = section_size - (uint32_t) ((const uint8_t *) beam_ptr - (const uint8_t *) section_ptr);
+    Module *mod = module_new_from_iff_binary(st->glb, beam_ptr, beam_size);
+    if (IS_NULL_PTR(mod)) {
+        fprintf(stderr, WASI_DIAG "%s: cannot load module %s\n", st->path, section_name);
+        return accum;
+    }
+    mod->module_platform_data = NULL;
+    if (globalcontext_insert_module(st->glb, mod) < 0) {
+        fprintf(stderr, WASI_DIAG "%s: cannot register module %s\n", st->path, section_name);
+        module_destroy(mod);
+        st->failed = true;
+    }
+    return accum;
+}
+
+__attribute__((export_name("ew_boot"))) int ew_boot(void)
+{
+    if (booted_glb != NULL) {
+        fprintf(stderr, WASI_DIAG "ew_boot called twice\n");
         return WASI_EXIT_USAGE;
     }
-    const char *path = argv[1];
+    char *path = archive_path_from_argv();
+    if (path == NULL) {
+        return WASI_EXIT_USAGE;
+    }
     // stdout is a pipe to the host's log, so stdio would buffer it whole until
-    // exit; line buffering delivers each log line as it is written and loses at
-    // most a partial line if the VM traps.
+    // the run ends; line buffering delivers each log line as it is written and
+    // loses at most a partial line if the VM traps.
     setvbuf(stdout, NULL, _IOLBF, BUFSIZ);
 
     GlobalContext *glb = globalcontext_new();
@@ -78,12 +158,36 @@ int main(int argc, char **argv)
         return WASI_EXIT_USAGE;
     }
 
+    // Every module of the archive is loaded now rather than on first call:
+    // done once before the snapshot, it costs requests nothing, where lazy
+    // loading cost each request every module its route touched. The packer
+    // has already dropped the modules nothing can reach.
+    struct PreloadState st = { .glb = glb, .path = path, .failed = false };
+    avmpack_fold(&st, pack->data, preload_section);
+    if (st.failed) {
+        return WASI_EXIT_USAGE;
+    }
+
+    booted_glb = glb;
+    booted_startup = startup;
+    booted_section_name = section_name;
+    return WASI_EXIT_OK;
+}
+
+__attribute__((export_name("ew_run"))) int ew_run(void)
+{
+    if (booted_glb == NULL || ran) {
+        fprintf(stderr, WASI_DIAG "ew_run needs a freshly booted VM (call ew_boot first, once)\n");
+        return WASI_EXIT_USAGE;
+    }
+    ran = true;
+
     // Started directly instead of through globalcontext_run: that function
     // first looks for an `init` module (walking every section of the archive
     // and printing "Failed load module: init.beam" when, as here, there is
     // none) and reports only start/0's return value, which cannot tell a
     // crash from a return of something other than `ok`. The exit reason can.
-    Context *ctx = context_new(glb);
+    Context *ctx = context_new(booted_glb);
     if (IS_NULL_PTR(ctx)) {
         fprintf(stderr, WASI_DIAG "out of memory creating the first process\n");
         return WASI_EXIT_USAGE;
@@ -92,16 +196,18 @@ int main(int argc, char **argv)
     // AtomVM's default strategy collects garbage every few allocated cells;
     // Fibonacci growth makes building a large term linear instead of quadratic.
     ctx->heap_growth_strategy = FibonacciHeapGrowth;
-    context_execute_loop(ctx, startup, "start", 0);
+    context_execute_loop(ctx, booted_startup, "start", 0);
 
     int status = WASI_EXIT_OK;
     if (ctx->exit_reason != NORMAL_ATOM) {
-        fprintf(stderr, WASI_DIAG "%s:start/0 terminated with reason: ", section_name);
+        fprintf(stderr, WASI_DIAG "%s:start/0 terminated with reason: ", booted_section_name);
         term_display(stderr, ctx->exit_reason, ctx);
         fprintf(stderr, "\n");
         status = WASI_EXIT_CRASH;
     }
-    // No teardown: the host discards the whole instance after exit, so freeing
-    // every module and process would only cost time on each request.
+    // Whatever the app left in stdio buffers goes out now; there is no exit
+    // to flush them. No teardown: the host discards the instance.
+    fflush(stdout);
+    fflush(stderr);
     return status;
 }

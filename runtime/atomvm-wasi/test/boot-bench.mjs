@@ -1,11 +1,12 @@
-// Boot cost of atomvm.wasm through the worker shim's own WASI host
-// (templates/worker/src/runtime.js), i.e. what one request pays before and
-// after the application's code: instantiate, boot, run start/0, exit.
+// Cost of atomvm.wasm through the worker shim's own runtime
+// (templates/worker/src/runtime.js): what one request pays (a fresh instance,
+// the memory reset to the boot snapshot, start/0) and, separately, what the
+// first request of an isolate pays on top (ew_boot and the snapshot).
 //
 //   node boot-bench.mjs ATOMVM_WASM APP_AVM [RUNS=1000] [STDIN_FILE]
 //
-// Prints {runs, p50, p90, p99, min, mean} in milliseconds, and the same split
-// into instantiate and _start for the median run.
+// Prints {runs, p50, p90, p99, min, mean, boot_p50} in milliseconds; boot_p50
+// is the median first run of 20 new runtimes minus the run's own p50.
 
 import fs from "node:fs";
 import path from "node:path";
@@ -14,7 +15,7 @@ import { performance } from "node:perf_hooks";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const shim = path.join(here, "../../../templates/worker/src/runtime.js");
-const { runInstance } = await import(shim);
+const { AppRuntime } = await import(shim);
 
 const [wasmPath, avmPath, runsArg, stdinPath] = process.argv.slice(2);
 if (!wasmPath || !avmPath) {
@@ -27,13 +28,22 @@ const avm = new Uint8Array(fs.readFileSync(avmPath));
 const stdin = stdinPath ? new Uint8Array(fs.readFileSync(stdinPath)) : new Uint8Array(0);
 const quiet = { log() {}, error() {} };
 
+const rt = new AppRuntime(module, avm);
 // Warm up V8's tiers so the figures describe a warm worker isolate.
-for (let i = 0; i < 50; i++) runInstance(module, avm, stdin, quiet);
+for (let i = 0; i < 50; i++) rt.run(stdin, quiet);
+
+const firstRuns = [];
+for (let i = 0; i < 20; i++) {
+  const t0 = performance.now();
+  new AppRuntime(module, avm).run(stdin, quiet);
+  firstRuns.push(performance.now() - t0);
+}
+firstRuns.sort((a, b) => a - b);
 
 const times = [];
 for (let i = 0; i < runs; i++) {
   const t0 = performance.now();
-  const r = runInstance(module, avm, stdin, quiet);
+  const r = rt.run(stdin, quiet);
   times.push(performance.now() - t0);
   if (r.exitCode !== 0) {
     process.stderr.write(`run ${i}: exit ${r.exitCode} ${r.trap ?? ""}\n`);
@@ -50,4 +60,5 @@ console.log(JSON.stringify({
   p99: r3(pct(99)),
   min: r3(times[0]),
   mean: r3(times.reduce((a, b) => a + b, 0) / runs),
+  boot_p50: r3(firstRuns[10] - pct(50)),
 }));

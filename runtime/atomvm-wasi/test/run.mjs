@@ -10,7 +10,7 @@
 //       DIR/stdout and DIR/stderr, and prints {exit_code, trap, responded}
 //   node run.mjs ATOMVM_WASM APP_AVM [--stdin FILE] --bench N
 //       runs N fresh instances of the compiled module and prints timings (ms)
-//       of instantiate+_start as JSON: {runs, p50, p90, p99, min, mean}
+//       of instantiate+ew_boot+ew_run as JSON: {runs, p50, p90, p99, min, mean}
 //
 // Used by xtask/tests/runtime.rs and by hand; needs nothing outside Node 20.
 
@@ -49,8 +49,21 @@ fs.writeFileSync(emptyStdin, "");
 
 const module = await WebAssembly.compile(fs.readFileSync(wasmPath));
 
-// One run: a fresh WASI context and instance, like one request in the shim.
-// Returns the exit code (or the trap) and the last response handed over.
+// Node's WASI ends a proc_exit by throwing; the code is not on the error,
+// so the import is wrapped to note it first.
+function recordingExit(wasiImports, onExit) {
+  const procExit = wasiImports.wasi_snapshot_preview1.proc_exit;
+  wasiImports.wasi_snapshot_preview1.proc_exit = (code) => {
+    onExit(code);
+    return procExit(code);
+  };
+  return wasiImports;
+}
+
+// One run: a fresh WASI context, memory and instance, booted and run once,
+// like one request in the shim minus the boot snapshot (which the shim's own
+// tests cover). Returns the exit code of ew_boot, of ew_run or of a
+// proc_exit (or the trap) and the last response handed over.
 async function runOnce(stdoutFd, stderrFd) {
   const stdinFd = fs.openSync(stdinPath ?? emptyStdin, "r");
   const wasi = new WASI({
@@ -63,11 +76,13 @@ async function runOnce(stdoutFd, stderrFd) {
     stderr: stderrFd,
     returnOnExit: true,
   });
-  let memory = null;
+  const memory = new WebAssembly.Memory({ initial: 16 });
   let response = null;
+  let exited = null;
   const imports = {
-    ...wasi.getImportObject(),
+    ...recordingExit(wasi.getImportObject(), (code) => (exited = code)),
     elixir_workers: {
+      memory,
       respond(ptr, len) {
         // Copy out: the bytes live in the instance's memory only for the call.
         response = Buffer.from(new Uint8Array(memory.buffer, ptr >>> 0, len >>> 0));
@@ -75,13 +90,15 @@ async function runOnce(stdoutFd, stderrFd) {
     },
   };
   const instance = await WebAssembly.instantiate(module, imports);
-  memory = instance.exports.memory;
   let exitCode = null;
   let trap = null;
   try {
-    exitCode = wasi.start(instance);
+    wasi.initialize(instance);
+    exitCode = instance.exports.ew_boot();
+    if (exitCode === 0) exitCode = instance.exports.ew_run();
   } catch (e) {
-    trap = String(e && e.message ? e.message : e);
+    if (exited !== null) exitCode = exited;
+    else trap = String(e && e.message ? e.message : e);
   } finally {
     fs.closeSync(stdinFd);
   }

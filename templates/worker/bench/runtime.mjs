@@ -3,11 +3,22 @@
 // instance creation, every pass, and reading the response body.
 //
 //   node runtime.mjs --wasm atomvm.wasm --avm app.avm [--iterations N] [--warmup N]
+//                    [--warmup-ms MS]
 //
 // The app is the framework's test app (priv/framework/test/support). Prints
-// one JSON object: { routes: [{name, n, p50_ms, p99_ms, mean_ms, vm_p50_ms, vm_p99_ms}] }
-// where vm_* cover only the VM runs (the rest is Node's Request/Response
-// machinery and the shim's JS, which workerd does natively).
+// one JSON object: { cold: {...}, routes: [{name, n, p50_ms, p99_ms, mean_ms,
+// vm_p50_ms, vm_p99_ms, cpu_p50_ms}] } where vm_* cover only the VM runs (the
+// rest is Node's Request/Response machinery and the shim's JS, which workerd
+// does natively).
+//
+// Two regimes are measured. `cold` is a new isolate: compiling atomvm.wasm,
+// then the first request (which boots the VM and takes the snapshot), then
+// the second. `routes` is a warm isolate: before any route is timed, every
+// route runs in turn for --warmup-ms (default 8000), because V8 first runs
+// the VM's interpreter loop (one function of about 250 KB) on its baseline
+// compiler and swaps in the optimized code only after compiling it in the
+// background, which takes seconds here; then each route gets --warmup more
+// requests and --iterations timed ones.
 // Driven by `cargo xtask bench runtime`, which builds the archive.
 
 import fs from "node:fs";
@@ -23,17 +34,22 @@ const wasmPath = opt("--wasm");
 const avmPath = opt("--avm");
 const iterations = Number(opt("--iterations", "300"));
 const warmup = Number(opt("--warmup", "30"));
+const warmupMs = Number(opt("--warmup-ms", "8000"));
 if (!wasmPath || !avmPath) {
   console.error("usage: node runtime.mjs --wasm atomvm.wasm --avm app.avm [--iterations N] [--warmup N]");
   process.exit(64);
 }
 
 let vmMs = 0;
+const wasmBytes = fs.readFileSync(wasmPath);
+const compileStart = performance.now();
+const wasmModule = new WebAssembly.Module(wasmBytes);
+const compileMs = performance.now() - compileStart;
 const app = {
   onRun: (ms) => {
     vmMs += ms;
   },
-  wasmModule: new WebAssembly.Module(fs.readFileSync(wasmPath)),
+  wasmModule,
   avmBytes: new Uint8Array(fs.readFileSync(avmPath)),
   logger: { log() {}, error(line) { errors.push(line); } },
 };
@@ -82,6 +98,32 @@ async function once(route) {
 
 const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 
+async function timed(route) {
+  const t0 = performance.now();
+  const r = await once(route);
+  return { ms: performance.now() - t0, vm: r.vm };
+}
+
+// A new isolate: the first request boots the VM (and takes the snapshot).
+const first = await timed(routes[0]);
+const second = await timed(routes[0]);
+const cold = {
+  compile_ms: compileMs,
+  first_request_ms: first.ms,
+  first_vm_ms: first.vm,
+  second_request_ms: second.ms,
+  second_vm_ms: second.vm,
+};
+
+const warmStart = performance.now();
+let warmRequests = 0;
+while (performance.now() - warmStart < warmupMs) {
+  for (const route of routes) {
+    await once(route);
+    warmRequests++;
+  }
+}
+
 const out = [];
 for (const route of routes) {
   for (let i = 0; i < warmup; i++) await once(route);
@@ -118,4 +160,4 @@ for (const route of routes) {
     cpu_p50_ms: pct(cpu, 50),
   });
 }
-console.log(JSON.stringify({ node: process.version, routes: out }));
+console.log(JSON.stringify({ node: process.version, cold, warmup_ms: warmupMs, warmup_requests: warmRequests, routes: out }));

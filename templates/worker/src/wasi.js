@@ -115,9 +115,20 @@ export class WasiHost {
   /** Runs the command's `_start`; returns the exit code (0 when _start returns). */
   start(instance) {
     this.memory = instance.exports.memory;
-    try {
+    return this.call(() => {
       instance.exports._start();
       return 0;
+    });
+  }
+
+  /**
+   * Calls into the guest (a reactor's export): returns what `fn` returns,
+   * or the code the guest passed to proc_exit. Output is flushed either way;
+   * a trap is rethrown. `this.memory` must be set first.
+   */
+  call(fn) {
+    try {
+      return fn();
     } catch (e) {
       if (e instanceof ProcExit) return e.code;
       throw e;

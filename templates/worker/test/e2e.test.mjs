@@ -44,6 +44,19 @@ test("health: JSON and the default security headers", { skip }, async () => {
   assert.deepEqual(r.json(), { status: "ok" });
 });
 
+test("each request starts from the boot snapshot: nothing an earlier one left is there", { skip }, async () => {
+  // The route reports whether its atom and its registered process exist, then
+  // creates both and leaves the process running; the next run must not see them.
+  for (let i = 0; i < 3; i++) {
+    const r = await serve("GET", "/state/leak");
+    assert.equal(r.res.status, 200, r.text);
+    assert.deepEqual(r.json(), { atom_existed: false, registered: false });
+  }
+  // Also after a crash in between.
+  assert.equal((await serve("GET", "/crash")).res.status, 500);
+  assert.deepEqual((await serve("GET", "/state/leak")).json(), { atom_existed: false, registered: false });
+});
+
 test("a 5 KB HTML page with escaped text", { skip }, async () => {
   const r = await serve("GET", "/page");
   assert.equal(r.res.headers.get("content-type"), "text/html; charset=utf-8");

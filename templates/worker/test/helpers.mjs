@@ -1,4 +1,4 @@
-// Test helpers: builds the WASI probe with clang, fake KV and D1 bindings,
+// Test helpers: builds the WASI probe with clang (as a command and as a reactor), fake KV and D1 bindings,
 // a ctx that collects waitUntil promises and a logger that records lines.
 
 import { execFileSync } from "node:child_process";
@@ -9,23 +9,45 @@ import { fileURLToPath } from "node:url";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
-let probe = null;
-/** Compiles fixtures/wasi_probe.c for wasm32-wasi once per process; returns a WebAssembly.Module. */
-export function probeModule() {
-  if (probe) return probe;
+const probes = new Map();
+
+// Compiles fixtures/wasi_probe.c for wasm32-wasi with extra clang flags,
+// once per process and flavour.
+function buildProbe(name, flags) {
+  if (probes.has(name)) return probes.get(name);
   const clang = process.env.CLANG ?? "clang-16";
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "wasi-probe-"));
   const out = path.join(dir, "probe.wasm");
   try {
-    execFileSync(clang, ["--target=wasm32-wasi", "-O2", "-Wall", "-Werror", "-o", out, path.join(here, "fixtures", "wasi_probe.c")], {
+    execFileSync(clang, ["--target=wasm32-wasi", "-O2", "-Wall", "-Werror", ...flags, "-o", out, path.join(here, "fixtures", "wasi_probe.c")], {
       stdio: ["ignore", "pipe", "pipe"],
     });
   } catch (e) {
     throw new Error(`building the WASI probe with ${clang} failed (install clang-16, lld-16, wasi-libc): ${e.stderr ?? e.message}`);
   }
-  probe = new WebAssembly.Module(fs.readFileSync(out));
+  const module = new WebAssembly.Module(fs.readFileSync(out));
   fs.rmSync(dir, { recursive: true, force: true });
-  return probe;
+  probes.set(name, module);
+  return module;
+}
+
+/** The probe as a WASI command (`_start`): for the WASI layer's tests. */
+export function probeModule() {
+  return buildProbe("command", []);
+}
+
+/**
+ * The probe as a reactor with atomvm.wasm's interface (imported memory,
+ * `ew_boot`, `ew_run`): stands in for the VM on the request path.
+ */
+export function vmProbeModule() {
+  return buildProbe("reactor", [
+    "-DPROBE_REACTOR",
+    "-mexec-model=reactor",
+    "-Xlinker",
+    "--import-memory=elixir_workers,memory",
+    "-Wl,--export-memory",
+  ]);
 }
 
 /** key=value lines of the probe's stdout as an object. */

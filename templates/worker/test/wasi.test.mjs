@@ -2,8 +2,8 @@
 import test from "node:test";
 import assert from "node:assert/strict";
 import { WasiHost, ERRNO } from "../src/wasi.js";
-import { runInstance, ARGV } from "../src/runtime.js";
-import { probeModule, report, recordingLogger } from "./helpers.mjs";
+import { runInstance, AppRuntime, ARGV } from "../src/runtime.js";
+import { probeModule, vmProbeModule, report, recordingLogger } from "./helpers.mjs";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -93,20 +93,58 @@ test("exit codes and traps", () => {
   assert.equal(runProbe({ stdin: "exit:7" }).code, 7);
   assert.equal(runProbe({ stdin: "exit:0" }).code, 0);
   const logger = recordingLogger();
-  const run = runInstance(probeModule(), enc.encode("x"), enc.encode("trap!"), logger);
+  const run = runInstance(vmProbeModule(), enc.encode("x"), enc.encode("trap!"), logger);
   assert.equal(run.response, null);
   assert.equal(run.exitCode, null);
   assert.match(run.trap, /unreachable/);
+  // proc_exit inside ew_run is the run's exit code.
+  assert.equal(runInstance(vmProbeModule(), enc.encode("x"), enc.encode("exit:5"), logger).exitCode, 5);
 });
 
-test("runInstance uses the fixed argv and a fresh instance each time", () => {
+test("runInstance uses the fixed argv, boots once and runs a fresh instance each time", () => {
   const logger = recordingLogger();
-  const a = runInstance(probeModule(), enc.encode("12345678"), enc.encode("one"), logger);
-  const b = runInstance(probeModule(), enc.encode("12345678"), enc.encode("two"), logger);
+  const avm = enc.encode("12345678");
+  const a = runInstance(vmProbeModule(), avm, enc.encode("one"), logger);
+  const b = runInstance(vmProbeModule(), avm, enc.encode("two"), logger);
   assert.equal(dec.decode(a.response), "one");
   assert.equal(dec.decode(b.response), "two");
   const r = report(logger.out);
   assert.equal(r.arg0, "atomvm");
   assert.equal(r.arg1, "/app/app.avm");
   assert.equal(r.envc, "0");
+  // Boot output appears once: the second run started from the snapshot.
+  assert.equal(logger.out.filter((l) => l.startsWith("argc=")).length, 1);
+  assert.equal(logger.out.filter((l) => l.startsWith("stdin_len=")).length, 2);
+});
+
+test("every run starts from the boot snapshot, whatever the last run did", () => {
+  const rt = new AppRuntime(vmProbeModule(), enc.encode("ABCDEFGH"));
+  const counts = [];
+  const runs = ["plain", "trap!", "exit:9", "plain", "grow:3", "plain", "plain"];
+  for (const stdin of runs) {
+    const logger = recordingLogger();
+    const run = rt.run(enc.encode(stdin), logger);
+    counts.push(report(logger.out).runs_since_boot);
+    if (stdin === "grow:3") assert.equal(report(logger.out).grew, String(3 << 20));
+    if (stdin === "plain") assert.equal(dec.decode(run.response), "plain");
+  }
+  // The guest's run counter lives in its memory: reset before every run, it
+  // reads 1 each time, after a trap, a proc_exit and a run that grew the memory.
+  assert.deepEqual(counts, runs.map(() => "1"));
+  assert.equal(rt.boots, 1);
+  // One memory from boot, one more after the run that grew it.
+  assert.equal(rt.memoriesCreated, 2);
+});
+
+test("a boot that fails is reported and retried by the next request", () => {
+  // The probe's ew_boot fails with 6 when the archive starts with "NOBOOT".
+  const rt = new AppRuntime(vmProbeModule(), enc.encode("NOBOOT"));
+  const logger = recordingLogger();
+  const run = rt.run(enc.encode("one"), logger);
+  assert.equal(run.exitCode, 6);
+  assert.equal(run.response, null);
+  assert.ok(logger.err.includes("probe: boot refused"), logger.err.join("\n"));
+  assert.equal(rt.run(enc.encode("two"), logger).exitCode, 6);
+  assert.equal(rt.boots, 2);
+  assert.equal(rt.snapshot, null);
 });

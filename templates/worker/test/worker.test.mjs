@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { handleRequest, MAX_BODY_BYTES, MAX_PASSES } from "../src/worker.js";
 import { encodeRequest, decodeResponse, ProtocolError } from "../src/protocol.js";
 import { fulfilNeeds, runEffects } from "../src/bindings.js";
-import { probeModule, recordingLogger, collectingCtx, FakeKV, FakeD1 } from "./helpers.mjs";
+import { vmProbeModule, recordingLogger, collectingCtx, FakeKV, FakeD1 } from "./helpers.mjs";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -26,7 +26,7 @@ function canned(first, second = "") {
 async function serve(avmBytes, request, env = {}) {
   const logger = recordingLogger();
   const ctx = collectingCtx();
-  const res = await handleRequest(request, env, ctx, { wasmModule: probeModule(), avmBytes, logger });
+  const res = await handleRequest(request, env, ctx, { wasmModule: vmProbeModule(), avmBytes, logger });
   return { res, logger, ctx };
 }
 
@@ -139,7 +139,7 @@ test("a route that keeps asking for bindings is stopped after a bounded number o
   assert.equal(body.error, "too_many_binding_passes");
   assert.equal(body.passes, MAX_PASSES);
   assert.ok(logger.err.some((l) => l.includes(`still asking for bindings after ${MAX_PASSES} passes`)));
-  assert.equal(logger.out.filter((l) => l.startsWith("argc=")).length, MAX_PASSES, "ran exactly MAX_PASSES times");
+  assert.equal(logger.out.filter((l) => l.startsWith("stdin_len=")).length, MAX_PASSES, "ran exactly MAX_PASSES times");
 });
 
 test("effects run after the response through ctx.waitUntil, in order", async () => {

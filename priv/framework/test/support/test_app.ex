@@ -46,6 +46,7 @@ defmodule TestApp.Router do
   get "/d1/user/:id", :d1_one
   post "/d1/users", :d1_exec
   post "/d1/batch", :d1_batch
+  get "/state/:tag", :state
   match "*", "/any", fn conn -> Conn.text(conn, 200, "any " <> conn.method) end
 
   def home(conn), do: Conn.text(conn, 200, "home")
@@ -227,6 +228,31 @@ defmodule TestApp.Router do
       %{"sql" => "DELETE FROM users WHERE name = ?", "params" => ["y"]}
     ])
     |> Conn.text(202, "batched")
+  end
+
+  # Says whether an earlier request left anything behind for `tag` (an atom
+  # it created, a process it registered and left running), then leaves both.
+  # On the worker each request starts from the boot snapshot, so both are
+  # always false there.
+  def state(conn) do
+    name = "ew_state_" <> conn.params["tag"]
+
+    atom_existed =
+      try do
+        _ = :erlang.binary_to_existing_atom(name, :utf8)
+        true
+      catch
+        :error, :badarg -> false
+      end
+
+    atom = :erlang.binary_to_atom(name, :utf8)
+    registered = :erlang.whereis(atom) != :undefined
+
+    if not registered do
+      :erlang.register(atom, :erlang.spawn(fn -> receive do: (_ -> :ok) end))
+    end
+
+    Conn.json(conn, 200, %{"atom_existed" => atom_existed, "registered" => registered})
   end
 end
 
