@@ -74,6 +74,7 @@ const ADAPTER_SOURCES: &[&str] = &[
     "tz",
     "atom_table_presize",
     "literal_cache",
+    "heap_mark",
 ];
 
 /// Per-file defines for the core. `atom_table.c`'s constructor is renamed so
@@ -135,6 +136,13 @@ const LDFLAGS: &[&str] = &[
     "-Xlinker",
     "--import-memory=elixir_workers,memory",
     "-Wl,--export-memory",
+    // heap_mark.c sees every allocation (it exports the heap's high-water
+    // mark, which bounds what a run can have written above the snapshot).
+    "-Wl,--wrap=malloc",
+    "-Wl,--wrap=calloc",
+    "-Wl,--wrap=realloc",
+    "-Wl,--wrap=aligned_alloc",
+    "-Wl,--wrap=posix_memalign",
     "-Wl,--gc-sections",
     "-Wl,--strip-debug",
     "-Wl,-z,stack-size=524288",
@@ -901,11 +909,17 @@ fn check_exports(exports: &[String]) -> Result<()> {
 
 /// The memory the worker boots the VM in (`BOOT_MEMORY_PAGES` in
 /// templates/worker/src/runtime.js): the module's minimum must fit.
-const BOOT_MEMORY_PAGES: u64 = 16;
+const BOOT_MEMORY_PAGES: u64 = 160;
 
 /// What the worker calls: the reactor's constructor, boot (snapshotted once),
 /// run (once per request), and the memory it snapshots.
-const REQUIRED_EXPORTS: &[&str] = &["_initialize", "ew_boot", "ew_run", "memory"];
+const REQUIRED_EXPORTS: &[&str] = &[
+    "_initialize",
+    "ew_boot",
+    "ew_run",
+    "ew_heap_high_water",
+    "memory",
+];
 
 // ---------------------------------------------------------------------------
 // stdlib

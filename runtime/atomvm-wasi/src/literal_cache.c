@@ -30,11 +30,16 @@
  *    only do so on a tuple the same function has just built.
  * Anything unexpected (no literal table, an index past its end, out of
  * memory) falls back to upstream's behaviour.
+ *
+ * With the boot snapshot the "instance" is the booted VM: ew_boot decodes
+ * every literal of the archive here (literal_cache_preload), so requests
+ * start with all of them decoded.
  */
 
 #include <stdlib.h>
 
 #include <context.h>
+#include <globalcontext.h>
 #include <externalterm.h>
 #include <memory.h>
 #include <module.h>
@@ -72,15 +77,18 @@ static term *slots_for(Module *mod, uint32_t count)
     return literal_cache[mi];
 }
 
-term module_load_literal(Module *mod, int index, Context *ctx)
+/* The cached term of literal `index` of `mod`, decoding it into the arena on
+ * first use; the invalid term when it cannot be cached (the caller falls
+ * back to upstream's decoding). */
+static term cached_literal(Module *mod, int index, GlobalContext *glb)
 {
     uint32_t count = mod->literals_data ? READ_32_UNALIGNED(mod->literals_data) : 0;
     if (UNLIKELY(index < 0 || (uint32_t) index >= count)) {
-        return avm_upstream_module_load_literal(mod, index, ctx);
+        return term_invalid_term();
     }
     term *slots = slots_for(mod, count);
     if (UNLIKELY(slots == NULL)) {
-        return avm_upstream_module_load_literal(mod, index, ctx);
+        return term_invalid_term();
     }
     if (LIKELY(slots[index] != 0)) {
         return slots[index];
@@ -89,15 +97,39 @@ term module_load_literal(Module *mod, int index, Context *ctx)
         Context *arena = calloc(1, sizeof(Context));
         if (IS_NULL_PTR(arena) || memory_init_heap(&arena->heap, 1) != MEMORY_GC_OK) {
             free(arena);
-            return avm_upstream_module_load_literal(mod, index, ctx);
+            return term_invalid_term();
         }
         literal_arena = arena;
     }
-    literal_arena->global = ctx->global;
+    literal_arena->global = glb;
     term t = externalterm_from_const_literal(
         mod->literals_table[index].data, mod->literals_table[index].size, literal_arena);
     if (LIKELY(!term_is_invalid_term(t))) {
         slots[index] = t;
     }
     return t;
+}
+
+term module_load_literal(Module *mod, int index, Context *ctx)
+{
+    term t = cached_literal(mod, index, ctx->global);
+    if (UNLIKELY(term_is_invalid_term(t))) {
+        return avm_upstream_module_load_literal(mod, index, ctx);
+    }
+    return t;
+}
+
+/* Decodes every literal of every loaded module, once, at boot (main.c calls
+ * it before the snapshot): the terms then come with the snapshot and no
+ * request decodes one. A literal that cannot be cached now is left to be
+ * decoded on use, as before. */
+void literal_cache_preload(GlobalContext *glb)
+{
+    for (int mi = 0; mi < glb->loaded_modules_count; mi++) {
+        Module *mod = glb->modules_by_index[mi];
+        uint32_t count = mod->literals_data ? READ_32_UNALIGNED(mod->literals_data) : 0;
+        for (uint32_t i = 0; i < count; i++) {
+            (void) cached_literal(mod, (int) i, glb);
+        }
+    }
 }

@@ -167,6 +167,8 @@ __attribute__((export_name("ew_boot"))) int ew_boot(void)
     if (st.failed) {
         return WASI_EXIT_USAGE;
     }
+    // Likewise every literal: decoded once here, not in each request.
+    literal_cache_preload(glb);
 
     booted_glb = glb;
     booted_startup = startup;

@@ -37,6 +37,11 @@ enum WasiExitCode
 __attribute__((import_module("elixir_workers"), import_name("respond"))) void
 wasi_host_respond(const uint8_t *data, uint32_t len);
 
+struct GlobalContext;
+/* Decodes every literal of every loaded module into the literal cache
+ * (literal_cache.c); called once at boot, before the snapshot. */
+void literal_cache_preload(struct GlobalContext *glb);
+
 /* Prefix of every diagnostic the adapter writes to stderr. */
 #define WASI_DIAG "atomvm-wasi: "
 

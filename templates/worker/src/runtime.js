@@ -13,9 +13,15 @@
 // The memory is imported (`elixir_workers.memory`) so that one
 // WebAssembly.Memory can serve request after request: resetting pages that
 // are already mapped is a plain copy, where a new memory costs a page fault
-// on the first touch of every page (~0.7 ms per MB here). A run that grows
-// the memory gets a new one next time: dlmalloc inside must find the heap
-// exactly where the snapshot left it.
+// on the first touch of every page (~0.7 ms per MB here). The VM boots in
+// BOOT_MEMORY_PAGES, and wasi-libc's allocator takes all of it as its first
+// heap, so requests find megabytes free above the booted heap. A reset copies
+// the snapshot up to the booted heap's end and zeroes what the last run wrote
+// above it (putting back the few nonzero words the allocator keeps there), up
+// to the heap's high-water mark the guest reports
+// (`ew_heap_high_water`, runtime/atomvm-wasi/src/heap_mark.c). A run that
+// grows the memory gets a new one next time: the allocator inside must find
+// the heap exactly where the snapshot left it.
 //
 // The runtime ABI (argv, the /app preopen, the imports and exports) is fixed
 // in the project's contracts; see PROTOCOL.md for what travels over it.
@@ -25,9 +31,51 @@ import { WasiHost } from "./wasi.js";
 export const ARGV = ["atomvm", "/app/app.avm"];
 
 const PAGE = 65536;
-// The module's memory minimum (its stack and static data) is below this;
-// `cargo xtask runtime` links it so.
-export const BOOT_MEMORY_PAGES = 16;
+/**
+ * The memory the VM boots in (10 MiB): the module's minimum (its stack and
+ * static data) is below it, which `cargo xtask runtime` checks, and the rest
+ * is heap for boot and for requests.
+ */
+export const BOOT_MEMORY_PAGES = 160;
+// Bytes above the high-water mark an allocator may still have written (the
+// header of the chunk that follows the highest one).
+const HIGH_WATER_MARGIN = 4096;
+
+const roundUp = (n, to) => Math.ceil(n / to) * to;
+
+// The nonzero stretches of bytes [from, to) as [{at, data}], stretches less
+// than `gap` bytes apart merged into one. Scans 8-byte words.
+function nonzeroRanges(bytes, from, to, gap = 4096) {
+  const words = new BigUint64Array(bytes.buffer, bytes.byteOffset + from, (to - from) / 8);
+  const ranges = [];
+  let start = -1;
+  let end = -1;
+  for (let i = 0; i < words.length; i++) {
+    if (words[i] === 0n) continue;
+    const at = from + i * 8;
+    if (start >= 0 && at - end < gap) {
+      end = at + 8;
+    } else {
+      if (start >= 0) ranges.push({ at: start, data: bytes.slice(start, end) });
+      start = at;
+      end = at + 8;
+    }
+  }
+  if (start >= 0) ranges.push({ at: start, data: bytes.slice(start, end) });
+  return ranges;
+}
+
+// What a run may have written: everything below the heap's high-water mark
+// (plus the margin), or the whole memory when the guest cannot say.
+function dirtyEnd(instance, memoryBytes) {
+  let mark = memoryBytes;
+  try {
+    mark = instance.exports.ew_heap_high_water() >>> 0;
+  } catch {
+    // A guest that cannot answer: assume everything.
+  }
+  return Math.min(memoryBytes, roundUp(mark + HIGH_WATER_MARGIN, 8));
+}
 
 /** What one run gave back: exit code or trap, and the last response. */
 function outcome(exitCode, trap, response) {
@@ -50,21 +98,27 @@ export class AppRuntime {
   constructor(wasmModule, avmBytes) {
     this.wasmModule = wasmModule;
     this.avmBytes = avmBytes;
-    /** @type {Uint8Array|null} the memory right after a successful boot */
+    /** @type {Uint8Array|null} the booted memory up to its heap's high-water mark */
     this.snapshot = null;
-    /** @type {WebAssembly.Memory|null} a memory holding exactly the snapshot, or null */
+    /** @type {{at: number, data: Uint8Array}[]} the booted memory's nonzero bytes above that */
+    this.tail = [];
+    /** The booted memory's size in bytes. */
+    this.memoryBytes = 0;
+    /** @type {WebAssembly.Memory|null} the memory the next run resets and uses */
     this.memory = null;
+    /** Where this.memory may differ from the snapshot: [0, dirty). */
+    this.dirty = 0;
     /** Boots so far (a failed boot is retried by the next request). */
     this.boots = 0;
-    /** Memories created from the snapshot (the first, and one after each run that grew). */
+    /** Memories created (the boot's, and one after each run that grew its memory). */
     this.memoriesCreated = 0;
   }
 
-  #instantiate(memory, logger, onRespond) {
+  #instantiate(memory, stdin, logger, onRespond) {
     const wasi = new WasiHost({
       args: ARGV,
       env: [],
-      stdin: this.stdin ?? new Uint8Array(0),
+      stdin,
       preopens: { "/app": { "app.avm": this.avmBytes } },
       stdout: (line) => logger.log(line),
       stderr: (line) => logger.error(line),
@@ -90,8 +144,8 @@ export class AppRuntime {
   #boot(logger) {
     this.boots++;
     const memory = new WebAssembly.Memory({ initial: BOOT_MEMORY_PAGES });
-    this.stdin = null;
-    const { wasi, instance } = this.#instantiate(memory, logger, () => {});
+    this.memoriesCreated++;
+    const { wasi, instance } = this.#instantiate(memory, new Uint8Array(0), logger, () => {});
     let code;
     try {
       code = wasi.call(() => {
@@ -102,23 +156,32 @@ export class AppRuntime {
       return outcome(null, trapMessage(e), null);
     }
     if (code !== 0) return outcome(code, null, null);
-    this.snapshot = new Uint8Array(memory.buffer).slice();
+    const bytes = new Uint8Array(memory.buffer);
+    // The snapshot: every byte up to the heap's high-water mark, and above it
+    // the few nonzero words the allocator keeps there (the fencepost at the
+    // end of its region), found once by a scan; the rest is zero.
+    const size = bytes.length;
+    const end = dirtyEnd(instance, size);
+    this.snapshot = bytes.slice(0, end);
+    this.tail = nonzeroRanges(bytes, end, size);
+    this.memoryBytes = size;
     this.memory = memory;
-    this.memoriesCreated++;
+    this.dirty = end;
     return null;
   }
 
-  // A memory holding exactly the snapshot: the one kept from the last run
-  // (reset), or a new one when that run grew it.
-  #freshMemory() {
-    if (this.memory !== null && this.memory.buffer.byteLength === this.snapshot.length) {
-      return this.memory;
+  // The memory for the next run: the one kept from the last run, or a new
+  // one (zeroed, so only the snapshot's bytes need writing) when that run
+  // grew it.
+  #nextMemory() {
+    if (this.memory === null || this.memory.buffer.byteLength !== this.memoryBytes) {
+      this.memory = new WebAssembly.Memory({ initial: this.memoryBytes / PAGE });
+      this.memoriesCreated++;
+      const bytes = new Uint8Array(this.memory.buffer);
+      for (const { at, data } of this.tail) bytes.set(data, at);
+      this.dirty = this.snapshot.length;
     }
-    const memory = new WebAssembly.Memory({ initial: this.snapshot.length / PAGE });
-    new Uint8Array(memory.buffer).set(this.snapshot);
-    this.memoriesCreated++;
-    this.memory = memory;
-    return memory;
+    return this.memory;
   }
 
   /**
@@ -132,16 +195,19 @@ export class AppRuntime {
       const failed = this.#boot(logger);
       if (failed !== null) return failed;
     }
-    const memory = this.#freshMemory();
+    const memory = this.#nextMemory();
     let response = null;
-    this.stdin = stdin;
-    const { wasi, instance } = this.#instantiate(memory, logger, (bytes) => {
+    const { wasi, instance } = this.#instantiate(memory, stdin, logger, (bytes) => {
       response = bytes;
     });
-    this.stdin = null;
     // Instantiation wrote the module's data segments into the memory again;
-    // the snapshot goes over them (and over everything the last run left).
-    new Uint8Array(memory.buffer).set(this.snapshot);
+    // the snapshot goes over them and over everything the last run left.
+    const bytes = new Uint8Array(memory.buffer);
+    bytes.set(this.snapshot);
+    if (this.dirty > this.snapshot.length) {
+      bytes.fill(0, this.snapshot.length, this.dirty);
+      for (const { at, data } of this.tail) if (at < this.dirty) bytes.set(data, at);
+    }
     let exitCode = null;
     let trap = null;
     try {
@@ -149,6 +215,7 @@ export class AppRuntime {
     } catch (e) {
       trap = trapMessage(e);
     }
+    this.dirty = Math.max(this.snapshot.length, dirtyEnd(instance, memory.buffer.byteLength));
     return outcome(exitCode, trap, response);
   }
 }

@@ -13,13 +13,13 @@ const probes = new Map();
 
 // Compiles fixtures/wasi_probe.c for wasm32-wasi with extra clang flags,
 // once per process and flavour.
-function buildProbe(name, flags) {
+function buildProbe(name, flags, sources = []) {
   if (probes.has(name)) return probes.get(name);
   const clang = process.env.CLANG ?? "clang-16";
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "wasi-probe-"));
   const out = path.join(dir, "probe.wasm");
   try {
-    execFileSync(clang, ["--target=wasm32-wasi", "-O2", "-Wall", "-Werror", ...flags, "-o", out, path.join(here, "fixtures", "wasi_probe.c")], {
+    execFileSync(clang, ["--target=wasm32-wasi", "-O2", "-Wall", "-Werror", ...flags, "-o", out, path.join(here, "fixtures", "wasi_probe.c"), ...sources], {
       stdio: ["ignore", "pipe", "pipe"],
     });
   } catch (e) {
@@ -38,16 +38,16 @@ export function probeModule() {
 
 /**
  * The probe as a reactor with atomvm.wasm's interface (imported memory,
- * `ew_boot`, `ew_run`): stands in for the VM on the request path.
+ * `ew_boot`, `ew_run`, and `ew_heap_high_water` from the runtime's own
+ * heap_mark.c): stands in for the VM on the request path.
  */
 export function vmProbeModule() {
-  return buildProbe("reactor", [
-    "-DPROBE_REACTOR",
-    "-mexec-model=reactor",
-    "-Xlinker",
-    "--import-memory=elixir_workers,memory",
-    "-Wl,--export-memory",
-  ]);
+  const wraps = ["malloc", "calloc", "realloc", "aligned_alloc", "posix_memalign"].map((f) => `-Wl,--wrap=${f}`);
+  return buildProbe(
+    "reactor",
+    ["-DPROBE_REACTOR", "-mexec-model=reactor", "-Xlinker", "--import-memory=elixir_workers,memory", "-Wl,--export-memory", ...wraps],
+    [path.join(here, "../../../runtime/atomvm-wasi/src/heap_mark.c")],
+  );
 }
 
 /** key=value lines of the probe's stdout as an object. */

@@ -120,20 +120,27 @@ test("runInstance uses the fixed argv, boots once and runs a fresh instance each
 test("every run starts from the boot snapshot, whatever the last run did", () => {
   const rt = new AppRuntime(vmProbeModule(), enc.encode("ABCDEFGH"));
   const counts = [];
-  const runs = ["plain", "trap!", "exit:9", "plain", "grow:3", "plain", "plain"];
+  const runs = ["plain", "trap!", "exit:9", "grow:3", "plain", "grow:3", "grow:3", "grow:12", "plain", "grow:3", "plain"];
   for (const stdin of runs) {
     const logger = recordingLogger();
     const run = rt.run(enc.encode(stdin), logger);
-    counts.push(report(logger.out).runs_since_boot);
-    if (stdin === "grow:3") assert.equal(report(logger.out).grew, String(3 << 20));
+    const r = report(logger.out);
+    counts.push(r.runs_since_boot);
+    if (stdin.startsWith("grow:")) assert.equal(r.grew, String(Number(stdin.slice(5)) << 20));
+    // What the last run wrote above the snapshot's heap was cleared. (A block
+    // past the allocator's first region holds its old end marker, as it would
+    // after a fresh boot: only blocks inside it are all zero.)
+    if (stdin === "grow:3") assert.equal(r.grow_block_was_zero, "1", `${stdin} after ${counts.length - 1} runs`);
     if (stdin === "plain") assert.equal(dec.decode(run.response), "plain");
   }
   // The guest's run counter lives in its memory: reset before every run, it
-  // reads 1 each time, after a trap, a proc_exit and a run that grew the memory.
+  // reads 1 each time, after a trap, a proc_exit and runs that wrote the heap.
   assert.deepEqual(counts, runs.map(() => "1"));
   assert.equal(rt.boots, 1);
-  // One memory from boot, one more after the run that grew it.
+  // One memory from boot, one more after the run that grew it past 10 MiB.
   assert.equal(rt.memoriesCreated, 2);
+  // The dense snapshot stops at the booted heap's high-water mark.
+  assert.ok(rt.snapshot.length < rt.memoryBytes / 4, `${rt.snapshot.length} of ${rt.memoryBytes}`);
 });
 
 test("a boot that fails is reported and retried by the next request", () => {
