@@ -135,6 +135,17 @@ impl Ui {
         self.bar.finish_and_clear();
     }
 
+    /// Draws one pipeline event, and hands the terminal over (clears the
+    /// progress line for good) once the step named `handover` starts: from
+    /// there on wrangler draws its own output.
+    pub fn event_until(&self, event: pipeline::Event, handover: &str) {
+        let hands_over = matches!(&event, Event::Step { action, .. } if *action == handover);
+        self.event(event);
+        if hands_over {
+            self.finish();
+        }
+    }
+
     /// Draws one pipeline event.
     pub fn event(&self, event: pipeline::Event) {
         match event {

@@ -223,18 +223,26 @@ fn assert_fails_cleanly(args_for: impl Fn(&str) -> Vec<String>, expected: &str, 
     }
 }
 
-#[test]
-fn every_bad_beam_fails_with_its_error_and_writes_nothing() {
+/// The files of `fixtures/bad/` ending in `ext`, each with the error the CLI
+/// must print for it (`NAME.err`, prefixed with `error: `).
+fn bad_fixtures(ext: &str) -> Vec<(String, String)> {
     let bad = root().join("fixtures/bad");
-    let mut n = 0;
+    let mut out = Vec::new();
     for entry in std::fs::read_dir(&bad).unwrap() {
         let name = entry.unwrap().file_name().to_string_lossy().into_owned();
-        if !name.ends_with(".beam") {
-            continue;
+        if name.ends_with(ext) {
+            let expected = std::fs::read_to_string(bad.join(format!("{name}.err"))).unwrap();
+            out.push((name, format!("error: {}", expected.trim_end())));
         }
+    }
+    out
+}
+
+#[test]
+fn every_bad_beam_fails_with_its_error_and_writes_nothing() {
+    let mut n = 0;
+    for (name, expected) in bad_fixtures(".beam") {
         n += 1;
-        let expected = std::fs::read_to_string(bad.join(format!("{name}.err"))).unwrap();
-        let expected = format!("error: {}", expected.trim_end());
         // Names file, chunk and offset.
         assert!(
             expected.contains(" at byte ") && expected.contains("chunk "),
@@ -282,16 +290,9 @@ fn every_bad_beam_fails_with_its_error_and_writes_nothing() {
 
 #[test]
 fn every_bad_archive_fails_inspect_and_extract_and_writes_nothing() {
-    let bad = root().join("fixtures/bad");
     let mut n = 0;
-    for entry in std::fs::read_dir(&bad).unwrap() {
-        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
-        if !name.ends_with(".avm") {
-            continue;
-        }
+    for (name, expected) in bad_fixtures(".avm") {
         n += 1;
-        let expected = std::fs::read_to_string(bad.join(format!("{name}.err"))).unwrap();
-        let expected = format!("error: {}", expected.trim_end());
         let rel = format!("fixtures/bad/{name}");
         let o = run(&["inspect", &rel]);
         assert!(

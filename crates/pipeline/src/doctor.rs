@@ -125,30 +125,16 @@ pub fn doctor(cwd: &Path) -> Report {
             hint: Some(format!("{e:#}; {ELIXIR_HINT}")),
         },
     });
-    checks.push(tool_check(
-        process::NODE,
-        cwd,
-        &["--version"],
-        first_line,
-        false,
-        NODE_HINT,
-    ));
-    checks.push(tool_check(
-        process::NPM,
-        cwd,
-        &["--version"],
-        first_line,
-        false,
-        NODE_HINT,
-    ));
-    checks.push(tool_check(
-        process::NPX,
-        cwd,
-        &["--version"],
-        first_line,
-        false,
-        NODE_HINT,
-    ));
+    for tool in [process::NODE, process::NPM, process::NPX] {
+        checks.push(tool_check(
+            tool,
+            cwd,
+            &["--version"],
+            first_line,
+            false,
+            NODE_HINT,
+        ));
+    }
     // wrangler: only the project's own copy (npx --no-install never downloads).
     let wrangler = match process::NPX.resolve() {
         Ok(npx) => match Cmd::new(&npx, cwd).args(["--no-install", "wrangler", "--version"]).capture() {

@@ -20,36 +20,19 @@ pub struct Tool {
     pub env: &'static str,
 }
 
-pub const ELIXIRC: Tool = Tool {
-    name: "elixirc",
-    env: "ELIXIRC",
-};
-pub const ELIXIR: Tool = Tool {
-    name: "elixir",
-    env: "ELIXIR",
-};
-pub const ERLC: Tool = Tool {
-    name: "erlc",
-    env: "ERLC",
-};
-pub const ERL: Tool = Tool {
-    name: "erl",
-    env: "ERL",
-};
-pub const NODE: Tool = Tool {
-    name: "node",
-    env: "NODE",
-};
-pub const NPM: Tool = Tool {
-    name: "npm",
-    env: "NPM",
-};
-pub const NPX: Tool = Tool {
-    name: "npx",
-    env: "NPX",
-};
+pub const ELIXIRC: Tool = Tool::new("elixirc", "ELIXIRC");
+pub const ELIXIR: Tool = Tool::new("elixir", "ELIXIR");
+pub const ERLC: Tool = Tool::new("erlc", "ERLC");
+pub const ERL: Tool = Tool::new("erl", "ERL");
+pub const NODE: Tool = Tool::new("node", "NODE");
+pub const NPM: Tool = Tool::new("npm", "NPM");
+pub const NPX: Tool = Tool::new("npx", "NPX");
 
 impl Tool {
+    const fn new(name: &'static str, env: &'static str) -> Tool {
+        Tool { name, env }
+    }
+
     /// Finds the tool: `$ENV` when set and non-empty (a path, or a name looked
     /// up on `PATH`), else the tool's own name on `PATH`.
     pub fn resolve(&self) -> Result<PathBuf> {

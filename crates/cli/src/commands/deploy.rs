@@ -29,18 +29,8 @@ pub fn run(args: Args, top: &GlobalArgs) -> anyhow::Result<ExitCode> {
         },
         wrangler_args: args.wrangler_args,
     };
-    let (summary, code) = pipeline::deploy::deploy(&project, &opts, &mut |e| {
-        if let pipeline::Event::Step {
-            action: "Deploying",
-            ..
-        } = &e
-        {
-            ui.event(e);
-            ui.finish();
-        } else {
-            ui.event(e)
-        }
-    })?;
+    let (summary, code) =
+        pipeline::deploy::deploy(&project, &opts, &mut |e| ui.event_until(e, "Deploying"))?;
     ui.finish();
     if ui.json {
         ui.print_json(&serde_json::json!({ "build": summary, "wrangler_exit_code": code }))?;

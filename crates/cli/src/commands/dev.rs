@@ -45,18 +45,7 @@ pub fn run(args: Args, top: &GlobalArgs) -> anyhow::Result<ExitCode> {
         debounce: Duration::from_millis(args.debounce),
         wrangler_args: args.wrangler_args,
     };
-    let code = pipeline::dev::dev(&project, &opts, &mut |e| {
-        if let pipeline::Event::Step {
-            action: "Serving", ..
-        } = &e
-        {
-            // wrangler draws its own output from here on.
-            ui.event(e);
-            ui.finish();
-        } else {
-            ui.event(e)
-        }
-    })?;
+    let code = pipeline::dev::dev(&project, &opts, &mut |e| ui.event_until(e, "Serving"))?;
     ui.finish();
     Ok(crate::exit_code(code))
 }
