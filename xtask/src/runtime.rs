@@ -74,6 +74,7 @@ const ADAPTER_SOURCES: &[&str] = &[
     "tz",
     "atom_table_presize",
     "literal_cache",
+    "json_nif",
 ];
 
 /// Per-file defines for the core. `atom_table.c`'s constructor is renamed so
