@@ -828,11 +828,10 @@ static term nif_json_decode(Context *ctx, int argc, term argv[])
 {
     UNUSED(argc);
     VALIDATE_VALUE(argv[0], term_is_binary);
-    VALIDATE_VALUE(argv[1], term_is_any_integer);
-    if (!term_is_int64(argv[1]) || term_maybe_unbox_int64(argv[1]) < 0) {
-        RAISE_ERROR(BADARG_ATOM);
-    }
-    avm_int64_t max_depth = term_maybe_unbox_int64(argv[1]);
+    VALIDATE_VALUE(argv[1], term_is_any_non_neg_integer);
+    /* json.ex takes any non-negative integer; past 64 bits it is no limit
+     * at all (every bracket is a byte of the input), so INT64_MAX will do. */
+    avm_int64_t max_depth = term_is_int64(argv[1]) ? term_maybe_unbox_int64(argv[1]) : INT64_MAX;
 
     struct Decoder d;
     memset(&d, 0, sizeof(d));

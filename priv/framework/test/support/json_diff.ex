@@ -40,7 +40,10 @@ defmodule TestApp.JsonDiff do
 
     [
       line("decode", i, dump(decoded)),
+      line("decode_depth0", i, dump(JSON.decode(doc, max_depth: 0))),
       line("decode_depth2", i, dump(JSON.decode(doc, max_depth: 2))),
+      # A limit past 64 bits (a bignum on AtomVM) is no limit.
+      line("decode_depth_big", i, dump(JSON.decode(doc, max_depth: 1_000_000_000_000_000_000_000))),
       line("self_decode", i, same(decoded, JSON.elixir_decode(doc, JSON.max_depth()))),
       fallback(doc, i),
       line("html", i, dump(HTML.escape_to_binary(doc))),
