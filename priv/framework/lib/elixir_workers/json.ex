@@ -17,9 +17,11 @@ defmodule ElixirWorkers.JSON do
 
   On AtomVM (the worker runtime) decoding and encoding run in C NIFs of the
   WASI adapter (`:wasi.json_decode/2`, `:wasi.json_encode/1`, see
-  `runtime/atomvm-wasi/README.md`), which give exactly the results of the
-  Elixir code in this module and answer `:fallback` where they cannot; then
-  this code runs. On the BEAM only this code runs.
+  `runtime/atomvm-wasi/README.md`), which give exactly the results this
+  module's Elixir code gives on the BEAM and answer `:fallback` where they
+  cannot; then this code runs. (One difference from this code on AtomVM:
+  AtomVM's `binary_to_float/1` rejects a float text of 62 bytes or more,
+  which the NIF reads as the BEAM does.) On the BEAM only this code runs.
   """
 
   # :wasi exists only inside the AtomVM WASI runtime.
@@ -353,6 +355,13 @@ defmodule ElixirWorkers.JSON do
       catch
         :error, _ -> fail(orig, bin, "number out of range")
       end
+
+    # AtomVM's binary_to_float reads a number past the double range as an
+    # infinity instead of raising badarg; nothing else compares beyond the
+    # largest double. (The adapter's NIF answers the same.)
+    if is_float(value) and (value > 1.7976931348623157e308 or value < -1.7976931348623157e308) do
+      fail(orig, bin, "number out of range")
+    end
 
     {value, rest}
   end
