@@ -573,6 +573,146 @@ fn big_document(size: usize, rng: &mut Rng) -> Vec<u8> {
     out
 }
 
+/// Random whitespace, as JSON allows it between tokens.
+fn ws(out: &mut Vec<u8>, rng: &mut Rng) {
+    for _ in 0..rng.below(4).saturating_sub(1) {
+        out.push(b" \t\n\r"[rng.below(4)]);
+    }
+}
+
+/// A random valid JSON value: every kind of scalar, strings with every kind
+/// of escape (surrogate pairs, lone surrogates) and raw UTF-8 of every length,
+/// numbers near every limit, objects with duplicate keys.
+fn random_value(out: &mut Vec<u8>, rng: &mut Rng, depth: u32) {
+    let kinds = if depth >= 6 { 5 } else { 7 };
+    match rng.below(kinds) {
+        0 => out.extend_from_slice([&b"null"[..], b"true", b"false"][rng.below(3)]),
+        1 => {
+            let n: i128 = match rng.below(4) {
+                0 => rng.below(1000) as i128,
+                1 => rng.next() as i64 as i128,
+                2 => i64::MAX as i128 - rng.below(3) as i128,
+                _ => i64::MIN as i128 + rng.below(3) as i128,
+            };
+            out.extend_from_slice(n.to_string().as_bytes());
+        }
+        2 => {
+            if rng.below(2) == 0 {
+                out.push(b'-');
+            }
+            out.extend_from_slice((rng.next() % 100_000).to_string().as_bytes());
+            if rng.below(3) > 0 {
+                out.push(b'.');
+                out.extend_from_slice(
+                    format!(
+                        "{:0width$}",
+                        rng.next() % 1_000_000_000,
+                        width = 1 + rng.below(9)
+                    )
+                    .as_bytes(),
+                );
+            }
+            if rng.below(2) == 0 {
+                out.push([b'e', b'E'][rng.below(2)]);
+                if rng.below(2) == 0 {
+                    out.push([b'+', b'-'][rng.below(2)]);
+                }
+                out.extend_from_slice(rng.below(300).to_string().as_bytes());
+            }
+        }
+        3 | 4 => random_string(out, rng),
+        5 => {
+            out.push(b'[');
+            ws(out, rng);
+            let n = rng.below(5);
+            for i in 0..n {
+                if i > 0 {
+                    out.push(b',');
+                    ws(out, rng);
+                }
+                random_value(out, rng, depth + 1);
+                ws(out, rng);
+            }
+            out.push(b']');
+        }
+        _ => {
+            out.push(b'{');
+            ws(out, rng);
+            let n = rng.below(6);
+            for i in 0..n {
+                if i > 0 {
+                    out.push(b',');
+                    ws(out, rng);
+                }
+                if rng.below(3) == 0 {
+                    // Short keys from a small alphabet collide often.
+                    out.extend_from_slice(
+                        format!("\"{}\"", ["a", "b", "ab", "", "\\u0061"][rng.below(5)]).as_bytes(),
+                    );
+                } else {
+                    random_string(out, rng);
+                }
+                ws(out, rng);
+                out.push(b':');
+                ws(out, rng);
+                random_value(out, rng, depth + 1);
+                ws(out, rng);
+            }
+            out.push(b'}');
+        }
+    }
+}
+
+fn random_string(out: &mut Vec<u8>, rng: &mut Rng) {
+    out.push(b'"');
+    for _ in 0..rng.below(12) {
+        match rng.below(8) {
+            0 => {
+                out.push(b'\\');
+                out.push(b"\"\\/bfnrt"[rng.below(8)]);
+            }
+            1 => {
+                // Any \u escape, surrogates included, in either case.
+                let u = rng.below(0x10000) as u32;
+                let text = if rng.below(2) == 0 {
+                    format!("\\u{u:04x}")
+                } else {
+                    format!("\\u{u:04X}")
+                };
+                out.extend_from_slice(text.as_bytes());
+            }
+            2 => {
+                // A proper surrogate pair.
+                let cp = 0x10000 + rng.below(0x100000) as u32;
+                let hi = 0xD800 + ((cp - 0x10000) >> 10);
+                let lo = 0xDC00 + ((cp - 0x10000) & 0x3FF);
+                out.extend_from_slice(format!("\\u{hi:04x}\\u{lo:04x}").as_bytes());
+            }
+            3 => {
+                // Raw UTF-8 of 2, 3 or 4 bytes.
+                let cp = [
+                    0x80 + rng.below(0x780),
+                    0x800 + rng.below(0xD000),
+                    0x10000 + rng.below(0x100000),
+                ][rng.below(3)] as u32;
+                if let Some(c) = char::from_u32(cp) {
+                    let mut buf = [0u8; 4];
+                    out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+                }
+            }
+            _ => {
+                // Printable ASCII; a quote or a backslash escaped.
+                let c = b' ' + rng.below(95) as u8;
+                if c == b'"' || c == b'\\' {
+                    out.push(b'\\');
+                }
+                out.push(c);
+            }
+        }
+    }
+    out.push(b'"');
+}
+
 /// Bytes that matter to a JSON parser, for the mutations.
 const INTERESTING: &[u8] = b"\"\\{}[],:0-e.u \x00\x1f\x7f\x80\xbf\xc3\xed\xf4\xffDd";
 
@@ -595,7 +735,8 @@ fn mutate(doc: &[u8], rng: &mut Rng) -> Vec<u8> {
     d
 }
 
-fn corpus() -> Vec<Vec<u8>> {
+/// The corpus, and the range of it that holds the random valid documents.
+fn corpus() -> (Vec<Vec<u8>>, std::ops::Range<usize>) {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let mut docs: Vec<Vec<u8>> = HAND_CORPUS.iter().map(|d| d.to_vec()).collect();
 
@@ -628,18 +769,29 @@ fn corpus() -> Vec<Vec<u8>> {
     broken[at] = b'\x01';
     docs.push(broken);
 
-    // Random edits of the small documents and of the 1 KB one.
+    // Random valid documents.
+    let first_random = docs.len();
+    for _ in 0..300 {
+        let mut d = Vec::new();
+        ws(&mut d, &mut rng);
+        random_value(&mut d, &mut rng, 0);
+        ws(&mut d, &mut rng);
+        docs.push(d);
+    }
+
+    // Random edits of the small documents, the random ones and the 1 KB one.
     let seeds: Vec<Vec<u8>> = docs
         .iter()
-        .filter(|d| !d.is_empty() && d.len() < 200)
-        .cloned()
+        .enumerate()
+        .filter(|(i, d)| !d.is_empty() && (d.len() < 200 || *i >= first_random))
+        .map(|(_, d)| d.clone())
         .chain(std::iter::once(big_1k))
         .collect();
     for _ in 0..600 {
         let seed = &seeds[rng.below(seeds.len())];
         docs.push(mutate(seed, &mut rng));
     }
-    docs
+    (docs, first_random..first_random + 300)
 }
 
 /// Runs the corpus through TestApp.JsonDiff on the real runtime (POST
@@ -656,7 +808,7 @@ fn json_and_html_nifs_match_the_elixir_code() {
     let dir = tempfile::tempdir().unwrap();
     let avm = build_test_app(&runtime, dir.path()).unwrap_or_else(|e| panic!("{e:#}"));
 
-    let docs = corpus();
+    let (docs, random_valid) = corpus();
     let mut framed = Vec::new();
     for d in &docs {
         framed.extend_from_slice(&(d.len() as u32).to_be_bytes());
@@ -797,6 +949,14 @@ fn json_and_html_nifs_match_the_elixir_code() {
         fallbacks.len() >= 3,
         "the big-integer documents should fall back: {fallbacks:?}"
     );
+    // The generator makes valid documents only (else it tests less than it
+    // claims).
+    for i in random_valid {
+        let prefix = format!("decode {i} ok ");
+        if !atomvm_lines.iter().any(|l| l.starts_with(&prefix)) {
+            problems.push(format!("a random document is invalid: {:?}", show(i)));
+        }
+    }
     // The comparison must have covered every document.
     let decoded = atomvm_lines
         .iter()
