@@ -75,6 +75,7 @@ const ADAPTER_SOURCES: &[&str] = &[
     "atom_table_presize",
     "literal_cache",
     "heap_mark",
+    "json_nif",
 ];
 
 /// Per-file defines for the core. `atom_table.c`'s constructor is renamed so

@@ -13,6 +13,13 @@
  *   atomvm:platform/0      -> wasi
  *   atomvm:rand_bytes/1, crypto:strong_rand_bytes/1
  *                          N -> N random bytes from WASI random_get
+ *   wasi:json_decode/2     (bin, max_depth) -> {ok, term} | {error, message}
+ *                          | fallback (json_nif.c; ElixirWorkers.JSON)
+ *   wasi:json_encode/1     term -> JSON binary | fallback
+ *   wasi:html_escape/1     bin -> bin itself when clean | escaped binary
+ *
+ * `fallback` means "run the framework's Elixir code instead": the NIFs
+ * answer only where they give exactly what that code gives.
  *
  * No `wasi` module exists: AtomVM resolves a remote call to a NIF before it
  * looks for a module, so `:wasi.respond(json)` lands here directly.
@@ -33,6 +40,7 @@
 #include <term.h>
 #include <utils.h>
 
+#include "json_nif.h"
 #include "wasi_platform.h"
 
 /* getentropy is limited to 256 bytes per call by POSIX and by wasi-libc. */
@@ -235,6 +243,9 @@ static const struct
     { "atomvm:platform/0", &platform_nif },
     { "atomvm:rand_bytes/1", &rand_bytes_nif },
     { "crypto:strong_rand_bytes/1", &rand_bytes_nif },
+    { "wasi:json_decode/2", &json_decode_nif },
+    { "wasi:json_encode/1", &json_encode_nif },
+    { "wasi:html_escape/1", &html_escape_nif },
 };
 
 const struct Nif *platform_nifs_get_nif(const char *nifname)

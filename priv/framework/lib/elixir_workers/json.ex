@@ -14,7 +14,18 @@ defmodule ElixirWorkers.JSON do
   Strict input: raw control characters (below 0x20) and invalid UTF-8 inside
   strings, and numbers with leading zeros, are errors. So every decoded
   string is valid UTF-8 and encodes again without error.
+
+  On AtomVM (the worker runtime) decoding and encoding run in C NIFs of the
+  WASI adapter (`:wasi.json_decode/2`, `:wasi.json_encode/1`, see
+  `runtime/atomvm-wasi/README.md`), which give exactly the results this
+  module's Elixir code gives on the BEAM and answer `:fallback` where they
+  cannot; then this code runs. (One difference from this code on AtomVM:
+  AtomVM's `binary_to_float/1` rejects a float text of 62 bytes or more,
+  which the NIF reads as the BEAM does.) On the BEAM only this code runs.
   """
+
+  # :wasi exists only inside the AtomVM WASI runtime.
+  @compile {:no_warn_undefined, :wasi}
 
   @max_depth 32
   @max_size 10 * 1024 * 1024
@@ -43,30 +54,45 @@ defmodule ElixirWorkers.JSON do
     max_size = opt(opts, :max_size, @max_size)
     max_depth = opt(opts, :max_depth, @max_depth)
 
-    if byte_size(bin) > max_size do
-      {:error, "JSON document larger than " <> :erlang.integer_to_binary(max_size) <> " bytes"}
-    else
-      try do
-        # The last argument counts the nesting levels still allowed.
-        {value, rest} = value(skip_ws(bin), bin, max_depth)
+    cond do
+      byte_size(bin) > max_size ->
+        {:error, "JSON document larger than " <> :erlang.integer_to_binary(max_size) <> " bytes"}
 
-        case skip_ws(rest) do
-          <<>> -> {:ok, value}
-          other -> fail(bin, other, "unexpected data after the JSON value")
+      ElixirWorkers.Runtime.vm() == :atomvm ->
+        case :wasi.json_decode(bin, max_depth) do
+          :fallback -> elixir_decode(bin, max_depth)
+          result -> result
         end
-      catch
-        :throw, {:elixir_workers_json, message} ->
-          {:error, message}
 
-        :throw, {:elixir_workers_json_depth, offset} ->
-          {:error,
-           "nesting deeper than " <> :erlang.integer_to_binary(max_depth) <>
-             " at byte " <> :erlang.integer_to_binary(offset)}
-      end
+      true ->
+        elixir_decode(bin, max_depth)
     end
   end
 
   def decode(_other, _opts), do: {:error, "JSON input must be a binary"}
+
+  @doc false
+  # The Elixir decoder, whatever the VM: the reference the NIF is tested
+  # against, and what runs when the NIF answers :fallback.
+  def elixir_decode(bin, max_depth) do
+    try do
+      # The last argument counts the nesting levels still allowed.
+      {value, rest} = value(skip_ws(bin), bin, max_depth)
+
+      case skip_ws(rest) do
+        <<>> -> {:ok, value}
+        other -> fail(bin, other, "unexpected data after the JSON value")
+      end
+    catch
+      :throw, {:elixir_workers_json, message} ->
+        {:error, message}
+
+      :throw, {:elixir_workers_json_depth, offset} ->
+        {:error,
+         "nesting deeper than " <> :erlang.integer_to_binary(max_depth) <>
+           " at byte " <> :erlang.integer_to_binary(offset)}
+    end
+  end
 
   defp opt(opts, key, default) do
     case :lists.keyfind(key, 1, opts) do
@@ -330,6 +356,13 @@ defmodule ElixirWorkers.JSON do
         :error, _ -> fail(orig, bin, "number out of range")
       end
 
+    # AtomVM's binary_to_float reads a number past the double range as an
+    # infinity instead of raising badarg; nothing else compares beyond the
+    # largest double. (The adapter's NIF answers the same.)
+    if is_float(value) and (value > 1.7976931348623157e308 or value < -1.7976931348623157e308) do
+      fail(orig, bin, "number out of range")
+    end
+
     {value, rest}
   end
 
@@ -381,13 +414,41 @@ defmodule ElixirWorkers.JSON do
   binaries (UTF-8), atoms, integers, floats, `nil`, `true` and `false` are
   supported; anything else raises `ElixirWorkers.Error`.
   """
-  def encode_to_iodata(term), do: enc(term, [])
+  def encode_to_iodata(term) do
+    case native_encode(term) do
+      :fallback -> enc(term, [])
+      bin -> bin
+    end
+  end
 
   @doc "Encodes a term as JSON iodata followed by `tail` (iodata)."
-  def encode_onto(term, tail), do: enc(term, tail)
+  def encode_onto(term, tail) do
+    case native_encode(term) do
+      :fallback -> enc(term, tail)
+      bin -> [bin | tail]
+    end
+  end
 
   @doc "Encodes a term as a JSON binary."
-  def encode(term), do: :erlang.iolist_to_binary(enc(term, []))
+  def encode(term) do
+    case native_encode(term) do
+      :fallback -> :erlang.iolist_to_binary(enc(term, []))
+      bin -> bin
+    end
+  end
+
+  @doc false
+  # The Elixir encoder, whatever the VM (see elixir_decode/2).
+  def elixir_encode(term), do: :erlang.iolist_to_binary(enc(term, []))
+
+  # A binary, or :fallback where the NIF leaves the term to enc/2 (which
+  # then also raises the errors).
+  defp native_encode(term) do
+    case ElixirWorkers.Runtime.vm() do
+      :atomvm -> :wasi.json_encode(term)
+      :beam -> :fallback
+    end
+  end
 
   defp enc(s, tail) when is_binary(s), do: [?" | escape_onto(s, [?" | tail])]
   defp enc(n, tail) when is_integer(n), do: [:erlang.integer_to_binary(n) | tail]

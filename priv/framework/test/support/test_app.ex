@@ -32,6 +32,7 @@ defmodule TestApp.Router do
   get "/badarith", :badarith
   get "/bad_return", :bad_return
   post "/strict_json", :strict_json
+  post "/json_diff", :json_diff
   get "/kv/:key", :kv_get
   post "/kv/:key", :kv_put
   delete "/kv/:key", :kv_delete
@@ -143,6 +144,13 @@ defmodule TestApp.Router do
   end
 
   def bad_return(_conn), do: :not_a_conn
+
+  # The differential test of the JSON/HTML NIFs (TestApp.JsonDiff).
+  def json_diff(conn) do
+    conn
+    |> Conn.put_header("content-type", "text/plain")
+    |> Conn.send_resp(200, TestApp.JsonDiff.report(conn.body))
+  end
 
   def strict_json(conn) do
     data = Body.json!(conn)
