@@ -61,7 +61,15 @@ fn capture(cmd: &mut Command) -> String {
 pub fn test_runtime() -> PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let dir = scratch().join("e2e-test-runtime");
+        let source = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fake_atomvm.c");
+        // Keyed by the fake's source, so an edited fake is rebuilt.
+        let key = {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            std::fs::read(&source).unwrap().hash(&mut h);
+            h.finish()
+        };
+        let dir = scratch().join(format!("e2e-test-runtime-{key:016x}"));
         if dir.join("runtime.json").is_file() {
             return dir;
         }
@@ -86,9 +94,16 @@ pub fn test_runtime() -> PathBuf {
         }
         assert!(n > 300, "expected OTP stdlib + Elixir beams, found {n}");
         let clang = std::env::var("CLANG").unwrap_or_else(|_| "clang-16".into());
-        let source = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fake_atomvm.c");
         let status = Command::new(&clang)
-            .args(["--target=wasm32-wasi", "-Os", "-o"])
+            .args([
+                "--target=wasm32-wasi",
+                "-Os",
+                "-mexec-model=reactor",
+                "-Xlinker",
+                "--import-memory=elixir_workers,memory",
+                "-Wl,--export-memory",
+                "-o",
+            ])
             .arg(staging.path().join("atomvm.wasm"))
             .arg(&source)
             .status()
