@@ -57,6 +57,29 @@ test("each request starts from the boot snapshot: nothing an earlier one left is
   assert.deepEqual((await serve("GET", "/state/leak")).json(), { atom_existed: false, registered: false });
 });
 
+test("concurrent requests share the isolate's memory safely, across binding passes", { skip }, async () => {
+  // KV reads that resolve after a delay, so other requests run between a
+  // request's two passes on the same reused memory.
+  const slow = {
+    async get(key) {
+      await new Promise((r) => setTimeout(r, 5 + (key.length % 7)));
+      return key.startsWith("user") ? "v-" + key : null;
+    },
+  };
+  const jobs = [];
+  for (let i = 0; i < 24; i++) {
+    if (i % 3 === 0) jobs.push(serve("GET", `/kv/user${i}`, { env: { CACHE: slow } }).then((r) => ["kv", i, r]));
+    else if (i % 3 === 1) jobs.push(serve("GET", `/users/${i}`).then((r) => ["user", i, r]));
+    else jobs.push(serve("GET", "/state/concurrent").then((r) => ["state", i, r]));
+  }
+  for (const [kind, i, r] of await Promise.all(jobs)) {
+    assert.equal(r.res.status, 200, `${kind} ${i}: ${r.text}`);
+    if (kind === "kv") assert.deepEqual(r.json(), { key: `user${i}`, value: `v-user${i}`, found: true });
+    if (kind === "user") assert.deepEqual(r.json(), { id: String(i) });
+    if (kind === "state") assert.deepEqual(r.json(), { atom_existed: false, registered: false });
+  }
+});
+
 test("a 5 KB HTML page with escaped text", { skip }, async () => {
   const r = await serve("GET", "/page");
   assert.equal(r.res.headers.get("content-type"), "text/html; charset=utf-8");
