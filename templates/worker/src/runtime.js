@@ -43,26 +43,26 @@ const HIGH_WATER_MARGIN = 4096;
 
 const roundUp = (n, to) => Math.ceil(n / to) * to;
 
-// The nonzero stretches of bytes [from, to) as [{at, data}], stretches less
-// than `gap` bytes apart merged into one. Scans 8-byte words.
-function nonzeroRanges(bytes, from, to, gap = 4096) {
-  const words = new BigUint64Array(bytes.buffer, bytes.byteOffset + from, (to - from) / 8);
-  const ranges = [];
-  let start = -1;
-  let end = -1;
-  for (let i = 0; i < words.length; i++) {
-    if (words[i] === 0n) continue;
-    const at = from + i * 8;
-    if (start >= 0 && at - end < gap) {
-      end = at + 8;
-    } else {
-      if (start >= 0) ranges.push({ at: start, data: bytes.slice(start, end) });
-      start = at;
-      end = at + 8;
+// The nonzero bytes of the booted memory above `from` (the heap's
+// high-water mark): wasi-libc's allocator writes nothing there but a few
+// words at the end of its region, so they are found by scanning back from the
+// end of the memory until a long run of zeros. Reading the whole 9 MB would
+// cost a page fault per page in a cold isolate (10-30 ms here); this reads a
+// few kilobytes. Returns [{at, data}].
+function tailAbove(bytes, from, zeroRun = 4096) {
+  const words = new BigUint64Array(bytes.buffer, bytes.byteOffset + from, (bytes.length - from) / 8);
+  let end = words.length;
+  while (end > 0 && words[end - 1] === 0n) end--;
+  if (end === 0) return [];
+  let start = end - 1;
+  for (let i = start - 1, zeros = 0; i >= 0 && zeros * 8 < zeroRun; i--) {
+    if (words[i] === 0n) zeros++;
+    else {
+      start = i;
+      zeros = 0;
     }
   }
-  if (start >= 0) ranges.push({ at: start, data: bytes.slice(start, end) });
-  return ranges;
+  return [{ at: from + start * 8, data: bytes.slice(from + start * 8, from + end * 8) }];
 }
 
 // What a run may have written: everything below the heap's high-water mark
@@ -139,9 +139,12 @@ export class AppRuntime {
     return { wasi, instance };
   }
 
-  // Boots into a new memory; on success keeps the snapshot. Returns null or
-  // the failed outcome (exit code 2 with the VM's reason on stderr, or a trap).
-  #boot(logger) {
+  /**
+   * Boots into a new memory and keeps the snapshot (the first run does this
+   * by itself). Returns null, or the failed outcome: exit code 2 with the
+   * VM's reason on stderr, or a trap.
+   */
+  boot(logger = console) {
     this.boots++;
     const memory = new WebAssembly.Memory({ initial: BOOT_MEMORY_PAGES });
     this.memoriesCreated++;
@@ -158,12 +161,12 @@ export class AppRuntime {
     if (code !== 0) return outcome(code, null, null);
     const bytes = new Uint8Array(memory.buffer);
     // The snapshot: every byte up to the heap's high-water mark, and above it
-    // the few nonzero words the allocator keeps there (the fencepost at the
-    // end of its region), found once by a scan; the rest is zero.
+    // the few nonzero words the allocator keeps at the end of its region;
+    // the rest is zero (a test holds this against a scan of every byte).
     const size = bytes.length;
     const end = dirtyEnd(instance, size);
     this.snapshot = bytes.slice(0, end);
-    this.tail = nonzeroRanges(bytes, end, size);
+    this.tail = tailAbove(bytes, end);
     this.memoryBytes = size;
     this.memory = memory;
     this.dirty = end;
@@ -192,7 +195,7 @@ export class AppRuntime {
    */
   run(stdin, logger = console) {
     if (this.snapshot === null) {
-      const failed = this.#boot(logger);
+      const failed = this.boot(logger);
       if (failed !== null) return failed;
     }
     const memory = this.#nextMemory();

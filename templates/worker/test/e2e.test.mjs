@@ -8,7 +8,8 @@ import test from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import { handleRequest, MAX_BODY_BYTES, MAX_PASSES } from "../src/worker.js";
-import { recordingLogger, collectingCtx, FakeKV, FakeD1 } from "./helpers.mjs";
+import { recordingLogger, collectingCtx, FakeKV, FakeD1, assertTailCoversMemory } from "./helpers.mjs";
+import { AppRuntime } from "../src/runtime.js";
 
 const wasmPath = process.env.E2E_WASM;
 const avmPath = process.env.E2E_AVM;
@@ -55,6 +56,14 @@ test("each request starts from the boot snapshot: nothing an earlier one left is
   // Also after a crash in between.
   assert.equal((await serve("GET", "/crash")).res.status, 500);
   assert.deepEqual((await serve("GET", "/state/leak")).json(), { atom_existed: false, registered: false });
+});
+
+test("the boot snapshot holds every nonzero byte of the booted VM's memory", { skip }, () => {
+  const rt = new AppRuntime(getApp().wasmModule, getApp().avmBytes);
+  const logger = recordingLogger();
+  assert.equal(rt.boot(logger), null, logger.err.join("\n"));
+  assertTailCoversMemory(rt);
+  assert.ok(rt.snapshot.length < 4 * 1024 * 1024, `dense snapshot of ${rt.snapshot.length} B`);
 });
 
 test("concurrent requests share the isolate's memory safely, across binding passes", { skip }, async () => {

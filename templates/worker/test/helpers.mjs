@@ -135,3 +135,19 @@ export class FakeD1 {
     return stmts.map(() => ({ success: true }));
   }
 }
+
+/**
+ * Checks an AppRuntime just booted: every nonzero byte of its memory above
+ * the dense snapshot lies inside its `tail` ranges (a scan of every word).
+ */
+export function assertTailCoversMemory(rt) {
+  const bytes = new Uint8Array(rt.memory.buffer);
+  const from = rt.snapshot.length;
+  const words = new BigUint64Array(bytes.buffer, from, (bytes.length - from) / 8);
+  for (let i = 0; i < words.length; i++) {
+    if (words[i] === 0n) continue;
+    const at = from + i * 8;
+    const inside = rt.tail.some((r) => at >= r.at && at + 8 <= r.at + r.data.length);
+    if (!inside) throw new Error(`nonzero word at ${at} above the snapshot (${from}) outside the tail ${JSON.stringify(rt.tail.map((r) => [r.at, r.data.length]))}`);
+  }
+}

@@ -3,7 +3,7 @@ import test from "node:test";
 import assert from "node:assert/strict";
 import { WasiHost, ERRNO } from "../src/wasi.js";
 import { runInstance, AppRuntime, ARGV } from "../src/runtime.js";
-import { probeModule, vmProbeModule, report, recordingLogger } from "./helpers.mjs";
+import { probeModule, vmProbeModule, report, recordingLogger, assertTailCoversMemory } from "./helpers.mjs";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -119,6 +119,8 @@ test("runInstance uses the fixed argv, boots once and runs a fresh instance each
 
 test("every run starts from the boot snapshot, whatever the last run did", () => {
   const rt = new AppRuntime(vmProbeModule(), enc.encode("ABCDEFGH"));
+  assert.equal(rt.boot(recordingLogger()), null);
+  assertTailCoversMemory(rt);
   const counts = [];
   const runs = ["plain", "trap!", "exit:9", "grow:3", "plain", "grow:3", "grow:3", "grow:12", "plain", "grow:3", "plain"];
   for (const stdin of runs) {
@@ -141,6 +143,9 @@ test("every run starts from the boot snapshot, whatever the last run did", () =>
   assert.equal(rt.memoriesCreated, 2);
   // The dense snapshot stops at the booted heap's high-water mark.
   assert.ok(rt.snapshot.length < rt.memoryBytes / 4, `${rt.snapshot.length} of ${rt.memoryBytes}`);
+  // Above it, only the allocator's few words at the end of its region.
+  assert.equal(rt.tail.length, 1);
+  assert.ok(rt.tail[0].data.length <= 64 && rt.tail[0].at + rt.tail[0].data.length <= rt.memoryBytes, JSON.stringify(rt.tail));
 });
 
 test("a boot that fails is reported and retried by the next request", () => {
