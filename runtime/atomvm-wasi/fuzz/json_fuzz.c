@@ -31,6 +31,7 @@
  */
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -324,6 +325,275 @@ static void check_html(const uint8_t *data, size_t size)
     free(expected);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Encoding arbitrary terms. json_decode only ever makes JSON-shaped terms;  */
+/* the framework hands json_encode whatever the application built. So the   */
+/* same input bytes are also read as a recipe for a term of any kind:        */
+/* integers at every width, floats including infinities and NaN, atoms       */
+/* (non-ASCII ones too), binaries (invalid UTF-8 too), tuples, pids, proper  */
+/* and improper lists, maps with binary, atom, integer and other keys.       */
+/* The recipe also says whether the Elixir encoder could encode the term;    */
+/* when it could, json_encode must not fall back, and whatever json_encode   */
+/* returns must be JSON that json_decode accepts.                            */
+/* ------------------------------------------------------------------------ */
+
+struct Recipe
+{
+    const uint8_t *p;
+    size_t n;
+    size_t i;
+};
+
+static uint8_t take(struct Recipe *r)
+{
+    return r->i < r->n ? r->p[r->i++] : 0;
+}
+
+/* An independent strict UTF-8 check (no overlongs, surrogates or values
+ * past U+10FFFF), as the encoder's `<<c::utf8>>` matching requires. */
+static bool valid_utf8(const uint8_t *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        uint32_t c = s[i];
+        size_t k;
+        uint32_t cp;
+        if (c < 0x80) {
+            i++;
+            continue;
+        } else if ((c & 0xE0) == 0xC0) {
+            k = 2;
+            cp = c & 0x1F;
+        } else if ((c & 0xF0) == 0xE0) {
+            k = 3;
+            cp = c & 0x0F;
+        } else if ((c & 0xF8) == 0xF0) {
+            k = 4;
+            cp = c & 0x07;
+        } else {
+            return false;
+        }
+        if (n - i < k) {
+            return false;
+        }
+        for (size_t j = 1; j < k; j++) {
+            if ((s[i + j] & 0xC0) != 0x80) {
+                return false;
+            }
+            cp = (cp << 6) | (s[i + j] & 0x3F);
+        }
+        static const uint32_t min_cp[5] = { 0, 0, 0x80, 0x800, 0x10000 };
+        if (cp < min_cp[k] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+            return false;
+        }
+        i += k;
+    }
+    return true;
+}
+
+/* Heap words one recipe byte can cost at most. The worst is a map made
+ * after the input ran out (take() then returns 0 without consuming): its
+ * one op byte buys TERM_MAP_SIZE(4) = 11 words and four 1-byte binary keys
+ * of 3 words, 23 in all. The whole term is allocated up front, so no
+ * collection moves half-built terms, and the budget is checked after. */
+#define WORDS_PER_RECIPE_BYTE 32
+
+static const char *const recipe_atoms[] = {
+    "\x3" "nil", "\x4" "true", "\x5" "false", "\x2" "ok", "\x5" "a\"b\\c", "\x4" "\xc3\xa9t\xc3\xa9",
+};
+
+/* Builds a term; *encodable is cleared when the Elixir encoder would raise
+ * on it (so json_encode may fall back). Atoms' texts are ASCII-checked by
+ * json_encode too: non-ASCII ones may fall back, never crash. */
+static term make_term(struct Recipe *r, int depth, bool *encodable, bool *may_fall_back)
+{
+    if (depth > ENCODE_MAX_DEPTH) {
+        *may_fall_back = true;
+    }
+    if (depth > ENCODE_MAX_DEPTH + 8) {
+        return term_nil();
+    }
+    uint8_t op = take(r);
+    switch (op % 12) {
+        case 0: {
+            /* An integer of 1..8 bytes, sign-extended. */
+            int k = 1 + (op >> 4) % 8;
+            uint64_t u = 0;
+            for (int j = 0; j < k; j++) {
+                u = (u << 8) | take(r);
+            }
+            int shift = 64 - 8 * k;
+            int64_t v = shift ? (int64_t) (u << shift) >> shift : (int64_t) u;
+            return term_make_maybe_boxed_int64(v, &ctx->heap);
+        }
+        case 1: {
+            uint64_t u = 0;
+            for (int j = 0; j < 8; j++) {
+                u = (u << 8) | take(r);
+            }
+            double f;
+            memcpy(&f, &u, sizeof(f));
+            if (!isfinite(f)) {
+                *may_fall_back = true;
+            }
+            return term_from_float(f, &ctx->heap);
+        }
+        case 2: {
+            size_t a = (op >> 4) % (sizeof(recipe_atoms) / sizeof(recipe_atoms[0]));
+            if (a >= 5) {
+                *may_fall_back = true;
+            }
+            return globalcontext_make_atom(glb, recipe_atoms[a]);
+        }
+        case 3:
+        case 4: {
+            uint8_t bytes[16];
+            size_t k = (op >> 4) % 16;
+            for (size_t j = 0; j < k; j++) {
+                bytes[j] = take(r);
+            }
+            if (!valid_utf8(bytes, k)) {
+                *encodable = false;
+            }
+            return term_from_literal_binary(bytes, k, &ctx->heap, glb);
+        }
+        case 5: {
+            *encodable = false;
+            size_t k = (op >> 4) % 4;
+            term t = term_alloc_tuple(k, &ctx->heap);
+            for (size_t j = 0; j < k; j++) {
+                term_put_tuple_element(t, j, make_term(r, depth + 1, encodable, may_fall_back));
+            }
+            return t;
+        }
+        case 6:
+            *encodable = false;
+            return term_from_local_process_id(1 + (op >> 4));
+        case 7:
+        case 8: {
+            /* A list of up to 7 elements, improper when the high bit says so. */
+            size_t k = (op >> 4) % 8;
+            term elems[8];
+            for (size_t j = 0; j < k; j++) {
+                elems[j] = make_term(r, depth + 1, encodable, may_fall_back);
+            }
+            term tail = term_nil();
+            if ((op & 0x80) && k > 0) {
+                tail = make_term(r, depth + 1, encodable, may_fall_back);
+                /* A list tail makes a proper list after all. */
+                if (!term_is_list(tail)) {
+                    *encodable = false;
+                }
+            }
+            for (size_t j = k; j > 0; j--) {
+                tail = term_list_prepend(elems[j - 1], tail, &ctx->heap);
+            }
+            return tail;
+        }
+        case 9:
+        case 10: {
+            /* A map of up to 4 pairs; keys sorted and unique as AtomVM
+             * requires. */
+            size_t k = (op >> 4) % 5;
+            term keys[4];
+            term values[4];
+            size_t unique = 0;
+            for (size_t j = 0; j < k; j++) {
+                /* A pair dropped as a duplicate must not count. */
+                bool pair_encodable = true;
+                bool pair_may_fall_back = false;
+                uint8_t kind = take(r) % 4;
+                term key;
+                if (kind == 3) {
+                    key = make_term(r, depth + 1, &pair_encodable, &pair_may_fall_back);
+                    if (!term_is_binary(key) && !term_is_atom(key) && !term_is_any_integer(key)) {
+                        pair_encodable = false;
+                    }
+                } else if (kind == 2) {
+                    key = term_from_int(take(r) % 8);
+                } else if (kind == 1) {
+                    size_t a = take(r) % 4;
+                    key = globalcontext_make_atom(glb, recipe_atoms[a]);
+                } else {
+                    uint8_t c = 'a' + take(r) % 4;
+                    key = term_from_literal_binary(&c, 1, &ctx->heap, glb);
+                }
+                term value = make_term(r, depth + 1, &pair_encodable, &pair_may_fall_back);
+                size_t at = unique;
+                bool duplicate = false;
+                for (size_t m = 0; m < unique; m++) {
+                    TermCompareResult c = term_compare(key, keys[m], TermCompareExact, glb);
+                    if (c == TermEquals) {
+                        duplicate = true;
+                        break;
+                    }
+                    if (c == TermLessThan) {
+                        at = m;
+                        break;
+                    }
+                }
+                if (duplicate) {
+                    continue;
+                }
+                *encodable = *encodable && pair_encodable;
+                *may_fall_back = *may_fall_back || pair_may_fall_back;
+                memmove(keys + at + 1, keys + at, (unique - at) * sizeof(term));
+                memmove(values + at + 1, values + at, (unique - at) * sizeof(term));
+                keys[at] = key;
+                values[at] = value;
+                unique++;
+            }
+            term map = term_alloc_map(unique, &ctx->heap);
+            for (size_t j = 0; j < unique; j++) {
+                term_set_map_assoc(map, j, keys[j], values[j]);
+            }
+            return map;
+        }
+        default:
+            /* Nesting: one more level around the next term. */
+            return term_list_prepend(make_term(r, depth + 1, encodable, may_fall_back), term_nil(), &ctx->heap);
+    }
+}
+
+static void check_encode_any(const uint8_t *data, size_t size)
+{
+    struct Recipe r = { .p = data, .n = size, .i = 0 };
+    ensure_free(WORDS_PER_RECIPE_BYTE * (size + 1) + 64);
+    bool encodable = true;
+    bool may_fall_back = false;
+    *slot(SlotDecoded) = make_term(&r, 0, &encodable, &may_fall_back);
+    if (ctx->heap.heap_ptr > ctx->e) {
+        fprintf(stderr, "json_fuzz: the recipe outgrew its heap budget\n");
+        abort();
+    }
+
+    ensure_free(0);
+    term argv[1] = { *slot(SlotDecoded) };
+    term enc = call(&json_encode_nif, 1, argv, "json_encode (any term)", data, size);
+    if (enc == fallback) {
+        if (encodable && !may_fall_back) {
+            die("json_encode fell back on a term the Elixir encoder encodes", data, size);
+        }
+        return;
+    }
+    if (!term_is_binary(enc)) {
+        die("json_encode (any term) returned neither a binary nor fallback", data, size);
+    }
+    if (!encodable) {
+        fprintf(stderr, "term: ");
+        term_fprint(stderr, *slot(SlotDecoded), glb);
+        fprintf(stderr, "\njson: %.*s\n", (int) term_binary_size(enc), term_binary_data(enc));
+        die("json_encode encoded a term the Elixir encoder raises on", data, size);
+    }
+    *slot(SlotEncoded) = enc;
+    ensure_free(BOXED_INT64_SIZE);
+    term big = term_make_maybe_boxed_int64(INT64_MAX, &ctx->heap);
+    term d = decode(*slot(SlotEncoded), big, data, size);
+    if (!check_decode_result(d, data, size)) {
+        die("json_encode (any term) made text json_decode rejects", data, size);
+    }
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void) argc;
@@ -385,6 +655,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     check_html(data, size);
+    check_encode_any(data, size);
 
     ctx->e += SlotCount;
     if (memory_ensure_free_opt(ctx, 0, MEMORY_FORCE_SHRINK) != MEMORY_GC_OK) {
