@@ -74,6 +74,11 @@ pub struct Args {
     /// Run every regression input and seed once instead of fuzzing
     #[arg(long)]
     replay: bool,
+    /// Build for 32-bit x86, the word size of wasm32 where atomvm.wasm runs
+    /// (terms, small integers and heap sizes all differ from 64-bit);
+    /// needs the Debian packages gcc-multilib and lib32stdc++-12-dev
+    #[arg(long)]
+    m32: bool,
     /// Parallel compile jobs (default: available cores)
     #[arg(long, short)]
     jobs: Option<usize>,
@@ -88,7 +93,7 @@ pub fn run(args: Args) -> Result<()> {
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .max(1);
-    let binary = build(&root, &args.atomvm_src, &build_dir, jobs)?;
+    let binary = build(&root, &args.atomvm_src, &build_dir, args.m32, jobs)?;
     if args.replay {
         replay(&binary, &fuzz_dir)
     } else {
@@ -97,7 +102,13 @@ pub fn run(args: Args) -> Result<()> {
 }
 
 /// Builds (or reuses) `json_fuzz`; returns its path.
-fn build(root: &Path, atomvm_src: &Path, build_dir: &Path, jobs: usize) -> Result<PathBuf> {
+fn build(
+    root: &Path,
+    atomvm_src: &Path,
+    build_dir: &Path,
+    m32: bool,
+    jobs: usize,
+) -> Result<PathBuf> {
     let clang = runtime::require("CLANG", &["clang-16"], "clang-16")?;
     let gperf = runtime::require("GPERF", &["gperf"], "gperf")?;
     let git = runtime::optional("GIT", &["git"]);
@@ -113,7 +124,7 @@ fn build(root: &Path, atomvm_src: &Path, build_dir: &Path, jobs: usize) -> Resul
     let gen_dir = build_dir.join("gen");
     runtime::generate_headers(&gperf, &atomvm, &gen_dir)?;
 
-    let units = units(root, &atomvm, &gen_dir);
+    let units = units(root, &atomvm, &gen_dir, m32);
     eprintln!(
         "==> compiling {} C files natively ({jobs} jobs)",
         units.len()
@@ -128,10 +139,8 @@ fn build(root: &Path, atomvm_src: &Path, build_dir: &Path, jobs: usize) -> Resul
     for o in &objects {
         hasher.update(o.to_string_lossy().as_bytes());
     }
-    let linked = build_dir.join(format!(
-        "json_fuzz-{}",
-        runtime::hex(&hasher.finalize()[..8])
-    ));
+    let stem = if m32 { "json_fuzz-m32" } else { "json_fuzz" };
+    let linked = build_dir.join(format!("{stem}-{}", runtime::hex(&hasher.finalize()[..8])));
     if !linked.is_file() {
         let tmp = tempfile::Builder::new()
             .prefix(".linking-")
@@ -141,19 +150,20 @@ fn build(root: &Path, atomvm_src: &Path, build_dir: &Path, jobs: usize) -> Resul
             Command::new(&clang)
                 .args(&objects)
                 .args(LINK_FLAGS)
+                .args(m32.then_some("-m32"))
                 .arg("-o")
                 .arg(tmp.path()),
         )
         .context(
             "linking json_fuzz (libFuzzer and the sanitizer runtimes come with the Debian \
-             package libclang-rt-16-dev)",
+             package libclang-rt-16-dev; --m32 also needs gcc-multilib and lib32stdc++-12-dev)",
         )?;
         let (_, path) = tmp.keep().context("keeping the linked json_fuzz")?;
         fs::rename(&path, &linked)
             .with_context(|| format!("renaming into {}", linked.display()))?;
     }
     // A stable name for running it by hand.
-    let stable = build_dir.join("json_fuzz");
+    let stable = build_dir.join(stem);
     let _ = fs::remove_file(&stable);
     fs::copy(&linked, &stable).with_context(|| format!("copying to {}", stable.display()))?;
     Ok(stable)
@@ -165,7 +175,7 @@ struct Unit {
     flags: Vec<String>,
 }
 
-fn units(root: &Path, atomvm: &AtomVmSource, gen_dir: &Path) -> Vec<Unit> {
+fn units(root: &Path, atomvm: &AtomVmSource, gen_dir: &Path, m32: bool) -> Vec<Unit> {
     let lib = atomvm.lib();
     let adapter = root.join("runtime/atomvm-wasi/src");
     let fuzz = root.join("runtime/atomvm-wasi/fuzz");
@@ -176,6 +186,9 @@ fn units(root: &Path, atomvm: &AtomVmSource, gen_dir: &Path) -> Vec<Unit> {
         .iter()
         .map(|s| s.to_string())
         .collect();
+    if m32 {
+        common.push("-m32".to_string());
+    }
     common.extend(
         runtime::COMMON_CFLAGS
             .iter()

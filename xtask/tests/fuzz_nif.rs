@@ -22,21 +22,66 @@ fn atomvm_src() -> Option<PathBuf> {
         .then_some(dir)
 }
 
+/// Straight to stderr: libtest hides what eprintln! writes in a passing
+/// test, and a skip must be seen.
+fn skip(test: &str, why: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "SKIPPED: {test} ({why})");
+}
+
 #[test]
 fn json_nif_regressions_and_seeds_replay_clean() {
+    let test = "json_nif_regressions_and_seeds_replay_clean";
     let Some(src) = atomvm_src() else {
-        // Straight to stderr: libtest hides what eprintln! writes in a
-        // passing test, and a skip must be seen.
-        use std::io::Write as _;
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED: json_nif_regressions_and_seeds_replay_clean (no AtomVM source; set ATOMVM_SRC)"
-        );
-        return;
+        return skip(test, "no AtomVM source; set ATOMVM_SRC");
     };
+    replay(&src, &[]);
+}
+
+/// The same on 32-bit x86: wasm32's word size, where small integers, boxed
+/// integers and every heap size differ from a 64-bit host.
+#[test]
+fn json_nif_regressions_and_seeds_replay_clean_32_bit() {
+    let test = "json_nif_regressions_and_seeds_replay_clean_32_bit";
+    let Some(src) = atomvm_src() else {
+        return skip(test, "no AtomVM source; set ATOMVM_SRC");
+    };
+    if !can_build_32_bit() {
+        return skip(
+            test,
+            "clang-16 -m32 cannot link a fuzzer; install gcc-multilib and lib32stdc++-12-dev",
+        );
+    }
+    replay(&src, &["--m32"]);
+}
+
+/// Tries it: links an empty libFuzzer target with -m32 that includes what
+/// AtomVM's core includes from the kernel headers.
+fn can_build_32_bit() -> bool {
+    let dir = tempfile::tempdir().expect("creating a temp dir");
+    let src = dir.path().join("probe.c");
+    std::fs::write(
+        &src,
+        // errno.h: the kernel's asm headers come for -m32 with gcc-multilib.
+        "#include <errno.h>\n#include <stddef.h>\n#include <stdint.h>\n\
+         int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n) { (void) d; (void) n; return 0; }\n",
+    )
+    .expect("writing the probe");
+    Command::new("clang-16")
+        .arg("-m32")
+        .arg("-fsanitize=fuzzer,address,undefined")
+        .arg(&src)
+        .arg("-o")
+        .arg(dir.path().join("probe"))
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+fn replay(src: &std::path::Path, extra: &[&str]) {
     let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
         .args(["fuzz-nif", "--replay", "--atomvm-src"])
-        .arg(&src)
+        .arg(src)
+        .args(extra)
         .output()
         .expect("running cargo xtask fuzz-nif");
     let stderr = String::from_utf8_lossy(&out.stderr);
