@@ -139,53 +139,63 @@ static bool equal(term a, term b)
     return r == TermEquals;
 }
 
-/* Nesting of a decoded term: lists and maps count one level each. */
-static size_t nesting(term t)
+/* Walks a term: returns its nesting (lists and maps count one level each)
+ * and clears *sorted unless every map in it has its keys sorted in term
+ * order and unique, as AtomVM requires of a map (equality, comparison and
+ * maps:to_list depend on it; the decoder sorts and dedups keys itself).
+ * Iterative: a document nests as deep as it is long. */
+struct WalkItem
 {
-    if (term_is_list(t)) {
-        size_t deepest = 0;
-        while (term_is_nonempty_list(t)) {
-            size_t d = nesting(term_get_list_head(t));
-            deepest = d > deepest ? d : deepest;
-            t = term_get_list_tail(t);
-        }
-        return deepest + 1;
-    } else if (term_is_map(t)) {
-        size_t deepest = 0;
-        int n = term_get_map_size(t);
-        for (int i = 0; i < n; i++) {
-            size_t d = nesting(term_get_map_value(t, i));
-            deepest = d > deepest ? d : deepest;
-        }
-        return deepest + 1;
-    }
-    return 0;
-}
+    term t;
+    size_t depth;
+};
 
-/* AtomVM keeps a map's keys sorted in term order and unique (map equality,
- * comparison and maps:to_list depend on it): the decoder sorts and dedups
- * them itself, so check that it did. */
-static bool maps_sorted(term t)
+static size_t walk(term root, bool *sorted)
 {
-    if (term_is_list(t)) {
-        while (term_is_nonempty_list(t)) {
-            if (!maps_sorted(term_get_list_head(t))) {
-                return false;
+    size_t cap = 64;
+    size_t n = 0;
+    size_t deepest = 0;
+    struct WalkItem *stack = malloc(cap * sizeof(struct WalkItem));
+    if (stack == NULL) {
+        abort();
+    }
+    stack[n++] = (struct WalkItem) { root, 0 };
+    while (n > 0) {
+        struct WalkItem item = stack[--n];
+        term t = item.t;
+        size_t children = 0;
+        if (term_is_list(t)) {
+            for (term l = t; term_is_nonempty_list(l); l = term_get_list_tail(l)) {
+                children++;
             }
-            t = term_get_list_tail(t);
+        } else if (term_is_map(t)) {
+            children = (size_t) term_get_map_size(t);
+        } else {
+            continue;
         }
-    } else if (term_is_map(t)) {
-        int n = term_get_map_size(t);
-        for (int i = 0; i < n; i++) {
-            if (i > 0 && term_compare(term_get_map_key(t, i - 1), term_get_map_key(t, i), TermCompareExact, glb) != TermLessThan) {
-                return false;
+        deepest = item.depth + 1 > deepest ? item.depth + 1 : deepest;
+        if (n + children > cap) {
+            cap = (n + children) * 2;
+            stack = realloc(stack, cap * sizeof(struct WalkItem));
+            if (stack == NULL) {
+                abort();
             }
-            if (!maps_sorted(term_get_map_value(t, i))) {
-                return false;
+        }
+        if (term_is_list(t)) {
+            for (term l = t; term_is_nonempty_list(l); l = term_get_list_tail(l)) {
+                stack[n++] = (struct WalkItem) { term_get_list_head(l), item.depth + 1 };
+            }
+        } else {
+            for (size_t i = 0; i < children; i++) {
+                if (i > 0 && term_compare(term_get_map_key(t, i - 1), term_get_map_key(t, i), TermCompareExact, glb) != TermLessThan) {
+                    *sorted = false;
+                }
+                stack[n++] = (struct WalkItem) { term_get_map_value(t, i), item.depth + 1 };
             }
         }
     }
-    return true;
+    free(stack);
+    return deepest;
 }
 
 /* Checks the shape of a decode result; returns true for {ok, _}. */
@@ -241,14 +251,16 @@ static term decode(term bin, term depth, const uint8_t *data, size_t size)
 
 static void round_trip(const uint8_t *data, size_t size)
 {
-    if (!maps_sorted(*slot(SlotDecoded))) {
+    bool sorted = true;
+    size_t nesting = walk(*slot(SlotDecoded), &sorted);
+    if (!sorted) {
         die("json_decode made a map whose keys are not sorted and unique", data, size);
     }
     ensure_free(0);
     term argv[1] = { *slot(SlotDecoded) };
     term enc = call(&json_encode_nif, 1, argv, "json_encode", data, size);
     if (enc == fallback) {
-        if (nesting(*slot(SlotDecoded)) <= ENCODE_MAX_DEPTH) {
+        if (nesting <= ENCODE_MAX_DEPTH) {
             die("json_encode fell back on a term json_decode made", data, size);
         }
         return;
