@@ -89,15 +89,17 @@ static void die(const char *what, const uint8_t *data, size_t size)
     abort();
 }
 
-/* With MinimumHeapGrowth (set below) this leaves exactly `words` free: the
- * collector shrinks the heap to the live data plus the request. The harness
- * allocates exactly that much before each NIF call, so the NIF starts with a
- * full heap and must ask for every word it writes; one word it did not ask
- * for lands past heap_ptr == e, which check_heap() catches. (The heap is
- * one malloc block shared with the stack, so ASan cannot see that.) */
+/* A collection that leaves exactly `words` free: with MinimumHeapGrowth
+ * (set below) and MEMORY_FORCE_SHRINK the collector drops all garbage and
+ * sizes the heap to the live data plus the request. The harness allocates
+ * exactly that much before each NIF call, so the NIF starts with a full
+ * heap, and when it collects (MEMORY_NO_SHRINK, as json_decode asks) there
+ * is no garbage to leave slack: it gets what it asked for and no more. One
+ * word written beyond that lands past heap_ptr == e, which call() catches.
+ * (Heap and stack share one malloc block, so ASan cannot see that.) */
 static void ensure_free(size_t words)
 {
-    if (memory_ensure_free(ctx, words) != MEMORY_GC_OK) {
+    if (memory_ensure_free_opt(ctx, words, MEMORY_FORCE_SHRINK) != MEMORY_GC_OK) {
         fprintf(stderr, "json_fuzz: out of memory\n");
         abort();
     }
