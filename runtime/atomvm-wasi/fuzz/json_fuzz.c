@@ -569,10 +569,15 @@ static term make_term(struct Recipe *r, int depth, bool *encodable, bool *may_fa
     }
 }
 
+/* Recipes are read from the first bytes only: the heap budget grows with
+ * the recipe, and a 10 MB body would ask for over a gigabyte. */
+#define RECIPE_MAX_BYTES 65536
+
 static void check_encode_any(const uint8_t *data, size_t size)
 {
-    struct Recipe r = { .p = data, .n = size, .i = 0 };
-    ensure_free(WORDS_PER_RECIPE_BYTE * (size + 1) + 64);
+    size_t recipe_len = size < RECIPE_MAX_BYTES ? size : RECIPE_MAX_BYTES;
+    struct Recipe r = { .p = data, .n = recipe_len, .i = 0 };
+    ensure_free(WORDS_PER_RECIPE_BYTE * (recipe_len + 1) + 64);
     bool encodable = true;
     bool may_fall_back = false;
     *slot(SlotDecoded) = make_term(&r, 0, &encodable, &may_fall_back);
