@@ -74,6 +74,10 @@ pub struct Args {
     /// Run every regression input and seed once instead of fuzzing
     #[arg(long)]
     replay: bool,
+    /// With --replay: also documents near the 10 MB body limit (written to
+    /// target/fuzz-nif/large/; about a minute per word size)
+    #[arg(long, requires = "replay")]
+    large: bool,
     /// Build for 32-bit x86, the word size of wasm32 where atomvm.wasm runs
     /// (terms, small integers and heap sizes all differ from 64-bit);
     /// needs the Debian packages gcc-multilib and lib32stdc++-12-dev
@@ -95,7 +99,12 @@ pub fn run(args: Args) -> Result<()> {
         .max(1);
     let binary = build(&root, &args.atomvm_src, &build_dir, args.m32, jobs)?;
     if args.replay {
-        replay(&binary, &fuzz_dir)
+        let large = if args.large {
+            large_documents(&build_dir.join("large"))?
+        } else {
+            Vec::new()
+        };
+        replay(&binary, &fuzz_dir, &large)
     } else {
         fuzz(&binary, &fuzz_dir, &build_dir, &args)
     }
@@ -376,10 +385,11 @@ fn inputs(dir: &Path) -> Result<Vec<PathBuf>> {
 
 /// Runs every regression input and seed once, one process per input, so a
 /// finding names its file (libFuzzer stops at the first crash).
-fn replay(binary: &Path, fuzz_dir: &Path) -> Result<()> {
+fn replay(binary: &Path, fuzz_dir: &Path, large: &[PathBuf]) -> Result<()> {
     let mut files = inputs(&fuzz_dir.join("regressions"))?;
     let n_regressions = files.len();
     files.extend(inputs(&fuzz_dir.join("seeds"))?);
+    files.extend(large.iter().cloned());
     if files.is_empty() {
         bail!("no inputs in {}/regressions or seeds", fuzz_dir.display());
     }
@@ -406,12 +416,84 @@ fn replay(binary: &Path, fuzz_dir: &Path) -> Result<()> {
         );
     }
     eprintln!(
-        "replayed {} regression inputs and {} seeds in {:.1?}: no findings",
+        "replayed {} regression inputs and {} seeds{} in {:.1?}: no findings",
         n_regressions,
-        files.len() - n_regressions,
+        files.len() - n_regressions - large.len(),
+        if large.is_empty() {
+            String::new()
+        } else {
+            format!(" and {} large documents", large.len())
+        },
         t.elapsed()
     );
     Ok(())
+}
+
+/// Documents the size of the largest body json_decode accepts (10 MB), too
+/// big to commit and beyond libFuzzer's input sizes here: a long array of
+/// objects with escapes and duplicate keys, one long escaped string, 2.5
+/// million nested arrays, 10 million unclosed brackets (with no depth
+/// limit the decoder's explicit stack gets one entry per byte), and
+/// 200,000 nested objects. Written once, deterministically.
+fn large_documents(dir: &Path) -> Result<Vec<PathBuf>> {
+    fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    const MB: usize = 1_000_000;
+    let docs: [(&str, fn() -> Vec<u8>); 5] = [
+        ("array-10M.json", || {
+            let mut d = b"[".to_vec();
+            let mut i = 0u64;
+            while d.len() < 10 * MB - 200 {
+                if i > 0 {
+                    d.push(b',');
+                }
+                d.extend_from_slice(
+                    format!(
+                        "{{\"id\":{},\"name\":\"item \\u00e9 \\ud83d\\ude00 <&>\",\
+                         \"v\":[1.5e3,-7,true,null,\"\u{e9}\"],\"k\":{{\"a\":1,\"a\":2}}}}",
+                        i.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 24
+                    )
+                    .as_bytes(),
+                );
+                i += 1;
+            }
+            d.push(b']');
+            d
+        }),
+        ("string-10M.json", || {
+            let mut d = b"\"".to_vec();
+            while d.len() < 10 * MB - 8 {
+                d.extend_from_slice("ab\\n\u{2603}".as_bytes());
+            }
+            d.push(b'"');
+            d
+        }),
+        ("nested-arrays-5M.json", || {
+            let mut d = vec![b'['; 5 * MB / 2];
+            d.extend(std::iter::repeat_n(b']', 5 * MB / 2));
+            d
+        }),
+        ("unclosed-10M.json", || vec![b'['; 10 * MB]),
+        ("nested-objects-1M.json", || {
+            let mut d = b"{\"k\":".repeat(MB / 5);
+            d.push(b'1');
+            d.extend(std::iter::repeat_n(b'}', MB / 5));
+            d
+        }),
+    ];
+    let mut paths = Vec::new();
+    for (name, make) in docs {
+        let path = dir.join(name);
+        if !path.is_file() {
+            let mut tmp = tempfile::NamedTempFile::new_in(dir)
+                .with_context(|| format!("creating a temp file in {}", dir.display()))?;
+            std::io::Write::write_all(&mut tmp, &make())
+                .with_context(|| format!("writing {}", tmp.path().display()))?;
+            tmp.persist(&path)
+                .with_context(|| format!("renaming into {}", path.display()))?;
+        }
+        paths.push(path);
+    }
+    Ok(paths)
 }
 
 /// Ok(Ok(())) when every input passed, Ok(Err(report)) on a finding.
