@@ -438,7 +438,8 @@ fn replay(binary: &Path, fuzz_dir: &Path, large: &[PathBuf]) -> Result<()> {
 fn large_documents(dir: &Path) -> Result<Vec<PathBuf>> {
     fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     const MB: usize = 1_000_000;
-    let docs: [(&str, fn() -> Vec<u8>); 5] = [
+    type Make = fn() -> Vec<u8>;
+    let docs: [(&str, Make); 5] = [
         ("array-10M.json", || {
             let mut d = b"[".to_vec();
             let mut i = 0u64;
