@@ -1,6 +1,7 @@
 //! Maintainer tasks (`cargo xtask ...`). Each task lives in its own module.
 
 mod bench;
+mod fuzz_nif;
 mod guest;
 mod parity;
 mod runtime;
@@ -25,6 +26,8 @@ enum Task {
     Parity(parity::Args),
     /// Benchmarks: pack, build, runtime, selur
     Bench(bench::Args),
+    /// Fuzz the JSON/HTML NIFs natively (libFuzzer + ASan + UBSan), or replay the regressions
+    FuzzNif(fuzz_nif::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -33,6 +36,7 @@ fn main() -> anyhow::Result<()> {
         Task::Guest(args) => guest::run(args),
         Task::Parity(args) => parity::run(args),
         Task::Bench(args) => bench::run(args),
+        Task::FuzzNif(args) => fuzz_nif::run(args),
     }
 }
 

@@ -30,7 +30,7 @@ const ATOMVM_URL: &str = "https://github.com/atomvm/AtomVM";
 /// AtomVM's core: `SOURCE_FILES` of `src/libAtomVM/CMakeLists.txt` at the pin,
 /// minus `jit.c` (this build interprets). The socket, net, crypto and ssl
 /// sources live in the platform libraries upstream and are left out here.
-const CORE_SOURCES: &[&str] = &[
+pub(crate) const CORE_SOURCES: &[&str] = &[
     "atom",
     "atom_table",
     "avmpack",
@@ -84,7 +84,7 @@ const ADAPTER_SOURCES: &[&str] = &[
 /// `module.c`'s literal loader is renamed so that `literal_cache.c` can decode
 /// each literal once per instance instead of into a heap fragment on every
 /// use, which forced a full GC per literal (that file says why).
-const CORE_FILE_DEFINES: &[(&str, &str)] = &[
+pub(crate) const CORE_FILE_DEFINES: &[(&str, &str)] = &[
     ("atom_table", "-Datom_table_new=avm_upstream_atom_table_new"),
     (
         "module",
@@ -102,7 +102,7 @@ const EXAVMLIB_EXCLUDED: &[&str] = &["GPIO", "I2C", "LEDC", "AVMPort"];
 /// absent: HAVE_OPEN & co. (no POSIX file NIFs: apps read nothing from disk),
 /// WITH_ZLIB (the packer stores literals uncompressed), MINIMUM_OTP_COMPILER_VERSION
 /// (upstream's default accepts OTP 21+, which OTP 25 beams need).
-const COMMON_CFLAGS: &[&str] = &[
+pub(crate) const COMMON_CFLAGS: &[&str] = &[
     "--target=wasm32-wasi",
     "-std=gnu11",
     "-Oz",
@@ -179,7 +179,7 @@ pub fn run(args: Args) -> Result<()> {
         Some(dir) => dir.clone(),
         None => fetch_atomvm(&tools, &build_dir)?,
     };
-    let atomvm = AtomVmSource::open(&src, &tools)?;
+    let atomvm = AtomVmSource::open(&src, tools.git.as_deref())?;
     if atomvm.commit.as_deref() != Some(ATOMVM_PIN) {
         eprintln!(
             "warning: {} is at {}, not the pinned {ATOMVM_PIN}; the adapter is written for the pin",
@@ -193,7 +193,7 @@ pub fn run(args: Args) -> Result<()> {
 
     step("generating AtomVM's headers");
     let gen_dir = build_dir.join("gen");
-    generate_headers(&tools, &atomvm, &gen_dir)?;
+    generate_headers(&tools.gperf, &atomvm, &gen_dir)?;
 
     let jobs = args
         .jobs
@@ -345,7 +345,7 @@ impl Tools {
 }
 
 /// Resolves a tool: `$ENV_VAR` if set, else the first of `names` on PATH.
-fn require(env_var: &str, names: &[&str], package: &str) -> Result<PathBuf> {
+pub(crate) fn require(env_var: &str, names: &[&str], package: &str) -> Result<PathBuf> {
     optional(env_var, names).ok_or_else(|| {
         anyhow!(
             "{} not found on PATH; install the Debian package {package} (or set {env_var})",
@@ -354,7 +354,7 @@ fn require(env_var: &str, names: &[&str], package: &str) -> Result<PathBuf> {
     })
 }
 
-fn optional(env_var: &str, names: &[&str]) -> Option<PathBuf> {
+pub(crate) fn optional(env_var: &str, names: &[&str]) -> Option<PathBuf> {
     if let Some(path) = std::env::var_os(env_var).filter(|v| !v.is_empty()) {
         return Some(PathBuf::from(path));
     }
@@ -381,7 +381,7 @@ fn display_command(cmd: &Command) -> String {
 }
 
 /// Runs `cmd` and fails with its command line and stderr unless it succeeds.
-fn run_checked(cmd: &mut Command) -> Result<Output> {
+pub(crate) fn run_checked(cmd: &mut Command) -> Result<Output> {
     let out = run_tool(cmd)?;
     if !out.status.success() {
         bail!(
@@ -401,7 +401,7 @@ fn capture(tool: &Path, args: &[&str]) -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-fn first_line(tool: &Path, args: &[&str]) -> String {
+pub(crate) fn first_line(tool: &Path, args: &[&str]) -> String {
     capture(tool, args)
         .and_then(|s| s.lines().next().map(|l| l.trim().to_string()))
         .unwrap_or_else(|| "unknown".to_string())
@@ -410,14 +410,14 @@ fn first_line(tool: &Path, args: &[&str]) -> String {
 // ---------------------------------------------------------------------------
 // AtomVM source
 
-struct AtomVmSource {
-    root: PathBuf,
-    commit: Option<String>,
-    version: String,
+pub(crate) struct AtomVmSource {
+    pub(crate) root: PathBuf,
+    pub(crate) commit: Option<String>,
+    pub(crate) version: String,
 }
 
 impl AtomVmSource {
-    fn open(root: &Path, tools: &Tools) -> Result<AtomVmSource> {
+    pub(crate) fn open(root: &Path, git: Option<&Path>) -> Result<AtomVmSource> {
         let marker = root.join("src/libAtomVM/globalcontext.c");
         if !marker.is_file() {
             bail!(
@@ -425,7 +425,7 @@ impl AtomVmSource {
                 root.display()
             );
         }
-        let commit = tools.git.as_ref().and_then(|git| {
+        let commit = git.and_then(|git| {
             let out = Command::new(git)
                 .arg("-C")
                 .arg(root)
@@ -466,7 +466,7 @@ impl AtomVmSource {
         })
     }
 
-    fn lib(&self) -> PathBuf {
+    pub(crate) fn lib(&self) -> PathBuf {
         self.root.join("src/libAtomVM")
     }
 }
@@ -505,7 +505,7 @@ fn fetch_atomvm(tools: &Tools, build_dir: &Path) -> Result<PathBuf> {
 
 /// The headers AtomVM's CMake writes into its build tree: `avm_version.h`
 /// (from `version.h.in`) and the gperf perfect-hash tables of BIFs and NIFs.
-fn generate_headers(tools: &Tools, atomvm: &AtomVmSource, gen_dir: &Path) -> Result<()> {
+pub(crate) fn generate_headers(gperf: &Path, atomvm: &AtomVmSource, gen_dir: &Path) -> Result<()> {
     fs::create_dir_all(gen_dir).with_context(|| format!("creating {}", gen_dir.display()))?;
     let version = format!(
         "/* Generated by cargo xtask runtime. */\n\
@@ -518,7 +518,7 @@ fn generate_headers(tools: &Tools, atomvm: &AtomVmSource, gen_dir: &Path) -> Res
     write_if_changed(&gen_dir.join("avm_version.h"), version.as_bytes())?;
     for table in ["bifs", "nifs"] {
         let input = atomvm.lib().join(format!("{table}.gperf"));
-        let out = run_checked(Command::new(&tools.gperf).arg("-t").arg(&input))
+        let out = run_checked(Command::new(gperf).arg("-t").arg(&input))
             .with_context(|| format!("hashing {}", input.display()))?;
         write_if_changed(&gen_dir.join(format!("{table}_hash.h")), &out.stdout)?;
     }
@@ -1090,7 +1090,7 @@ fn artifact(path: &str, bytes: &[u8]) -> serde_json::Value {
     })
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

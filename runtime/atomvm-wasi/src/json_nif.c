@@ -468,8 +468,10 @@ static term close_container(struct Decoder *d)
         d->n_terms = top->base;
         return list;
     }
-    struct Pair *pairs = d->pairs + top->base;
     size_t n = top->count;
+    /* d->pairs is still NULL while no object has had a member (`{}`), and
+     * NULL + 0 is undefined behaviour (found by the fuzzer's UBSan). */
+    struct Pair *pairs = n > 0 ? d->pairs + top->base : NULL;
     if (n > 1) {
         qsort(pairs, n, sizeof(struct Pair), compare_pairs);
     }

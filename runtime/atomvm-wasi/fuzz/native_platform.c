@@ -1,0 +1,172 @@
+/*
+ * elixir-workers: native (host) stand-ins for the WASI adapter, used only by
+ * the JSON NIF fuzzer (json_fuzz.c, built by `cargo xtask fuzz-nif`).
+ * SPDX-License-Identifier: Apache-2.0
+ *
+ * The fuzzer links AtomVM's core natively, with sanitizers, to run json_nif.c
+ * on a real GlobalContext and Context. The adapter's sys.c and platform_nifs.c
+ * speak WASI (clocks, the preopened archive, the `respond` import), so this
+ * file gives the core the few platform hooks it links against, each doing the
+ * least that is true on a host with no scheduler running: no event loop, no
+ * archive to open, no native code. The platform NIF table holds exactly the
+ * JSON/HTML NIFs, under the names platform_nifs.c registers them by.
+ */
+
+#include <stdbool.h>
+#include <string.h>
+#include <time.h>
+
+#include <defaultatoms.h>
+#include <globalcontext.h>
+#include <module.h>
+#include <nifs.h>
+#include <sys.h>
+#include <term.h>
+#include <utils.h>
+
+#include "json_nif.h"
+
+void sys_init_platform(GlobalContext *global)
+{
+    global->platform_data = NULL;
+}
+
+void sys_free_platform(GlobalContext *global)
+{
+    UNUSED(global);
+}
+
+void sys_poll_events(GlobalContext *glb, int timeout_ms)
+{
+    UNUSED(glb);
+    UNUSED(timeout_ms);
+}
+
+void sys_register_select_event(GlobalContext *glb, ErlNifEvent event, bool is_write)
+{
+    UNUSED(glb);
+    UNUSED(event);
+    UNUSED(is_write);
+}
+
+void sys_unregister_select_event(GlobalContext *glb, ErlNifEvent event, bool is_write)
+{
+    UNUSED(glb);
+    UNUSED(event);
+    UNUSED(is_write);
+}
+
+void sys_register_listener(GlobalContext *global, EventListener *listener)
+{
+    UNUSED(global);
+    UNUSED(listener);
+}
+
+void sys_unregister_listener(GlobalContext *global, EventListener *listener)
+{
+    UNUSED(global);
+    UNUSED(listener);
+}
+
+void sys_listener_destroy(struct ListHead *item)
+{
+    UNUSED(item);
+}
+
+void sys_time(struct timespec *t)
+{
+    clock_gettime(CLOCK_REALTIME, t);
+}
+
+void sys_monotonic_time(struct timespec *t)
+{
+    clock_gettime(CLOCK_MONOTONIC, t);
+}
+
+uint64_t sys_monotonic_time_u64(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t) t.tv_sec * 1000000000u + (uint64_t) t.tv_nsec;
+}
+
+uint64_t sys_monotonic_time_ms_to_u64(uint64_t ms)
+{
+    return ms * 1000000u;
+}
+
+uint64_t sys_monotonic_time_u64_to_ms(uint64_t t)
+{
+    return t / 1000000u;
+}
+
+enum OpenAVMResult sys_open_avm_from_file(GlobalContext *global, const char *path, struct AVMPackData **data)
+{
+    UNUSED(global);
+    UNUSED(path);
+    UNUSED(data);
+    return AVM_OPEN_NOT_SUPPORTED;
+}
+
+Module *sys_load_module_from_file(GlobalContext *global, const char *path)
+{
+    UNUSED(global);
+    UNUSED(path);
+    return NULL;
+}
+
+Context *sys_create_port(GlobalContext *glb, const char *driver_name, term opts)
+{
+    UNUSED(glb);
+    UNUSED(driver_name);
+    UNUSED(opts);
+    return NULL;
+}
+
+term sys_get_info(Context *ctx, term key)
+{
+    UNUSED(ctx);
+    UNUSED(key);
+    return UNDEFINED_ATOM;
+}
+
+ModuleNativeEntryPoint sys_map_native_code(const uint8_t *native_code, size_t size, size_t offset)
+{
+    UNUSED(native_code);
+    UNUSED(size);
+    UNUSED(offset);
+    return NULL;
+}
+
+bool sys_get_cache_native_code(GlobalContext *global, Module *mod, uint16_t *version,
+    ModuleNativeEntryPoint *entry_point, uint32_t *labels)
+{
+    UNUSED(global);
+    UNUSED(mod);
+    UNUSED(version);
+    UNUSED(entry_point);
+    UNUSED(labels);
+    return false;
+}
+
+void sys_set_cache_native_code(GlobalContext *global, Module *mod, uint16_t version,
+    ModuleNativeEntryPoint entry_point, uint32_t labels)
+{
+    UNUSED(global);
+    UNUSED(mod);
+    UNUSED(version);
+    UNUSED(entry_point);
+    UNUSED(labels);
+}
+
+const struct Nif *platform_nifs_get_nif(const char *nifname)
+{
+    if (strcmp(nifname, "wasi:json_decode/2") == 0) {
+        return &json_decode_nif;
+    } else if (strcmp(nifname, "wasi:json_encode/1") == 0) {
+        return &json_encode_nif;
+    } else if (strcmp(nifname, "wasi:html_escape/1") == 0) {
+        return &html_escape_nif;
+    }
+    return NULL;
+}
