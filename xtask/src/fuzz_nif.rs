@@ -12,26 +12,26 @@
 //! A sanitizer report or a broken round trip is an error: the command fails
 //! and names the input. It never writes outside `target/fuzz-nif/`.
 
-use crate::runtime::{self, AtomVmSource};
+use crate::runtime::{self, AtomVmSource, Unit};
 use anyhow::{bail, Context, Result};
 use sha2::{Digest, Sha256};
 use std::ffi::OsStr;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 use std::time::Instant;
 
 /// Adapter files the NIFs need on a host: the NIFs themselves, the atom
 /// table and literal wrappers the core's renames expect, and the platform
-/// atom. main.c, sys.c and platform_nifs.c speak WASI; the harness brings
-/// host stand-ins for what the core needs of them (fuzz/native_platform.c).
+/// atom, and sys_hooks.c's "not here" answers. main.c, sys.c and
+/// platform_nifs.c speak WASI; the harness brings host stand-ins for what
+/// the core needs of them (fuzz/native_platform.c).
 const ADAPTER_SOURCES: &[&str] = &[
     "json_nif",
     "atom_table_presize",
     "literal_cache",
     "platform_defaultatoms",
+    "sys_hooks",
 ];
 
 /// The harness and its host platform, in `runtime/atomvm-wasi/fuzz/`.
@@ -139,7 +139,7 @@ fn build(
         units.len()
     );
     let t = Instant::now();
-    let objects = compile_all(&clang, &units, &build_dir.join("obj"), jobs)?;
+    let objects = runtime::compile_all(&clang, &units, &build_dir.join("obj"), jobs)?;
     eprintln!("  compiled in {:.1?}", t.elapsed());
 
     // Named by its objects (themselves named by content), so an unchanged
@@ -176,12 +176,6 @@ fn build(
     let _ = fs::remove_file(&stable);
     fs::copy(&linked, &stable).with_context(|| format!("copying to {}", stable.display()))?;
     Ok(stable)
-}
-
-struct Unit {
-    source: PathBuf,
-    name: String,
-    flags: Vec<String>,
 }
 
 fn units(root: &Path, atomvm: &AtomVmSource, gen_dir: &Path, m32: bool) -> Vec<Unit> {
@@ -262,111 +256,6 @@ fn units(root: &Path, atomvm: &AtomVmSource, gen_dir: &Path, m32: bool) -> Vec<U
         });
     }
     units
-}
-
-/// Digest of every header a unit could include (ours, AtomVM's, the
-/// generated ones): part of each object's cache key.
-fn headers_digest(units: &[Unit]) -> Result<Vec<u8>> {
-    let mut dirs: Vec<PathBuf> = units
-        .iter()
-        .filter_map(|u| u.source.parent().map(Path::to_path_buf))
-        .chain(units.iter().flat_map(|u| {
-            u.flags
-                .iter()
-                .filter_map(|f| f.strip_prefix("-I").map(PathBuf::from))
-        }))
-        .collect();
-    dirs.sort();
-    dirs.dedup();
-    let mut hasher = Sha256::new();
-    for dir in dirs {
-        let mut headers: Vec<PathBuf> = fs::read_dir(&dir)
-            .with_context(|| format!("listing {}", dir.display()))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| matches!(p.extension().and_then(OsStr::to_str), Some("h" | "def")))
-            .collect();
-        headers.sort();
-        for h in headers {
-            hasher.update(h.to_string_lossy().as_bytes());
-            hasher.update(fs::read(&h).with_context(|| format!("reading {}", h.display()))?);
-        }
-    }
-    Ok(hasher.finalize().to_vec())
-}
-
-/// Compiles every unit not already in the cache (objects are named by the
-/// hash of compiler, flags, headers and source), `jobs` at a time.
-fn compile_all(clang: &Path, units: &[Unit], obj_dir: &Path, jobs: usize) -> Result<Vec<PathBuf>> {
-    fs::create_dir_all(obj_dir).with_context(|| format!("creating {}", obj_dir.display()))?;
-    let headers = headers_digest(units)?;
-    let version = runtime::first_line(clang, &["--version"]);
-    let mut planned = Vec::new();
-    for unit in units {
-        let mut hasher = Sha256::new();
-        hasher.update(version.as_bytes());
-        hasher.update(&headers);
-        for f in &unit.flags {
-            hasher.update(f.as_bytes());
-            hasher.update([0]);
-        }
-        hasher.update(
-            fs::read(&unit.source).with_context(|| format!("reading {}", unit.source.display()))?,
-        );
-        let key = runtime::hex(&hasher.finalize()[..8]);
-        planned.push((unit, obj_dir.join(format!("{}-{key}.o", unit.name))));
-    }
-    let next = AtomicUsize::new(0);
-    let errors = Mutex::new(Vec::<String>::new());
-    std::thread::scope(|scope| {
-        for _ in 0..jobs.min(planned.len()) {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some((unit, object)) = planned.get(i) else {
-                    break;
-                };
-                if object.is_file() {
-                    continue;
-                }
-                if let Err(e) = compile_one(clang, unit, object) {
-                    errors
-                        .lock()
-                        .expect("no panics while holding the lock")
-                        .push(format!("{e:#}"));
-                }
-            });
-        }
-    });
-    let errors = errors
-        .into_inner()
-        .expect("no panics while holding the lock");
-    if !errors.is_empty() {
-        bail!("{}", errors.join("\n\n"));
-    }
-    Ok(planned.into_iter().map(|(_, o)| o).collect())
-}
-
-fn compile_one(clang: &Path, unit: &Unit, object: &Path) -> Result<()> {
-    // A temp name, renamed when complete: an interrupted build never leaves
-    // a truncated object for the cache.
-    let dir = object.parent().context("object path has no parent")?;
-    let tmp = tempfile::Builder::new()
-        .prefix(".compiling-")
-        .suffix(".o")
-        .tempfile_in(dir)
-        .with_context(|| format!("creating a temp file in {}", dir.display()))?;
-    runtime::run_checked(
-        Command::new(clang)
-            .current_dir(dir)
-            .args(&unit.flags)
-            .arg("-c")
-            .arg(&unit.source)
-            .arg("-o")
-            .arg(tmp.path()),
-    )
-    .with_context(|| format!("compiling {}", unit.source.display()))?;
-    tmp.persist(object)
-        .with_context(|| format!("renaming into {}", object.display()))?;
-    Ok(())
 }
 
 /// The files of `dir`, sorted; none when it does not exist.

@@ -76,6 +76,7 @@ const ADAPTER_SOURCES: &[&str] = &[
     "literal_cache",
     "heap_mark",
     "json_nif",
+    "sys_hooks",
 ];
 
 /// Per-file defines for the core. `atom_table.c`'s constructor is renamed so
@@ -203,7 +204,7 @@ pub fn run(args: Args) -> Result<()> {
     let units = compile_units(&atomvm, &adapter_dir, &gen_dir)?;
     step(&format!("compiling {} C files ({jobs} jobs)", units.len()));
     let t = Instant::now();
-    let objects = compile_all(&tools, &units, &build_dir.join("obj"), jobs)?;
+    let objects = compile_all(&tools.clang, &units, &build_dir.join("obj"), jobs)?;
     eprintln!("  compiled in {:.1?}", t.elapsed());
 
     step("linking atomvm.wasm (ThinLTO)");
@@ -547,10 +548,11 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 // ---------------------------------------------------------------------------
 // Compiling and linking
 
-struct Unit {
-    source: PathBuf,
-    name: String,
-    flags: Vec<String>,
+/// One C file to compile: its source, the object's base name and its flags.
+pub(crate) struct Unit {
+    pub(crate) source: PathBuf,
+    pub(crate) name: String,
+    pub(crate) flags: Vec<String>,
 }
 
 fn compile_units(atomvm: &AtomVmSource, adapter_dir: &Path, gen_dir: &Path) -> Result<Vec<Unit>> {
@@ -610,12 +612,24 @@ fn compile_units(atomvm: &AtomVmSource, adapter_dir: &Path, gen_dir: &Path) -> R
     Ok(units)
 }
 
-/// Digest of every header a unit could include: ours, AtomVM's and the
-/// generated ones. Part of each object's cache key, so editing any header
+/// Digest of every header a unit could include (the `.h`/`.def` files of its
+/// source's directory and of its `-I` directories: ours, AtomVM's and the
+/// generated ones). Part of each object's cache key, so editing any header
 /// rebuilds everything (simple and never stale).
-fn headers_digest(dirs: &[PathBuf]) -> Result<Vec<u8>> {
+pub(crate) fn headers_digest(units: &[Unit]) -> Result<Vec<u8>> {
+    let mut dirs: Vec<PathBuf> = units
+        .iter()
+        .filter_map(|u| u.source.parent().map(Path::to_path_buf))
+        .chain(units.iter().flat_map(|u| {
+            u.flags
+                .iter()
+                .filter_map(|f| f.strip_prefix("-I").map(PathBuf::from))
+        }))
+        .collect();
+    dirs.sort();
+    dirs.dedup();
     let mut hasher = Sha256::new();
-    for dir in dirs {
+    for dir in &dirs {
         let mut headers: Vec<PathBuf> = fs::read_dir(dir)
             .with_context(|| format!("listing {}", dir.display()))?
             .filter_map(|e| e.ok().map(|e| e.path()))
@@ -630,21 +644,18 @@ fn headers_digest(dirs: &[PathBuf]) -> Result<Vec<u8>> {
     Ok(hasher.finalize().to_vec())
 }
 
-fn compile_all(tools: &Tools, units: &[Unit], obj_dir: &Path, jobs: usize) -> Result<Vec<PathBuf>> {
+/// Compiles every unit not already in the cache with `clang`, `jobs` at a
+/// time. Objects are named by the hash of compiler version, flags, headers
+/// and source. Also used by `fuzz-nif` for its native build.
+pub(crate) fn compile_all(
+    clang: &Path,
+    units: &[Unit],
+    obj_dir: &Path,
+    jobs: usize,
+) -> Result<Vec<PathBuf>> {
     fs::create_dir_all(obj_dir).with_context(|| format!("creating {}", obj_dir.display()))?;
-    let mut header_dirs: Vec<PathBuf> = units
-        .iter()
-        .filter_map(|u| u.source.parent().map(Path::to_path_buf))
-        .collect();
-    header_dirs.extend(units.iter().flat_map(|u| {
-        u.flags
-            .iter()
-            .filter_map(|f| f.strip_prefix("-I").map(PathBuf::from))
-    }));
-    header_dirs.sort();
-    header_dirs.dedup();
-    let headers = headers_digest(&header_dirs)?;
-    let clang_version = first_line(&tools.clang, &["--version"]);
+    let headers = headers_digest(units)?;
+    let clang_version = first_line(clang, &["--version"]);
 
     let mut planned = Vec::new();
     for unit in units {
@@ -676,7 +687,7 @@ fn compile_all(tools: &Tools, units: &[Unit], obj_dir: &Path, jobs: usize) -> Re
                     cached.fetch_add(1, Ordering::Relaxed);
                     continue;
                 }
-                if let Err(e) = compile_one(tools, unit, object) {
+                if let Err(e) = compile_one(clang, unit, object) {
                     errors
                         .lock()
                         .expect("no panics while holding the lock")
@@ -701,7 +712,7 @@ fn compile_all(tools: &Tools, units: &[Unit], obj_dir: &Path, jobs: usize) -> Re
     Ok(planned.into_iter().map(|(_, o)| o).collect())
 }
 
-fn compile_one(tools: &Tools, unit: &Unit, object: &Path) -> Result<()> {
+fn compile_one(clang: &Path, unit: &Unit, object: &Path) -> Result<()> {
     // Compile to a temp name and rename, so an interrupted build never leaves
     // a truncated object that a later run would take from the cache.
     let dir = object.parent().context("object path has no parent")?;
@@ -711,7 +722,7 @@ fn compile_one(tools: &Tools, unit: &Unit, object: &Path) -> Result<()> {
         .tempfile_in(dir)
         .with_context(|| format!("creating a temp file in {}", dir.display()))?;
     run_checked(
-        Command::new(&tools.clang)
+        Command::new(clang)
             .current_dir(dir)
             .args(&unit.flags)
             .arg("-c")

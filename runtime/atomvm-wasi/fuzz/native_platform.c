@@ -42,37 +42,6 @@ void sys_poll_events(GlobalContext *glb, int timeout_ms)
     UNUSED(timeout_ms);
 }
 
-void sys_register_select_event(GlobalContext *glb, ErlNifEvent event, bool is_write)
-{
-    UNUSED(glb);
-    UNUSED(event);
-    UNUSED(is_write);
-}
-
-void sys_unregister_select_event(GlobalContext *glb, ErlNifEvent event, bool is_write)
-{
-    UNUSED(glb);
-    UNUSED(event);
-    UNUSED(is_write);
-}
-
-void sys_register_listener(GlobalContext *global, EventListener *listener)
-{
-    UNUSED(global);
-    UNUSED(listener);
-}
-
-void sys_unregister_listener(GlobalContext *global, EventListener *listener)
-{
-    UNUSED(global);
-    UNUSED(listener);
-}
-
-void sys_listener_destroy(struct ListHead *item)
-{
-    UNUSED(item);
-}
-
 void sys_time(struct timespec *t)
 {
     clock_gettime(CLOCK_REALTIME, t);
@@ -106,57 +75,6 @@ enum OpenAVMResult sys_open_avm_from_file(GlobalContext *global, const char *pat
     UNUSED(path);
     UNUSED(data);
     return AVM_OPEN_NOT_SUPPORTED;
-}
-
-Module *sys_load_module_from_file(GlobalContext *global, const char *path)
-{
-    UNUSED(global);
-    UNUSED(path);
-    return NULL;
-}
-
-Context *sys_create_port(GlobalContext *glb, const char *driver_name, term opts)
-{
-    UNUSED(glb);
-    UNUSED(driver_name);
-    UNUSED(opts);
-    return NULL;
-}
-
-term sys_get_info(Context *ctx, term key)
-{
-    UNUSED(ctx);
-    UNUSED(key);
-    return UNDEFINED_ATOM;
-}
-
-ModuleNativeEntryPoint sys_map_native_code(const uint8_t *native_code, size_t size, size_t offset)
-{
-    UNUSED(native_code);
-    UNUSED(size);
-    UNUSED(offset);
-    return NULL;
-}
-
-bool sys_get_cache_native_code(GlobalContext *global, Module *mod, uint16_t *version,
-    ModuleNativeEntryPoint *entry_point, uint32_t *labels)
-{
-    UNUSED(global);
-    UNUSED(mod);
-    UNUSED(version);
-    UNUSED(entry_point);
-    UNUSED(labels);
-    return false;
-}
-
-void sys_set_cache_native_code(GlobalContext *global, Module *mod, uint16_t version,
-    ModuleNativeEntryPoint entry_point, uint32_t labels)
-{
-    UNUSED(global);
-    UNUSED(mod);
-    UNUSED(version);
-    UNUSED(entry_point);
-    UNUSED(labels);
 }
 
 const struct Nif *platform_nifs_get_nif(const char *nifname)
