@@ -48,8 +48,9 @@ defmodule ElixirWorkers.Conn do
   @doc "Builds a conn from a decoded request head and the raw body bytes."
   def from_request(head, body) when is_map(head) do
     # One pass over the head with binary patterns: a lookup such as
-    # `:maps.get("url", head)` would load the literal "url", and AtomVM
-    # pays a garbage collection for every literal it loads.
+    # `:maps.get("url", head)` would load the literal "url", and upstream
+    # AtomVM pays a garbage collection for every literal it loads (our
+    # runtime decodes literals once at boot).
     conn = fields(:maps.to_list(head), %Conn{body: body})
     {path, qs} = URL.split_target(conn.path)
 

@@ -148,7 +148,8 @@ defmodule ElixirWorkers.Handler do
   # --- wire format -----------------------------------------------------------
 
   # The head is written as bytes rather than encoded from a map with
-  # literal keys: AtomVM pays a garbage collection per literal it loads.
+  # literal keys: upstream AtomVM pays a garbage collection per literal it
+  # loads (our runtime does not, see literal_cache.c).
   defp response(%Conn{status: status, resp_headers: headers, resp_body: body, effects: effects}) do
     tail =
       case effects do

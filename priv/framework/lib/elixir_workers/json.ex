@@ -403,9 +403,11 @@ defmodule ElixirWorkers.JSON do
   # Encoding
   # ---------------------------------------------------------------------------
   #
-  # AtomVM copies a literal (a binary such as "null", a constant list) into a
-  # fresh heap fragment every time code loads it, and a fragment forces a
-  # full garbage collection at the next allocation. So the encoder uses no
+  # Upstream AtomVM copies a literal (a binary such as "null", a constant
+  # list) into a fresh heap fragment every time code loads it, and a fragment
+  # forces a full garbage collection at the next allocation; our runtime
+  # decodes literals once at boot (literal_cache.c), and on it the NIF
+  # encodes anyway. So that this code stays cheap on any AtomVM, it uses no
   # literals per value: every piece of output is consed onto the tail of what
   # follows (`enc(term, tail)`), from integers and slices of the input.
 

@@ -11,8 +11,9 @@ defmodule ElixirWorkers.Runtime do
 
   @doc "`:atomvm` or `:beam`."
   def vm do
-    # A charlist pattern, not a literal: AtomVM copies every literal it
-    # loads into a heap fragment, which costs a garbage collection.
+    # A charlist pattern, not a literal: upstream AtomVM copies every
+    # literal it loads into a heap fragment, which costs a garbage collection
+    # (our runtime decodes literals once at boot instead).
     case :erlang.system_info(:machine) do
       [?B, ?E, ?A, ?M] -> :beam
       _ -> :atomvm
