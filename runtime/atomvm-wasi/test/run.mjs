@@ -19,6 +19,8 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
+// The worker's boot memory size, so this runner boots the VM as it does.
+import { BOOT_MEMORY_PAGES } from "../../../templates/worker/src/runtime.js";
 
 function usage(msg) {
   process.stderr.write(`run.mjs: ${msg}\nusage: node run.mjs ATOMVM_WASM APP_AVM [--stdin FILE] [--bench N]\n`);
@@ -76,7 +78,7 @@ async function runOnce(stdoutFd, stderrFd) {
     stderr: stderrFd,
     returnOnExit: true,
   });
-  const memory = new WebAssembly.Memory({ initial: 16 });
+  const memory = new WebAssembly.Memory({ initial: BOOT_MEMORY_PAGES });
   let response = null;
   let exited = null;
   const imports = {
