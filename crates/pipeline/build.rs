@@ -1,27 +1,27 @@
-//! Embeds the Elixir framework sources (`priv/framework/lib/**/*.ex`) and the
-//! JS worker shim (`templates/worker/src/**`) into the binary, so an installed
+//! Embeds the Elixir framework sources (`crates/pipeline/framework/lib/**/*.ex`) and the
+//! JS worker shim (`crates/pipeline/worker/src/**`) into the binary, so an installed
 //! `elixir-workers` needs nothing from the source tree but the runtime.
 //!
-//! A missing directory yields an empty table; the pipeline then stops with a
-//! clear error instead of the build failing here.
+//! Both live inside this crate, so a packaged crate embeds them too; a
+//! missing or empty directory fails the build here rather than shipping a
+//! binary without its framework.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 fn main() {
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
-    let workspace = manifest.join("../..");
     let mut out = String::new();
     table(
         &mut out,
         "FRAMEWORK",
-        &workspace.join("priv/framework/lib"),
+        &manifest.join("framework/lib"),
         Some("ex"),
     );
     table(
         &mut out,
         "WORKER",
-        &workspace.join("templates/worker/src"),
+        &manifest.join("worker/src"),
         None,
     );
     let dest = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("embedded.rs");
@@ -38,9 +38,9 @@ fn table(out: &mut String, name: &str, dir: &Path, ext: Option<&str>) {
     };
     println!("cargo:rerun-if-changed={}", watch.display());
     let mut files = Vec::new();
-    if dir.is_dir() {
-        collect(dir, dir, ext, &mut files);
-    }
+    assert!(dir.is_dir(), "{} is missing", dir.display());
+    collect(dir, dir, ext, &mut files);
+    assert!(!files.is_empty(), "no files to embed in {}", dir.display());
     files.sort();
     writeln!(out, "pub static {name}: &[(&str, &[u8])] = &[").unwrap();
     for (rel, abs) in &files {

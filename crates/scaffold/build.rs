@@ -1,4 +1,4 @@
-//! Embeds `templates/new/**` into the binary so that an installed
+//! Embeds `crates/scaffold/templates/**` into the binary so that an installed
 //! `elixir-workers` needs no files from the source tree.
 //!
 //! A generated table of `(relative path, contents)` is used instead of a
@@ -10,17 +10,17 @@ use std::path::{Path, PathBuf};
 
 fn main() {
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
-    let root = manifest.join("../../templates/new");
+    let root = manifest.join("templates");
     let root = root
         .canonicalize()
-        .unwrap_or_else(|e| panic!("templates/new not found at {}: {e}", root.display()));
+        .unwrap_or_else(|e| panic!("crates/scaffold/templates not found at {}: {e}", root.display()));
     println!("cargo:rerun-if-changed={}", root.display());
 
     let mut files = Vec::new();
     collect(&root, &root, &mut files);
     files.sort();
 
-    let mut out = String::from("/// Every file under `templates/new/`, sorted by path.\npub static TEMPLATES: &[(&str, &str)] = &[\n");
+    let mut out = String::from("/// Every file under `crates/scaffold/templates/`, sorted by path.\npub static TEMPLATES: &[(&str, &str)] = &[\n");
     for (rel, abs) in &files {
         println!("cargo:rerun-if-changed={}", abs.display());
         writeln!(

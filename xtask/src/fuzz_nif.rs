@@ -1,18 +1,20 @@
 //! `cargo xtask fuzz-nif`: fuzz the adapter's JSON and HTML NIFs
-//! (`runtime/atomvm-wasi/src/json_nif.c`) natively, with libFuzzer,
+//! (`crates/runtime/atomvm-wasi/src/json_nif.c`) natively, with libFuzzer,
 //! AddressSanitizer and UndefinedBehaviorSanitizer.
 //!
-//! It builds `target/fuzz-nif/json_fuzz` from AtomVM's core (the same
+//! It builds `~/.cache/elixir-workers/fuzz-nif/json_fuzz` from AtomVM's core (the same
 //! sources, per-file renames, defines and generated headers as `cargo xtask
 //! runtime`), the adapter files the NIFs need, and the harness and host
-//! stand-ins in `runtime/atomvm-wasi/fuzz/`, all with the host's clang-16.
+//! stand-ins in `crates/runtime/atomvm-wasi/fuzz/`, all with the host's clang-16.
 //! Then it either fuzzes (the seed corpus plus a working corpus kept in
-//! `target/fuzz-nif/corpus/`) or, with `--replay`, runs every regression
+//! `~/.cache/elixir-workers/fuzz-nif/corpus/`) or, with `--replay`, runs every regression
 //! input and seed once, which is what `xtask/tests/fuzz_nif.rs` does.
 //! A sanitizer report or a broken round trip is an error: the command fails
-//! and names the input. It never writes outside `target/fuzz-nif/`.
+//! and names the input. It never writes outside `~/.cache/elixir-workers/fuzz-nif/`.
 
-use crate::runtime::{self, AtomVmSource, Unit};
+use ew_runtime::compile::{self, settings, Unit};
+use ew_runtime::source::{self, AtomVmSource};
+use ew_runtime::process;
 use anyhow::{bail, Context, Result};
 use sha2::{Digest, Sha256};
 use std::ffi::OsStr;
@@ -34,7 +36,7 @@ const ADAPTER_SOURCES: &[&str] = &[
     "sys_hooks",
 ];
 
-/// The harness and its host platform, in `runtime/atomvm-wasi/fuzz/`.
+/// The harness and its host platform, in `crates/runtime/atomvm-wasi/fuzz/`.
 const FUZZ_SOURCES: &[&str] = &["json_fuzz", "native_platform"];
 
 /// Flags of the code under test and of the harness: coverage for libFuzzer,
@@ -62,9 +64,10 @@ const LINK_FLAGS: &[&str] = &["-fsanitize=fuzzer,address,undefined", "-lm"];
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// AtomVM checkout to build from (the pinned commit)
-    #[arg(long, value_name = "DIR", env = "ATOMVM_SRC")]
-    atomvm_src: PathBuf,
+    /// AtomVM's source at the pinned commit: a directory or a .tar.gz
+    /// (without it, the pinned commit is downloaded and verified)
+    #[arg(long, value_name = "DIR|ARCHIVE", env = "ATOMVM_SRC")]
+    atomvm_src: Option<PathBuf>,
     /// Fuzz for this many seconds (default 60)
     #[arg(long, conflicts_with = "replay")]
     seconds: Option<u64>,
@@ -75,7 +78,7 @@ pub struct Args {
     #[arg(long)]
     replay: bool,
     /// With --replay: also documents near the 10 MB body limit (written to
-    /// target/fuzz-nif/large/; about a minute per word size)
+    /// ~/.cache/elixir-workers/fuzz-nif/large/; about a minute per word size)
     #[arg(long, requires = "replay")]
     large: bool,
     /// Build for 32-bit x86, the word size of wasm32 where atomvm.wasm runs
@@ -90,8 +93,10 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<()> {
     let root = crate::workspace_root();
-    let fuzz_dir = root.join("runtime/atomvm-wasi/fuzz");
-    let build_dir = root.join("target/fuzz-nif");
+    let fuzz_dir = root.join("crates/runtime/atomvm-wasi/fuzz");
+    // In the user cache, outside the checkout: objects are keyed by their
+    // inputs, so a fresh clone (CI) reuses them.
+    let build_dir = ew_runtime::cache::root()?.join("fuzz-nif");
     fs::create_dir_all(&build_dir).with_context(|| format!("creating {}", build_dir.display()))?;
     let jobs = args
         .jobs
@@ -113,25 +118,22 @@ pub fn run(args: Args) -> Result<()> {
 /// Builds (or reuses) `json_fuzz`; returns its path.
 fn build(
     root: &Path,
-    atomvm_src: &Path,
+    atomvm_src: &Option<PathBuf>,
     build_dir: &Path,
     m32: bool,
     jobs: usize,
 ) -> Result<PathBuf> {
-    let clang = runtime::require("CLANG", &["clang-16"], "clang-16")?;
-    let gperf = runtime::require("GPERF", &["gperf"], "gperf")?;
-    let git = runtime::optional("GIT", &["git"]);
-    let atomvm = AtomVmSource::open(atomvm_src, git.as_deref())?;
-    if atomvm.commit.as_deref() != Some(runtime::ATOMVM_PIN) {
-        eprintln!(
-            "warning: {} is at {}, not the pinned {}",
-            atomvm_src.display(),
-            atomvm.commit.as_deref().unwrap_or("an unknown commit"),
-            runtime::ATOMVM_PIN
-        );
-    }
+    let clang = process::find("CLANG", &["clang-16", "clang"])
+        .context("clang not found; install clang-16 (or set CLANG)")?;
+    let gperf = process::find("GPERF", &["gperf"]).context("gperf not found; install gperf")?;
+    let atomvm = source::obtain(
+        atomvm_src.as_deref(),
+        false,
+        &ew_runtime::cache::build_dir()?,
+        &|p| eprintln!("  {p:?}"),
+    )?;
     let gen_dir = build_dir.join("gen");
-    runtime::generate_headers(&gperf, &atomvm, &gen_dir)?;
+    compile::generate_headers(&gperf, &atomvm, &gen_dir)?;
 
     let units = units(root, &atomvm, &gen_dir, m32);
     eprintln!(
@@ -139,7 +141,7 @@ fn build(
         units.len()
     );
     let t = Instant::now();
-    let objects = runtime::compile_all(&clang, &units, &build_dir.join("obj"), jobs)?;
+    let objects = compile::compile_all(&clang, &units, &build_dir.join("obj"), jobs, &|_| {})?;
     eprintln!("  compiled in {:.1?}", t.elapsed());
 
     // Named by its objects (themselves named by content), so an unchanged
@@ -149,13 +151,13 @@ fn build(
         hasher.update(o.to_string_lossy().as_bytes());
     }
     let stem = if m32 { "json_fuzz-m32" } else { "json_fuzz" };
-    let linked = build_dir.join(format!("{stem}-{}", runtime::hex(&hasher.finalize()[..8])));
+    let linked = build_dir.join(format!("{stem}-{}", ew_runtime::hex(&hasher.finalize()[..8])));
     if !linked.is_file() {
         let tmp = tempfile::Builder::new()
             .prefix(".linking-")
             .tempfile_in(build_dir)
             .with_context(|| format!("creating a temp file in {}", build_dir.display()))?;
-        runtime::run_checked(
+        process::run(
             Command::new(&clang)
                 .args(&objects)
                 .args(LINK_FLAGS)
@@ -180,8 +182,8 @@ fn build(
 
 fn units(root: &Path, atomvm: &AtomVmSource, gen_dir: &Path, m32: bool) -> Vec<Unit> {
     let lib = atomvm.lib();
-    let adapter = root.join("runtime/atomvm-wasi/src");
-    let fuzz = root.join("runtime/atomvm-wasi/fuzz");
+    let adapter = root.join("crates/runtime/atomvm-wasi/src");
+    let fuzz = root.join("crates/runtime/atomvm-wasi/fuzz");
     // The runtime's defines, minus its wasm target and size optimisation.
     // _GNU_SOURCE: glibc declares memmem (which nifs.c calls) only with it;
     // wasi-libc declares it by default.
@@ -193,14 +195,14 @@ fn units(root: &Path, atomvm: &AtomVmSource, gen_dir: &Path, m32: bool) -> Vec<U
         common.push("-m32".to_string());
     }
     common.extend(
-        runtime::COMMON_CFLAGS
+        settings::COMMON_CFLAGS
             .iter()
             .filter(|f| f.starts_with("-D"))
             .map(|f| f.to_string()),
     );
 
     let mut units = Vec::new();
-    for name in runtime::CORE_SOURCES {
+    for name in settings::CORE_SOURCES {
         let mut flags = common.clone();
         flags.extend(CORE_SANITIZE_FLAGS.iter().map(|s| s.to_string()));
         flags.extend([
@@ -215,7 +217,7 @@ fn units(root: &Path, atomvm: &AtomVmSource, gen_dir: &Path, m32: bool) -> Vec<U
             flags.extend(["-include".to_string(), "errno.h".to_string()]);
         }
         flags.extend(
-            runtime::CORE_FILE_DEFINES
+            settings::CORE_FILE_DEFINES
                 .iter()
                 .filter(|(file, _)| file == name)
                 .map(|(_, define)| define.to_string()),

@@ -18,7 +18,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Task {
-    /// Build priv/atomvm.wasm and priv/stdlib/ from an AtomVM checkout
+    /// Build the AtomVM runtime into the user cache (same as `elixir-workers runtime build`)
     Runtime(runtime::Args),
     /// Rebuild (or with --check, verify) the committed selur guest wasm
     Guest(guest::Args),

@@ -1,39 +1,24 @@
-//! Replays every input of `runtime/atomvm-wasi/fuzz/regressions/` (each one
+//! Replays every input of `crates/runtime/atomvm-wasi/fuzz/regressions/` (each one
 //! a bug the fuzzer found in json_nif.c) and `fuzz/seeds/` through the
 //! native ASan + UBSan build of the JSON/HTML NIFs, with the harness's
 //! round-trip and HTML checks: `cargo xtask fuzz-nif --replay`. Any
 //! sanitizer report or broken property fails the test.
 //!
-//! Needs an AtomVM checkout ($ATOMVM_SRC, else /work/atomvm-src) and the
-//! host's clang-16 with its sanitizer runtimes; without the checkout it is
-//! skipped, loudly. The first run compiles AtomVM's core with ASan (a few
-//! minutes on two cores); later runs reuse the objects in target/fuzz-nif/.
+//! Needs AtomVM's source ($ATOMVM_SRC, a checkout or an archive, else the
+//! pinned archive in ../shared/third_party/) and the host's clang-16 with
+//! its sanitizer runtimes; without the source it is skipped, loudly (and
+//! fails under CI). The first run compiles AtomVM's core with ASan (a few
+//! minutes on two cores); later runs reuse the objects in the user cache's fuzz-nif/.
 
-use std::path::PathBuf;
 use std::process::Command;
 
-fn atomvm_src() -> Option<PathBuf> {
-    let dir = std::env::var_os("ATOMVM_SRC")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/work/atomvm-src"));
-    dir.join("src/libAtomVM/globalcontext.c")
-        .is_file()
-        .then_some(dir)
-}
-
-/// Straight to stderr: libtest hides what eprintln! writes in a passing
-/// test, and a skip must be seen.
-fn skip(test: &str, why: &str) {
-    use std::io::Write as _;
-    let _ = writeln!(std::io::stderr(), "SKIPPED: {test} ({why})");
-}
+use worker_tests::{atomvm_src, skip};
 
 #[test]
 fn json_nif_regressions_and_seeds_replay_clean() {
     let test = "json_nif_regressions_and_seeds_replay_clean";
     let Some(src) = atomvm_src() else {
-        return skip(test, "no AtomVM source; set ATOMVM_SRC");
+        return skip(test, "no AtomVM source: set ATOMVM_SRC to a checkout or archive of the pin");
     };
     replay(&src, &[]);
 }
@@ -44,7 +29,7 @@ fn json_nif_regressions_and_seeds_replay_clean() {
 fn json_nif_regressions_and_seeds_replay_clean_32_bit() {
     let test = "json_nif_regressions_and_seeds_replay_clean_32_bit";
     let Some(src) = atomvm_src() else {
-        return skip(test, "no AtomVM source; set ATOMVM_SRC");
+        return skip(test, "no AtomVM source: set ATOMVM_SRC to a checkout or archive of the pin");
     };
     if !can_build_32_bit() {
         return skip(

@@ -1,8 +1,8 @@
 //! End-to-end tests of the AtomVM WASI runtime built by `cargo xtask runtime`:
-//! small Erlang and Elixir applications from `runtime/atomvm-wasi/test/apps/`
+//! small Erlang and Elixir applications from `crates/runtime/atomvm-wasi/test/apps/`
 //! are compiled with the real erlc/elixirc, packed with the `avm` crate and
 //! run on the real `atomvm.wasm` under Node's WASI by
-//! `runtime/atomvm-wasi/test/run.mjs`, the way the worker shim runs them.
+//! `crates/runtime/atomvm-wasi/test/run.mjs`, the way the worker shim runs them.
 //!
 //! Skipped, loudly, when no runtime has been built (it is not committed).
 
@@ -19,29 +19,18 @@ fn workspace() -> PathBuf {
         .to_path_buf()
 }
 
-/// The runtime directory (`$ELIXIR_WORKERS_RUNTIME`, else `priv/`), or `None`
-/// after printing why the test is skipped.
+/// The runtime directory, or `None` after printing why the test is skipped
+/// (under CI: failing instead).
 fn runtime(test: &str) -> Option<PathBuf> {
-    let dir = std::env::var_os("ELIXIR_WORKERS_RUNTIME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join("priv"));
-    if dir.join("atomvm.wasm").is_file() {
-        Some(dir)
-    } else {
-        // Straight to stderr, not eprintln!: libtest hides what the print
-        // macros write in a passing test, and a skip must be seen.
-        use std::io::Write as _;
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED: {test} (no AtomVM runtime at {}; run cargo xtask runtime)",
-            dir.display()
-        );
-        None
+    let dir = worker_tests::runtime_dir();
+    if dir.is_none() {
+        worker_tests::skip_without_runtime(test);
     }
+    dir
 }
 
 fn apps_dir() -> PathBuf {
-    workspace().join("runtime/atomvm-wasi/test/apps")
+    workspace().join("crates/runtime/atomvm-wasi/test/apps")
 }
 
 fn run_tool(cmd: &mut Command) -> std::process::Output {
@@ -122,7 +111,7 @@ fn run(runtime: &Path, avm: &[u8], stdin: &[u8]) -> Run {
     let out_dir = tmp.path().join("out");
     fs::write(&avm_path, avm).expect("writing app.avm");
     fs::write(&stdin_path, stdin).expect("writing stdin");
-    let runner = workspace().join("runtime/atomvm-wasi/test/run.mjs");
+    let runner = workspace().join("crates/runtime/atomvm-wasi/test/run.mjs");
     let out = run_tool(
         Command::new("node")
             .arg("--no-warnings")

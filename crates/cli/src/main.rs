@@ -30,8 +30,10 @@ enum Command {
     Deploy(commands::deploy::Args),
     /// Build, then write _build/worker/, wrangler.jsonc and a manifest as .tar.gz
     Package(commands::package::Args),
-    /// Check for elixirc, erlc, node, npx, wrangler and the AtomVM runtime
+    /// Check for elixirc, erlc, node, npx, wrangler, clang and the AtomVM runtime
     Doctor(commands::doctor::Args),
+    /// The AtomVM runtime: build, pack, install, status
+    Runtime(commands::runtime::Args),
     /// Print a shell completion script
     Completions(commands::completions::Args),
     /// Pack .beam files into an AtomVM .avm archive
@@ -51,6 +53,7 @@ fn main() -> std::process::ExitCode {
         Command::Deploy(args) => commands::deploy::run(args, &cli.global),
         Command::Package(args) => commands::package::run(args, &cli.global),
         Command::Doctor(args) => commands::doctor::run(args, &cli.global),
+        Command::Runtime(args) => commands::runtime::run(args, &cli.global),
         Command::Completions(args) => commands::completions::run(args),
         Command::Pack(args) => commands::pack::run(args),
         Command::Inspect(args) => commands::inspect::run(args),

@@ -161,6 +161,7 @@ impl Ui {
                 self.line(format!("{}: {err}", self.paint("1;31", "error")));
                 self.note("the previous build keeps serving; fix the error and save again");
             }
+            Event::Runtime(p) => self.progress(p),
             Event::Rebuilt(summary) => {
                 let what = if summary.packed {
                     "archive replaced"
@@ -170,6 +171,40 @@ impl Ui {
                 self.status(
                     "Rebuilt",
                     &format!("{} in {} ms ({what})", summary.project, summary.elapsed_ms),
+                );
+            }
+        }
+    }
+
+    /// Draws the progress of a runtime build, download or install: steps as
+    /// status lines, counted work as a bar (on a terminal).
+    pub fn progress(&self, p: ew_runtime::Progress) {
+        use ew_runtime::Progress;
+        match p {
+            Progress::Step { action, detail } => self.status(action, &detail),
+            Progress::Note(note) => self.note(&format!("{}: {note}", self.paint("1;36", "note"))),
+            Progress::Start { what, total, bytes } => {
+                if self.bar.is_hidden() || self.quiet {
+                    return;
+                }
+                let template = match (total.is_some(), bytes) {
+                    (true, true) => "{spinner} {msg} [{bar:30}] {bytes}/{total_bytes} ({eta})",
+                    (true, false) => "{spinner} {msg} [{bar:30}] {pos}/{len} ({eta})",
+                    (false, _) => "{spinner} {msg} {bytes}",
+                };
+                self.bar.set_style(
+                    ProgressStyle::with_template(template)
+                        .expect("a valid template")
+                        .progress_chars("=> "),
+                );
+                self.bar.set_length(total.unwrap_or(0));
+                self.bar.set_position(0);
+                self.bar.set_message(what);
+            }
+            Progress::Advance(done) => self.bar.set_position(done),
+            Progress::Finish => {
+                self.bar.set_style(
+                    ProgressStyle::with_template("{spinner} {msg}").expect("a valid template"),
                 );
             }
         }

@@ -363,19 +363,31 @@ fn missing_runtime_says_how_to_build_one() {
     let rt = test_runtime();
     let tmp = tempdir();
     let project = new_project(tmp.path(), "nort_app", &rt);
+    // ELIXIR_WORKERS_RUNTIME names a directory that is not a runtime.
     let missing = tmp.path().join("no-runtime-here");
     let out = run(ew(&project, &missing).args(["build", "--no-install"]));
     assert_eq!(out.code, Some(1));
     assert!(
-        out.stderr.contains("no AtomVM runtime") && out.stderr.contains("cargo xtask runtime"),
+        out.stderr.contains("ELIXIR_WORKERS_RUNTIME=") && out.stderr.contains("is not a runtime"),
         "{}",
         out.stderr
     );
-    assert!(
-        out.stderr.contains("ELIXIR_WORKERS_RUNTIME"),
-        "{}",
-        out.stderr
-    );
+    // Nothing in the user cache, and no C toolchain to build one with: the
+    // error names the runtime the binary needs and both ways to get it.
+    let out = run(ew(&project, &missing)
+        .env_remove("ELIXIR_WORKERS_RUNTIME")
+        .env("ELIXIR_WORKERS_CACHE", tmp.path().join("empty-cache"))
+        .env("CLANG", tmp.path().join("no-clang-here"))
+        .args(["build", "--no-install"]));
+    assert_eq!(out.code, Some(1));
+    for needle in [
+        "no AtomVM runtime atomvm-",
+        "elixir-workers runtime install",
+        "elixir-workers runtime build",
+        "ELIXIR_WORKERS_RUNTIME",
+    ] {
+        assert!(out.stderr.contains(needle), "{needle}: {}", out.stderr);
+    }
 }
 
 #[test]
@@ -414,7 +426,7 @@ fn doctor_and_completions() {
     let broken = run(ew(tmp.path(), &tmp.path().join("none")).arg("doctor"));
     assert_eq!(broken.code, Some(1));
     assert!(
-        broken.stdout.contains("MISSING runtime") && broken.stdout.contains("cargo xtask runtime"),
+        broken.stdout.contains("MISSING runtime") && broken.stdout.contains("is not a runtime"),
         "{}",
         broken.stdout
     );
@@ -484,11 +496,7 @@ fn dev_serves_and_stops_on_ctrl_c() {
 #[test]
 fn dev_real_runtime_serves_and_watches() {
     let Some(rt) = real_runtime() else {
-        // Straight to stderr, not eprintln!: libtest hides what the print
-        // macros write in a passing test, and a skip must be seen.
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stderr(), "SKIPPED: dev_real_runtime_serves_and_watches (no AtomVM runtime; run cargo xtask runtime)");
-        return;
+        return worker_tests::skip_without_runtime("dev_real_runtime_serves_and_watches");
     };
     let _lock = dev_lock();
     let tmp = tempdir();

@@ -140,7 +140,7 @@ pub struct Summary {
 pub fn build(project: &Project, opts: &BuildOptions, report: Reporter<'_>) -> Result<Summary> {
     let started = Instant::now();
     let toolchain = Toolchain::detect(&project.root)?;
-    let runtime = Runtime::locate()?;
+    let runtime = crate::runtime::ensure(report)?;
     let mut state = State::load(&project.state_dir());
     let mut saved = state.clone();
     // Writes the state only when it changed: a no-change build writes nothing.
@@ -598,7 +598,7 @@ fn lay_out_worker(project: &Project, runtime: &Runtime, state: &mut State) -> Re
     anyhow::ensure!(
         !framework::worker_files().is_empty(),
         "this elixir-workers binary was built without the worker shim \
-         (templates/worker/src/ was empty when it was compiled); rebuild it from a complete checkout"
+         (crates/pipeline/worker/src/ was empty when it was compiled); rebuild it from a complete checkout"
     );
     for (rel, bytes) in framework::worker_files() {
         let to = src_dir.join(rel);

@@ -93,6 +93,7 @@ pub fn interrupted() -> bool {
 
 /// `npx wrangler SUBCOMMAND ARGS...` in the project root.
 pub fn wrangler(project: &Project, args: &[String]) -> Result<Cmd> {
+    crate::doctor::require_node(&project.root)?;
     Ok(Cmd::tool(process::NPX, &project.root)?
         .arg("wrangler")
         .args(args)

@@ -1,7 +1,6 @@
 //! `doctor`: which tools and which runtime this machine has.
 
 use crate::process::{self, Cmd, Tool};
-use crate::runtime::Runtime;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
@@ -36,7 +35,131 @@ impl Report {
 }
 
 const ELIXIR_HINT: &str = "install Erlang/OTP and Elixir (Debian/Ubuntu: apt-get install erlang-nox erlang-dev elixir; macOS: brew install elixir)";
-const NODE_HINT: &str = "install Node.js 18 or newer (https://nodejs.org or your package manager)";
+const NODE_HINT: &str = "wrangler needs Node.js 20.3 or newer (Debian 12 ships 18): \
+     https://nodejs.org, `nvm install 20`, Fedora `dnf install nodejs20`, macOS `brew install node`";
+
+/// The oldest versions this toolchain is tested with or that its tools need:
+/// wrangler 4 refuses Node.js before 20.3; the framework and the compile
+/// server use Elixir 1.14 and OTP 25 features; the runtime's C is built with
+/// clang 16.
+pub const MIN_NODE: (u32, u32) = (20, 3);
+pub const MIN_ELIXIR: (u32, u32) = (1, 14);
+pub const MIN_OTP: (u32, u32) = (25, 0);
+pub const MIN_CLANG: (u32, u32) = (16, 0);
+
+/// The first `major.minor` in `text` after `after` (`"v20.3.1"` → (20, 3)).
+pub fn parse_version(text: &str, after: &str) -> Option<(u32, u32)> {
+    let rest = &text[text.find(after)? + after.len()..];
+    let rest = rest.trim_start_matches(|c: char| !c.is_ascii_digit());
+    let mut parts = rest.split(|c: char| !c.is_ascii_digit());
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next().and_then(|m| m.parse().ok()).unwrap_or(0);
+    Some((major, minor))
+}
+
+/// Marks a found tool that is too old as a failed check, with the fix.
+fn apply_minimums(checks: &mut [Check]) {
+    for c in checks.iter_mut().filter(|c| c.ok) {
+        let Some(version) = c.version.clone() else {
+            continue;
+        };
+        let (found, min, what, hint) = match c.name.as_str() {
+            "node" => (parse_version(&version, "v"), MIN_NODE, "Node.js", NODE_HINT),
+            "elixirc" => (parse_version(&version, "Elixir "), MIN_ELIXIR, "Elixir", ELIXIR_HINT),
+            "erl" => (parse_version(&version, "Erlang/OTP "), MIN_OTP, "Erlang/OTP", ELIXIR_HINT),
+            "clang" => (parse_version(&version, "version "), MIN_CLANG, "clang", ""),
+            _ => continue,
+        };
+        match found {
+            Some(v) if v >= min => {}
+            Some((major, minor)) => {
+                c.ok = false;
+                c.hint = Some(format!(
+                    "{what} {major}.{minor} is too old: {}.{} or newer is needed; {}",
+                    min.0,
+                    min.1,
+                    if hint.is_empty() { ew_runtime::toolchain::install_hint() } else { hint.to_string() }
+                ));
+            }
+            None => {
+                c.hint = Some(format!("could not read a version from {version:?}"));
+            }
+        }
+    }
+}
+
+/// Stops `dev`/`deploy` early when Node.js is missing or too old for wrangler.
+pub fn require_node(cwd: &Path) -> anyhow::Result<()> {
+    let mut check = [tool_check(process::NODE, cwd, &["--version"], first_line, false, NODE_HINT)];
+    apply_minimums(&mut check);
+    let [c] = check;
+    if c.ok {
+        Ok(())
+    } else {
+        anyhow::bail!(
+            "{}: {}",
+            c.path.map(|p| p.display().to_string()).unwrap_or_else(|| "node".into()),
+            c.hint.unwrap_or_default()
+        )
+    }
+}
+
+/// The C compiler for `runtime build` (only needed when no prebuilt
+/// runtime is installed).
+fn clang_check(cwd: &Path) -> Check {
+    match ew_runtime::process::find("CLANG", &["clang-16", "clang-17", "clang-18", "clang-19", "clang"]) {
+        Some(path) => {
+            let version = Cmd::new(&path, cwd).args(["--version"]).capture().ok().map(|o| first_line(&o.stdout));
+            Check { name: "clang".into(), ok: version.is_some(), required_for_build: false, path: Some(path), version, hint: None }
+        }
+        None => Check {
+            name: "clang".into(),
+            ok: false,
+            required_for_build: false,
+            path: None,
+            version: None,
+            hint: Some(format!(
+                "only needed to build the runtime (`elixir-workers runtime build`); install:\n{}",
+                ew_runtime::toolchain::install_hint()
+            )),
+        },
+    }
+}
+
+/// Which runtime a build would use, and whether it is the binary's.
+fn runtime_check() -> Check {
+    let status = ew_runtime::locate::status();
+    // With the toolchain here, `build` builds a missing runtime itself.
+    let buildable = status.dir.is_none() && ew_runtime::toolchain::available();
+    let detail = status.dir.as_ref().map(|dir| {
+        let size = dir.join("atomvm.wasm").metadata().map(|m| m.len()).unwrap_or(0);
+        format!(
+            "{} ({}; atomvm.wasm {size} B{})",
+            status.found_id.as_deref().unwrap_or("no id"),
+            match status.origin {
+                Some(ew_runtime::Origin::Env) => "from ELIXIR_WORKERS_RUNTIME",
+                _ => "user cache",
+            },
+            if status.modified { ", built from modified AtomVM source" } else { "" }
+        )
+    });
+    Check {
+        name: "runtime".into(),
+        // A runtime named by ELIXIR_WORKERS_RUNTIME is used whatever its id
+        // (the hint says when it is not the binary's).
+        ok: status.matches || status.origin == Some(ew_runtime::Origin::Env),
+        required_for_build: !buildable,
+        path: status.dir.clone(),
+        version: detail,
+        hint: status.problem.clone().map(|p| {
+            if buildable {
+                format!("{p}\n(`build` will build it on first use: the toolchain is here)")
+            } else {
+                p
+            }
+        }),
+    }
+}
 
 fn first_line(s: &str) -> String {
     s.lines()
@@ -158,39 +281,8 @@ pub fn doctor(cwd: &Path) -> Report {
         Err(_) => Check { name: "wrangler".into(), ok: false, required_for_build: false, path: None, version: None, hint: Some(NODE_HINT.into()) },
     };
     checks.push(wrangler);
-    checks.push(match Runtime::locate() {
-        Ok(rt) => {
-            let commit = rt
-                .info
-                .as_ref()
-                .and_then(|i| i.get("atomvm_commit").or_else(|| i.get("atomvm")).cloned())
-                .map(|v| {
-                    v.as_str()
-                        .map(str::to_string)
-                        .unwrap_or_else(|| v.to_string())
-                });
-            let size = rt.wasm().metadata().map(|m| m.len()).unwrap_or(0);
-            let stdlib = rt.stdlib_beams().map(|b| b.len()).unwrap_or(0);
-            Check {
-                name: "runtime".into(),
-                ok: true,
-                required_for_build: true,
-                path: Some(rt.dir.clone()),
-                version: Some(format!(
-                    "atomvm.wasm {size} B, {stdlib} stdlib modules{}",
-                    commit.map(|c| format!(", AtomVM {c}")).unwrap_or_default()
-                )),
-                hint: None,
-            }
-        }
-        Err(e) => Check {
-            name: "runtime".into(),
-            ok: false,
-            required_for_build: true,
-            path: None,
-            version: None,
-            hint: Some(format!("{e:#}")),
-        },
-    });
+    checks.push(clang_check(cwd));
+    checks.push(runtime_check());
+    apply_minimums(&mut checks);
     Report { checks }
 }

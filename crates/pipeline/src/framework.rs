@@ -12,36 +12,19 @@ mod embedded {
     include!(concat!(env!("OUT_DIR"), "/embedded.rs"));
 }
 
-/// Overrides the cache directory (tests point it into a temp dir).
-pub const CACHE_ENV: &str = "ELIXIR_WORKERS_CACHE";
+pub use ew_runtime::cache::CACHE_ENV;
 
-/// The framework's `.ex` sources, relative to `priv/framework/lib/`.
+/// The framework's `.ex` sources, relative to `crates/pipeline/framework/lib/`.
 pub fn sources() -> &'static [(&'static str, &'static [u8])] {
     embedded::FRAMEWORK
 }
 
-/// The worker shim files, relative to `templates/worker/src/`.
+/// The worker shim files, relative to `crates/pipeline/worker/src/`.
 pub fn worker_files() -> &'static [(&'static str, &'static [u8])] {
     embedded::WORKER
 }
 
-/// `$ELIXIR_WORKERS_CACHE`, else `$XDG_CACHE_HOME/elixir-workers`, else
-/// `~/.cache/elixir-workers`.
-pub fn cache_root() -> Result<PathBuf> {
-    if let Some(dir) = std::env::var_os(CACHE_ENV).filter(|v| !v.is_empty()) {
-        // elixirc runs with other working directories: a relative cache
-        // path would resolve differently there.
-        return std::path::absolute(PathBuf::from(&dir))
-            .with_context(|| format!("{CACHE_ENV}={} cannot be resolved", dir.to_string_lossy()));
-    }
-    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
-        return Ok(PathBuf::from(dir).join("elixir-workers"));
-    }
-    let home = std::env::var_os("HOME")
-        .filter(|v| !v.is_empty())
-        .context("neither ELIXIR_WORKERS_CACHE, XDG_CACHE_HOME nor HOME is set: no place for the compile cache")?;
-    Ok(PathBuf::from(home).join(".cache/elixir-workers"))
-}
+pub use ew_runtime::cache::root as cache_root;
 
 /// The cache key: this binary's version, the Elixir/OTP versions and the
 /// hash of every embedded source.
@@ -82,7 +65,7 @@ pub fn ensure_compiled(toolchain: &Toolchain) -> Result<Compiled> {
     anyhow::ensure!(
         !sources().is_empty(),
         "this elixir-workers binary was built without the framework sources \
-         (priv/framework/lib/ was empty when it was compiled); rebuild it from a complete checkout"
+         (crates/pipeline/framework/lib/ was empty when it was compiled); rebuild it from a complete checkout"
     );
     let key = key(toolchain);
     let root = cache_root()?.join("framework");

@@ -7,7 +7,6 @@
 //! terminal: progress goes out as [`Event`]s through a callback and results
 //! come back as values the CLI renders.
 
-pub mod atomic;
 pub mod build;
 pub mod compile_server;
 pub mod deploy;
@@ -23,6 +22,7 @@ pub mod state;
 pub mod toolchain;
 
 pub use build::{build, BuildOptions, Summary};
+pub use ew_runtime::atomic;
 pub use process::ToolFailed;
 pub use project::Project;
 pub use runtime::Runtime;
@@ -43,6 +43,8 @@ pub enum Event {
     RebuildFailed(String),
     /// `dev --watch`: a rebuild finished.
     Rebuilt(Box<Summary>),
+    /// Progress of a runtime build or install.
+    Runtime(ew_runtime::Progress),
 }
 
 /// `npm install` in `dir` (used by `new`, whose crate must not spawn).

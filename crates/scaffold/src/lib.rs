@@ -1,4 +1,4 @@
-//! `elixir-workers new`: renders the project templates (`templates/new/**`,
+//! `elixir-workers new`: renders the project templates (`crates/scaffold/templates/**`,
 //! embedded in the binary at build time) with tera into a fresh directory.
 //!
 //! This crate owns name validation, the template table and the rendering of
@@ -295,7 +295,7 @@ fn render(template_path: &str, source: &str, ctx: &tera::Context) -> Result<Stri
 
 /// Where a template lands in the project: the `__app__` placeholder becomes
 /// the name and `_gitignore` becomes `.gitignore` (a real `.gitignore` inside
-/// `templates/new/` would apply to this repository).
+/// `crates/scaffold/templates/` would apply to this repository).
 fn output_path(template_path: &str, name: &str) -> String {
     let path = template_path.replace(APP_PLACEHOLDER, name);
     match path.rsplit_once('/') {

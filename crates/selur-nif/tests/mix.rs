@@ -10,14 +10,10 @@ fn mix_test_in_integrations_vordr() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let project = root.join("integrations/vordr");
     if Command::new("mix").arg("--version").output().is_err() {
-        // Straight to stderr, not eprintln!: libtest hides what the print
-        // macros write in a passing test, and a skip must be seen.
-        use std::io::Write as _;
-        let _ = writeln!(
-            std::io::stderr(),
-            "\n*** SKIPPED: mix test in integrations/vordr (mix not found; install elixir) ***\n"
+        return worker_tests::skip(
+            "mix test in integrations/vordr",
+            "mix not found; install elixir",
         );
-        return;
     }
     // This test binary lives in <target>/<profile>/deps/, next to the NIF
     // cargo built for the same run (it is copied up to <profile>/ only when

@@ -27,12 +27,9 @@ fn runc_available() -> bool {
         .is_ok_and(|o| o.status.success());
     let busybox = Path::new(BUSYBOX).is_file();
     if !(root && runc && busybox) {
-        // Straight to stderr, not eprintln!: libtest hides what the print
-        // macros write in a passing test, and a skip must be seen.
-        use std::io::Write as _;
-        let _ = writeln!(
-            std::io::stderr(),
-            "\n*** SKIPPED: real-container test needs root ({root}), runc ({runc}) and {BUSYBOX} from busybox-static ({busybox}) ***\n"
+        worker_tests::skip(
+            "real-container test",
+            &format!("needs root ({root}), runc ({runc}) and {BUSYBOX} from busybox-static ({busybox})"),
         );
         return false;
     }

@@ -1,5 +1,5 @@
 //! Test support for the runtime side of elixir-workers: the Elixir framework
-//! (`priv/framework`) and the JavaScript worker (`templates/worker`).
+//! (`crates/pipeline/framework`) and the JavaScript worker (`crates/pipeline/worker`).
 //!
 //! This crate owns no product code. Its tests run the non-Rust suites so that
 //! `cargo test --workspace` runs everything: ExUnit on the real BEAM,
@@ -23,35 +23,53 @@ pub fn workspace_root() -> PathBuf {
 }
 
 pub fn framework_dir() -> PathBuf {
-    workspace_root().join("priv/framework")
+    workspace_root().join("crates/pipeline/framework")
 }
 
 pub fn worker_dir() -> PathBuf {
-    workspace_root().join("templates/worker")
+    workspace_root().join("crates/pipeline/worker")
 }
 
 /// The runtime directory (holding `atomvm.wasm` and `stdlib/`), found the
-/// way the toolchain finds it: `$ELIXIR_WORKERS_RUNTIME`, then `priv/`.
-/// `None` when neither has an `atomvm.wasm`.
+/// way the toolchain finds it (`ew_runtime::Runtime::locate`:
+/// `$ELIXIR_WORKERS_RUNTIME`, else the user cache under the binary's
+/// runtime id). `None` when there is none.
 pub fn runtime_dir() -> Option<PathBuf> {
-    let candidates = std::env::var_os("ELIXIR_WORKERS_RUNTIME")
-        .map(PathBuf::from)
-        .into_iter()
-        .chain(std::iter::once(workspace_root().join("priv")));
-    candidates
-        .into_iter()
-        .find(|d| d.join("atomvm.wasm").is_file() && d.join("stdlib").is_dir())
+    ew_runtime::Runtime::locate().ok().map(|rt| rt.dir)
 }
 
-/// Prints the skip notice the project uses for tests that need the runtime.
+/// Prints the skip notice for a test that needs the runtime; under `CI` it
+/// fails the test instead (see [`skip`]).
 pub fn skip_without_runtime(test: &str) {
+    skip(
+        test,
+        "no AtomVM runtime; run `elixir-workers runtime build` (or `runtime install`), \
+         or set ELIXIR_WORKERS_RUNTIME",
+    );
+}
+
+/// The project's one rule for a test that cannot run here: it says so on
+/// stderr and returns, except under `CI`, where every test must run and a
+/// missing prerequisite fails the test.
+pub fn skip(test: &str, why: &str) {
+    if std::env::var_os("CI").is_some_and(|v| !v.is_empty()) {
+        panic!("{test} cannot run: {why} (CI is set, so this fails instead of skipping)");
+    }
     // Straight to stderr, not eprintln!: libtest hides what the print
     // macros write in a passing test, and a skip must be seen.
     use std::io::Write as _;
-    let _ = writeln!(
-        std::io::stderr(),
-        "SKIPPED: {test} (no AtomVM runtime; run cargo xtask runtime, or set ELIXIR_WORKERS_RUNTIME)"
-    );
+    let _ = writeln!(std::io::stderr(), "SKIPPED: {test} ({why})");
+}
+
+/// AtomVM's source for tests that build from it: `$ATOMVM_SRC` (a checkout
+/// or an archive), else the pinned archive beside the workspace
+/// (`../shared/third_party/`), else `None`.
+pub fn atomvm_src() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("ATOMVM_SRC").filter(|v| !v.is_empty()) {
+        return Some(PathBuf::from(dir));
+    }
+    let shared = workspace_root().join("../shared/third_party/AtomVM-aa7ac0f8.tar.gz");
+    shared.is_file().then_some(shared)
 }
 
 /// A tool from `$VAR`, else its name on `PATH`.
@@ -161,7 +179,7 @@ pub fn pack_app(app_ebin: &Path, stdlib: &Path) -> Result<(Vec<u8>, Vec<String>)
     ))
 }
 
-/// Compiles the framework and the test app (`priv/framework/test/support`)
+/// Compiles the framework and the test app (`crates/pipeline/framework/test/support`)
 /// and packs them with the runtime's stdlib into `dir/app.avm`.
 pub fn build_test_app(runtime: &Path, dir: &Path) -> Result<PathBuf> {
     let ebin = dir.join("ebin");
@@ -183,4 +201,91 @@ pub fn build_test_app(runtime: &Path, dir: &Path) -> Result<PathBuf> {
 pub fn echo_output(out: &Output) {
     print!("{}", String::from_utf8_lossy(&out.stdout));
     eprint!("{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// A static file server on 127.0.0.1 for download tests: `GET /NAME` answers
+/// the file `dir/NAME` (404 when there is none). It serves one connection at
+/// a time and stops by itself after `lifetime`, or when the returned guard
+/// is dropped.
+pub fn serve_dir(dir: &Path, lifetime: std::time::Duration) -> FileServer {
+    use std::io::{BufRead as _, BufReader, Write as _};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("binding 127.0.0.1:0");
+    listener.set_nonblocking(true).expect("a non-blocking listener");
+    let port = listener.local_addr().expect("a local address").port();
+    let stop = Arc::new(AtomicBool::new(false));
+    let dir = dir.to_path_buf();
+    let flag = Arc::clone(&stop);
+    let thread = std::thread::spawn(move || {
+        let deadline = std::time::Instant::now() + lifetime;
+        while !flag.load(Ordering::Relaxed) && std::time::Instant::now() < deadline {
+            let Ok((stream, _)) = listener.accept() else {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+                continue;
+            };
+            let _ = stream.set_nonblocking(false);
+            let mut reader = BufReader::new(&stream);
+            let mut request_line = String::new();
+            if reader.read_line(&mut request_line).is_err() {
+                continue;
+            }
+            // Skip the headers.
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                line.clear();
+            }
+            let name = request_line
+                .split_whitespace()
+                .nth(1)
+                .unwrap_or("/")
+                .trim_start_matches('/')
+                .to_string();
+            let file = (!name.contains("..") && !name.is_empty())
+                .then(|| std::fs::read(dir.join(&name)).ok())
+                .flatten();
+            let mut out = &stream;
+            let _ = match file {
+                Some(bytes) => out
+                    .write_all(
+                        format!(
+                            "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                            bytes.len()
+                        )
+                        .as_bytes(),
+                    )
+                    .and_then(|()| out.write_all(&bytes)),
+                None => out.write_all(
+                    b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                ),
+            };
+        }
+    });
+    FileServer {
+        port,
+        stop,
+        thread: Some(thread),
+    }
+}
+
+/// The running server of [`serve_dir`]; dropping it stops the server.
+pub struct FileServer {
+    pub port: u16,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl FileServer {
+    pub fn url(&self, name: &str) -> String {
+        format!("http://127.0.0.1:{}/{name}", self.port)
+    }
+}
+
+impl Drop for FileServer {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }

@@ -1,9 +1,9 @@
 //! End to end on the real AtomVM runtime: the test app from
-//! `priv/framework/test/support` compiled with the real elixirc, packed with
+//! `crates/pipeline/framework/test/support` compiled with the real elixirc, packed with
 //! the runtime's stdlib, and served by the real `atomvm.wasm`
 //!
 //! * through the shim's request path in Node with fake KV/D1 bindings
-//!   (`templates/worker/test/e2e.test.mjs`), and
+//!   (`crates/pipeline/worker/test/e2e.test.mjs`), and
 //! * through a real `wrangler dev` with real HTTP requests.
 //!
 //! Without a runtime both print SKIPPED and return.

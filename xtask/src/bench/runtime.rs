@@ -4,7 +4,7 @@
 //! the response), per route, against the targets and the original
 //! tool's figures measured on this machine.
 //!
-//! The app is the framework's test app (`priv/framework/test/support`),
+//! The app is the framework's test app (`crates/pipeline/framework/test/support`),
 //! compiled with the real elixirc, tree-shaken and packed with `avm` together
 //! with the runtime's stdlib, as a build would.
 
@@ -63,10 +63,10 @@ pub fn run(args: Args) -> Result<()> {
         .len();
     println!("app.avm: {avm_size} bytes (the framework's test app, tree-shaken)");
 
-    let script = root.join("templates/worker/bench/runtime.mjs");
+    let script = root.join("crates/pipeline/worker/bench/runtime.mjs");
     let node = std::env::var_os("NODE").unwrap_or_else(|| "node".into());
     let out = Command::new(&node)
-        .current_dir(root.join("templates/worker"))
+        .current_dir(root.join("crates/pipeline/worker"))
         .arg(&script)
         .arg("--wasm")
         .arg(&wasm)

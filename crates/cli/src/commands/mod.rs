@@ -8,3 +8,4 @@ pub mod inspect;
 pub mod new;
 pub mod pack;
 pub mod package;
+pub mod runtime;

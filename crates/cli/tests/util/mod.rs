@@ -124,17 +124,10 @@ pub fn test_runtime() -> PathBuf {
     .clone()
 }
 
-/// The real AtomVM runtime: $ELIXIR_WORKERS_RUNTIME or the workspace's priv/.
+/// The real AtomVM runtime, found as the binary finds it
+/// (`$ELIXIR_WORKERS_RUNTIME`, else the user cache under its id).
 pub fn real_runtime() -> Option<PathBuf> {
-    std::env::var_os("ELIXIR_WORKERS_RUNTIME")
-        .map(PathBuf::from)
-        .into_iter()
-        .chain([workspace().join("priv")])
-        .find(|dir| {
-            dir.join("atomvm.wasm").is_file()
-                && dir.join("stdlib").is_dir()
-                && !is_test_runtime(dir)
-        })
+    worker_tests::runtime_dir().filter(|dir| !is_test_runtime(dir))
 }
 
 fn is_test_runtime(dir: &Path) -> bool {

@@ -1,0 +1,145 @@
+//! `elixir-workers runtime pack|install|status` on a stand-in runtime (a
+//! module with the runtime's imports and exports, and a manifest under the
+//! binary's id): packing, installing from a file and over HTTP from a server
+//! on 127.0.0.1, and every refusal (a wrong sha256, a wrong id, no checksum,
+//! a missing file). Needs nothing from outside, so it always runs.
+
+mod util;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use util::{bin, run, tempdir};
+
+/// A runtime directory that passes every check `install` makes, with `id`.
+fn stand_in_runtime(dir: &Path, id: &str) -> PathBuf {
+    let wasm = wat::parse_str(
+        r#"(module
+             (import "elixir_workers" "memory" (memory 1))
+             (func (export "_initialize")) (func (export "ew_boot"))
+             (func (export "ew_run")) (func (export "ew_heap_high_water"))
+             (export "memory" (memory 0)))"#,
+    )
+    .unwrap();
+    let beam = b"FOR1\0\0\0\x04BEAM".to_vec();
+    std::fs::create_dir_all(dir.join("stdlib")).unwrap();
+    std::fs::write(dir.join("atomvm.wasm"), &wasm).unwrap();
+    std::fs::write(dir.join("stdlib/lists.beam"), &beam).unwrap();
+    let manifest = serde_json::json!({
+        "id": id,
+        "artifacts": [
+            {"path": "atomvm.wasm", "size": wasm.len(), "sha256": ew_runtime::sha256_hex(&wasm)},
+            {"path": "stdlib/lists.beam", "size": beam.len(), "sha256": ew_runtime::sha256_hex(&beam)},
+        ],
+    });
+    std::fs::write(dir.join("runtime.json"), manifest.to_string()).unwrap();
+    dir.to_path_buf()
+}
+
+/// The binary with its own cache and no runtime override.
+fn ew(cache: &Path) -> Command {
+    let mut cmd = Command::new(bin());
+    cmd.env("ELIXIR_WORKERS_CACHE", cache)
+        .env_remove("ELIXIR_WORKERS_RUNTIME")
+        .env("NO_COLOR", "1");
+    cmd
+}
+
+fn pack(runtime: &Path, out: &Path) {
+    let r = run(ew(&runtime.join("unused-cache"))
+        .env("ELIXIR_WORKERS_RUNTIME", runtime)
+        .args(["runtime", "pack", "-o"])
+        .arg(out));
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+}
+
+fn status(cache: &Path) -> serde_json::Value {
+    let r = run(ew(cache).args(["runtime", "status", "--json"]));
+    serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.stdout))
+}
+
+#[test]
+fn pack_is_deterministic_and_install_from_a_file_checks_its_sha256() {
+    let tmp = tempdir();
+    let rt = stand_in_runtime(&tmp.path().join("rt"), &ew_runtime::runtime_id());
+    let (a, b) = (tmp.path().join("a.tar.gz"), tmp.path().join("b.tar.gz"));
+    pack(&rt, &a);
+    pack(&rt, &b);
+    assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+    let sha = std::fs::read_to_string(tmp.path().join("a.tar.gz.sha256")).unwrap();
+    assert_eq!(sha, format!("{}  a.tar.gz\n", ew_runtime::sha256_hex(&std::fs::read(&a).unwrap())));
+
+    let cache = tmp.path().join("cache");
+    assert_eq!(status(&cache)["matches"], false);
+    let r = run(ew(&cache).args(["runtime", "install"]).arg(&a));
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let st = status(&cache);
+    assert_eq!(st["matches"], true, "{st}");
+    assert_eq!(st["origin"], "cache");
+    let installed = PathBuf::from(st["dir"].as_str().unwrap());
+    assert_eq!(
+        std::fs::read(installed.join("atomvm.wasm")).unwrap(),
+        std::fs::read(rt.join("atomvm.wasm")).unwrap()
+    );
+
+    // No checksum beside the file (and none in runtime.lock for a stand-in).
+    std::fs::remove_file(tmp.path().join("b.tar.gz.sha256")).unwrap();
+    let r = run(ew(&tmp.path().join("cache2")).args(["runtime", "install"]).arg(&b));
+    assert_eq!(r.code, Some(1));
+    assert!(r.stderr.contains("no checksum for"), "{}", r.stderr);
+    assert_eq!(status(&tmp.path().join("cache2"))["matches"], false);
+}
+
+#[test]
+fn install_over_http_refuses_a_wrong_sha256_a_wrong_id_and_a_missing_file() {
+    let tmp = tempdir();
+    let srv = tmp.path().join("srv");
+    std::fs::create_dir_all(&srv).unwrap();
+    let good = stand_in_runtime(&tmp.path().join("good"), &ew_runtime::runtime_id());
+    pack(&good, &srv.join("good.tar.gz"));
+    // The same sha256 file beside different bytes.
+    let mut bytes = std::fs::read(srv.join("good.tar.gz")).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    std::fs::write(srv.join("tampered.tar.gz"), &bytes).unwrap();
+    std::fs::copy(srv.join("good.tar.gz.sha256"), srv.join("tampered.tar.gz.sha256")).unwrap();
+    let other = stand_in_runtime(&tmp.path().join("other"), "atomvm-aa7ac0f8-0000000000000000");
+    pack(&other, &srv.join("other.tar.gz"));
+
+    let server = worker_tests::serve_dir(&srv, std::time::Duration::from_secs(120));
+
+    let cache = tmp.path().join("cache-tampered");
+    let r = run(ew(&cache).args(["runtime", "install", &server.url("tampered.tar.gz")]));
+    assert_eq!(r.code, Some(1));
+    assert!(r.stderr.contains("nothing was installed"), "{}", r.stderr);
+    assert_eq!(status(&cache)["matches"], false);
+
+    let cache = tmp.path().join("cache-other");
+    let r = run(ew(&cache).args(["runtime", "install", &server.url("other.tar.gz")]));
+    assert_eq!(r.code, Some(1));
+    assert!(
+        r.stderr.contains("holds runtime atomvm-aa7ac0f8-0000000000000000; this binary needs"),
+        "{}",
+        r.stderr
+    );
+
+    let r = run(ew(&cache).args(["runtime", "install", &server.url("missing.tar.gz")]));
+    assert_eq!(r.code, Some(1));
+    assert!(r.stderr.contains("404"), "{}", r.stderr);
+
+    let cache = tmp.path().join("cache-good");
+    let r = run(ew(&cache).args(["runtime", "install", &server.url("good.tar.gz")]));
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let st = status(&cache);
+    assert_eq!(st["matches"], true, "{st}");
+    assert_eq!(st["found_id"], ew_runtime::runtime_id());
+}
+
+#[test]
+fn with_no_runtime_status_fails_and_names_both_ways_to_get_one() {
+    let tmp = tempdir();
+    let r = run(ew(tmp.path()).args(["runtime", "status"]));
+    assert_eq!(r.code, Some(1));
+    assert!(r.stdout.contains(&ew_runtime::runtime_id()), "{}", r.stdout);
+    assert!(r.stdout.contains("elixir-workers runtime install"), "{}", r.stdout);
+    assert!(r.stdout.contains("elixir-workers runtime build"), "{}", r.stdout);
+}

@@ -1,0 +1,250 @@
+// Runs atomvm.wasm for one request: a fresh instance of the compiled module
+// per request, started from a snapshot of the booted VM, the request on
+// stdin, the response through the `elixir_workers.respond` import.
+//
+// The module is a WASI reactor (crates/runtime/atomvm-wasi/src/main.c): `ew_boot`
+// loads the archive and every module in it, `ew_run` runs start/0. Between
+// the two the VM holds no process and no C frame, so the instance's whole
+// state is its linear memory. The first request of an isolate boots once and
+// copies that memory; every request then gets a fresh instance whose memory
+// is reset to the copy before it runs, so no request sees anything an
+// earlier one did and none pays for loading the app again.
+//
+// The memory is imported (`elixir_workers.memory`) so that one
+// WebAssembly.Memory can serve request after request: resetting pages that
+// are already mapped is a plain copy, where a new memory costs a page fault
+// on the first touch of every page (~0.7 ms per MB here). The VM boots in
+// BOOT_MEMORY_PAGES, and wasi-libc's allocator takes all of it as its first
+// heap, so requests find megabytes free above the booted heap. A reset copies
+// the snapshot up to the booted heap's end and zeroes what the last run wrote
+// above it (putting back the few nonzero words the allocator keeps there), up
+// to the heap's high-water mark the guest reports
+// (`ew_heap_high_water`, crates/runtime/atomvm-wasi/src/heap_mark.c). A run that
+// grows the memory gets a new one next time: the allocator inside must find
+// the heap exactly where the snapshot left it.
+//
+// The runtime ABI (argv, the /app preopen, the imports and exports) is fixed
+// in the project's contracts; see PROTOCOL.md for what travels over it.
+
+import { WasiHost } from "./wasi.js";
+
+export const ARGV = ["atomvm", "/app/app.avm"];
+
+const PAGE = 65536;
+/**
+ * The memory the VM boots in (10 MiB): the module's minimum (its stack and
+ * static data) is below it, which `cargo xtask runtime` checks, and the rest
+ * is heap for boot and for requests.
+ */
+export const BOOT_MEMORY_PAGES = 160;
+// Bytes above the high-water mark an allocator may still have written (the
+// header of the chunk that follows the highest one).
+const HIGH_WATER_MARGIN = 4096;
+
+const roundUp = (n, to) => Math.ceil(n / to) * to;
+
+// The nonzero bytes of the booted memory above `from` (the heap's
+// high-water mark): wasi-libc's allocator writes nothing there but a few
+// words at the end of its region, so they are found by scanning back from the
+// end of the memory until a long run of zeros. Reading the whole 9 MB would
+// cost a page fault per page in a cold isolate (10-30 ms here); this reads a
+// few kilobytes. Returns [{at, data}].
+function tailAbove(bytes, from, zeroRun = 4096) {
+  const words = new BigUint64Array(bytes.buffer, bytes.byteOffset + from, (bytes.length - from) / 8);
+  let end = words.length;
+  while (end > 0 && words[end - 1] === 0n) end--;
+  if (end === 0) return [];
+  let start = end - 1;
+  for (let i = start - 1, zeros = 0; i >= 0 && zeros * 8 < zeroRun; i--) {
+    if (words[i] === 0n) zeros++;
+    else {
+      start = i;
+      zeros = 0;
+    }
+  }
+  return [{ at: from + start * 8, data: bytes.slice(from + start * 8, from + end * 8) }];
+}
+
+// What a run may have written: everything below the heap's high-water mark
+// (plus the margin), or the whole memory when the guest cannot say.
+function dirtyEnd(instance, memoryBytes) {
+  let mark = memoryBytes;
+  try {
+    mark = instance.exports.ew_heap_high_water() >>> 0;
+  } catch {
+    // A guest that cannot answer: assume everything.
+  }
+  return Math.min(memoryBytes, roundUp(mark + HIGH_WATER_MARGIN, 8));
+}
+
+/** What one run gave back: exit code or trap, and the last response. */
+function outcome(exitCode, trap, response) {
+  return { exitCode, trap, response };
+}
+
+function trapMessage(e) {
+  return e && e.message ? e.message : String(e);
+}
+
+/**
+ * A booted app: the compiled module, the archive, and the snapshot of the
+ * VM's memory right after `ew_boot`.
+ */
+export class AppRuntime {
+  /**
+   * @param {WebAssembly.Module} wasmModule compiled atomvm.wasm
+   * @param {Uint8Array} avmBytes the app archive
+   */
+  constructor(wasmModule, avmBytes) {
+    this.wasmModule = wasmModule;
+    this.avmBytes = avmBytes;
+    /** @type {Uint8Array|null} the booted memory up to its heap's high-water mark */
+    this.snapshot = null;
+    /** @type {{at: number, data: Uint8Array}[]} the booted memory's nonzero bytes above that */
+    this.tail = [];
+    /** The booted memory's size in bytes. */
+    this.memoryBytes = 0;
+    /** @type {WebAssembly.Memory|null} the memory the next run resets and uses */
+    this.memory = null;
+    /** Where this.memory may differ from the snapshot: [0, dirty). */
+    this.dirty = 0;
+    /** Boots so far (a failed boot is retried by the next request). */
+    this.boots = 0;
+    /** Memories created (the boot's, and one after each run that grew its memory). */
+    this.memoriesCreated = 0;
+  }
+
+  #instantiate(memory, stdin, logger, onRespond) {
+    const wasi = new WasiHost({
+      args: ARGV,
+      env: [],
+      stdin,
+      preopens: { "/app": { "app.avm": this.avmBytes } },
+      stdout: (line) => logger.log(line),
+      stderr: (line) => logger.error(line),
+    });
+    const imports = {
+      wasi_snapshot_preview1: wasi.imports,
+      elixir_workers: {
+        memory,
+        // The last response handed over wins; it is copied out at once
+        // because the guest may reuse the memory afterwards.
+        respond(ptr, len) {
+          onRespond(wasi.copyOut(ptr, len));
+        },
+      },
+    };
+    const instance = new WebAssembly.Instance(this.wasmModule, imports);
+    wasi.memory = memory;
+    return { wasi, instance };
+  }
+
+  /**
+   * Boots into a new memory and keeps the snapshot (the first run does this
+   * by itself). Returns null, or the failed outcome: exit code 2 with the
+   * VM's reason on stderr, or a trap.
+   */
+  boot(logger = console) {
+    this.boots++;
+    const memory = new WebAssembly.Memory({ initial: BOOT_MEMORY_PAGES });
+    this.memoriesCreated++;
+    const { wasi, instance } = this.#instantiate(memory, new Uint8Array(0), logger, () => {});
+    let code;
+    try {
+      code = wasi.call(() => {
+        instance.exports._initialize();
+        return instance.exports.ew_boot();
+      });
+    } catch (e) {
+      return outcome(null, trapMessage(e), null);
+    }
+    if (code !== 0) return outcome(code, null, null);
+    const bytes = new Uint8Array(memory.buffer);
+    // The snapshot: every byte up to the heap's high-water mark, and above it
+    // the few nonzero words the allocator keeps at the end of its region;
+    // the rest is zero (a test holds this against a scan of every byte).
+    const size = bytes.length;
+    const end = dirtyEnd(instance, size);
+    this.snapshot = bytes.slice(0, end);
+    this.tail = tailAbove(bytes, end);
+    this.memoryBytes = size;
+    this.memory = memory;
+    this.dirty = end;
+    return null;
+  }
+
+  // The memory for the next run: the one kept from the last run, or a new
+  // one (zeroed, so only the snapshot's bytes need writing) when that run
+  // grew it.
+  #nextMemory() {
+    if (this.memory === null || this.memory.buffer.byteLength !== this.memoryBytes) {
+      this.memory = new WebAssembly.Memory({ initial: this.memoryBytes / PAGE });
+      this.memoriesCreated++;
+      const bytes = new Uint8Array(this.memory.buffer);
+      for (const { at, data } of this.tail) bytes.set(data, at);
+      this.dirty = this.snapshot.length;
+    }
+    return this.memory;
+  }
+
+  /**
+   * Runs the app once on `stdin`.
+   * @param {Uint8Array} stdin the request bytes
+   * @param {{log: Function, error: Function}} logger where stdout/stderr lines go
+   * @returns {{exitCode: number|null, trap: string|null, response: Uint8Array|null}}
+   */
+  run(stdin, logger = console) {
+    if (this.snapshot === null) {
+      const failed = this.boot(logger);
+      if (failed !== null) return failed;
+    }
+    const memory = this.#nextMemory();
+    let response = null;
+    const { wasi, instance } = this.#instantiate(memory, stdin, logger, (bytes) => {
+      response = bytes;
+    });
+    // Instantiation wrote the module's data segments into the memory again;
+    // the snapshot goes over them and over everything the last run left.
+    const bytes = new Uint8Array(memory.buffer);
+    bytes.set(this.snapshot);
+    if (this.dirty > this.snapshot.length) {
+      bytes.fill(0, this.snapshot.length, this.dirty);
+      for (const { at, data } of this.tail) if (at < this.dirty) bytes.set(data, at);
+    }
+    let exitCode = null;
+    let trap = null;
+    try {
+      exitCode = wasi.call(() => instance.exports.ew_run());
+    } catch (e) {
+      trap = trapMessage(e);
+    }
+    this.dirty = Math.max(this.snapshot.length, dirtyEnd(instance, memory.buffer.byteLength));
+    return outcome(exitCode, trap, response);
+  }
+}
+
+// One booted runtime per (module, archive) pair, for as long as both live.
+const runtimes = new WeakMap();
+
+/** The AppRuntime for this module and archive, booting it on first use. */
+export function appRuntime(wasmModule, avmBytes) {
+  let byArchive = runtimes.get(wasmModule);
+  if (!byArchive) {
+    byArchive = new WeakMap();
+    runtimes.set(wasmModule, byArchive);
+  }
+  let rt = byArchive.get(avmBytes);
+  if (!rt) {
+    rt = new AppRuntime(wasmModule, avmBytes);
+    byArchive.set(avmBytes, rt);
+  }
+  return rt;
+}
+
+/**
+ * Runs the app once: `appRuntime(wasmModule, avmBytes).run(stdin, logger)`.
+ * @returns {{exitCode: number|null, trap: string|null, response: Uint8Array|null}}
+ */
+export function runInstance(wasmModule, avmBytes, stdin, logger = console) {
+  return appRuntime(wasmModule, avmBytes).run(stdin, logger);
+}

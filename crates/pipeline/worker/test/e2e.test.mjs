@@ -1,0 +1,301 @@
+// End to end on the real runtime: the test app (crates/pipeline/framework/test/support)
+// packed with the real AtomVM stdlib and served by the real atomvm.wasm
+// through the shim's request path, with fake KV and D1 bindings.
+//
+// Run by crates/worker-tests/tests/e2e.rs, which builds the archive and sets
+// E2E_WASM and E2E_AVM; without them every test here is skipped.
+import test from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import { handleRequest, MAX_BODY_BYTES, MAX_PASSES } from "../src/worker.js";
+import { recordingLogger, collectingCtx, FakeKV, FakeD1, assertTailCoversMemory } from "./helpers.mjs";
+import { AppRuntime } from "../src/runtime.js";
+
+const wasmPath = process.env.E2E_WASM;
+const avmPath = process.env.E2E_AVM;
+const skip = !wasmPath || !avmPath ? "no AtomVM runtime (E2E_WASM/E2E_AVM not set)" : false;
+
+let app = null;
+function getApp() {
+  app ??= {
+    wasmModule: new WebAssembly.Module(fs.readFileSync(wasmPath)),
+    avmBytes: new Uint8Array(fs.readFileSync(avmPath)),
+  };
+  return app;
+}
+
+async function serve(method, path, { body, headers, env = {} } = {}) {
+  const logger = recordingLogger();
+  const ctx = collectingCtx();
+  const init = { method, headers };
+  if (body !== undefined) init.body = body;
+  const res = await handleRequest(new Request("http://w.test" + path, init), env, ctx, { ...getApp(), logger });
+  const bytes = new Uint8Array(await res.arrayBuffer());
+  const text = new TextDecoder().decode(bytes);
+  return { res, bytes, text, json: () => JSON.parse(text), logger, ctx };
+}
+
+const JSON_CT = { "content-type": "application/json" };
+
+test("health: JSON and the default security headers", { skip }, async () => {
+  const r = await serve("GET", "/health");
+  assert.equal(r.res.status, 200);
+  assert.equal(r.res.headers.get("content-type"), "application/json");
+  assert.equal(r.res.headers.get("x-frame-options"), "DENY");
+  assert.deepEqual(r.json(), { status: "ok" });
+});
+
+test("each request starts from the boot snapshot: nothing an earlier one left is there", { skip }, async () => {
+  // The route reports whether its atom and its registered process exist, then
+  // creates both and leaves the process running; the next run must not see them.
+  for (let i = 0; i < 3; i++) {
+    const r = await serve("GET", "/state/leak");
+    assert.equal(r.res.status, 200, r.text);
+    assert.deepEqual(r.json(), { atom_existed: false, registered: false });
+  }
+  // Also after a crash in between.
+  assert.equal((await serve("GET", "/crash")).res.status, 500);
+  assert.deepEqual((await serve("GET", "/state/leak")).json(), { atom_existed: false, registered: false });
+});
+
+test("the boot snapshot holds every nonzero byte of the booted VM's memory", { skip }, () => {
+  const rt = new AppRuntime(getApp().wasmModule, getApp().avmBytes);
+  const logger = recordingLogger();
+  assert.equal(rt.boot(logger), null, logger.err.join("\n"));
+  assertTailCoversMemory(rt);
+  assert.ok(rt.snapshot.length < 4 * 1024 * 1024, `dense snapshot of ${rt.snapshot.length} B`);
+});
+
+test("concurrent requests share the isolate's memory safely, across binding passes", { skip }, async () => {
+  // KV reads that resolve after a delay, so other requests run between a
+  // request's two passes on the same reused memory.
+  const slow = {
+    async get(key) {
+      await new Promise((r) => setTimeout(r, 5 + (key.length % 7)));
+      return key.startsWith("user") ? "v-" + key : null;
+    },
+  };
+  const jobs = [];
+  for (let i = 0; i < 24; i++) {
+    if (i % 3 === 0) jobs.push(serve("GET", `/kv/user${i}`, { env: { CACHE: slow } }).then((r) => ["kv", i, r]));
+    else if (i % 3 === 1) jobs.push(serve("GET", `/users/${i}`).then((r) => ["user", i, r]));
+    else jobs.push(serve("GET", "/state/concurrent").then((r) => ["state", i, r]));
+  }
+  for (const [kind, i, r] of await Promise.all(jobs)) {
+    assert.equal(r.res.status, 200, `${kind} ${i}: ${r.text}`);
+    if (kind === "kv") assert.deepEqual(r.json(), { key: `user${i}`, value: `v-user${i}`, found: true });
+    if (kind === "user") assert.deepEqual(r.json(), { id: String(i) });
+    if (kind === "state") assert.deepEqual(r.json(), { atom_existed: false, registered: false });
+  }
+});
+
+test("a 5 KB HTML page with escaped text", { skip }, async () => {
+  const r = await serve("GET", "/page");
+  assert.equal(r.res.headers.get("content-type"), "text/html; charset=utf-8");
+  assert.ok(r.bytes.length >= 4800 && r.bytes.length <= 5400, `${r.bytes.length} B`);
+  assert.match(r.text, /<td>item &lt;52&gt; &amp; &quot;friends&quot;<\/td>/);
+  const st = await serve("GET", "/page_static");
+  assert.equal(st.bytes.length, 4999);
+  assert.match(st.text, /<h1>Static page<\/h1>/);
+});
+
+test("route shapes: params, nested params, globs, percent-decoding, any-method routes", { skip }, async () => {
+  assert.deepEqual((await serve("GET", "/users/42")).json(), { id: "42" });
+  assert.deepEqual((await serve("GET", "/users/7/posts/9")).json(), { id: "7", post_id: "9" });
+  assert.deepEqual((await serve("GET", "/files/a/b/c.txt")).json(), { path: ["a", "b", "c.txt"] });
+  assert.deepEqual((await serve("GET", "/users/j%C3%B6rg")).json(), { id: "jörg" });
+  assert.deepEqual((await serve("PUT", "/users/5")).json(), { updated: "5" });
+  assert.equal((await serve("DELETE", "/any")).text, "any DELETE");
+  assert.equal((await serve("GET", "/")).text, "home");
+});
+
+test("404, 405 with allow, HEAD without a body", { skip }, async () => {
+  const nf = await serve("GET", "/no/such/page");
+  assert.equal(nf.res.status, 404);
+  assert.deepEqual(nf.json(), { error: "not_found", path: "/no/such/page" });
+  const na = await serve("PATCH", "/users/1");
+  assert.equal(na.res.status, 405);
+  assert.equal(na.res.headers.get("allow"), "GET, PUT");
+  const head = await serve("HEAD", "/health");
+  assert.equal(head.res.status, 200);
+  assert.equal(head.bytes.length, 0);
+});
+
+test("query strings, worker vars, redirects, statuses, repeated headers", { skip }, async () => {
+  assert.deepEqual((await serve("GET", "/query?a=1&b=two+words&c=%E2%98%83")).json(), { a: "1", b: "two words", c: "☃" });
+  assert.deepEqual((await serve("GET", "/env/APP_NAME", { env: { APP_NAME: "demo", KV: new FakeKV() } })).json(), { value: "demo" });
+  const redirect = await serve("GET", "/redirect");
+  assert.equal(redirect.res.status, 302);
+  assert.equal(redirect.res.headers.get("location"), "/health");
+  const created = await serve("GET", "/status/201");
+  assert.equal(created.res.status, 201);
+  assert.equal(created.text, "status 201");
+  assert.deepEqual((await serve("GET", "/cookies")).res.headers.getSetCookie(), ["a=1; Path=/", "b=2; Path=/"]);
+});
+
+function doc(size) {
+  const items = [];
+  let n = 0;
+  while (JSON.stringify(items).length < size) {
+    items.push({ id: n, name: `item ${n} "quoted" é ☃ 😀`, tags: ["a", "b\\c", "d/e"], score: n / 7, ok: n % 2 === 0, none: null });
+    n++;
+  }
+  return items;
+}
+
+test("JSON echo of 1, 10 and 50 KB round-trips exactly", { skip }, async () => {
+  for (const size of [1024, 10 * 1024, 50 * 1024]) {
+    const data = doc(size);
+    const r = await serve("POST", "/echo", { body: JSON.stringify(data), headers: JSON_CT });
+    assert.equal(r.res.status, 200, r.text.slice(0, 200));
+    assert.deepEqual(r.json(), data, `echo of ${size} B`);
+  }
+  const raw = JSON.stringify({ k: "v\n\"x\"" });
+  const r = await serve("POST", "/echo_raw", { body: raw, headers: JSON_CT });
+  assert.deepEqual(r.json(), { echo: raw, method: "POST", parsed_body: { k: 'v\n"x"' } });
+});
+
+test("\\u escapes decode to correct UTF-8, including surrogate pairs", { skip }, async () => {
+  const body = '{"snow":"\\u2603","e":"\\u00e9","pair":"\\ud83d\\ude00","clef":"\\uD834\\uDD1E","lone":"\\ud83d!"}';
+  const r = await serve("POST", "/echo", { body, headers: JSON_CT });
+  assert.equal(r.res.status, 200);
+  assert.deepEqual(r.json(), { snow: "☃", e: "é", pair: "😀", clef: "𝄞", lone: "\uFFFD!" });
+  assert.ok(r.text.includes("☃") && r.text.includes("😀"), "sent as UTF-8, not escaped");
+  const u = await serve("GET", "/unicode");
+  assert.deepEqual(u.json(), { snowman: "☃", e: "é", emoji: "😀", float: 1.5, neg: -2 });
+});
+
+test("invalid JSON answers 400 with a JSON error; the depth limit holds", { skip }, async () => {
+  for (const body of ['{"a":', "{'a':1}", "[1,]", '{"a":1} x', '"\\x"']) {
+    const r = await serve("POST", "/echo", { body, headers: JSON_CT });
+    assert.equal(r.res.status, 400, body);
+    assert.equal(r.res.headers.get("content-type"), "application/json");
+    assert.equal(r.json().error, "invalid_json");
+    assert.match(r.json().message, /at byte \d+|unexpected end/);
+  }
+  const ok = "[".repeat(32) + "]".repeat(32);
+  assert.equal((await serve("POST", "/echo", { body: ok, headers: JSON_CT })).res.status, 200);
+  const deep = await serve("POST", "/echo", { body: "[".repeat(33) + "]".repeat(33), headers: JSON_CT });
+  assert.equal(deep.res.status, 400);
+  assert.match(deep.json().message, /nesting deeper than 32/);
+  const strict = await serve("POST", "/strict_json", { body: "nope" });
+  assert.equal(strict.res.status, 400);
+});
+
+test("bodies above 1 MB answer 413", { skip }, async () => {
+  const r = await serve("POST", "/echo", { body: new Uint8Array(MAX_BODY_BYTES + 1), headers: JSON_CT });
+  assert.equal(r.res.status, 413);
+});
+
+test("binary request and response bodies survive byte for byte", { skip }, async () => {
+  const bytes = new Uint8Array(70000).map((_, i) => (i * 131 + (i >> 8)) % 256);
+  bytes.set([0xff, 0xfe, 0x0a, 0x0a, 0x00, 0xc3], 0);
+  const r = await serve("POST", "/binary", { body: bytes });
+  assert.equal(r.res.headers.get("content-type"), "application/octet-stream");
+  assert.deepEqual(r.bytes, bytes);
+});
+
+test("forms", { skip }, async () => {
+  const r = await serve("POST", "/form", { body: "a=1&b=x+y&c=%C3%A9", headers: { "content-type": "application/x-www-form-urlencoded" } });
+  assert.deepEqual(r.json(), { a: "1", b: "x y", c: "é" });
+});
+
+test("a crash answers 500 with a request id; the error and stack trace are logged", { skip }, async () => {
+  const r = await serve("GET", "/crash", { headers: { "cf-ray": "ray-crash-1" } });
+  assert.equal(r.res.status, 500);
+  assert.deepEqual(r.json(), { error: "internal_error", request_id: "ray-crash-1" });
+  const log = r.logger.err.join("\n");
+  assert.match(log, /\[ray-crash-1\] GET \/crash crashed/);
+  assert.match(log, /\*\* \(RuntimeError\) boom from TestApp/);
+  assert.match(log, /TestApp\.Router\.crash\/1/);
+  for (const [path, text] of [["/throw", /\*\* \(throw\) :thrown_value/], ["/badarith", /ArithmeticError|badarith/], ["/bad_return", /not_a_conn/]]) {
+    const c = await serve("GET", path);
+    assert.equal(c.res.status, 500, path);
+    assert.match(c.logger.err.join("\n"), text, path);
+  }
+});
+
+test("output on stdout and stderr is logged and never corrupts the response", { skip }, async () => {
+  const r = await serve("GET", "/noisy");
+  assert.equal(r.res.status, 200);
+  assert.equal(r.text, "quiet");
+  assert.ok(r.logger.out.some((l) => l.includes('"body":"from stdout"')));
+  assert.ok(r.logger.err.some((l) => l.includes('{"status":998}')));
+});
+
+test("KV: a hit, and a miss that is a miss (nil, normal answer)", { skip }, async () => {
+  const kv = new FakeKV({ user1: "alice" });
+  const hit = await serve("GET", "/kv/user1", { env: { CACHE: kv } });
+  assert.deepEqual(hit.json(), { key: "user1", value: "alice", found: true });
+  const miss = await serve("GET", "/kv/nobody", { env: { CACHE: kv } });
+  assert.equal(miss.res.status, 200);
+  assert.equal(miss.res.headers.get("content-type"), "application/json");
+  assert.deepEqual(miss.json(), { key: "nobody", value: null, found: false });
+});
+
+test("KV: independent reads share one pass, dependent reads take one each", { skip }, async () => {
+  const kv = new FakeKV({ a: "1", b: "2", pointer: "t", t: "target!" });
+  const two = await serve("GET", "/kv_two", { env: { CACHE: kv } });
+  assert.deepEqual(two.json(), { a: "1", b: "2" });
+  assert.deepEqual(kv.calls, [["get", "a"], ["get", "b"]]);
+  kv.calls.length = 0;
+  const chain = await serve("GET", "/kv_chain", { env: { CACHE: kv } });
+  assert.deepEqual(chain.json(), { pointer: "t", target: "target!" });
+  assert.deepEqual(kv.calls, [["get", "pointer"], ["get", "t"]]);
+  const p1 = await serve("GET", "/kv_crash_pass1", { env: { CACHE: kv } });
+  assert.equal(p1.text, "len 1");
+  assert.equal(p1.logger.err.length, 0, "the crash on the first pass's placeholder is not reported");
+});
+
+test("KV: a route that keeps asking is stopped after a bounded number of passes", { skip }, async () => {
+  const kv = new FakeKV();
+  const r = await serve("GET", "/kv_greedy", { env: { CACHE: kv } });
+  assert.equal(r.res.status, 500);
+  assert.equal(r.json().error, "too_many_binding_passes");
+  assert.equal(kv.calls.length, MAX_PASSES - 1);
+  assert.ok(r.logger.err.some((l) => l.includes("still asking for bindings")));
+});
+
+test("KV: an unbound namespace answers 500 and says which", { skip }, async () => {
+  const r = await serve("GET", "/kv_unbound", { env: {} });
+  assert.equal(r.res.status, 500);
+  assert.match(r.logger.err.join("\n"), /no KV namespace bound as \\?"NOT_BOUND/);
+});
+
+test("KV: metadata and listing", { skip }, async () => {
+  const kv = new FakeKV({ "u:1": { value: "x", metadata: { role: "admin" } }, "u:2": "y", other: "z" });
+  assert.deepEqual((await serve("GET", "/kv_meta/u:1", { env: { CACHE: kv } })).json(), { result: { value: "x", metadata: { role: "admin" } } });
+  assert.deepEqual((await serve("GET", "/kv_meta/none", { env: { CACHE: kv } })).json(), { result: null });
+  const list = (await serve("GET", "/kv_list?prefix=u:", { env: { CACHE: kv } })).json();
+  assert.deepEqual(list.keys.map((k) => k.name), ["u:1", "u:2"]);
+  assert.equal(list.list_complete, true);
+});
+
+test("KV: writes run after the response via ctx.waitUntil", { skip }, async () => {
+  const kv = new FakeKV();
+  const put = await serve("POST", "/kv/greeting", { body: "hello", env: { CACHE: kv } });
+  assert.equal(put.res.status, 202);
+  assert.equal(put.ctx.promises.length, 1);
+  await put.ctx.settle();
+  assert.deepEqual(kv.calls, [["put", "greeting", "hello", { expirationTtl: 60 }]]);
+  const get = await serve("GET", "/kv/greeting", { env: { CACHE: kv } });
+  assert.equal(get.json().value, "hello");
+  const del = await serve("DELETE", "/kv/greeting", { env: { CACHE: kv } });
+  await del.ctx.settle();
+  assert.equal(kv.map.has("greeting"), false);
+});
+
+test("D1: query, query_one, exec and batch", { skip }, async () => {
+  const db = new FakeD1([{ id: 1, name: "a" }, { id: 2, name: "b" }]);
+  assert.deepEqual((await serve("GET", "/d1/users", { env: { DB: db } })).json(), { rows: db.rows });
+  assert.deepEqual((await serve("GET", "/d1/user/2", { env: { DB: db } })).json(), { row: { id: 2, name: "b" } });
+  assert.deepEqual((await serve("GET", "/d1/user/9", { env: { DB: db } })).json(), { row: null });
+  db.log.length = 0;
+  const ex = await serve("POST", "/d1/users", { body: '{"name":"z"}', headers: JSON_CT, env: { DB: db } });
+  assert.equal(ex.res.status, 202);
+  await ex.ctx.settle();
+  assert.deepEqual(db.log, [["run", "INSERT INTO users (name) VALUES (?)", ["z"]]]);
+  const b = await serve("POST", "/d1/batch", { env: { DB: db } });
+  await b.ctx.settle();
+  assert.deepEqual(db.log[1], ["batch", [["INSERT INTO users (name) VALUES (?)", ["x"]], ["DELETE FROM users WHERE name = ?", ["y"]]]]);
+});
