@@ -18,12 +18,7 @@ fn main() {
         &manifest.join("framework/lib"),
         Some("ex"),
     );
-    table(
-        &mut out,
-        "WORKER",
-        &manifest.join("worker/src"),
-        None,
-    );
+    table(&mut out, "WORKER", &manifest.join("worker/src"), None);
     let dest = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("embedded.rs");
     std::fs::write(dest, out).unwrap();
 }

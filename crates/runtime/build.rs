@@ -19,8 +19,17 @@ fn main() {
     let mut out = String::from("pub static ADAPTER: &[(&str, &[u8])] = &[\n");
     for path in &files {
         println!("cargo:rerun-if-changed={}", path.display());
-        let name = path.file_name().unwrap().to_str().expect("UTF-8 file names");
-        writeln!(out, "    ({name:?}, include_bytes!({:?})),", path.display().to_string()).unwrap();
+        let name = path
+            .file_name()
+            .unwrap()
+            .to_str()
+            .expect("UTF-8 file names");
+        writeln!(
+            out,
+            "    ({name:?}, include_bytes!({:?})),",
+            path.display().to_string()
+        )
+        .unwrap();
     }
     out.push_str("];\n");
     let dest = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("adapter.rs");

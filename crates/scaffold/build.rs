@@ -11,9 +11,12 @@ use std::path::{Path, PathBuf};
 fn main() {
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
     let root = manifest.join("templates");
-    let root = root
-        .canonicalize()
-        .unwrap_or_else(|e| panic!("crates/scaffold/templates not found at {}: {e}", root.display()));
+    let root = root.canonicalize().unwrap_or_else(|e| {
+        panic!(
+            "crates/scaffold/templates not found at {}: {e}",
+            root.display()
+        )
+    });
     println!("cargo:rerun-if-changed={}", root.display());
 
     let mut files = Vec::new();

@@ -12,10 +12,10 @@
 //! A sanitizer report or a broken round trip is an error: the command fails
 //! and names the input. It never writes outside `~/.cache/elixir-workers/fuzz-nif/`.
 
-use ew_runtime::compile::{self, settings, Unit};
-use ew_runtime::source::{self, AtomVmSource};
-use ew_runtime::process;
 use anyhow::{bail, Context, Result};
+use ew_runtime::compile::{self, settings, Unit};
+use ew_runtime::process;
+use ew_runtime::source::{self, AtomVmSource};
 use sha2::{Digest, Sha256};
 use std::ffi::OsStr;
 use std::fs;
@@ -151,7 +151,10 @@ fn build(
         hasher.update(o.to_string_lossy().as_bytes());
     }
     let stem = if m32 { "json_fuzz-m32" } else { "json_fuzz" };
-    let linked = build_dir.join(format!("{stem}-{}", ew_runtime::hex(&hasher.finalize()[..8])));
+    let linked = build_dir.join(format!(
+        "{stem}-{}",
+        ew_runtime::hex(&hasher.finalize()[..8])
+    ));
     if !linked.is_file() {
         let tmp = tempfile::Builder::new()
             .prefix(".linking-")

@@ -18,7 +18,10 @@ use worker_tests::{atomvm_src, skip};
 fn json_nif_regressions_and_seeds_replay_clean() {
     let test = "json_nif_regressions_and_seeds_replay_clean";
     let Some(src) = atomvm_src() else {
-        return skip(test, "no AtomVM source: set ATOMVM_SRC to a checkout or archive of the pin");
+        return skip(
+            test,
+            "no AtomVM source: set ATOMVM_SRC to a checkout or archive of the pin",
+        );
     };
     replay(&src, &[]);
 }
@@ -29,7 +32,10 @@ fn json_nif_regressions_and_seeds_replay_clean() {
 fn json_nif_regressions_and_seeds_replay_clean_32_bit() {
     let test = "json_nif_regressions_and_seeds_replay_clean_32_bit";
     let Some(src) = atomvm_src() else {
-        return skip(test, "no AtomVM source: set ATOMVM_SRC to a checkout or archive of the pin");
+        return skip(
+            test,
+            "no AtomVM source: set ATOMVM_SRC to a checkout or archive of the pin",
+        );
     };
     if !can_build_32_bit() {
         return skip(

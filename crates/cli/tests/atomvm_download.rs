@@ -51,14 +51,22 @@ fn the_pinned_source_is_downloaded_and_verified_by_its_tree_digest() {
     let server = worker_tests::serve_dir(&srv, std::time::Duration::from_secs(120));
 
     let build_dir = tmp.path().join("build");
-    std::env::set_var(ew_runtime::identity::ATOMVM_URL_ENV, server.url("tampered.tar.gz"));
+    std::env::set_var(
+        ew_runtime::identity::ATOMVM_URL_ENV,
+        server.url("tampered.tar.gz"),
+    );
     let err = ew_runtime::source::obtain(None, false, &build_dir, &|_| {}).unwrap_err();
     let msg = format!("{err:#}");
     assert!(msg.contains("is not AtomVM at"), "{msg}");
     assert!(msg.contains("nothing was extracted"), "{msg}");
-    assert!(!build_dir.join(format!("src/AtomVM-{}", ew_runtime::ATOMVM_PIN)).exists());
+    assert!(!build_dir
+        .join(format!("src/AtomVM-{}", ew_runtime::ATOMVM_PIN))
+        .exists());
 
-    std::env::set_var(ew_runtime::identity::ATOMVM_URL_ENV, server.url("pinned.tar.gz"));
+    std::env::set_var(
+        ew_runtime::identity::ATOMVM_URL_ENV,
+        server.url("pinned.tar.gz"),
+    );
     let steps = std::sync::Mutex::new(Vec::new());
     let src = ew_runtime::source::obtain(None, false, &build_dir, &|p| {
         if let ew_runtime::Progress::Step { action, .. } = p {
@@ -72,7 +80,10 @@ fn the_pinned_source_is_downloaded_and_verified_by_its_tree_digest() {
     assert_eq!(*steps.lock().unwrap(), ["Downloading", "Verifying"]);
 
     // Extracted once: the next build takes it from the cache, no download.
-    std::env::set_var(ew_runtime::identity::ATOMVM_URL_ENV, server.url("missing.tar.gz"));
+    std::env::set_var(
+        ew_runtime::identity::ATOMVM_URL_ENV,
+        server.url("missing.tar.gz"),
+    );
     let again = ew_runtime::source::obtain(None, false, &build_dir, &|_| {}).unwrap();
     assert_eq!(again.root, src.root);
 }

@@ -13,7 +13,7 @@ mod util;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
-use util::{real_runtime, tempdir, workspace};
+use util::{real_runtime, workspace};
 
 /// The crates of the binary's dependency tree, in dependency order.
 const CRATES: &[&str] = &[
@@ -57,7 +57,9 @@ fn the_packaged_cli_installs_builds_and_serves_without_a_source_tree() {
             "the_packaged_cli_installs_builds_and_serves_without_a_source_tree",
         );
     };
-    let tmp = tempdir();
+    // Outside the workspace: cargo would take a package under it for a
+    // member of this workspace.
+    let tmp = tempfile::tempdir().unwrap();
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     // Kept between runs (objects of the dependencies); never the source.
     let target = workspace().join("target/packaged-install");
@@ -98,7 +100,10 @@ fn the_packaged_cli_installs_builds_and_serves_without_a_source_tree() {
         for c in &CRATES[..CRATES.len() - 1] {
             cmd.arg("--config").arg(format!(
                 "patch.crates-io.{c}.path={:?}",
-                unpacked.join(format!("{c}-{version}")).display().to_string()
+                unpacked
+                    .join(format!("{c}-{version}"))
+                    .display()
+                    .to_string()
             ));
         }
         checked(&mut cmd);
@@ -137,7 +142,10 @@ fn the_packaged_cli_installs_builds_and_serves_without_a_source_tree() {
     let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
     assert_eq!(status["matches"], true, "{status}");
     assert!(
-        status["dir"].as_str().unwrap().starts_with(home.to_str().unwrap()),
+        status["dir"]
+            .as_str()
+            .unwrap()
+            .starts_with(home.to_str().unwrap()),
         "{status}"
     );
     step("new hello", || {

@@ -66,7 +66,13 @@ fn pack_is_deterministic_and_install_from_a_file_checks_its_sha256() {
     pack(&rt, &b);
     assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
     let sha = std::fs::read_to_string(tmp.path().join("a.tar.gz.sha256")).unwrap();
-    assert_eq!(sha, format!("{}  a.tar.gz\n", ew_runtime::sha256_hex(&std::fs::read(&a).unwrap())));
+    assert_eq!(
+        sha,
+        format!(
+            "{}  a.tar.gz\n",
+            ew_runtime::sha256_hex(&std::fs::read(&a).unwrap())
+        )
+    );
 
     let cache = tmp.path().join("cache");
     assert_eq!(status(&cache)["matches"], false);
@@ -83,7 +89,9 @@ fn pack_is_deterministic_and_install_from_a_file_checks_its_sha256() {
 
     // No checksum beside the file (and none in runtime.lock for a stand-in).
     std::fs::remove_file(tmp.path().join("b.tar.gz.sha256")).unwrap();
-    let r = run(ew(&tmp.path().join("cache2")).args(["runtime", "install"]).arg(&b));
+    let r = run(ew(&tmp.path().join("cache2"))
+        .args(["runtime", "install"])
+        .arg(&b));
     assert_eq!(r.code, Some(1));
     assert!(r.stderr.contains("no checksum for"), "{}", r.stderr);
     assert_eq!(status(&tmp.path().join("cache2"))["matches"], false);
@@ -101,8 +109,15 @@ fn install_over_http_refuses_a_wrong_sha256_a_wrong_id_and_a_missing_file() {
     let last = bytes.len() - 1;
     bytes[last] ^= 0xff;
     std::fs::write(srv.join("tampered.tar.gz"), &bytes).unwrap();
-    std::fs::copy(srv.join("good.tar.gz.sha256"), srv.join("tampered.tar.gz.sha256")).unwrap();
-    let other = stand_in_runtime(&tmp.path().join("other"), "atomvm-aa7ac0f8-0000000000000000");
+    std::fs::copy(
+        srv.join("good.tar.gz.sha256"),
+        srv.join("tampered.tar.gz.sha256"),
+    )
+    .unwrap();
+    let other = stand_in_runtime(
+        &tmp.path().join("other"),
+        "atomvm-aa7ac0f8-0000000000000000",
+    );
     pack(&other, &srv.join("other.tar.gz"));
 
     let server = worker_tests::serve_dir(&srv, std::time::Duration::from_secs(120));
@@ -117,7 +132,8 @@ fn install_over_http_refuses_a_wrong_sha256_a_wrong_id_and_a_missing_file() {
     let r = run(ew(&cache).args(["runtime", "install", &server.url("other.tar.gz")]));
     assert_eq!(r.code, Some(1));
     assert!(
-        r.stderr.contains("holds runtime atomvm-aa7ac0f8-0000000000000000; this binary needs"),
+        r.stderr
+            .contains("holds runtime atomvm-aa7ac0f8-0000000000000000; this binary needs"),
         "{}",
         r.stderr
     );
@@ -140,6 +156,14 @@ fn with_no_runtime_status_fails_and_names_both_ways_to_get_one() {
     let r = run(ew(tmp.path()).args(["runtime", "status"]));
     assert_eq!(r.code, Some(1));
     assert!(r.stdout.contains(&ew_runtime::runtime_id()), "{}", r.stdout);
-    assert!(r.stdout.contains("elixir-workers runtime install"), "{}", r.stdout);
-    assert!(r.stdout.contains("elixir-workers runtime build"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("elixir-workers runtime install"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("elixir-workers runtime build"),
+        "{}",
+        r.stdout
+    );
 }

@@ -65,8 +65,18 @@ fn apply_minimums(checks: &mut [Check]) {
         };
         let (found, min, what, hint) = match c.name.as_str() {
             "node" => (parse_version(&version, "v"), MIN_NODE, "Node.js", NODE_HINT),
-            "elixirc" => (parse_version(&version, "Elixir "), MIN_ELIXIR, "Elixir", ELIXIR_HINT),
-            "erl" => (parse_version(&version, "Erlang/OTP "), MIN_OTP, "Erlang/OTP", ELIXIR_HINT),
+            "elixirc" => (
+                parse_version(&version, "Elixir "),
+                MIN_ELIXIR,
+                "Elixir",
+                ELIXIR_HINT,
+            ),
+            "erl" => (
+                parse_version(&version, "Erlang/OTP "),
+                MIN_OTP,
+                "Erlang/OTP",
+                ELIXIR_HINT,
+            ),
             "clang" => (parse_version(&version, "version "), MIN_CLANG, "clang", ""),
             _ => continue,
         };
@@ -78,7 +88,11 @@ fn apply_minimums(checks: &mut [Check]) {
                     "{what} {major}.{minor} is too old: {}.{} or newer is needed; {}",
                     min.0,
                     min.1,
-                    if hint.is_empty() { ew_runtime::toolchain::install_hint() } else { hint.to_string() }
+                    if hint.is_empty() {
+                        ew_runtime::toolchain::install_hint()
+                    } else {
+                        hint.to_string()
+                    }
                 ));
             }
             None => {
@@ -90,7 +104,14 @@ fn apply_minimums(checks: &mut [Check]) {
 
 /// Stops `dev`/`deploy` early when Node.js is missing or too old for wrangler.
 pub fn require_node(cwd: &Path) -> anyhow::Result<()> {
-    let mut check = [tool_check(process::NODE, cwd, &["--version"], first_line, false, NODE_HINT)];
+    let mut check = [tool_check(
+        process::NODE,
+        cwd,
+        &["--version"],
+        first_line,
+        false,
+        NODE_HINT,
+    )];
     apply_minimums(&mut check);
     let [c] = check;
     if c.ok {
@@ -98,7 +119,9 @@ pub fn require_node(cwd: &Path) -> anyhow::Result<()> {
     } else {
         anyhow::bail!(
             "{}: {}",
-            c.path.map(|p| p.display().to_string()).unwrap_or_else(|| "node".into()),
+            c.path
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|| "node".into()),
             c.hint.unwrap_or_default()
         )
     }
@@ -107,10 +130,24 @@ pub fn require_node(cwd: &Path) -> anyhow::Result<()> {
 /// The C compiler for `runtime build` (only needed when no prebuilt
 /// runtime is installed).
 fn clang_check(cwd: &Path) -> Check {
-    match ew_runtime::process::find("CLANG", &["clang-16", "clang-17", "clang-18", "clang-19", "clang"]) {
+    match ew_runtime::process::find(
+        "CLANG",
+        &["clang-16", "clang-17", "clang-18", "clang-19", "clang"],
+    ) {
         Some(path) => {
-            let version = Cmd::new(&path, cwd).args(["--version"]).capture().ok().map(|o| first_line(&o.stdout));
-            Check { name: "clang".into(), ok: version.is_some(), required_for_build: false, path: Some(path), version, hint: None }
+            let version = Cmd::new(&path, cwd)
+                .args(["--version"])
+                .capture()
+                .ok()
+                .map(|o| first_line(&o.stdout));
+            Check {
+                name: "clang".into(),
+                ok: version.is_some(),
+                required_for_build: false,
+                path: Some(path),
+                version,
+                hint: None,
+            }
         }
         None => Check {
             name: "clang".into(),
@@ -130,9 +167,14 @@ fn clang_check(cwd: &Path) -> Check {
 fn runtime_check() -> Check {
     let status = ew_runtime::locate::status();
     // With the toolchain here, `build` builds a missing runtime itself.
-    let buildable = status.dir.is_none() && ew_runtime::toolchain::available();
+    let env_set = std::env::var_os(ew_runtime::RUNTIME_ENV).is_some_and(|v| !v.is_empty());
+    let buildable = status.dir.is_none() && !env_set && ew_runtime::toolchain::available();
     let detail = status.dir.as_ref().map(|dir| {
-        let size = dir.join("atomvm.wasm").metadata().map(|m| m.len()).unwrap_or(0);
+        let size = dir
+            .join("atomvm.wasm")
+            .metadata()
+            .map(|m| m.len())
+            .unwrap_or(0);
         format!(
             "{} ({}; atomvm.wasm {size} B{})",
             status.found_id.as_deref().unwrap_or("no id"),
@@ -140,7 +182,11 @@ fn runtime_check() -> Check {
                 Some(ew_runtime::Origin::Env) => "from ELIXIR_WORKERS_RUNTIME",
                 _ => "user cache",
             },
-            if status.modified { ", built from modified AtomVM source" } else { "" }
+            if status.modified {
+                ", built from modified AtomVM source"
+            } else {
+                ""
+            }
         )
     });
     Check {

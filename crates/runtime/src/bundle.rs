@@ -114,7 +114,11 @@ fn verified_files(dir: &Path) -> Result<Vec<(String, Vec<u8>)>> {
     for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
         let entry = entry?;
         if entry.file_type().is_file() {
-            let rel = entry.path().strip_prefix(dir)?.to_string_lossy().replace('\\', "/");
+            let rel = entry
+                .path()
+                .strip_prefix(dir)?
+                .to_string_lossy()
+                .replace('\\', "/");
             if rel != "runtime.json" {
                 on_disk.insert(rel, fs::read(entry.path())?);
             }
@@ -309,7 +313,10 @@ mod tests {
             ("stdlib/x.beam".to_string(), vec![1]),
         ]);
         let err = check_against_manifest(&manifest, &mut extra).unwrap_err();
-        assert_eq!(err.to_string(), "stdlib/x.beam is not listed in runtime.json");
+        assert_eq!(
+            err.to_string(),
+            "stdlib/x.beam is not listed in runtime.json"
+        );
 
         let mut changed = BTreeMap::from([("atomvm.wasm".to_string(), b"\0asn".to_vec())]);
         let err = check_against_manifest(&manifest, &mut changed).unwrap_err();

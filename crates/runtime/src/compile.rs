@@ -210,7 +210,11 @@ pub fn build(opts: &BuildOptions, progress: Reporter<'_>) -> Result<Runtime> {
         detail: format!(
             "runtime {id}: {to_compile} of {} C files to compile on {jobs} cores, {}; likely {}",
             units.len(),
-            if link_cached { "link cached" } else { "then one LTO link" },
+            if link_cached {
+                "link cached"
+            } else {
+                "then one LTO link"
+            },
             estimate(to_compile, jobs, link_cached)
         ),
     });
@@ -280,9 +284,8 @@ pub fn build(opts: &BuildOptions, progress: Reporter<'_>) -> Result<Runtime> {
 /// machine: under a second of compiling per C file and core, about two and
 /// a half minutes of LTO link plus wasm-opt, and 15 s for the stdlib.
 fn estimate(to_compile: usize, jobs: usize, link_cached: bool) -> String {
-    let secs = (to_compile as f64 * 0.8 / jobs as f64)
-        + if link_cached { 5.0 } else { 150.0 }
-        + 15.0;
+    let secs =
+        (to_compile as f64 * 0.8 / jobs as f64) + if link_cached { 5.0 } else { 150.0 } + 15.0;
     if secs < 90.0 {
         format!("{} seconds", (secs / 10.0).ceil() as u64 * 10)
     } else {
@@ -479,7 +482,11 @@ fn headers_digest(units: &[Unit]) -> Result<Vec<u8>> {
 
 /// Each unit with the object it compiles to, named by the hash of compiler
 /// version, flags, headers and source.
-pub fn plan<'u>(clang: &Path, units: &'u [Unit], obj_dir: &Path) -> Result<Vec<(&'u Unit, PathBuf)>> {
+pub fn plan<'u>(
+    clang: &Path,
+    units: &'u [Unit],
+    obj_dir: &Path,
+) -> Result<Vec<(&'u Unit, PathBuf)>> {
     let headers = headers_digest(units)?;
     let clang_version = process::first_line(clang, &["--version"]);
     units
@@ -552,7 +559,9 @@ fn compile_planned(
         }
     });
     progress(Progress::Finish);
-    let errors = errors.into_inner().expect("no panics while holding the lock");
+    let errors = errors
+        .into_inner()
+        .expect("no panics while holding the lock");
     if !errors.is_empty() {
         bail!("{}", errors.join("\n\n"));
     }
@@ -593,7 +602,10 @@ fn link_output<'p>(build_dir: &Path, objects: impl IntoIterator<Item = &'p PathB
     for f in LDFLAGS {
         hasher.update(f.as_bytes());
     }
-    build_dir.join(format!("atomvm-{}.wasm", crate::hex(&hasher.finalize()[..8])))
+    build_dir.join(format!(
+        "atomvm-{}.wasm",
+        crate::hex(&hasher.finalize()[..8])
+    ))
 }
 
 fn link(tools: &Tools, objects: &[PathBuf], build_dir: &Path, jobs: usize) -> Result<PathBuf> {
@@ -795,9 +807,13 @@ fn compile_stdlib(tools: &Tools, atomvm: &AtomVmSource, out: &Path) -> Result<()
     let scratch = tempfile::tempdir().context("creating a scratch directory")?;
 
     let estdlib = sorted_files(&libs.join("estdlib/src"), "erl")?;
+    // `deterministic` and the strip below keep build paths (the user's
+    // cache, a staging directory) out of the beams, so two builds of the
+    // same source are the same bytes on any machine.
     process::run(
         Command::new(&tools.erlc)
             .current_dir(scratch.path())
+            .arg("+deterministic")
             .arg("-I")
             .arg(libs.join("include"))
             .arg("-o")
@@ -818,6 +834,7 @@ fn compile_stdlib(tools: &Tools, atomvm: &AtomVmSource, out: &Path) -> Result<()
     process::run(
         Command::new(&tools.elixirc)
             .current_dir(scratch.path())
+            .env("ERL_COMPILER_OPTIONS", "deterministic")
             .arg("--ignore-module-conflict")
             .arg("-o")
             .arg(&ex_dir)
@@ -828,7 +845,10 @@ fn compile_stdlib(tools: &Tools, atomvm: &AtomVmSource, out: &Path) -> Result<()
     let mut seen = BTreeMap::new();
     for dir in [&erl_dir, &ex_dir] {
         for beam in sorted_files(dir, "beam")? {
-            let name = beam.file_name().expect("listed files have names").to_owned();
+            let name = beam
+                .file_name()
+                .expect("listed files have names")
+                .to_owned();
             if let Some(first) = seen.insert(name.clone(), beam.clone()) {
                 bail!(
                     "{} is built twice ({} and {})",
@@ -841,12 +861,42 @@ fn compile_stdlib(tools: &Tools, atomvm: &AtomVmSource, out: &Path) -> Result<()
                 .with_context(|| format!("moving {} into {}", beam.display(), out.display()))?;
         }
     }
+    strip_beams(tools, out)?;
     let sources = estdlib.len() + exavmlib.len();
     if seen.len() < sources {
-        bail!("expected at least {sources} beams from {sources} sources, got {}", seen.len());
+        bail!(
+            "expected at least {sources} beams from {sources} sources, got {}",
+            seen.len()
+        );
     }
     for d in [&erl_dir, &ex_dir] {
         fs::remove_dir_all(d).with_context(|| format!("removing {}", d.display()))?;
+    }
+    Ok(())
+}
+
+/// `beam_lib:strip_files/1` on every beam in `dir`: only the chunks a
+/// loader uses stay (no debug info, docs or compile info, which hold paths).
+fn strip_beams(tools: &Tools, dir: &Path) -> Result<()> {
+    let files: Vec<String> = sorted_files(dir, "beam")?
+        .iter()
+        .map(|p| format!("{:?}", p.display().to_string()))
+        .collect();
+    // beam_lib writes stripped modules gzip-compressed; AtomVM and the
+    // packer read plain IFF, so each one is written back uncompressed.
+    let script = format!(
+        "lists:foreach(fun(F) -> {{ok, Raw}} = file:read_file(F), {{ok, {{_, B}}}} = beam_lib:strip(Raw), \
+         P = case B of <<31, 139, _/binary>> -> zlib:gunzip(B); _ -> B end, \
+         ok = file:write_file(F, P) end, [{}]), halt(0).",
+        files.join(",")
+    );
+    process::run(Command::new(&tools.erl).args(["-noshell", "-eval", &script]))
+        .context("stripping the stdlib's beams")?;
+    for beam in sorted_files(dir, "beam")? {
+        let bytes = fs::read(&beam)?;
+        if bytes.len() < 12 || &bytes[..4] != b"FOR1" || &bytes[8..12] != b"BEAM" {
+            bail!("{}: not a plain BEAM file after stripping", beam.display());
+        }
     }
     Ok(())
 }
@@ -877,7 +927,10 @@ fn manifest(
     artifacts.push(artifact("atomvm.wasm", &wasm));
     for beam in sorted_files(&dir.join("stdlib"), "beam")? {
         let bytes = fs::read(&beam).with_context(|| format!("reading {}", beam.display()))?;
-        let name = beam.file_name().expect("listed files have names").to_string_lossy();
+        let name = beam
+            .file_name()
+            .expect("listed files have names")
+            .to_string_lossy();
         artifacts.push(artifact(&format!("stdlib/{name}"), &bytes));
     }
     Ok(serde_json::json!({
@@ -965,7 +1018,10 @@ mod tests {
         let err = check_module(&module_importing("env", "tzset")).unwrap_err();
         assert!(format!("{err:#}").contains("env.tzset"), "{err:#}");
         let err = check_module(&module_importing("elixir_workers", "other")).unwrap_err();
-        assert!(format!("{err:#}").contains("elixir_workers.other"), "{err:#}");
+        assert!(
+            format!("{err:#}").contains("elixir_workers.other"),
+            "{err:#}"
+        );
     }
 
     #[test]

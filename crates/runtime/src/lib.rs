@@ -33,7 +33,10 @@ pub use locate::{Origin, Runtime, RUNTIME_ENV};
 #[derive(Debug, Clone)]
 pub enum Progress {
     /// A step begins, cargo style: `Compiling` `42 C files (2 jobs)`.
-    Step { action: &'static str, detail: String },
+    Step {
+        action: &'static str,
+        detail: String,
+    },
     /// A counted task starts: `total` files to compile or bytes to fetch
     /// (`None` when the server does not say).
     Start {
@@ -55,10 +58,12 @@ pub type Reporter<'a> = &'a (dyn Fn(Progress) + Sync);
 /// Lower-case hex of `bytes`.
 pub fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write as _;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 /// SHA-256 of `bytes` as lower-case hex.

@@ -21,8 +21,11 @@ pub struct TreeDigest {
 
 impl TreeDigest {
     pub fn add(&mut self, path: &str, executable: bool, contents: &[u8]) {
-        self.files
-            .push((path.to_string(), executable, Sha256::digest(contents).into()));
+        self.files.push((
+            path.to_string(),
+            executable,
+            Sha256::digest(contents).into(),
+        ));
     }
 
     pub fn finish(mut self) -> String {
@@ -36,15 +39,18 @@ impl TreeDigest {
         crate::hex(&h.finalize())
     }
 
-    /// The digest of the files under `root` (a `.git` directory at the top
-    /// is skipped: a checkout and an archive of one commit compare equal).
+    /// The digest of the files under `root` (a `.git` directory and our
+    /// `.verified` marker at the top are skipped: a checkout, an archive and
+    /// an extracted archive of one commit compare equal).
     pub fn of_dir(root: &Path) -> Result<String> {
         use std::os::unix::fs::PermissionsExt as _;
         let mut digest = TreeDigest::default();
         let walk = walkdir::WalkDir::new(root)
             .sort_by_file_name()
             .into_iter()
-            .filter_entry(|e| !(e.depth() == 1 && e.file_name() == ".git"));
+            .filter_entry(|e| {
+                !(e.depth() == 1 && (e.file_name() == ".git" || e.file_name() == VERIFIED))
+            });
         for entry in walk {
             let entry = entry.with_context(|| format!("walking {}", root.display()))?;
             if !entry.file_type().is_file() {
@@ -158,6 +164,9 @@ fn version_of(root: &Path, commit: Option<&str>) -> Result<String> {
     })
 }
 
+/// The marker an extracted and verified tree carries (with its digest).
+const VERIFIED: &str = ".verified";
+
 /// Where the pinned source is kept once extracted and verified.
 fn pinned_dir(build_dir: &Path) -> PathBuf {
     build_dir.join(format!("src/AtomVM-{ATOMVM_PIN}"))
@@ -195,7 +204,7 @@ pub fn obtain(
             Ok(src)
         }
         Some(archive) if archive.is_file() => {
-            if !pinned.join(".verified").is_file() {
+            if !pinned.join(VERIFIED).is_file() {
                 let file = fs::File::open(archive)
                     .with_context(|| format!("opening {}", archive.display()))?;
                 extract_verified(file, &archive.display().to_string(), &pinned, progress)?;
@@ -204,7 +213,7 @@ pub fn obtain(
         }
         Some(other) => bail!("{}: no such file or directory", other.display()),
         None => {
-            if !pinned.join(".verified").is_file() {
+            if !pinned.join(VERIFIED).is_file() {
                 let url = std::env::var(identity::ATOMVM_URL_ENV)
                     .ok()
                     .filter(|v| !v.is_empty())
@@ -252,14 +261,15 @@ pub fn extract_verified(
         action: "Verifying",
         detail: format!("{name} against the pinned tree digest"),
     });
-    let digest = extract_tree(archive, staging.path()).with_context(|| format!("reading {name}"))?;
+    let digest =
+        extract_tree(archive, staging.path()).with_context(|| format!("reading {name}"))?;
     if digest != ATOMVM_TREE_DIGEST {
         bail!(
             "{name} is not AtomVM at {ATOMVM_PIN}: the digest of its file tree is {digest}, \
              expected {ATOMVM_TREE_DIGEST}; nothing was extracted"
         );
     }
-    fs::write(staging.path().join(".verified"), format!("{digest}\n"))?;
+    fs::write(staging.path().join(VERIFIED), format!("{digest}\n"))?;
     if dest.exists() {
         fs::remove_dir_all(dest).with_context(|| format!("removing {}", dest.display()))?;
     }
@@ -283,7 +293,10 @@ pub fn extract_tree(archive: impl Read, out: &Path) -> Result<String> {
         if kind.is_pax_global_extensions() || kind.is_pax_local_extensions() {
             continue;
         }
-        let path = entry.path().context("an entry with a bad path")?.into_owned();
+        let path = entry
+            .path()
+            .context("an entry with a bad path")?
+            .into_owned();
         let name = relative_name(&path).with_context(|| format!("entry {}", path.display()))?;
         let (first, rest) = name.split_once('/').unwrap_or((name.as_str(), ""));
         match &top {
@@ -338,7 +351,9 @@ pub fn download(url: &str, out: &mut impl std::io::Write, progress: Reporter<'_>
     let mut buf = vec![0u8; 64 << 10];
     let mut done = 0u64;
     loop {
-        let n = body.read(&mut buf).with_context(|| format!("reading {url}"))?;
+        let n = body
+            .read(&mut buf)
+            .with_context(|| format!("reading {url}"))?;
         if n == 0 {
             break;
         }
@@ -383,14 +398,20 @@ mod tests {
         assert_eq!(da, extract_tree(&b[..], y.path()).unwrap());
         assert_eq!(da, TreeDigest::of_dir(x.path()).unwrap());
         let c = targz(&[("top/a.c", b"A"), ("top/src/b.c", b"b")]);
-        assert_ne!(da, extract_tree(&c[..], tempfile::tempdir().unwrap().path()).unwrap());
+        assert_ne!(
+            da,
+            extract_tree(&c[..], tempfile::tempdir().unwrap().path()).unwrap()
+        );
     }
 
     #[test]
     fn entries_outside_one_top_directory_are_refused() {
         let a = targz(&[("top/a.c", b"a"), ("elsewhere/b.c", b"b")]);
         let err = extract_tree(&a[..], tempfile::tempdir().unwrap().path()).unwrap_err();
-        assert!(format!("{err:#}").contains("outside the archive's top directory"), "{err:#}");
+        assert!(
+            format!("{err:#}").contains("outside the archive's top directory"),
+            "{err:#}"
+        );
     }
 
     #[test]

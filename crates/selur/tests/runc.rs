@@ -29,7 +29,9 @@ fn runc_available() -> bool {
     if !(root && runc && busybox) {
         worker_tests::skip(
             "real-container test",
-            &format!("needs root ({root}), runc ({runc}) and {BUSYBOX} from busybox-static ({busybox})"),
+            &format!(
+                "needs root ({root}), runc ({runc}) and {BUSYBOX} from busybox-static ({busybox})"
+            ),
         );
         return false;
     }

@@ -212,7 +212,9 @@ pub fn serve_dir(dir: &Path, lifetime: std::time::Duration) -> FileServer {
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("binding 127.0.0.1:0");
-    listener.set_nonblocking(true).expect("a non-blocking listener");
+    listener
+        .set_nonblocking(true)
+        .expect("a non-blocking listener");
     let port = listener.local_addr().expect("a local address").port();
     let stop = Arc::new(AtomicBool::new(false));
     let dir = dir.to_path_buf();

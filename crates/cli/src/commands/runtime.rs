@@ -11,8 +11,6 @@ use std::process::ExitCode;
 pub struct Args {
     #[command(subcommand)]
     pub command: Command,
-    #[command(flatten)]
-    pub global: GlobalArgs,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -24,7 +22,13 @@ pub enum Command {
     /// Install a prebuilt runtime archive (a file or URL; default: this release's)
     Install(InstallArgs),
     /// Which runtime is used, from where, its id, and whether it matches
-    Status,
+    Status(StatusArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub global: GlobalArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -43,6 +47,8 @@ pub struct BuildArgs {
     /// Leave atomvm.wasm unoptimized even when wasm-opt is installed
     #[arg(long)]
     pub no_wasm_opt: bool,
+    #[command(flatten)]
+    pub global: GlobalArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -50,6 +56,8 @@ pub struct PackArgs {
     /// The archive to write (default: elixir-workers-runtime-<id>.tar.gz)
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub global: GlobalArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -57,10 +65,18 @@ pub struct InstallArgs {
     /// A runtime archive: a file, or an http(s) URL
     #[arg(value_name = "FILE|URL")]
     pub source: Option<String>,
+    #[command(flatten)]
+    pub global: GlobalArgs,
 }
 
 pub fn run(args: Args, top: &GlobalArgs) -> anyhow::Result<ExitCode> {
-    let ui = Ui::new(&top.merge(&args.global));
+    let global = match &args.command {
+        Command::Build(a) => &a.global,
+        Command::Pack(a) => &a.global,
+        Command::Install(a) => &a.global,
+        Command::Status(a) => &a.global,
+    };
+    let ui = Ui::new(&top.merge(global));
     match args.command {
         Command::Build(b) => {
             let opts = ew_runtime::BuildOptions {
@@ -102,7 +118,7 @@ pub fn run(args: Args, top: &GlobalArgs) -> anyhow::Result<ExitCode> {
             ui.finish();
             report_runtime(&ui, &rt?)
         }
-        Command::Status => {
+        Command::Status(_) => {
             let status = ew_runtime::locate::status();
             if ui.json {
                 ui.print_json(&status)?;
@@ -124,10 +140,18 @@ pub fn run(args: Args, top: &GlobalArgs) -> anyhow::Result<ExitCode> {
                             out,
                             "its id:        {}{}",
                             status.found_id.as_deref().unwrap_or("(none recorded)"),
-                            if status.matches { " (matches)" } else { " (does NOT match)" }
+                            if status.matches {
+                                " (matches)"
+                            } else {
+                                " (does NOT match)"
+                            }
                         )?;
                     }
-                    None => writeln!(out, "in use:        none (expected at {})", status.default_dir.display())?,
+                    None => writeln!(
+                        out,
+                        "in use:        none (expected at {})",
+                        status.default_dir.display()
+                    )?,
                 }
                 if let Some(problem) = &status.problem {
                     writeln!(out, "\n{problem}")?;

@@ -14,7 +14,7 @@ import { fileURLToPath } from "node:url";
 import { performance } from "node:perf_hooks";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const shim = path.join(here, "../../../crates/pipeline/worker/src/runtime.js");
+const shim = path.join(here, "../../../pipeline/worker/src/runtime.js");
 const { AppRuntime } = await import(shim);
 
 const [wasmPath, avmPath, runsArg, stdinPath] = process.argv.slice(2);

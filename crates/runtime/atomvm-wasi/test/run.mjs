@@ -20,7 +20,7 @@ import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 // The worker's boot memory size, so this runner boots the VM as it does.
-import { BOOT_MEMORY_PAGES } from "../../../crates/pipeline/worker/src/runtime.js";
+import { BOOT_MEMORY_PAGES } from "../../../pipeline/worker/src/runtime.js";
 
 function usage(msg) {
   process.stderr.write(`run.mjs: ${msg}\nusage: node run.mjs ATOMVM_WASM APP_AVM [--stdin FILE] [--bench N]\n`);
