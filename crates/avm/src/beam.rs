@@ -301,7 +301,8 @@ impl<'a> Beam<'a> {
     }
 
     /// The chunks AtomVM keeps, in file order, with `LitT` inflated to `LitU`
-    /// (bounded by `cap`) or kept as `LitT` when stored uncompressed.
+    /// (bounded by `cap`) or kept as `LitT` when stored uncompressed (once
+    /// checked to be a well-formed literal table).
     pub fn strip(&self, cap: usize) -> Result<Stripped<'a>> {
         let mut chunks = Vec::with_capacity(self.chunks.len());
         let mut len = 12;
@@ -373,7 +374,8 @@ enum LitT<'a> {
 }
 
 /// Decodes a `LitT` chunk: `[uncompressed size u32][zlib data]`, or
-/// `[0u32][table]` when stored uncompressed.
+/// `[0u32][table]` when stored uncompressed; a stored table is walked to the
+/// end (count, each literal's size and external term, nothing after).
 ///
 /// Inflates the way gimli-rs/object does: refuse a declared size over `cap`
 /// before allocating, reserve exactly the declared size, never produce more
@@ -393,6 +395,20 @@ fn decode_litt<'a>(c: &Chunk<'a>, cap: usize) -> Result<LitT<'a>> {
     let stream = &c.data[4..];
     let stream_at = c.data_offset() + 4;
     if declared == 0 {
+        // The table is copied into the archive as it is, so nothing else
+        // would ever look at it: check here that it is one, or AtomVM gets
+        // garbage (say, a compressed table whose size field was zeroed).
+        crate::etf::check_literal_table(stream).map_err(|(msg, rel)| {
+            let hint = if looks_like_zlib(stream) {
+                "; the chunk looks zlib-compressed"
+            } else {
+                ""
+            };
+            err(
+                ErrorKind::BadStoredLiterals(format!("{msg}{hint}")),
+                stream_at + rel as u64,
+            )
+        })?;
         return Ok(LitT::Stored(stream));
     }
     if declared > cap {
@@ -465,6 +481,17 @@ fn decode_litt<'a>(c: &Chunk<'a>, cap: usize) -> Result<LitT<'a>> {
         ));
     }
     Ok(LitT::Inflated(out))
+}
+
+/// Whether `d` starts with a zlib header (RFC 1950: deflate, a 32 KiB window
+/// or smaller, header check bits right). Only used to explain an error.
+fn looks_like_zlib(d: &[u8]) -> bool {
+    match d {
+        [cmf, flg, ..] => {
+            cmf & 0x0f == 8 && cmf >> 4 <= 7 && u16::from_be_bytes([*cmf, *flg]) % 31 == 0
+        }
+        _ => false,
+    }
 }
 
 /// Parses `AtU8`: `[count i32]` then, per atom, `[len u8][utf-8 bytes]`.
@@ -777,6 +804,100 @@ pub(crate) mod tests {
         let s = beam.strip(DEFAULT_INFLATE_CAP).unwrap();
         assert_eq!(s.chunks().nth(1).unwrap(), (LITT, &chunk[..]));
         assert_eq!(beam.literal_atoms().unwrap(), ["ok", "Elixir.Foo"]);
+    }
+
+    /// Absolute offset of the first byte after the size field of the `LitT`
+    /// in `litt_error`'s form: header 12, `AtU8` 8 + 6 (padded to 8), `LitT`
+    /// header 8, size field 4.
+    const STORED_AT: u64 = 12 + 16 + 8 + 4;
+
+    fn stored_error(table: &[u8]) -> Error {
+        let e = litt_error(&litt(0, table), DEFAULT_INFLATE_CAP);
+        assert_eq!(e.chunk(), Some(LITT), "{e}");
+        assert!(matches!(kind(&e), ErrorKind::BadStoredLiterals(_)), "{e}");
+        e
+    }
+
+    #[test]
+    fn stored_litt_holding_a_compressed_table_is_refused_at_the_count() {
+        let e = stored_error(&zlib(&literal_table()));
+        assert_eq!(e.offset(), Some(STORED_AT));
+        let msg = e.to_string();
+        assert!(
+            msg.contains("stored uncompressed (size field 0) is malformed: count ")
+                && msg.ends_with("; the chunk looks zlib-compressed"),
+            "{msg}"
+        );
+        // The literal atoms go through the same check.
+        let bytes = form(&[
+            (b"AtU8", &atoms(&["m"])),
+            (b"LitT", &litt(0, &zlib(&literal_table()))),
+        ]);
+        assert_eq!(Beam::parse(&bytes).unwrap().literal_atoms().unwrap_err(), e);
+    }
+
+    #[test]
+    fn stored_litt_errors_point_at_the_bad_byte() {
+        let good = literal_table();
+        let term_len = good.len() as u32 - 8;
+        // A literal whose size runs one byte past the chunk: at its size field.
+        let mut t = good.clone();
+        t[4..8].copy_from_slice(&(term_len + 1).to_be_bytes());
+        let e = stored_error(&t);
+        assert_eq!(e.offset(), Some(STORED_AT + 4));
+        assert!(
+            e.to_string().ends_with(&format!(
+                "literal 0 runs past the end: declares {} bytes, only {term_len} remain",
+                term_len + 1
+            )),
+            "{e}"
+        );
+        // Not external term format: at the version byte.
+        let mut t = good.clone();
+        t[8] = 130;
+        let e = stored_error(&t);
+        assert_eq!(e.offset(), Some(STORED_AT + 8));
+        assert!(
+            e.to_string()
+                .contains("literal 0: missing the external term format version byte 131"),
+            "{e}"
+        );
+        // A term shorter than its declared size: after the term.
+        let mut t = good.clone();
+        t[4..8].copy_from_slice(&(term_len + 1).to_be_bytes());
+        t.push(106);
+        let e = stored_error(&t);
+        assert_eq!(e.offset(), Some(STORED_AT + 8 + term_len as u64));
+        assert!(
+            e.to_string().ends_with("literal 0: 1 bytes after the term"),
+            "{e}"
+        );
+        // Bytes after the last literal.
+        let mut t = good.clone();
+        t.extend_from_slice(b"xy");
+        let e = stored_error(&t);
+        assert_eq!(e.offset(), Some(STORED_AT + good.len() as u64));
+        assert!(
+            e.to_string().ends_with("2 bytes after the last literal"),
+            "{e}"
+        );
+        // No table at all after the size field.
+        let e = stored_error(b"");
+        assert_eq!(e.offset(), Some(STORED_AT));
+        assert!(e.to_string().ends_with("needs 4 bytes, 0 remain"), "{e}");
+        // An empty table is a table.
+        let bytes = form(&[(b"AtU8", &atoms(&["m"])), (b"LitT", &litt(0, &[0; 4]))]);
+        assert!(Beam::parse(&bytes)
+            .unwrap()
+            .strip(DEFAULT_INFLATE_CAP)
+            .is_ok());
+    }
+
+    #[test]
+    fn zlib_headers_are_recognised() {
+        assert!(looks_like_zlib(&zlib(b"abc")));
+        assert!(looks_like_zlib(&[0x78, 0xda]) && looks_like_zlib(&[0x78, 0x01]));
+        assert!(!looks_like_zlib(&literal_table()) && !looks_like_zlib(&[0x78]));
     }
 
     #[test]

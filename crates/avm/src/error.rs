@@ -51,6 +51,10 @@ pub enum ErrorKind {
     },
     /// The declared uncompressed size exceeds the configured inflate cap.
     InflateCapExceeded { declared: u64, cap: u64 },
+    /// A `LitT` with a size field of 0 (stored uncompressed) does not hold a
+    /// raw literal table: a bad count, a literal running past the chunk, a
+    /// literal that is not one external term, bytes after the last one.
+    BadStoredLiterals(String),
     /// The archive does not start with the AtomVM header.
     NotArchive,
     /// A section header or name is malformed.
@@ -185,6 +189,10 @@ impl fmt::Display for ErrorKind {
             InflateCapExceeded { declared, cap } => write!(
                 f,
                 "literal table declares {declared} uncompressed bytes, more than the inflate cap of {cap} bytes"
+            ),
+            BadStoredLiterals(what) => write!(
+                f,
+                "literal table stored uncompressed (size field 0) is malformed: {what}"
             ),
             NotArchive => write!(f, "not an AtomVM archive (bad header)"),
             BadSection(what) => write!(f, "bad section: {what}"),

@@ -1,4 +1,5 @@
-//! Finding atoms in a BEAM literal table (External Term Format).
+//! Walking a BEAM literal table (External Term Format): its atoms, and
+//! whether it is a well-formed table at all.
 //!
 //! See: erts/doc/src/erl_ext_dist.xml. The walk is iterative with an explicit
 //! work stack, so deeply nested terms cannot overflow the call stack, and every
@@ -7,21 +8,66 @@
 /// Errors are (message, offset inside the table); the caller adds the chunk.
 pub(crate) type EtfResult<T> = Result<T, (String, usize)>;
 
+/// An atom as it is spelled in the term.
+enum Atom<'a> {
+    /// `ATOM_EXT`, `SMALL_ATOM_EXT`: one byte per character.
+    Latin1(&'a [u8]),
+    /// `ATOM_UTF8_EXT`, `SMALL_ATOM_UTF8_EXT`, already checked to be UTF-8.
+    Utf8(&'a str),
+}
+
 /// Atoms of every literal in a literal table: `[count u32]` then per literal
 /// `[size u32][term_to_binary bytes]`. Deduplicated, first occurrence first.
 pub(crate) fn literal_table_atoms(table: &[u8]) -> EtfResult<Vec<String>> {
+    let mut atoms: Vec<String> = Vec::new();
+    walk_literal_table(table, &mut |atom| {
+        let name = match atom {
+            Atom::Latin1(bytes) => bytes.iter().map(|&b| b as char).collect(),
+            Atom::Utf8(s) => s.to_owned(),
+        };
+        if !atoms.contains(&name) {
+            atoms.push(name);
+        }
+    })?;
+    Ok(atoms)
+}
+
+/// Checks that `table` is exactly one literal table: the count, then for each
+/// literal its size and a complete external term of exactly that size, and
+/// nothing after the last one. Allocates nothing per atom.
+pub(crate) fn check_literal_table(table: &[u8]) -> EtfResult<()> {
+    walk_literal_table(table, &mut |_| {})
+}
+
+fn walk_literal_table(table: &[u8], on_atom: &mut impl FnMut(Atom<'_>)) -> EtfResult<()> {
     let mut r = Reader { d: table, pos: 0 };
     let count = r.u32()? as usize;
-    let mut atoms: Vec<String> = Vec::new();
+    // Every literal takes at least its 4-byte size: a larger count is a lie
+    // (or not a table at all, such as a zlib stream), told at the count.
+    if count > (table.len() - 4) / 4 {
+        return Err((
+            format!(
+                "count {count} exceeds what {} bytes can hold",
+                table.len() - 4
+            ),
+            0,
+        ));
+    }
     for i in 0..count {
+        let size_at = r.pos;
         let size = r.u32()? as usize;
         let start = r.pos;
-        let term = r
-            .take(size)
-            .map_err(|(_, at)| (format!("literal {i} runs past the end"), at))?;
+        let term = r.take(size).map_err(|_| {
+            (
+                format!(
+                    "literal {i} runs past the end: declares {size} bytes, only {} remain",
+                    table.len() - start
+                ),
+                size_at,
+            )
+        })?;
         let mut t = Reader { d: term, pos: 0 };
-        term_atoms(&mut t, &mut atoms)
-            .map_err(|(m, at)| (format!("literal {i}: {m}"), start + at))?;
+        walk_term(&mut t, on_atom).map_err(|(m, at)| (format!("literal {i}: {m}"), start + at))?;
         if t.pos != term.len() {
             return Err((
                 format!("literal {i}: {} bytes after the term", term.len() - t.pos),
@@ -35,7 +81,7 @@ pub(crate) fn literal_table_atoms(table: &[u8]) -> EtfResult<Vec<String>> {
             r.pos,
         ));
     }
-    Ok(atoms)
+    Ok(())
 }
 
 struct Reader<'a> {
@@ -76,14 +122,9 @@ enum Work {
     Skip(usize),
 }
 
-fn push_atom(atoms: &mut Vec<String>, name: String) {
-    if !atoms.contains(&name) {
-        atoms.push(name);
-    }
-}
-
-/// Walks one `term_to_binary` encoding (version byte 131 first).
-fn term_atoms(r: &mut Reader<'_>, atoms: &mut Vec<String>) -> EtfResult<()> {
+/// Walks one `term_to_binary` encoding (version byte 131 first), calling
+/// `on_atom` for each atom in it.
+fn walk_term<'a>(r: &mut Reader<'a>, on_atom: &mut impl FnMut(Atom<'a>)) -> EtfResult<()> {
     let at = r.pos;
     if r.u8()? != 131 {
         return Err((
@@ -116,8 +157,7 @@ fn term_atoms(r: &mut Reader<'_>, atoms: &mut Vec<String>) -> EtfResult<()> {
                 } else {
                     r.u8()? as usize
                 };
-                let bytes = r.take(len)?;
-                push_atom(atoms, bytes.iter().map(|&b| b as char).collect());
+                on_atom(Atom::Latin1(r.take(len)?));
             }
             // ATOM_UTF8_EXT, SMALL_ATOM_UTF8_EXT
             118 | 119 => {
@@ -129,7 +169,7 @@ fn term_atoms(r: &mut Reader<'_>, atoms: &mut Vec<String>) -> EtfResult<()> {
                 let bytes = r.take(len)?;
                 let s = std::str::from_utf8(bytes)
                     .map_err(|_| ("atom is not valid UTF-8".to_string(), tag_at))?;
-                push_atom(atoms, s.to_owned());
+                on_atom(Atom::Utf8(s));
             }
             97 => drop(r.take(1)?),  // SMALL_INTEGER_EXT
             98 => drop(r.take(4)?),  // INTEGER_EXT
@@ -276,6 +316,13 @@ mod tests {
             .unwrap_err()
             .0
             .contains("after the last literal"));
+        // A count no table of this length can hold, told at the count.
+        let (msg, at) = literal_table_atoms(&[0x78, 0x9c, 0, 1, 0, 0, 0, 0]).unwrap_err();
+        assert_eq!(
+            (msg.as_str(), at),
+            ("count 2023489537 exceeds what 4 bytes can hold", 0)
+        );
+        assert_eq!(check_literal_table(&[0, 0, 0, 0]), Ok(()));
         // A literal size larger than the table.
         let (msg, _) = literal_table_atoms(&[0, 0, 0, 1, 0, 0, 1, 0, 131]).unwrap_err();
         assert!(msg.contains("runs past the end"), "{msg}");

@@ -357,6 +357,46 @@ fn empty_input_directory_fails_and_writes_nothing() {
     );
 }
 
+/// A symlinked `*.beam` in an input directory is packed like the file it
+/// points to; a dangling one is an unreadable input, not a module quietly
+/// missing from the archive.
+#[cfg(unix)]
+#[test]
+fn symlinked_beams_are_packed_and_a_dangling_one_is_refused() {
+    use std::os::unix::fs::symlink;
+    let set = root().join("fixtures/packs/erlang");
+    let tmp = tempfile::tempdir().unwrap();
+    let ebin = tmp.path().join("ebin");
+    std::fs::create_dir(&ebin).unwrap();
+    for entry in std::fs::read_dir(set.join("ebin")).unwrap() {
+        let path = entry.unwrap().path();
+        symlink(&path, ebin.join(path.file_name().unwrap())).unwrap();
+    }
+    let out = tmp.path().join("out.avm");
+    let start = ebin.join("hello.beam");
+    let o = run(&["pack", "-q", "-o", s(&out), "--start", s(&start), s(&ebin)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read(&out).unwrap(),
+        std::fs::read(set.join("expected.avm")).unwrap()
+    );
+
+    let gone = ebin.join("gone.beam");
+    symlink(tmp.path().join("no_such_file.beam"), &gone).unwrap();
+    assert_fails_cleanly(
+        |out| {
+            ["pack", "-o", out, "--start", s(&start), s(&ebin)]
+                .map(String::from)
+                .to_vec()
+        },
+        &format!(
+            "error: cannot read input {}: No such file or directory",
+            gone.display()
+        ),
+        "dangling symlink",
+    );
+}
+
 #[test]
 fn pack_requires_output_start_and_inputs() {
     for args in [

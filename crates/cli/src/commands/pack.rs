@@ -76,6 +76,30 @@ fn pack_files(start: &Path, files: Vec<PathBuf>, cap: usize) -> anyhow::Result<a
     Ok(avm::layout(modules)?)
 }
 
+/// Whether a `*.beam` entry of an input directory is a module to pack: a
+/// regular file, or a symlink to one. A directory is not (inputs are not
+/// recursive); anything else is refused rather than skipped, since a module
+/// silently left out of the archive only shows up when the worker runs:
+/// a dangling or looping symlink fails as an unreadable input, with the
+/// system's reason, and a FIFO, socket or device as not a regular file.
+fn is_beam_file(entry: &std::fs::DirEntry) -> anyhow::Result<bool> {
+    let path = entry.path();
+    let unreadable = || format!("cannot read input {}", path.display());
+    let mut ft = entry.file_type().with_context(unreadable)?;
+    if ft.is_symlink() {
+        ft = std::fs::metadata(&path)
+            .with_context(unreadable)?
+            .file_type();
+    }
+    if ft.is_dir() {
+        return Ok(false);
+    }
+    if !ft.is_file() {
+        bail!("{}: not a regular file", unreadable());
+    }
+    Ok(true)
+}
+
 /// Expands directories to their `*.beam` files and drops the startup file
 /// wherever it reappears, so a `--start` inside an input directory is packed
 /// once. Order does not matter here: `avm::pack` sorts by file name.
@@ -113,11 +137,7 @@ fn collect_inputs(start: &Path, inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBu
                 if path.extension() != Some(OsStr::new("beam")) {
                     continue;
                 }
-                let ft = entry
-                    .file_type()
-                    .with_context(|| format!("cannot stat {}", path.display()))?;
-                let is_file = ft.is_file() || (ft.is_symlink() && path.is_file());
-                if !is_file {
+                if !is_beam_file(&entry)? {
                     continue;
                 }
                 found += 1;
@@ -133,4 +153,49 @@ fn collect_inputs(start: &Path, inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBu
         }
     }
     Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn beam_dir() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.beam"), b"").unwrap();
+        std::fs::write(dir.path().join("notes.txt"), b"").unwrap();
+        std::fs::create_dir(dir.path().join("sub.beam")).unwrap();
+        dir
+    }
+
+    #[test]
+    fn lists_beam_files_and_skips_the_rest() {
+        let dir = beam_dir();
+        let start = dir.path().join("a.beam");
+        let files = collect_inputs(&start, &[dir.path().to_path_buf()]).unwrap();
+        assert!(files.is_empty(), "{files:?}");
+        let other = tempfile::tempdir().unwrap();
+        let files = collect_inputs(&other.path().join("s.beam"), &[dir.path().to_path_buf()]);
+        assert_eq!(files.unwrap(), [dir.path().join("a.beam")]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn symlinks_are_followed_and_a_dangling_one_is_refused() {
+        use std::os::unix::fs::symlink;
+        let dir = beam_dir();
+        let start = dir.path().join("a.beam");
+        symlink(&start, dir.path().join("b.beam")).unwrap();
+        symlink(dir.path().join("sub.beam"), dir.path().join("c.beam")).unwrap();
+        let files = collect_inputs(&start, &[dir.path().to_path_buf()]).unwrap();
+        assert_eq!(files, [dir.path().join("b.beam")]);
+
+        let gone = dir.path().join("gone.beam");
+        symlink(dir.path().join("missing"), &gone).unwrap();
+        let e = collect_inputs(&start, &[dir.path().to_path_buf()]).unwrap_err();
+        let msg = format!("{e:#}");
+        assert!(
+            msg.starts_with(&format!("cannot read input {}: ", gone.display())),
+            "{msg}"
+        );
+    }
 }
