@@ -11,6 +11,10 @@ defmodule ElixirWorkers.Conn do
 
   Response fields: `status`, `resp_headers` (name => value or list of values),
   `resp_body` (iodata), `halted`, `effects` (writes to run after the response).
+
+  The conn is a struct, not the string-keyed map of the original Mix-based
+  elixir-workers: `conn["method"]` raises an `ElixirWorkers.Error` that
+  names `conn.method`.
   """
 
   defstruct method: "GET",
@@ -148,4 +152,50 @@ defmodule ElixirWorkers.Conn do
   @doc "Queues a write to run after the response is sent (see `ElixirWorkers.KV`, `ElixirWorkers.D1`)."
   def add_effect(%Conn{effects: e} = conn, effect) when is_map(effect),
     do: %{conn | effects: [effect | e]}
+
+  # --- map access of the original framework -----------------------------------
+  #
+  # Elixir's `conn["method"]`, `get_in`, `put_in` and `pop_in` call these on a
+  # struct. Without them the error is an UndefinedFunctionError about the
+  # Access behaviour, which does not say what to write instead. The behaviour
+  # is not declared: that would name `Access` in the worker's code (see
+  # ARCHITECTURE.md), and Elixir calls these functions without it.
+
+  @doc false
+  def fetch(%Conn{} = conn, key), do: refuse_access(conn, key)
+
+  @doc false
+  def get_and_update(%Conn{} = conn, key, _fun), do: refuse_access(conn, key)
+
+  @doc false
+  def pop(%Conn{} = conn, key), do: refuse_access(conn, key)
+
+  defp refuse_access(conn, key) do
+    :erlang.error(
+      ElixirWorkers.Error.exception(
+        "conn[" <> ElixirWorkers.Format.inspect(key) <>
+          "] is the map access of the original Mix-based elixir-workers; " <>
+          "ElixirWorkers.Conn is a struct: " <> access_hint(conn, key)
+      )
+    )
+  end
+
+  defp access_hint(conn, key) do
+    case field_named(:maps.keys(conn), key) do
+      nil ->
+        "use its fields (conn.method, conn.path, conn.params[\"id\"], conn.parsed_body, conn.assigns)"
+
+      field ->
+        "use conn." <> field
+    end
+  end
+
+  # The field a string or atom key names, as a binary, or nil.
+  defp field_named([], _key), do: nil
+  defp field_named([:__struct__ | rest], key), do: field_named(rest, key)
+
+  defp field_named([field | rest], key) do
+    name = :erlang.atom_to_binary(field, :utf8)
+    if key == name or key == field, do: name, else: field_named(rest, key)
+  end
 end

@@ -30,6 +30,15 @@ defmodule ElixirWorkers.Router do
   local function name (`plug :auth` or `plug :auth, opts`) or a function
   (`plug &Mod.fun/1` or `plug &Mod.fun/2, opts`).
 
+  The security headers include a default `content-security-policy`;
+  `use ElixirWorkers.Router, csp: "default-src 'none'"` sends another one
+  and `csp: false` sends none. A route that sets the header keeps its own.
+
+  A router of the original Mix-based elixir-workers (a `routes/0` list of
+  `{method, segments, handler}` or a `middleware/0` list) does not compile
+  here: the error shows the macro form instead. Its `conn["method"]` raises
+  an `ElixirWorkers.Error` that names `conn.method`.
+
   Override `not_found/1` or `method_not_allowed/2` to change those answers.
 
   This module only generates code (at compile time it may use anything,
@@ -40,8 +49,14 @@ defmodule ElixirWorkers.Router do
 
   @methods ~w(GET POST PUT PATCH DELETE OPTIONS HEAD)
 
+  @options [:default_middleware, :csp]
+
   defmacro __using__(opts) do
+    check_options(opts, __CALLER__)
     default? = Keyword.get(opts, :default_middleware, true)
+    # :default keeps `security_headers/1`; a binary or false is passed on
+    # to `security_headers/2`.
+    csp = Keyword.get(opts, :csp, :default)
 
     quote do
       import ElixirWorkers.Router, only: [get: 2, post: 2, put: 2, patch: 2, delete: 2, options: 2, head: 2, match: 3, plug: 1, plug: 2]
@@ -50,6 +65,7 @@ defmodule ElixirWorkers.Router do
       Module.register_attribute(__MODULE__, :ew_routes, accumulate: true)
       Module.register_attribute(__MODULE__, :ew_plugs, accumulate: true)
       @ew_default_middleware unquote(default?)
+      @ew_csp unquote(csp)
       @before_compile ElixirWorkers.Router
 
       @doc false
@@ -70,6 +86,36 @@ defmodule ElixirWorkers.Router do
 
       defoverridable not_found: 1, method_not_allowed: 2
     end
+  end
+
+  defp check_options(opts, caller) do
+    unless Keyword.keyword?(opts) and Enum.all?(Keyword.keys(opts), &(&1 in @options)) do
+      compile_error(
+        caller,
+        "use ElixirWorkers.Router takes a literal keyword list of #{Enum.map_join(@options, ", ", &inspect/1)}, got: #{Macro.to_string(opts)}"
+      )
+    end
+
+    case Keyword.fetch(opts, :csp) do
+      :error ->
+        :ok
+
+      {:ok, csp} when not (is_binary(csp) or csp == false) ->
+        compile_error(caller, "csp: must be a literal string (the content-security-policy value) or false, got: #{Macro.to_string(csp)}")
+
+      {:ok, _} ->
+        if Keyword.get(opts, :default_middleware, true) == false do
+          compile_error(
+            caller,
+            "csp: has no effect with default_middleware: false; " <>
+              ~s(plug &ElixirWorkers.Middleware.security_headers/2, %{"csp" => ...} instead)
+          )
+        end
+    end
+  end
+
+  defp compile_error(caller, description) do
+    raise CompileError, file: caller.file, line: caller.line, description: description
   end
 
   for m <- ~w(get post put patch delete options head)a do
@@ -140,7 +186,52 @@ defmodule ElixirWorkers.Router do
     end)
   end
 
+  # The original Mix-based elixir-workers read a router's `routes/0` and
+  # `middleware/0` at run time. Nothing here calls them, so such a router
+  # would compile and answer 404 to everything (or skip its middleware):
+  # refuse it, and show the form that replaced it.
+  @anchor_hints [
+    {{:routes, 0},
+     """
+     defines routes/0, the route list of the original Mix-based elixir-workers, \
+     which this framework does not read (every request would answer 404). \
+     Declare each route with a macro instead:
+
+         get "/users/:id", :show          # was {"GET", [...], &show/1} in routes/0
+         def show(conn), do: Conn.json(conn, 200, %{"id" => conn.params["id"]})
+
+     A handler takes an %ElixirWorkers.Conn{} struct: conn.method, conn.path, \
+     conn.params["id"], conn.parsed_body instead of conn["method"] and friends. \
+     Rename routes/0 if it is not a route list.\
+     """},
+    {{:middleware, 0},
+     """
+     defines middleware/0, the middleware list of the original Mix-based \
+     elixir-workers, which this framework does not read (the middleware would \
+     never run). Declare each one with plug instead:
+
+         plug :auth                       # def auth(conn), returns a conn
+         plug &ElixirWorkers.Middleware.cors/2, %{"origin" => "*"}
+
+     security_headers/1 and parse_body/1 run by default. Rename middleware/0 \
+     if it is not a middleware list.\
+     """}
+  ]
+
+  defp refuse_anchor_style(env) do
+    for {fun, hint} <- @anchor_hints, Module.defines?(env.module, fun) do
+      line =
+        case Module.get_definition(env.module, fun) do
+          {:v1, _kind, meta, _clauses} -> Keyword.get(meta, :line, env.line)
+          nil -> env.line
+        end
+
+      raise CompileError, file: env.file, line: line, description: inspect(env.module) <> " " <> hint
+    end
+  end
+
   defmacro __before_compile__(env) do
+    refuse_anchor_style(env)
     routes = env.module |> Module.get_attribute(:ew_routes) |> Enum.reverse()
     plugs = env.module |> Module.get_attribute(:ew_plugs) |> Enum.reverse()
     default? = Module.get_attribute(env.module, :ew_default_middleware)
@@ -165,7 +256,7 @@ defmodule ElixirWorkers.Router do
     defaults =
       if default? do
         [
-          {quote(do: &ElixirWorkers.Middleware.security_headers/1), nil},
+          security_plug(Module.get_attribute(env.module, :ew_csp)),
           {quote(do: &ElixirWorkers.Middleware.parse_body/1), nil}
         ]
       else
@@ -212,6 +303,11 @@ defmodule ElixirWorkers.Router do
       defp __ew_dispatch__(_method, _segments, _conn), do: :no_route
     end
   end
+
+  defp security_plug(:default), do: {quote(do: &ElixirWorkers.Middleware.security_headers/1), nil}
+
+  defp security_plug(csp),
+    do: {quote(do: &ElixirWorkers.Middleware.security_headers/2), Macro.escape(%{"csp" => csp})}
 
   # Local name: call the function in the router module; anything else is a
   # function value applied to the conn (and opts, if given).
