@@ -34,7 +34,13 @@ pub type ChunkId = [u8; 4];
 pub use archive::{Archive, ChunkInfo, Section};
 pub use beam::{Beam, Chunk, Stripped, DEFAULT_INFLATE_CAP};
 pub use error::{Error, ErrorKind, Result};
-pub use graph::{prune, Kept, ModuleRefs, Pruned};
+pub use graph::{prune, prune_with, Kept, ModuleRefs, Pruned};
+
+/// The most modules AtomVM can run from one archive on a 32-bit platform
+/// such as wasm32: a continuation pointer keeps the module's index in its top
+/// 8 bits (`module_address` in AtomVM's `module.h`), so a return into module
+/// 256 or later would land in module `index - 256`.
+pub const MAX_MODULES_WASM32: usize = 256;
 pub use pack::{
     archive_order_of, assemble, layout, map_in_order, pack, prepare, Layout, PackInput,
     PackOptions, Packed, PackedSection, PreparedModule, Warning, WarningKind,

@@ -23,6 +23,10 @@ use std::time::Instant;
 /// The marker function `use ElixirWorkers.App` defines in the startup module.
 pub const APP_MARKER: (&str, u32) = ("__elixir_workers_app__", 0);
 
+/// The most modules an archive for the wasm32 runtime can hold (see the
+/// error in `shake_and_pack`).
+pub const MAX_MODULES: usize = avm::MAX_MODULES_WASM32;
+
 /// Cloudflare's limits on a worker's compressed size.
 pub const FREE_LIMIT: u64 = 3 * 1024 * 1024;
 pub const PAID_LIMIT: u64 = 10 * 1024 * 1024;
@@ -496,7 +500,18 @@ fn shake_and_pack(project: &Project, collected: &Collected, explain: bool) -> Re
         ),
     };
     let refs: Vec<avm::ModuleRefs> = candidates.iter().map(|c| c.refs.clone()).collect();
-    let pruned = avm::prune(&refs, &start)?;
+    // Every protocol implementation of the app (and of the framework) is
+    // kept with its protocol; a stdlib one when it can be dispatched to.
+    let pruned = avm::prune_with(&refs, &start, |i| candidates[i].origin != Origin::Stdlib)?;
+    if pruned.kept.len() > MAX_MODULES {
+        anyhow::bail!(
+            "the archive would hold {} modules; the runtime can run at most {MAX_MODULES}: \
+             AtomVM on wasm32 keeps a module's index in the top 8 bits of a return address, \
+             so a call returning into module {MAX_MODULES} or later lands in the wrong module \
+             (`build --explain` lists what is kept and why)",
+            pruned.kept.len()
+        );
+    }
     let by_name: BTreeMap<&str, &Candidate> =
         candidates.iter().map(|c| (c.name.as_str(), c)).collect();
 

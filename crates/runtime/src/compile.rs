@@ -901,12 +901,25 @@ fn strip_beams(tools: &Tools, dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The `*.ext` files of `dir`, sorted. An entry with that extension that
+/// cannot be read as a file (a dangling symlink, say) is an error, never
+/// skipped: a missing module would only show at run time.
 pub(crate) fn sorted_files(dir: &Path, ext: &str) -> Result<Vec<PathBuf>> {
-    let mut files: Vec<PathBuf> = fs::read_dir(dir)
-        .with_context(|| format!("listing {}", dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_file() && p.extension() == Some(OsStr::new(ext)))
-        .collect();
+    let mut files = Vec::new();
+    for entry in fs::read_dir(dir).with_context(|| format!("listing {}", dir.display()))? {
+        let path = entry
+            .with_context(|| format!("listing {}", dir.display()))?
+            .path();
+        if path.extension() != Some(OsStr::new(ext)) {
+            continue;
+        }
+        let meta = fs::metadata(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        if meta.is_file() {
+            files.push(path);
+        } else if !meta.is_dir() {
+            bail!("cannot read {}: not a regular file", path.display());
+        }
+    }
     files.sort();
     if files.is_empty() {
         bail!("no .{ext} files in {}", dir.display());
