@@ -128,25 +128,7 @@ pub fn prune_with(
     let mut kept_by: Vec<Option<Option<usize>>> = vec![None; modules.len()];
     kept_by[s] = Some(None);
     let mut order = vec![s];
-    // Each implementation with its protocol and type: the longest protocol
-    // name that prefixes it (`String.Chars.Point` is `String.Chars`'s).
-    let impls: Vec<(usize, usize, &str)> = modules
-        .iter()
-        .enumerate()
-        .filter(|(_, m)| m.is_impl)
-        .filter_map(|(i, m)| {
-            modules
-                .iter()
-                .enumerate()
-                .filter(|(_, p)| p.is_protocol)
-                .filter_map(|(pi, p)| {
-                    let rest = m.name.strip_prefix(p.name.as_str())?.strip_prefix('.')?;
-                    Some((pi, rest))
-                })
-                .max_by_key(|(_, rest)| std::cmp::Reverse(rest.len()))
-                .map(|(pi, ty)| (i, pi, ty))
-        })
-        .collect();
+    let impls = implementations(modules);
     let mut queue = VecDeque::from([s]);
     loop {
         while let Some(i) = queue.pop_front() {
@@ -192,6 +174,323 @@ pub fn prune_with(
         .map(|(m, _)| m.name.clone())
         .collect();
     Ok(Pruned { kept, dropped })
+}
+
+/// A module for function-level shaking: its module-level references, and
+/// its functions' references when its code could be decoded (`None`: the
+/// module is one opaque unit, kept whole with everything it names).
+#[derive(Debug, Clone)]
+pub struct ModuleCode {
+    pub refs: ModuleRefs,
+    pub code: Option<crate::code::CodeRefs>,
+}
+
+/// A call the shake saw that no kept module answers: the target module is
+/// not a candidate (a BIF or NIF of the runtime, or missing), or it is one
+/// that does not export the function.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExternalCall {
+    /// The calling module and function.
+    pub caller: String,
+    pub function: (String, u32),
+    /// The called module, function and arity.
+    pub target: (String, String, u32),
+    /// The target module is a candidate that does not export it.
+    pub not_exported: bool,
+}
+
+/// What [`prune_functions`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FunctionPruned {
+    pub pruned: Pruned,
+    /// Why each kept module is kept, by module name, in `pruned.kept` order.
+    pub why: Vec<String>,
+    /// Calls from reachable functions that no candidate module exports.
+    pub external: Vec<ExternalCall>,
+}
+
+fn display(name: &str) -> &str {
+    name.strip_prefix("Elixir.").unwrap_or(name)
+}
+
+/// Function-level tree-shaking. From the start module's exports it follows,
+/// function by function: local calls and funs, external calls into the
+/// exported function they name, and atoms. An atom naming another candidate
+/// module keeps that module with every export as a root (a dynamic call may
+/// reach any of them); an atom naming the function's own module does so only
+/// when the function calls `apply`; an atom naming a protocol
+/// implementation leaves it to the protocol rule, and the macros of a module
+/// kept whole (`MACRO-*` exports) are no roots. A module is kept when one of its
+/// functions is reached; a module whose code cannot be decoded is kept whole,
+/// with everything it names. Protocol implementations follow their protocol
+/// as in [`prune_with`].
+pub fn prune_functions(
+    modules: &[ModuleCode],
+    start: &str,
+    keep: &[String],
+    own: impl Fn(usize) -> bool,
+) -> Result<FunctionPruned> {
+    let index: HashMap<&str, usize> = modules
+        .iter()
+        .enumerate()
+        .map(|(i, m)| (m.refs.name.as_str(), i))
+        .collect();
+    let Some(&s) = index.get(start) else {
+        return Err(Error::new(ErrorKind::UnknownStartModule {
+            module: start.to_owned(),
+        }));
+    };
+    let refs: Vec<ModuleRefs> = modules.iter().map(|m| m.refs.clone()).collect();
+    let mut st = Walk {
+        modules,
+        index: &index,
+        kept: vec![None; modules.len()],
+        order: Vec::new(),
+        all: vec![false; modules.len()],
+        visited: modules
+            .iter()
+            .map(|m| vec![false; m.code.as_ref().map_or(0, |c| c.functions.len())])
+            .collect(),
+        queue: VecDeque::new(),
+        external: Vec::new(),
+    };
+    st.reach_all(s, None, "startup module".into());
+    for name in keep {
+        match index.get(name.as_str()) {
+            Some(&k) => st.reach_all(k, None, "listed in the project's `keep` setting".into()),
+            None => {
+                return Err(Error::new(ErrorKind::UnknownStartModule {
+                    module: name.clone(),
+                }))
+            }
+        }
+    }
+    let impls = implementations(&refs);
+    loop {
+        while let Some((m, f)) = st.queue.pop_front() {
+            st.visit(m, f);
+        }
+        let mut more = false;
+        for &(i, protocol, ty) in &impls {
+            if st.kept[i].is_some() || st.kept[protocol].is_none() {
+                continue;
+            }
+            let for_kept = index
+                .get(format!("Elixir.{ty}").as_str())
+                .is_some_and(|&t| st.kept[t].is_some());
+            if own(i) || BUILTIN_TYPES.contains(&ty) || for_kept {
+                let why = format!(
+                    "protocol {} can dispatch to it",
+                    display(&refs[protocol].name)
+                );
+                st.reach_all(i, Some(protocol), why);
+                more = true;
+            }
+        }
+        if !more && st.queue.is_empty() {
+            break;
+        }
+    }
+    let kept = st
+        .order
+        .iter()
+        .map(|&i| Kept {
+            name: modules[i].refs.name.clone(),
+            kept_by: st.kept[i]
+                .as_ref()
+                .and_then(|(by, _)| *by)
+                .map(|p| modules[p].refs.name.clone()),
+        })
+        .collect();
+    let why = st
+        .order
+        .iter()
+        .map(|&i| {
+            st.kept[i]
+                .as_ref()
+                .map(|(_, w)| w.clone())
+                .unwrap_or_default()
+        })
+        .collect();
+    let dropped = modules
+        .iter()
+        .zip(&st.kept)
+        .filter(|(_, k)| k.is_none())
+        .map(|(m, _)| m.refs.name.clone())
+        .collect();
+    Ok(FunctionPruned {
+        pruned: Pruned { kept, dropped },
+        why,
+        external: st.external,
+    })
+}
+
+/// Each protocol implementation with its protocol and type: the longest
+/// protocol name that prefixes it (`String.Chars.Point` is `String.Chars`'s).
+fn implementations(modules: &[ModuleRefs]) -> Vec<(usize, usize, &str)> {
+    modules
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| m.is_impl)
+        .filter_map(|(i, m)| {
+            modules
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| p.is_protocol)
+                .filter_map(|(pi, p)| {
+                    let rest = m.name.strip_prefix(p.name.as_str())?.strip_prefix('.')?;
+                    Some((pi, rest))
+                })
+                .max_by_key(|(_, rest)| std::cmp::Reverse(rest.len()))
+                .map(|(pi, ty)| (i, pi, ty))
+        })
+        .collect()
+}
+
+struct Walk<'a> {
+    modules: &'a [ModuleCode],
+    index: &'a HashMap<&'a str, usize>,
+    /// Per module: kept by which module, and why.
+    kept: Vec<Option<(Option<usize>, String)>>,
+    order: Vec<usize>,
+    /// Every export of the module is a root.
+    all: Vec<bool>,
+    visited: Vec<Vec<bool>>,
+    queue: VecDeque<(usize, usize)>,
+    external: Vec<ExternalCall>,
+}
+
+impl Walk<'_> {
+    fn keep(&mut self, m: usize, by: Option<usize>, why: impl FnOnce() -> String) {
+        if self.kept[m].is_none() {
+            self.kept[m] = Some((by, why()));
+            self.order.push(m);
+        }
+    }
+
+    fn reach(
+        &mut self,
+        m: usize,
+        name: &str,
+        arity: u32,
+        by: Option<usize>,
+        why: impl FnOnce() -> String,
+    ) {
+        self.keep(m, by, why);
+        match &self.modules[m].code {
+            None => self.reach_all(m, by, String::new()),
+            Some(code) => {
+                if let Some(f) = code.function(name, arity) {
+                    if !self.visited[m][f] {
+                        self.visited[m][f] = true;
+                        self.queue.push_back((m, f));
+                    }
+                }
+            }
+        }
+    }
+
+    fn reach_all(&mut self, m: usize, by: Option<usize>, why: String) {
+        self.keep(m, by, || why);
+        if self.all[m] {
+            return;
+        }
+        self.all[m] = true;
+        let module = &self.modules[m];
+        match &module.code {
+            Some(code) => {
+                // Macros (`MACRO-name`) run in the compiler, never here.
+                for (name, arity) in code.exports.clone() {
+                    if !name.starts_with("MACRO-") {
+                        self.reach(m, &name, arity, by, String::new);
+                    }
+                }
+            }
+            None => {
+                let named: Vec<usize> = module
+                    .refs
+                    .imports
+                    .iter()
+                    .chain(&module.refs.atoms)
+                    .filter_map(|n| self.index.get(n.as_str()).copied())
+                    .collect();
+                let from = display(&module.refs.name).to_string();
+                for k in named {
+                    self.reach_all(
+                        k,
+                        Some(m),
+                        format!("named by {from} (not decoded: kept whole)"),
+                    );
+                }
+            }
+        }
+    }
+
+    fn visit(&mut self, m: usize, f: usize) {
+        let module = &self.modules[m];
+        let Some(code) = &module.code else { return };
+        let func = &code.functions[f];
+        let here = || {
+            format!(
+                "{}.{}/{}",
+                display(&module.refs.name),
+                func.name,
+                func.arity
+            )
+        };
+        for (name, arity) in &func.local {
+            self.reach(m, name, *arity, None, String::new);
+        }
+        for (tm, tf, ta) in &func.external {
+            match self.index.get(tm.as_str()).copied() {
+                Some(k) => {
+                    let exported = match &self.modules[k].code {
+                        Some(c) => c.exports.iter().any(|(n, a)| n == tf && a == ta),
+                        None => true,
+                    };
+                    if exported {
+                        self.reach(k, tf, *ta, Some(m), || {
+                            format!("{} calls {}.{tf}/{ta}", here(), display(tm))
+                        });
+                    } else {
+                        self.keep(k, Some(m), || format!("{} calls it", here()));
+                        self.external.push(ExternalCall {
+                            caller: module.refs.name.clone(),
+                            function: (func.name.clone(), func.arity),
+                            target: (tm.clone(), tf.clone(), *ta),
+                            not_exported: true,
+                        });
+                    }
+                }
+                None => self.external.push(ExternalCall {
+                    caller: module.refs.name.clone(),
+                    function: (func.name.clone(), func.arity),
+                    target: (tm.clone(), tf.clone(), *ta),
+                    not_exported: false,
+                }),
+            }
+        }
+        // Reflection functions return metadata: the types a consolidated
+        // protocol lists, the module's own attributes. Their atoms are data.
+        let reflection = matches!(
+            func.name.as_str(),
+            "__protocol__" | "__impl__" | "__info__" | "module_info"
+        );
+        for atom in func.atoms.iter().filter(|_| !reflection) {
+            let Some(k) = self.index.get(atom.as_str()).copied() else {
+                continue;
+            };
+            // A protocol implementation named in its (consolidated)
+            // protocol's dispatch is kept by the protocol rule, which knows
+            // whether its type can exist here.
+            if self.modules[k].refs.is_impl && k != m {
+                continue;
+            }
+            if k != m || func.applies {
+                self.reach_all(k, Some(m), format!("an atom in {} names it", here()));
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -23,6 +23,7 @@
 
 pub mod archive;
 pub mod beam;
+pub mod code;
 mod error;
 mod etf;
 pub mod graph;
@@ -34,7 +35,10 @@ pub type ChunkId = [u8; 4];
 pub use archive::{Archive, ChunkInfo, Section};
 pub use beam::{Beam, Chunk, Stripped, DEFAULT_INFLATE_CAP};
 pub use error::{Error, ErrorKind, Result};
-pub use graph::{prune, prune_with, Kept, ModuleRefs, Pruned};
+pub use graph::{
+    prune, prune_functions, prune_with, ExternalCall, FunctionPruned, Kept, ModuleCode, ModuleRefs,
+    Pruned,
+};
 
 /// The most modules AtomVM can run from one archive on a 32-bit platform
 /// such as wasm32: a continuation pointer keeps the module's index in its top

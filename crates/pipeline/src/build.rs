@@ -33,6 +33,40 @@ pub const PAID_LIMIT: u64 = 10 * 1024 * 1024;
 /// Warn once the gzipped worker reaches this share of a limit.
 const NEAR_LIMIT: f64 = 0.8;
 
+/// Modules of Elixir's own stdlib that AtomVM cannot load (measured with
+/// Elixir 1.14: their `bs_init2` carries an allocation list as its heap
+/// operand, which AtomVM's loader accepts only for other instructions). The
+/// runtime stdlib's own `FunctionClauseError` takes its place; the other two
+/// are compiler internals.
+pub const ELIXIR_UNLOADABLE: &[&str] = &[
+    "Elixir.FunctionClauseError",
+    "Elixir.Module.ParallelChecker",
+    "Elixir.Module.Types",
+];
+
+/// Elixir's compiler, which its stdlib reaches on paths that only run at
+/// compile time or in a full Erlang system (`IO.warn/2` through
+/// `elixir_errors`, `Exception.blame/3` through `elixir_erl`, typespecs,
+/// the CLI): none of it can run on AtomVM, so it is never a candidate.
+/// `elixir_aliases` stays: `Module.concat/2` is an ordinary run-time call.
+pub fn is_elixir_compiler(module: &str) -> bool {
+    (module == "elixir" || module.starts_with("elixir_")) && module != "elixir_aliases"
+        || ELIXIR_COMPILE_TIME.contains(&module)
+}
+
+const ELIXIR_COMPILE_TIME: &[&str] = &[
+    "Elixir.Kernel.Typespec",
+    "Elixir.Kernel.CLI",
+    "Elixir.Kernel.LexicalTracker",
+    "Elixir.Kernel.ParallelCompiler",
+    "Elixir.Kernel.ErrorHandler",
+    "Elixir.Kernel.SpecialForms",
+    "Elixir.Code.Typespec",
+    "Elixir.Code.Formatter",
+    "Elixir.Code.Normalizer",
+    "Elixir.Code.Fragment",
+];
+
 /// AtomVM stdlib modules that cannot work under the WASI runtime: they wrap
 /// socket, distribution or crypto NIFs that its WASI platform does not have
 /// (no sockets, no nodes, no TLS). The atom rule would otherwise keep them all:
@@ -67,6 +101,8 @@ pub struct BuildOptions {
     pub explain: bool,
     /// Do not run `npm install` when `node_modules/` is missing.
     pub no_install: bool,
+    /// Calls nothing answers are warnings instead of errors.
+    pub allow_unresolved: bool,
 }
 
 /// Where a module came from.
@@ -87,6 +123,10 @@ pub struct ModuleFate {
     /// For a kept module: one module that reaches it (`None` for the start).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kept_by: Option<String>,
+    /// For a kept module: the function-level reason (`Router.words/1 calls
+    /// String.split/2`, `an atom in ... names it`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub why: Option<String>,
     /// Left out before the tree-shake: needs what the WASI runtime lacks.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub unsupported: bool,
@@ -130,6 +170,12 @@ pub struct Summary {
     pub free_limit_bytes: u64,
     pub paid_limit_bytes: u64,
     pub warnings: Vec<String>,
+    /// Calls inside the framework's and the stdlib's own code, on paths the
+    /// app reaches, that nothing on this runtime answers (the framework's
+    /// BEAM-only I/O, deprecation warnings, compile-time helpers): they fail
+    /// only if those paths run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stdlib_unresolved: Vec<crate::calls::Unresolved>,
     /// elixirc ran for the application in this build.
     pub compiled: bool,
     /// The archive was (re)written in this build.
@@ -200,6 +246,16 @@ pub fn build(project: &Project, opts: &BuildOptions, report: Reporter<'_>) -> Re
     // 3. Collect, tree-shake, pack.
     let app_beams = framework::beams_in(&ebin)?;
     let stdlib_beams = runtime.stdlib_beams()?;
+    let elixir_beams = match &toolchain.elixir_ebin {
+        Some(dir) => framework::beams_in(dir)?
+            .into_iter()
+            .filter(|p| {
+                let stem = p.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+                !ELIXIR_UNLOADABLE.contains(&stem) && !is_elixir_compiler(stem)
+            })
+            .collect(),
+        None => Vec::new(),
+    };
     let fw_beams = framework::beams_in(&fw.ebin)?;
     let pack_key = pack_key(&app_beams, &fw.key, &stdlib_beams)?;
     let archive = project.archive_path();
@@ -212,8 +268,25 @@ pub fn build(project: &Project, opts: &BuildOptions, report: Reporter<'_>) -> Re
     let (mut summary, packed) = match cached {
         Some(summary) if !opts.explain => (summary, false),
         _ => {
-            let collected = collect(&app_beams, &fw_beams, &stdlib_beams)?;
-            let outcome = shake_and_pack(project, &collected, opts.explain)?;
+            let consolidated_dir = project.build_dir().join("consolidated");
+            let mut paths: Vec<&Path> = vec![&ebin, &fw.ebin];
+            paths.extend(toolchain.elixir_ebin.as_deref());
+            crate::protocols::consolidate(&project.root, &consolidated_dir, &paths)?;
+            let consolidated = framework::beams_in(&consolidated_dir)?;
+            let collected = collect(&[
+                (Source::Consolidated, &consolidated),
+                (Source::Origin(Origin::App), &app_beams),
+                (Source::Origin(Origin::Framework), &fw_beams),
+                (Source::Origin(Origin::Stdlib), &elixir_beams),
+                (Source::Origin(Origin::Stdlib), &stdlib_beams),
+            ])?;
+            let settings = project.settings()?;
+            let check = CallCheck {
+                native: runtime.native_functions(),
+                allow: opts.allow_unresolved || settings.allow_unresolved,
+                keep: settings.keep,
+            };
+            let outcome = shake_and_pack(project, &collected, &check, opts.explain)?;
             // Identical bytes are not written again: wrangler then has
             // nothing to reload.
             let same = state
@@ -416,34 +489,52 @@ fn pack_key(app: &[PathBuf], fw_key: &str, stdlib: &[PathBuf]) -> Result<String>
 struct Candidate {
     name: String,
     origin: Origin,
+    consolidated: bool,
     path: PathBuf,
     bytes: Vec<u8>,
     refs: avm::ModuleRefs,
+    code: Option<avm::code::CodeRefs>,
     is_app_entry: bool,
 }
 
-/// Reads and parses every candidate. A module defined twice keeps the
-/// application's copy over the framework's over the stdlib's.
-fn collect(app: &[PathBuf], fw: &[PathBuf], stdlib: &[PathBuf]) -> Result<Collected> {
+/// Where a group of candidate beams comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    /// Protocols consolidated at build time: they replace the protocol of
+    /// the same name wherever it came from (and take its origin).
+    Consolidated,
+    Origin(Origin),
+}
+
+/// Reads and parses every candidate, groups in priority order: a module
+/// defined twice keeps the first group's copy (consolidated protocols, then
+/// the application, the framework, Elixir's stdlib, the runtime's stdlib).
+fn collect(groups: &[(Source, &[PathBuf])]) -> Result<Collected> {
     let mut by_name: BTreeMap<String, Candidate> = BTreeMap::new();
     let mut unsupported = Vec::new();
-    for (origin, paths) in [
-        (Origin::App, app),
-        (Origin::Framework, fw),
-        (Origin::Stdlib, stdlib),
-    ] {
+    for &(source, paths) in groups {
+        let origin = match source {
+            Source::Consolidated => Origin::Stdlib,
+            Source::Origin(o) => o,
+        };
         for path in paths {
             let bytes = std::fs::read(path)
                 .with_context(|| format!("could not read {}", path.display()))?;
             let beam = avm::Beam::parse(&bytes).map_err(|e| e.with_file(path))?;
-            let refs = avm::ModuleRefs::from_beam(&beam, avm::DEFAULT_INFLATE_CAP)
-                .map_err(|e| e.with_file(path))?;
-            let is_app_entry =
-                origin == Origin::App && beam.exports_fun(APP_MARKER.0, APP_MARKER.1);
             let name = beam.module_name().to_string();
-            if by_name.contains_key(&name) {
+            if let Some(existing) = by_name.get_mut(&name) {
+                // A consolidated protocol belongs to whoever defined it.
+                if existing.consolidated && existing.origin == Origin::Stdlib {
+                    existing.origin = origin;
+                }
                 continue;
             }
+            let refs = avm::ModuleRefs::from_beam(&beam, avm::DEFAULT_INFLATE_CAP)
+                .map_err(|e| e.with_file(path))?;
+            // A module whose code cannot be decoded is shaken as one unit.
+            let code = avm::code::code_refs(&beam, avm::DEFAULT_INFLATE_CAP).ok();
+            let is_app_entry =
+                origin == Origin::App && beam.exports_fun(APP_MARKER.0, APP_MARKER.1);
             if origin == Origin::Stdlib && WASI_UNSUPPORTED.contains(&name.as_str()) {
                 unsupported.push(name);
                 continue;
@@ -453,9 +544,11 @@ fn collect(app: &[PathBuf], fw: &[PathBuf], stdlib: &[PathBuf]) -> Result<Collec
                 Candidate {
                     name,
                     origin,
+                    consolidated: source == Source::Consolidated,
                     path: path.clone(),
                     bytes,
                     refs,
+                    code,
                     is_app_entry,
                 },
             );
@@ -478,7 +571,34 @@ struct Outcome {
     summary: Summary,
 }
 
-fn shake_and_pack(project: &Project, collected: &Collected, explain: bool) -> Result<Outcome> {
+/// How the shake's calls are checked.
+struct CallCheck {
+    /// The runtime's BIFs and NIFs (`None`: a runtime that does not list
+    /// them; nothing is checked).
+    native: Option<ew_runtime::compile::NativeFunctions>,
+    allow: bool,
+    keep: Vec<String>,
+}
+
+/// Why a module that code calls is not among the candidates.
+fn left_out(module: &str) -> Option<&'static str> {
+    if WASI_UNSUPPORTED.contains(&module) {
+        Some("it needs what the WASI runtime lacks")
+    } else if is_elixir_compiler(module) {
+        Some("part of Elixir's compiler, which cannot run here")
+    } else if ELIXIR_UNLOADABLE.contains(&module) {
+        Some("AtomVM cannot load Elixir's copy")
+    } else {
+        None
+    }
+}
+
+fn shake_and_pack(
+    project: &Project,
+    collected: &Collected,
+    check: &CallCheck,
+    explain: bool,
+) -> Result<Outcome> {
     let candidates = &collected.candidates;
     let entries: Vec<&Candidate> = candidates.iter().filter(|c| c.is_app_entry).collect();
     let start = match entries.as_slice() {
@@ -499,10 +619,61 @@ fn shake_and_pack(project: &Project, collected: &Collected, explain: bool) -> Re
                 .join(", ")
         ),
     };
-    let refs: Vec<avm::ModuleRefs> = candidates.iter().map(|c| c.refs.clone()).collect();
-    // Every protocol implementation of the app (and of the framework) is
-    // kept with its protocol; a stdlib one when it can be dispatched to.
-    let pruned = avm::prune_with(&refs, &start, |i| candidates[i].origin != Origin::Stdlib)?;
+    let modules: Vec<avm::ModuleCode> = candidates
+        .iter()
+        .map(|c| avm::ModuleCode {
+            refs: c.refs.clone(),
+            code: c.code.clone(),
+        })
+        .collect();
+    // Function by function from the startup module; every protocol
+    // implementation of the app (and of the framework) is kept with its
+    // protocol, a stdlib one when it can be dispatched to.
+    let shaken = avm::prune_functions(&modules, &start, &check.keep, |i| {
+        candidates[i].origin != Origin::Stdlib
+    })?;
+    let origin_of: BTreeMap<&str, Origin> = candidates
+        .iter()
+        .map(|c| (c.name.as_str(), c.origin))
+        .collect();
+    let unresolved = match &check.native {
+        Some(native) => crate::calls::unresolved(
+            &shaken.external,
+            native,
+            |m| origin_of.get(m).copied().unwrap_or(Origin::Stdlib),
+            left_out,
+        ),
+        None => Vec::new(),
+    };
+    // The app's own calls are the user's to fix. The framework's are its
+    // BEAM-only paths (`:file` I/O when it runs under plain Elixir), the
+    // stdlib's are paths such as deprecation warnings: listed, not fatal.
+    let (users, stdlib_only): (Vec<_>, Vec<_>) = unresolved
+        .into_iter()
+        .partition(|u| u.origin == Origin::App);
+    if !users.is_empty() && !check.allow {
+        anyhow::bail!(
+            "{} call{} that nothing on this runtime answers (the build would fail at run \
+             time with UndefinedFunctionError):\n  {}\n(`build --allow-unresolved` or \
+             \"allow_unresolved\": true in elixir-workers.json makes these warnings, for code \
+             paths that are never taken)",
+            users.len(),
+            if users.len() == 1 { "" } else { "s" },
+            users
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n  ")
+        );
+    }
+    let why: BTreeMap<&str, &str> = shaken
+        .pruned
+        .kept
+        .iter()
+        .zip(&shaken.why)
+        .map(|(k, w)| (k.name.as_str(), w.as_str()))
+        .collect();
+    let pruned = &shaken.pruned;
     if pruned.kept.len() > MAX_MODULES {
         anyhow::bail!(
             "the archive would hold {} modules; the runtime can run at most {MAX_MODULES}: \
@@ -551,6 +722,10 @@ fn shake_and_pack(project: &Project, collected: &Collected, explain: bool) -> Re
                 origin: by_name[k.name.as_str()].origin,
                 kept: true,
                 kept_by: k.kept_by.clone(),
+                why: why
+                    .get(k.name.as_str())
+                    .map(|w| w.to_string())
+                    .filter(|w| !w.is_empty()),
                 unsupported: false,
             })
             .collect();
@@ -559,6 +734,7 @@ fn shake_and_pack(project: &Project, collected: &Collected, explain: bool) -> Re
             origin: by_name[d.as_str()].origin,
             kept: false,
             kept_by: None,
+            why: None,
             unsupported: false,
         }));
         fates.extend(collected.unsupported.iter().map(|m| ModuleFate {
@@ -566,6 +742,7 @@ fn shake_and_pack(project: &Project, collected: &Collected, explain: bool) -> Re
             origin: Origin::Stdlib,
             kept: false,
             kept_by: None,
+            why: None,
             unsupported: true,
         }));
         fates
@@ -586,7 +763,13 @@ fn shake_and_pack(project: &Project, collected: &Collected, explain: bool) -> Re
         gzip_total_bytes: 0,
         free_limit_bytes: FREE_LIMIT,
         paid_limit_bytes: PAID_LIMIT,
-        warnings: packed.warnings.iter().map(ToString::to_string).collect(),
+        warnings: packed
+            .warnings
+            .iter()
+            .map(ToString::to_string)
+            .chain(users.iter().map(|u| format!("unresolved: {u}")))
+            .collect(),
+        stdlib_unresolved: stdlib_only,
         compiled: false,
         packed: false,
         elapsed_ms: 0,

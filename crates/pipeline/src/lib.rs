@@ -8,6 +8,7 @@
 //! come back as values the CLI renders.
 
 pub mod build;
+pub mod calls;
 pub mod compile_server;
 pub mod deploy;
 pub mod dev;
@@ -17,6 +18,7 @@ pub mod jsonc;
 pub mod package;
 pub mod process;
 pub mod project;
+pub mod protocols;
 pub mod runtime;
 pub mod state;
 pub mod toolchain;

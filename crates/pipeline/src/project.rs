@@ -98,6 +98,18 @@ impl Project {
         Ok(out)
     }
 
+    /// `elixir-workers.json` at the root (JSON with comments), or the
+    /// defaults when there is none.
+    pub fn settings(&self) -> Result<Settings> {
+        let path = self.root.join("elixir-workers.json");
+        if !path.is_file() {
+            return Ok(Settings::default());
+        }
+        let value = crate::jsonc::read(&path)?;
+        serde_json::from_value(value)
+            .with_context(|| format!("{}: not a valid settings file", path.display()))
+    }
+
     /// The dev port: `dev.port` in wrangler.jsonc/wrangler.json, else 8797.
     pub fn dev_port(&self) -> Result<u16> {
         if let Some(config) = self
@@ -180,4 +192,16 @@ mod tests {
         assert_eq!(p.root, tmp.path().canonicalize().unwrap());
         assert_eq!(p.dev_port().unwrap(), 9001);
     }
+}
+
+/// The project's own settings (`elixir-workers.json`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// Calls the build cannot resolve are warnings, not errors (for code
+    /// paths the user knows are never taken).
+    pub allow_unresolved: bool,
+    /// Modules kept whole whatever the shake finds (names as in
+    /// `build --explain`, e.g. `Elixir.MyApp.Plugin`).
+    pub keep: Vec<String>,
 }

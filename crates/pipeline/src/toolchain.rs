@@ -13,6 +13,9 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Toolchain {
     pub elixirc: PathBuf,
+    /// Elixir's own compiled stdlib (`lib/elixir/ebin` of the installation
+    /// whose elixirc compiles the app), when it is where an install puts it.
+    pub elixir_ebin: Option<PathBuf>,
     pub elixir_version: String,
     pub otp_version: String,
 }
@@ -21,10 +24,14 @@ impl Toolchain {
     pub fn detect(cwd: &Path) -> Result<Toolchain> {
         let elixirc = process::ELIXIRC.resolve()?;
         let real = elixirc.canonicalize().unwrap_or_else(|_| elixirc.clone());
-        let from_files = real
+        let elixir_ebin = real
             .parent()
             .and_then(Path::parent)
-            .and_then(|root| elixir_version_from_app(&root.join("lib/elixir/ebin/elixir.app")))
+            .map(|root| root.join("lib/elixir/ebin"))
+            .filter(|ebin| ebin.join("elixir.app").is_file());
+        let from_files = elixir_ebin
+            .as_ref()
+            .and_then(|ebin| elixir_version_from_app(&ebin.join("elixir.app")))
             .zip(otp_version_from_files());
         let (elixir_version, otp_version) = match from_files {
             Some(v) => v,
@@ -32,6 +39,7 @@ impl Toolchain {
         };
         Ok(Toolchain {
             elixirc,
+            elixir_ebin,
             elixir_version,
             otp_version,
         })

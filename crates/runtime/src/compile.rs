@@ -259,7 +259,8 @@ pub fn build(opts: &BuildOptions, progress: Reporter<'_>) -> Result<Runtime> {
         .with_context(|| format!("creating a staging directory in {}", parent.display()))?;
     compile_stdlib(&tools, &atomvm, &staging.path().join("stdlib"))?;
     fs::write(staging.path().join("atomvm.wasm"), &wasm_bytes)?;
-    let manifest = manifest(&id, staging.path(), &tools, &atomvm)?;
+    let functions = native_functions(&atomvm, &adapter_dir)?;
+    let manifest = manifest(&id, staging.path(), &tools, &atomvm, &functions)?;
     let mut json = serde_json::to_vec_pretty(&manifest)?;
     json.push(b'\n');
     fs::write(staging.path().join("runtime.json"), json)?;
@@ -913,7 +914,8 @@ pub(crate) fn sorted_files(dir: &Path, ext: &str) -> Result<Vec<PathBuf>> {
         if path.extension() != Some(OsStr::new(ext)) {
             continue;
         }
-        let meta = fs::metadata(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        let meta =
+            fs::metadata(&path).with_context(|| format!("cannot read {}", path.display()))?;
         if meta.is_file() {
             files.push(path);
         } else if !meta.is_dir() {
@@ -929,11 +931,71 @@ pub(crate) fn sorted_files(dir: &Path, ext: &str) -> Result<Vec<PathBuf>> {
 
 /// `runtime.json`: the id, the source, the tools, the settings and the size
 /// and sha256 of every artifact in `dir`.
+/// Every function the VM answers itself, as `module:function/arity`: the
+/// BIFs and NIFs of AtomVM's tables (`bifs.gperf`, `nifs.gperf`) and our
+/// platform's NIFs (`platform_nifs.c`). A build checks calls against these
+/// and the packed modules' exports.
+pub fn native_functions(atomvm: &AtomVmSource, adapter_dir: &Path) -> Result<NativeFunctions> {
+    let from_gperf = |file: &str| -> Result<Vec<String>> {
+        let path = atomvm.lib().join(file);
+        let text =
+            fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        // Keywords are the lines between the two `%%` that start with
+        // `module:function/arity,`.
+        let body = text.split("\n%%\n").nth(1).unwrap_or_default();
+        Ok(body
+            .lines()
+            .filter_map(|l| l.split_once(',').map(|(k, _)| k.trim()))
+            .filter(|k| is_mfa(k))
+            .map(str::to_string)
+            .collect())
+    };
+    let bifs = from_gperf("bifs.gperf")?;
+    let mut nifs = from_gperf("nifs.gperf")?;
+    let platform = adapter_dir.join("platform_nifs.c");
+    let text =
+        fs::read_to_string(&platform).with_context(|| format!("reading {}", platform.display()))?;
+    nifs.extend(
+        text.lines()
+            .filter_map(|l| l.trim().strip_prefix("{ \""))
+            .filter_map(|l| l.split_once('"').map(|(k, _)| k))
+            .filter(|k| is_mfa(k))
+            .map(str::to_string),
+    );
+    if bifs.len() < 20 || nifs.len() < 100 {
+        bail!(
+            "found only {} BIFs and {} NIFs in AtomVM's tables: has their format changed?",
+            bifs.len(),
+            nifs.len()
+        );
+    }
+    nifs.sort();
+    nifs.dedup();
+    Ok(NativeFunctions { bifs, nifs })
+}
+
+fn is_mfa(k: &str) -> bool {
+    k.split_once(':').is_some_and(|(m, fa)| {
+        !m.is_empty()
+            && fa
+                .rsplit_once('/')
+                .is_some_and(|(f, a)| !f.is_empty() && a.parse::<u8>().is_ok())
+    })
+}
+
+/// The BIFs and NIFs of a runtime, as `module:function/arity`.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct NativeFunctions {
+    pub bifs: Vec<String>,
+    pub nifs: Vec<String>,
+}
+
 fn manifest(
     id: &str,
     dir: &Path,
     tools: &Tools,
     atomvm: &AtomVmSource,
+    functions: &NativeFunctions,
 ) -> Result<serde_json::Value> {
     let mut artifacts = Vec::new();
     let wasm = fs::read(dir.join("atomvm.wasm"))?;
@@ -962,6 +1024,7 @@ fn manifest(
             "wasm_opt": tools.wasm_opt.as_ref().map(|_| WASM_OPT_FLAGS.join(" ")),
             "exavmlib_excluded": EXAVMLIB_EXCLUDED,
         },
+        "functions": functions,
         "artifacts": artifacts,
     }))
 }

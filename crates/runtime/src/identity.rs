@@ -24,9 +24,9 @@ pub fn atomvm_archive_url() -> String {
 pub const ATOMVM_URL_ENV: &str = "ELIXIR_WORKERS_ATOMVM_URL";
 
 /// Bumped when what a build makes from the same inputs changes (2: the
-/// stdlib is compiled deterministically and stripped), so the id
-/// changes with it.
-const LAYOUT_VERSION: u32 = 2;
+/// stdlib is compiled deterministically and stripped; 3: `runtime.json`
+/// lists the BIFs and NIFs), so the id changes with it.
+const LAYOUT_VERSION: u32 = 3;
 
 mod embedded {
     include!(concat!(env!("OUT_DIR"), "/adapter.rs"));

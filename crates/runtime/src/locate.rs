@@ -88,6 +88,12 @@ impl Runtime {
         self.id() == Some(crate::runtime_id().as_str())
     }
 
+    /// The functions the VM answers itself (BIFs and NIFs), when
+    /// `runtime.json` lists them.
+    pub fn native_functions(&self) -> Option<crate::compile::NativeFunctions> {
+        serde_json::from_value(self.info.as_ref()?.get("functions")?.clone()).ok()
+    }
+
     pub fn wasm(&self) -> PathBuf {
         self.dir.join("atomvm.wasm")
     }

@@ -66,7 +66,9 @@ pub fn skip(test: &str, why: &str) {
 /// (`../shared/third_party/`), else `None`.
 pub fn atomvm_src() -> Option<PathBuf> {
     if let Some(dir) = std::env::var_os("ATOMVM_SRC").filter(|v| !v.is_empty()) {
-        return Some(PathBuf::from(dir));
+        // Tests run in their crate's directory: a relative path is taken
+        // from the workspace root, where the test command is typed.
+        return Some(workspace_root().join(dir));
     }
     let shared = workspace_root().join("../shared/third_party/AtomVM-aa7ac0f8.tar.gz");
     shared.is_file().then_some(shared)

@@ -12,6 +12,9 @@ pub struct Args {
     /// Do not run `npm install` when node_modules/ is missing
     #[arg(long)]
     pub no_install: bool,
+    /// Report calls that nothing on the runtime answers as warnings, not errors
+    #[arg(long)]
+    pub allow_unresolved: bool,
     #[command(flatten)]
     pub global: GlobalArgs,
 }
@@ -21,6 +24,7 @@ impl Args {
         pipeline::BuildOptions {
             explain: self.explain,
             no_install: self.no_install,
+            allow_unresolved: self.allow_unresolved,
         }
     }
 }

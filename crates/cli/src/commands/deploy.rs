@@ -26,6 +26,7 @@ pub fn run(args: Args, top: &GlobalArgs) -> anyhow::Result<ExitCode> {
         build: pipeline::BuildOptions {
             explain: false,
             no_install: args.no_install,
+            ..Default::default()
         },
         wrangler_args: args.wrangler_args,
     };

@@ -25,6 +25,7 @@ pub fn run(args: Args, top: &GlobalArgs) -> anyhow::Result<ExitCode> {
         build: pipeline::BuildOptions {
             explain: false,
             no_install: args.no_install,
+            ..Default::default()
         },
         output: output.clone(),
     };

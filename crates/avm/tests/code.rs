@@ -1,0 +1,106 @@
+//! `avm::code::code_refs` on real compiler output: every fixture module and
+//! every module of the installed Elixir and OTP stdlib decodes, and the
+//! references of known functions are what their source says.
+
+use std::path::{Path, PathBuf};
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/packs")
+}
+
+fn refs(path: &Path) -> avm::code::CodeRefs {
+    let bytes = std::fs::read(path).unwrap();
+    let beam = avm::Beam::parse(&bytes).unwrap();
+    avm::code::code_refs(&beam, avm::DEFAULT_INFLATE_CAP)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[test]
+fn calls_and_funs_of_the_fixtures_are_found() {
+    let hello = refs(&fixtures().join("erlang/ebin/hello.beam"));
+    let start = &hello.functions[hello.function("start", 0).unwrap()];
+    for (m, f, a) in [
+        ("a", "id", 1),
+        ("many_funs", "apply_all", 1),
+        ("with_debug", "info", 0),
+    ] {
+        assert!(
+            start.external.contains(&(m.into(), f.into(), a)),
+            "{m}:{f}/{a} in {:?}",
+            start.external
+        );
+    }
+
+    let funs = refs(&fixtures().join("erlang/ebin/many_funs.beam"));
+    let f = &funs.functions[funs.function("funs", 1).unwrap()];
+    // Its funs are local functions (the fun bodies); `fun lists:reverse/1`
+    // is an external reference, made through erlang:make_fun/3 or a literal.
+    assert!(f.local.len() >= 16, "{:?}", f.local);
+    assert!(
+        f.local.iter().all(|(n, _)| n.starts_with("-funs/1-fun-")),
+        "{:?}",
+        f.local
+    );
+    let apply_all = &funs.functions[funs.function("apply_all", 1).unwrap()];
+    assert!(
+        apply_all.local.contains(&("funs".into(), 1)),
+        "{:?}",
+        apply_all.local
+    );
+    assert_eq!(funs.exports.len(), 4, "{:?}", funs.exports); // + module_info/0,1
+
+    let ex = refs(&fixtures().join("elixir/ebin/Elixir.Fixture.Funs.beam"));
+    let run = &ex.functions[ex.function("run", 1).unwrap()];
+    assert!(
+        run.external
+            .contains(&("Elixir.Enum".into(), "map".into(), 2)),
+        "{:?}",
+        run.external
+    );
+    // `&Enum.reverse/1` is a literal external fun: its atoms are there.
+    assert!(
+        run.atoms.iter().any(|a| a == "Elixir.Enum"),
+        "{:?}",
+        run.atoms
+    );
+    assert!(run.atoms.iter().any(|a| a == "reverse"), "{:?}", run.atoms);
+}
+
+/// Every module of a directory decodes; returns how many.
+fn decode_all(dir: &Path) -> usize {
+    let mut n = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "beam") {
+            let r = refs(&path);
+            assert!(!r.functions.is_empty(), "{}", path.display());
+            n += 1;
+        }
+    }
+    n
+}
+
+#[test]
+fn the_installed_elixir_and_otp_stdlib_decode() {
+    let elixir = Path::new("/usr/lib/elixir/lib/elixir/ebin");
+    let stdlib = std::fs::read_dir("/usr/lib/erlang/lib")
+        .ok()
+        .and_then(|d| {
+            d.filter_map(|e| e.ok().map(|e| e.path())).find(|p| {
+                p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("stdlib-"))
+            })
+        })
+        .map(|p| p.join("ebin"));
+    let (Some(stdlib), true) = (stdlib, elixir.is_dir()) else {
+        // Debian's elixir and erlang packages put them there; CI installs both.
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "no Elixir/OTP installation under /usr/lib"
+        );
+        eprintln!("SKIPPED: no Elixir/OTP installation under /usr/lib");
+        return;
+    };
+    assert!(decode_all(elixir) > 200);
+    assert!(decode_all(&stdlib) > 50);
+}
