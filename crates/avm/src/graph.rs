@@ -218,7 +218,8 @@ fn display(name: &str) -> &str {
 /// exported function they name, and atoms. An atom naming another candidate
 /// module keeps that module with every export as a root (a dynamic call may
 /// reach any of them); an atom naming the function's own module does so only
-/// when the function calls `apply`; an atom naming a protocol
+/// when the function calls `apply`; a call `native` says the VM answers
+/// itself (a BIF or NIF) is no edge; an atom naming a protocol
 /// implementation leaves it to the protocol rule, and the macros of a module
 /// kept whole (`MACRO-*` exports) are no roots. A module is kept when one of its
 /// functions is reached; a module whose code cannot be decoded is kept whole,
@@ -229,6 +230,7 @@ pub fn prune_functions(
     start: &str,
     keep: &[String],
     own: impl Fn(usize) -> bool,
+    native: impl Fn(&str, &str, u32) -> bool,
 ) -> Result<FunctionPruned> {
     let index: HashMap<&str, usize> = modules
         .iter()
@@ -253,6 +255,7 @@ pub fn prune_functions(
             .collect(),
         queue: VecDeque::new(),
         external: Vec::new(),
+        native: &native,
     };
     st.reach_all(s, None, "startup module".into());
     for name in keep {
@@ -349,6 +352,8 @@ fn implementations(modules: &[ModuleRefs]) -> Vec<(usize, usize, &str)> {
 
 struct Walk<'a> {
     modules: &'a [ModuleCode],
+    /// Calls the VM answers itself: no edge.
+    native: &'a dyn Fn(&str, &str, u32) -> bool,
     index: &'a HashMap<&'a str, usize>,
     /// Per module: kept by which module, and why.
     kept: Vec<Option<(Option<usize>, String)>>,
@@ -442,6 +447,9 @@ impl Walk<'_> {
             self.reach(m, name, *arity, None, String::new);
         }
         for (tm, tf, ta) in &func.external {
+            if (self.native)(tm, tf, *ta) {
+                continue;
+            }
             match self.index.get(tm.as_str()).copied() {
                 Some(k) => {
                     let exported = match &self.modules[k].code {

@@ -10,7 +10,7 @@
 
 mod util;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 use util::{real_runtime, workspace};
@@ -155,33 +155,7 @@ fn the_packaged_cli_installs_builds_and_serves_without_a_source_tree() {
     step("first build", || {
         checked(ew(&project).args(["build", "--no-install"]));
     });
-    let (code, body) = step("first request", || request(&project, "/api/health"));
+    let (code, body) = step("first request", || util::request(&project, "/api/health"));
     assert_eq!(code, 200, "{body}");
     assert_eq!(body, r#"{"status":"ok"}"#);
-}
-
-/// One GET through the built worker's own `handleRequest` in Node.
-fn request(project: &Path, path: &str) -> (u16, String) {
-    let worker: PathBuf = project.join("_build/worker");
-    let script = format!(
-        r#"import {{ readFileSync }} from "node:fs";
-import {{ handleRequest }} from {src:?};
-const wasmModule = await WebAssembly.compile(readFileSync({wasm:?}));
-const avmBytes = new Uint8Array(readFileSync({avm:?}));
-const res = await handleRequest(new Request("http://localhost{path}"), {{}},
-  {{ waitUntil() {{}} }}, {{ wasmModule, avmBytes }});
-process.stdout.write(res.status + "\n" + await res.text());
-"#,
-        src = format!("file://{}", worker.join("src/worker.js").display()),
-        wasm = worker.join("atomvm.wasm").display().to_string(),
-        avm = worker.join("app.avm").display().to_string(),
-    );
-    let out = checked(
-        Command::new("node")
-            .args(["--input-type=module", "-e", &script])
-            .current_dir(project),
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
-    let (code, body) = text.split_once('\n').unwrap();
-    (code.parse().unwrap(), body.to_string())
 }

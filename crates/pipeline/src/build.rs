@@ -44,6 +44,24 @@ pub const ELIXIR_UNLOADABLE: &[&str] = &[
     "Elixir.Module.Types",
 ];
 
+/// Modules of OTP's `stdlib` that Elixir's stdlib calls, that AtomVM's
+/// stdlib does not have, and that are plain Erlang over BIFs AtomVM has:
+/// graphemes (`unicode_util`, behind `String.length/1`, `slice`, `pad_*`,
+/// ...), float formatting (`io_lib_format`), `URI` parsing (`uri_string`)
+/// and the data structures some functions use. OTP's other modules (its
+/// compiler, shell, `escript`) are never candidates.
+pub const OTP_MODULES: &[&str] = &[
+    "unicode_util",
+    "io_lib_format",
+    "uri_string",
+    "orddict",
+    "ordsets",
+    "gb_sets",
+    "gb_trees",
+    "sets",
+    "queue",
+];
+
 /// Elixir's compiler, which its stdlib reaches on paths that only run at
 /// compile time or in a full Erlang system (`IO.warn/2` through
 /// `elixir_errors`, `Exception.blame/3` through `elixir_erl`, typespecs,
@@ -257,7 +275,23 @@ pub fn build(project: &Project, opts: &BuildOptions, report: Reporter<'_>) -> Re
         None => Vec::new(),
     };
     let fw_beams = framework::beams_in(&fw.ebin)?;
-    let pack_key = pack_key(&app_beams, &fw.key, &stdlib_beams)?;
+    // Last: OTP's own stdlib, for the plain-Erlang modules Elixir's stdlib
+    // calls and AtomVM's lacks.
+    let otp_beams = match &toolchain.otp_stdlib_ebin {
+        Some(dir) => OTP_MODULES
+            .iter()
+            .map(|m| dir.join(format!("{m}.beam")))
+            .filter(|p| p.is_file())
+            .collect(),
+        None => Vec::new(),
+    };
+    let library: Vec<PathBuf> = stdlib_beams
+        .iter()
+        .chain(&elixir_beams)
+        .chain(&otp_beams)
+        .cloned()
+        .collect();
+    let pack_key = pack_key(&app_beams, &fw.key, &library)?;
     let archive = project.archive_path();
     let archive_intact = state.archive.as_ref().is_some_and(|a| a.matches(&archive));
     let cached = state
@@ -279,6 +313,7 @@ pub fn build(project: &Project, opts: &BuildOptions, report: Reporter<'_>) -> Re
                 (Source::Origin(Origin::Framework), &fw_beams),
                 (Source::Origin(Origin::Stdlib), &elixir_beams),
                 (Source::Origin(Origin::Stdlib), &stdlib_beams),
+                (Source::Origin(Origin::Stdlib), &otp_beams),
             ])?;
             let settings = project.settings()?;
             let check = CallCheck {
@@ -629,9 +664,20 @@ fn shake_and_pack(
     // Function by function from the startup module; every protocol
     // implementation of the app (and of the framework) is kept with its
     // protocol, a stdlib one when it can be dispatched to.
-    let shaken = avm::prune_functions(&modules, &start, &check.keep, |i| {
-        candidates[i].origin != Origin::Stdlib
-    })?;
+    // A call the VM answers itself (a BIF or NIF) is no edge: AtomVM
+    // resolves those before any module's code.
+    let native: std::collections::HashSet<String> = check
+        .native
+        .iter()
+        .flat_map(|n| n.bifs.iter().chain(&n.nifs).cloned())
+        .collect();
+    let shaken = avm::prune_functions(
+        &modules,
+        &start,
+        &check.keep,
+        |i| candidates[i].origin != Origin::Stdlib,
+        |m, f, a| native.contains(&format!("{m}:{f}/{a}")),
+    )?;
     let origin_of: BTreeMap<&str, Origin> = candidates
         .iter()
         .map(|c| (c.name.as_str(), c.origin))

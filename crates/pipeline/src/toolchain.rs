@@ -16,6 +16,9 @@ pub struct Toolchain {
     /// Elixir's own compiled stdlib (`lib/elixir/ebin` of the installation
     /// whose elixirc compiles the app), when it is where an install puts it.
     pub elixir_ebin: Option<PathBuf>,
+    /// OTP's `stdlib` application of the same installation, for the modules
+    /// AtomVM's stdlib does not have (`unicode_util`, `io_lib_format`, ...).
+    pub otp_stdlib_ebin: Option<PathBuf>,
     pub elixir_version: String,
     pub otp_version: String,
 }
@@ -40,6 +43,7 @@ impl Toolchain {
         Ok(Toolchain {
             elixirc,
             elixir_ebin,
+            otp_stdlib_ebin: otp_stdlib_ebin(),
             elixir_version,
             otp_version,
         })
@@ -72,6 +76,28 @@ fn otp_version_from_files() -> Option<String> {
     releases.sort();
     let text = std::fs::read_to_string(releases.last()?).ok()?;
     Some(text.trim().to_string())
+}
+
+/// `<OTP root>/lib/stdlib-<vsn>/ebin` of the `erl` on PATH (the newest when
+/// there are several).
+fn otp_stdlib_ebin() -> Option<PathBuf> {
+    let erl = process::ERL.resolve().ok()?.canonicalize().ok()?;
+    let root = erl
+        .ancestors()
+        .find(|dir| dir.join("lib").is_dir() && dir.join("releases").is_dir())?;
+    let mut found: Vec<PathBuf> = std::fs::read_dir(root.join("lib"))
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("stdlib-"))
+        })
+        .map(|p| p.join("ebin"))
+        .filter(|p| p.is_dir())
+        .collect();
+    found.sort();
+    found.pop()
 }
 
 fn versions_from_vm(elixirc: &Path, cwd: &Path) -> Result<(String, String)> {

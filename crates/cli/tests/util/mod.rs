@@ -301,3 +301,46 @@ pub fn interrupt(pid: u32) {
         .unwrap();
     assert!(status.success());
 }
+
+/// One GET of `path` through a built project's own worker (`handleRequest`
+/// of `_build/worker/src/worker.js`, its `atomvm.wasm` and `app.avm`) in
+/// Node: the status and the body.
+pub fn request(project: &Path, path: &str) -> (u16, String) {
+    requests(project, &[path]).remove(0)
+}
+
+/// [`request`] for several paths, on one Node process (one isolate).
+pub fn requests(project: &Path, paths: &[&str]) -> Vec<(u16, String)> {
+    let worker = project.join("_build/worker");
+    let script = format!(
+        r#"import {{ readFileSync }} from "node:fs";
+import {{ handleRequest }} from {src:?};
+const wasmModule = await WebAssembly.compile(readFileSync({wasm:?}));
+const avmBytes = new Uint8Array(readFileSync({avm:?}));
+const quiet = {{ log() {{}}, warn() {{}}, error() {{}} }};
+const out = [];
+for (const path of {paths}) {{
+  const res = await handleRequest(new Request("http://localhost" + path), {{}},
+    {{ waitUntil() {{}} }}, {{ wasmModule, avmBytes, logger: quiet }});
+  out.push([res.status, await res.text()]);
+}}
+process.stdout.write(JSON.stringify(out));
+"#,
+        src = format!("file://{}", worker.join("src/worker.js").display()),
+        wasm = worker.join("atomvm.wasm").display().to_string(),
+        avm = worker.join("app.avm").display().to_string(),
+        paths = serde_json::to_string(paths).unwrap(),
+    );
+    let out = Command::new("node")
+        .args(["--no-warnings", "--input-type=module", "-e", &script])
+        .current_dir(project)
+        .output()
+        .expect("node is installed");
+    assert!(
+        out.status.success(),
+        "node failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let answers: Vec<(u16, String)> = serde_json::from_slice(&out.stdout).unwrap();
+    answers
+}

@@ -1,0 +1,160 @@
+//! An app written the ordinary way (pipes, `String`, `Enum`, `Integer`,
+//! ranges, a struct with its own `defimpl String.Chars`, `raise`, a module
+//! called through a variable) built with `elixir-workers build` and run on
+//! the real runtime; and the build's refusals: a call nothing answers, and
+//! more modules than the runtime can address.
+
+mod util;
+
+use std::path::Path;
+use util::{ew, real_runtime, request, requests, run, tempdir, test_runtime, workspace};
+
+/// A project from `new` whose `lib/` is replaced by `fixture`'s.
+fn project_with(parent: &Path, name: &str, fixture: &str, runtime: &Path) -> std::path::PathBuf {
+    let project = util::new_project(parent, name, runtime);
+    std::fs::remove_dir_all(project.join("lib")).unwrap();
+    let from = workspace().join("crates/cli/tests/fixtures").join(fixture);
+    for entry in walkdir::WalkDir::new(&from) {
+        let entry = entry.unwrap();
+        let to = project.join(entry.path().strip_prefix(&from).unwrap());
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&to).unwrap();
+        } else {
+            std::fs::copy(entry.path(), &to).unwrap();
+        }
+    }
+    project
+}
+
+#[test]
+fn ordinary_elixir_runs_on_the_runtime() {
+    let Some(rt) = real_runtime() else {
+        return worker_tests::skip_without_runtime("ordinary_elixir_runs_on_the_runtime");
+    };
+    let tmp = tempdir();
+    let project = project_with(tmp.path(), "ordinary", "ordinary", &rt);
+    let build = run(ew(&project, &rt).args(["build", "--no-install", "--json"])).ok();
+    let summary: serde_json::Value = serde_json::from_str(&build.stdout).unwrap();
+    let modules: Vec<&str> = summary["module_list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m.as_str().unwrap())
+        .collect();
+    // The app's own implementation, and the stdlib's for ranges, are kept.
+    for m in [
+        "Elixir.String.Chars.Ordinary.Point",
+        "Elixir.Enumerable.Range",
+        "Elixir.Ordinary.Plugin",
+    ] {
+        assert!(modules.contains(&m), "{m} not packed: {modules:?}");
+    }
+
+    let answers = requests(
+        &project,
+        &[
+            "/words/%20Pear,%20apple%20banana,pear%20",
+            "/numbers?n=7",
+            "/point/3/-4",
+            "/squares/5",
+            "/stats",
+            "/users/42",
+            "/users/0",
+            "/plugin",
+        ],
+    );
+    let json = |i: usize| -> serde_json::Value {
+        assert_eq!(answers[i].0, 200, "{:?}", answers[i]);
+        serde_json::from_str(&answers[i].1).unwrap()
+    };
+    assert_eq!(
+        json(0),
+        serde_json::json!({"words": ["1. Apple", "2. Banana", "3. Pear"], "count": 3})
+    );
+    assert_eq!(
+        json(1),
+        serde_json::json!({"sum": 28, "product": 5040, "evens": "2,4,6",
+                           "chunks": [[1, 2, 3], [4, 5, 6], [7]], "padded": "00007"})
+    );
+    assert_eq!(answers[2], (200, "point (3, -4)".to_string()));
+    assert_eq!(json(3), serde_json::json!([1, 4, 9, 16, 25]));
+    assert_eq!(
+        json(4),
+        serde_json::json!({"by_score": {"3": ["ann", "cy"], "5": ["bob"]}, "best": "bob",
+                           "keys": ["ann", "bob", "cy"]})
+    );
+    assert_eq!(json(5), serde_json::json!({"id": "42", "name": "user 42"}));
+    assert_eq!(answers[6].0, 500, "{:?}", answers[6]);
+    assert!(answers[6].1.contains("internal_error"), "{:?}", answers[6]);
+    assert_eq!(answers[7], (200, "hello there".to_string()));
+}
+
+#[test]
+fn a_call_nothing_answers_stops_the_build_naming_caller_and_callee() {
+    let rt = real_runtime();
+    let Some(rt) = rt else {
+        return worker_tests::skip_without_runtime(
+            "a_call_nothing_answers_stops_the_build_naming_caller_and_callee",
+        );
+    };
+    let tmp = tempdir();
+    let project = util::new_project(tmp.path(), "missing_fun", &rt);
+    let router = project.join("lib/missing_fun/router.ex");
+    let text = std::fs::read_to_string(&router).unwrap().replace(
+        "  def health(conn) do",
+        "  get \"/shout\", :shout\n  def shout(conn), do: Conn.text(conn, 200, String.shout(\"hi\"))\n\n  def health(conn) do",
+    );
+    std::fs::write(&router, text).unwrap();
+    let out = run(ew(&project, &rt).args(["build", "--no-install"]));
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert!(
+        out.stderr.contains(
+            "MissingFun.Router.shout/1 (the app) calls String.shout/1: String does not export it"
+        ),
+        "{}",
+        out.stderr
+    );
+    // For code the user knows is never taken: a warning, and a build.
+    let out = run(ew(&project, &rt).args(["build", "--no-install", "--allow-unresolved"])).ok();
+    assert!(
+        out.stderr.contains("unresolved: MissingFun.Router.shout/1"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(request(&project, "/api/health").0, 200);
+}
+
+#[test]
+fn more_modules_than_the_runtime_can_address_are_refused() {
+    // The stand-in runtime is enough: the build stops before anything runs.
+    let rt = test_runtime();
+    let tmp = tempdir();
+    let project = util::new_project(tmp.path(), "many_mods", &rt);
+    let mut source = String::new();
+    for i in 0..300 {
+        source.push_str(&format!(
+            "defmodule ManyMods.M{i} do\n  def n, do: {i}\nend\n"
+        ));
+    }
+    let calls: Vec<String> = (0..300).map(|i| format!("ManyMods.M{i}.n()")).collect();
+    source.push_str(&format!(
+        "defmodule ManyMods.All do\n  def sum, do: Enum.sum([{}])\nend\n",
+        calls.join(", ")
+    ));
+    std::fs::write(project.join("lib/many_mods/many.ex"), source).unwrap();
+    let router = project.join("lib/many_mods/router.ex");
+    let text = std::fs::read_to_string(&router).unwrap().replace(
+        "%{\"status\" => \"ok\"}",
+        "%{\"status\" => \"ok\", \"n\" => ManyMods.All.sum()}",
+    );
+    std::fs::write(&router, text).unwrap();
+    let out = run(ew(&project, &rt).args(["build", "--no-install"]));
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("the runtime can run at most 256")
+            && out.stderr.contains("top 8 bits of a return address"),
+        "{}",
+        out.stderr
+    );
+    assert!(!project.join("_build/worker/app.avm").exists());
+}
