@@ -61,6 +61,7 @@ fn ordinary_elixir_runs_on_the_runtime() {
             "/users/42",
             "/users/0",
             "/plugin",
+            "/text",
         ],
     );
     let json = |i: usize| -> serde_json::Value {
@@ -87,6 +88,13 @@ fn ordinary_elixir_runs_on_the_runtime() {
     assert_eq!(answers[6].0, 500, "{:?}", answers[6]);
     assert!(answers[6].1.contains("internal_error"), "{:?}", answers[6]);
     assert_eq!(answers[7], (200, "hello there".to_string()));
+    // String.replace/3 with a list of patterns (binary:matches/2), Map.pop/2
+    // (maps:take/2), graphemes (unicode_util).
+    assert_eq!(
+        json(8),
+        serde_json::json!({"line": "a-b-c-d", "loud": "A-B-C-D!", "left": ["extra", "mode"],
+                           "length": 11})
+    );
 }
 
 #[test]

@@ -74,6 +74,7 @@ pub mod settings {
         "literal_cache",
         "heap_mark",
         "json_nif",
+        "stdlib_nifs",
         "sys_hooks",
     ];
 

@@ -17,6 +17,8 @@
  *                          | fallback (json_nif.c; ElixirWorkers.JSON)
  *   wasi:json_encode/1     term -> JSON binary | fallback
  *   wasi:html_escape/1     bin -> bin itself when clean | escaped binary
+ *   binary:matches/2,3, binary:compile_pattern/1, maps:take/2
+ *                          OTP's, which AtomVM's core lacks (stdlib_nifs.c)
  *
  * `fallback` means "run the framework's Elixir code instead": the NIFs
  * answer only where they give exactly what that code gives.
@@ -41,6 +43,7 @@
 #include <utils.h>
 
 #include "json_nif.h"
+#include "stdlib_nifs.h"
 #include "wasi_platform.h"
 
 /* getentropy is limited to 256 bytes per call by POSIX and by wasi-libc. */
@@ -246,6 +249,10 @@ static const struct
     { "wasi:json_decode/2", &json_decode_nif },
     { "wasi:json_encode/1", &json_encode_nif },
     { "wasi:html_escape/1", &html_escape_nif },
+    { "binary:matches/2", &binary_matches_nif },
+    { "binary:matches/3", &binary_matches_nif },
+    { "binary:compile_pattern/1", &binary_compile_pattern_nif },
+    { "maps:take/2", &maps_take_nif },
 };
 
 const struct Nif *platform_nifs_get_nif(const char *nifname)

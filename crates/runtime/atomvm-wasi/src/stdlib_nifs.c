@@ -1,0 +1,230 @@
+/*
+ * elixir-workers: AtomVM platform adapter for WASI preview1.
+ * SPDX-License-Identifier: Apache-2.0
+ *
+ * Functions of OTP's stdlib that Elixir's own stdlib calls and AtomVM's
+ * core lacks, as NIFs (AtomVM resolves a call to a NIF before it looks in
+ * the module of that name, so these complete AtomVM's `binary` and `maps`):
+ *
+ *   binary:matches/2,3        (Subject, Pattern | [Pattern], [{scope, {S, L}}])
+ *                             -> [{Pos, Len}]: non-overlapping, from the left,
+ *                             the longest pattern where several start at once
+ *                             (String.replace/3, String.split with a list)
+ *   binary:compile_pattern/1  Pattern | [Pattern] -> itself, checked: the
+ *                             NIFs here take plain patterns as they are
+ *   maps:take/2               (Key, Map) -> {Value, MapWithoutKey} | error
+ *                             (Map.pop/2,3)
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <defaultatoms.h>
+#include <globalcontext.h>
+#include <memory.h>
+#include <nifs.h>
+#include <term.h>
+#include <utils.h>
+
+#include "stdlib_nifs.h"
+
+/* The most patterns one call takes (Elixir passes a handful). */
+#define MAX_PATTERNS 64
+
+struct Patterns
+{
+    size_t count;
+    const uint8_t *data[MAX_PATTERNS];
+    size_t len[MAX_PATTERNS];
+};
+
+/* A nonempty binary, or a nonempty list of nonempty binaries. */
+static bool read_patterns(term t, struct Patterns *p)
+{
+    p->count = 0;
+    if (term_is_binary(t)) {
+        if (term_binary_size(t) == 0) {
+            return false;
+        }
+        p->data[0] = (const uint8_t *) term_binary_data(t);
+        p->len[0] = term_binary_size(t);
+        p->count = 1;
+        return true;
+    }
+    if (!term_is_nonempty_list(t)) {
+        return false;
+    }
+    while (term_is_nonempty_list(t)) {
+        term head = term_get_list_head(t);
+        if (!term_is_binary(head) || term_binary_size(head) == 0 || p->count == MAX_PATTERNS) {
+            return false;
+        }
+        p->data[p->count] = (const uint8_t *) term_binary_data(head);
+        p->len[p->count] = term_binary_size(head);
+        p->count++;
+        t = term_get_list_tail(t);
+    }
+    return term_is_nil(t);
+}
+
+/* The length of the longest pattern at `at`, or 0. */
+static size_t longest_at(const struct Patterns *p, const uint8_t *s, size_t at, size_t end)
+{
+    size_t best = 0;
+    for (size_t i = 0; i < p->count; i++) {
+        size_t n = p->len[i];
+        if (n > best && n <= end - at && memcmp(s + at, p->data[i], n) == 0) {
+            best = n;
+        }
+    }
+    return best;
+}
+
+static term nif_binary_compile_pattern(Context *ctx, int argc, term argv[])
+{
+    UNUSED(argc);
+    struct Patterns p;
+    if (!read_patterns(argv[0], &p)) {
+        RAISE_ERROR(BADARG_ATOM);
+    }
+    UNUSED(ctx);
+    return argv[0];
+}
+
+static term nif_binary_matches(Context *ctx, int argc, term argv[])
+{
+    term subject = argv[0];
+    struct Patterns p;
+    if (!term_is_binary(subject) || !read_patterns(argv[1], &p)) {
+        RAISE_ERROR(BADARG_ATOM);
+    }
+    size_t size = term_binary_size(subject);
+    size_t start = 0;
+    size_t end = size;
+    if (argc == 3) {
+        /* Options: [] or [{scope, {Start, Length}}]. */
+        term opts = argv[2];
+        while (term_is_nonempty_list(opts)) {
+            term opt = term_get_list_head(opts);
+            if (!term_is_tuple(opt) || term_get_tuple_arity(opt) != 2
+                || !globalcontext_is_term_equal_to_atom_string(
+                    ctx->global, term_get_tuple_element(opt, 0), (AtomString) "\x5" "scope")) {
+                RAISE_ERROR(BADARG_ATOM);
+            }
+            term scope = term_get_tuple_element(opt, 1);
+            if (!term_is_tuple(scope) || term_get_tuple_arity(scope) != 2
+                || !term_is_integer(term_get_tuple_element(scope, 0))
+                || !term_is_integer(term_get_tuple_element(scope, 1))) {
+                RAISE_ERROR(BADARG_ATOM);
+            }
+            avm_int_t s = term_to_int(term_get_tuple_element(scope, 0));
+            avm_int_t l = term_to_int(term_get_tuple_element(scope, 1));
+            if (l < 0) {
+                s += l;
+                l = -l;
+            }
+            if (s < 0 || (size_t) s > size || (size_t) l > size - (size_t) s) {
+                RAISE_ERROR(BADARG_ATOM);
+            }
+            start = (size_t) s;
+            end = (size_t) s + (size_t) l;
+            opts = term_get_list_tail(opts);
+        }
+        if (!term_is_nil(opts)) {
+            RAISE_ERROR(BADARG_ATOM);
+        }
+    }
+
+    /* Find every match first (the longest match from the left decides
+     * where the next may start), then grow the heap once and build the
+     * list from its end. */
+    const uint8_t *s = (const uint8_t *) term_binary_data(subject);
+    size_t cap = 16;
+    size_t found = 0;
+    size_t *spans = malloc(cap * 2 * sizeof(size_t));
+    if (IS_NULL_PTR(spans)) {
+        RAISE_ERROR(OUT_OF_MEMORY_ATOM);
+    }
+    for (size_t at = start; at < end;) {
+        size_t n = longest_at(&p, s, at, end);
+        if (n == 0) {
+            at++;
+            continue;
+        }
+        if (found == cap) {
+            cap *= 2;
+            size_t *grown = realloc(spans, cap * 2 * sizeof(size_t));
+            if (IS_NULL_PTR(grown)) {
+                free(spans);
+                RAISE_ERROR(OUT_OF_MEMORY_ATOM);
+            }
+            spans = grown;
+        }
+        spans[found * 2] = at;
+        spans[found * 2 + 1] = n;
+        found++;
+        at += n;
+    }
+    if (UNLIKELY(memory_ensure_free_with_roots(ctx, found * (TUPLE_SIZE(2) + CONS_SIZE), argc, argv, MEMORY_CAN_SHRINK) != MEMORY_GC_OK)) {
+        free(spans);
+        RAISE_ERROR(OUT_OF_MEMORY_ATOM);
+    }
+    term list = term_nil();
+    for (size_t i = found; i > 0; i--) {
+        term tuple = term_alloc_tuple(2, &ctx->heap);
+        term_put_tuple_element(tuple, 0, term_from_int((avm_int_t) spans[(i - 1) * 2]));
+        term_put_tuple_element(tuple, 1, term_from_int((avm_int_t) spans[(i - 1) * 2 + 1]));
+        list = term_list_prepend(tuple, list, &ctx->heap);
+    }
+    free(spans);
+    return list;
+}
+
+static term nif_maps_take(Context *ctx, int argc, term argv[])
+{
+    UNUSED(argc);
+    term map = argv[1];
+    if (!term_is_map(map)) {
+        RAISE_ERROR(BADARG_ATOM);
+    }
+    int pos = term_find_map_pos(map, argv[0], ctx->global);
+    if (pos == TERM_MAP_MEMORY_ALLOC_FAIL) {
+        RAISE_ERROR(OUT_OF_MEMORY_ATOM);
+    }
+    if (pos == TERM_MAP_NOT_FOUND) {
+        return ERROR_ATOM;
+    }
+    size_t n = term_get_map_size(map);
+    if (UNLIKELY(memory_ensure_free_with_roots(ctx, term_map_size_in_terms(n - 1) + TUPLE_SIZE(2), argc, argv, MEMORY_CAN_SHRINK) != MEMORY_GC_OK)) {
+        RAISE_ERROR(OUT_OF_MEMORY_ATOM);
+    }
+    map = argv[1];
+    term value = term_get_map_value(map, pos);
+    term rest = term_alloc_map(n - 1, &ctx->heap);
+    size_t j = 0;
+    for (size_t i = 0; i < n; i++) {
+        if ((int) i == pos) {
+            continue;
+        }
+        term_set_map_assoc(rest, j++, term_get_map_key(map, i), term_get_map_value(map, i));
+    }
+    term result = term_alloc_tuple(2, &ctx->heap);
+    term_put_tuple_element(result, 0, value);
+    term_put_tuple_element(result, 1, rest);
+    return result;
+}
+
+const struct Nif binary_matches_nif = {
+    .base.type = NIFFunctionType,
+    .nif_ptr = nif_binary_matches
+};
+const struct Nif binary_compile_pattern_nif = {
+    .base.type = NIFFunctionType,
+    .nif_ptr = nif_binary_compile_pattern
+};
+const struct Nif maps_take_nif = {
+    .base.type = NIFFunctionType,
+    .nif_ptr = nif_maps_take
+};

@@ -1,0 +1,17 @@
+/*
+ * elixir-workers: AtomVM platform adapter for WASI preview1.
+ * SPDX-License-Identifier: Apache-2.0
+ *
+ * OTP stdlib functions AtomVM's core lacks (stdlib_nifs.c).
+ */
+
+#ifndef _STDLIB_NIFS_H_
+#define _STDLIB_NIFS_H_
+
+#include <nifs.h>
+
+extern const struct Nif binary_matches_nif;
+extern const struct Nif binary_compile_pattern_nif;
+extern const struct Nif maps_take_nif;
+
+#endif
