@@ -24,18 +24,9 @@ const CRATES: &[&str] = &[
     "elixir-workers",
 ];
 
-fn checked(cmd: &mut Command) -> std::process::Output {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("could not run {cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed ({})\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
+/// Runs `cmd`, failing the test with its output unless it succeeds.
+fn checked(cmd: &mut Command) -> util::Run {
+    util::run(cmd).ok()
 }
 
 fn step<T>(name: &str, f: impl FnOnce() -> T) -> T {
@@ -139,7 +130,7 @@ fn the_packaged_cli_installs_builds_and_serves_without_a_source_tree() {
         checked(ew(&work).args(["runtime", "install"]).arg(&archive));
     });
     let status = checked(ew(&work).args(["runtime", "status", "--json"]));
-    let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    let status: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
     assert_eq!(status["matches"], true, "{status}");
     assert!(
         status["dir"]

@@ -86,7 +86,7 @@ pub fn package(
     };
     let json = serde_json::to_vec_pretty(&manifest).context("could not encode the manifest")?;
     entries.push((MANIFEST_NAME.to_string(), json));
-    write_tar_gz(&opts.output, &entries)?;
+    ew_runtime::bundle::write_tar_gz(&opts.output, &entries)?;
     Ok((summary, manifest))
 }
 
@@ -97,30 +97,4 @@ fn relative(project: &Project, path: &Path) -> String {
         .map(|c| c.as_os_str().to_string_lossy())
         .collect::<Vec<_>>()
         .join("/")
-}
-
-/// Writes a gzipped tar with fixed metadata (mode 0644, mtime 0, no owner)
-/// so the same inputs give the same bytes; the file appears only when whole.
-fn write_tar_gz(output: &Path, entries: &[(String, Vec<u8>)]) -> Result<()> {
-    let dir = output
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).with_context(|| format!("could not create {}", dir.display()))?;
-    crate::atomic::write_with(output, |w| {
-        let gz = flate2::write::GzEncoder::new(w, flate2::Compression::best());
-        let mut tar = tar::Builder::new(gz);
-        for (path, bytes) in entries {
-            let mut header = tar::Header::new_gnu();
-            header.set_size(bytes.len() as u64);
-            header.set_mode(0o644);
-            header.set_mtime(0);
-            header.set_uid(0);
-            header.set_gid(0);
-            header.set_entry_type(tar::EntryType::Regular);
-            tar.append_data(&mut header, path, bytes.as_slice())?;
-        }
-        tar.into_inner()?.finish()?;
-        Ok(())
-    })
 }

@@ -60,28 +60,9 @@ pub fn pack(runtime: &Runtime, out: &Path) -> Result<Packed> {
         .id()
         .ok_or_else(|| anyhow!("{}: runtime.json has no id", runtime.dir.display()))?
         .to_string();
-    let mut gz = flate2::GzBuilder::new()
-        .mtime(0)
-        .write(Vec::new(), flate2::Compression::best());
-    {
-        let mut tar = tar::Builder::new(&mut gz);
-        tar.mode(tar::HeaderMode::Deterministic);
-        for (name, bytes) in &files {
-            let mut header = tar::Header::new_ustar();
-            header.set_size(bytes.len() as u64);
-            header.set_mode(0o644);
-            header.set_mtime(0);
-            header.set_uid(0);
-            header.set_gid(0);
-            header.set_entry_type(tar::EntryType::Regular);
-            tar.append_data(&mut header, name, &bytes[..])
-                .with_context(|| format!("packing {name}"))?;
-        }
-        tar.finish()?;
-    }
-    let bytes = gz.finish()?;
+    write_tar_gz(out, &files)?;
+    let bytes = fs::read(out).with_context(|| format!("reading {}", out.display()))?;
     let sha256 = crate::sha256_hex(&bytes);
-    crate::atomic::write(out, &bytes)?;
     let file_name = out
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -95,6 +76,33 @@ pub fn pack(runtime: &Runtime, out: &Path) -> Result<Packed> {
         size: bytes.len() as u64,
         sha256,
         id,
+    })
+}
+
+/// Writes a gzipped tar of `entries` (name, bytes) with fixed metadata (mode
+/// 0644, mtime 0, no owner, no gzip name or time), so the same entries give
+/// the same bytes; the file appears only when whole. Also `package`'s.
+pub fn write_tar_gz(output: &Path, entries: &[(String, Vec<u8>)]) -> Result<()> {
+    let dir = output
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    fs::create_dir_all(dir).with_context(|| format!("could not create {}", dir.display()))?;
+    crate::atomic::write_with(output, |w| {
+        let gz = flate2::write::GzEncoder::new(w, flate2::Compression::best());
+        let mut tar = tar::Builder::new(gz);
+        for (path, bytes) in entries {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(bytes.len() as u64);
+            header.set_mode(0o644);
+            header.set_mtime(0);
+            header.set_uid(0);
+            header.set_gid(0);
+            header.set_entry_type(tar::EntryType::Regular);
+            tar.append_data(&mut header, path, bytes.as_slice())?;
+        }
+        tar.into_inner()?.finish()?;
+        Ok(())
     })
 }
 
