@@ -36,9 +36,11 @@ mod atoms {
         container_already_exists,
         network_error,
         internal_error,
+        unknown_error,
         trap,
         deadline_exceeded,
         resource_limit,
+        enoent,
         io_error,
         module_error,
     }
@@ -74,11 +76,16 @@ fn kind_atom(kind: ErrorKind) -> Atom {
         ErrorKind::ContainerNotFound => atoms::container_not_found(),
         ErrorKind::ContainerAlreadyExists => atoms::container_already_exists(),
         ErrorKind::NetworkError => atoms::network_error(),
+        ErrorKind::InternalError => atoms::internal_error(),
+        ErrorKind::Unknown(_) => atoms::unknown_error(),
         ErrorKind::Trap => atoms::trap(),
         ErrorKind::DeadlineExceeded => atoms::deadline_exceeded(),
         ErrorKind::ResourceLimit => atoms::resource_limit(),
+        ErrorKind::FileNotFound => atoms::enoent(),
         ErrorKind::Io => atoms::io_error(),
         ErrorKind::Module => atoms::module_error(),
+        // ErrorKind is non_exhaustive: a kind added later is not the
+        // caller's business until it has an atom of its own.
         _ => atoms::internal_error(),
     }
 }
@@ -406,8 +413,9 @@ fn do_send<'a>(env: Env<'a>, s: &mut Slot, request: &[u8]) -> Term<'a> {
         .send_request_with(request, |status, p| match status {
             selur::Status::Ok => ok_with(env, binary(env, p)),
             other => {
-                *last_error = format!("{}: {}", other.as_str(), String::from_utf8_lossy(p));
-                error(env, ErrorKind::from_status(other))
+                let e = Error::from_status(other, p);
+                *last_error = e.to_string();
+                error(env, e.kind())
             }
         });
     r.unwrap_or_else(|e| s.fail(env, e))

@@ -198,7 +198,10 @@ impl Bridge {
         Bridge::with_backend(path, Box::new(MemoryBackend::default()), Limits::default())
     }
 
-    /// Loads the guest from a file with the given backend and limits.
+    /// Loads the guest from a file with the given backend and limits. A
+    /// file that does not exist is [`ErrorKind::FileNotFound`]; any other
+    /// read failure is [`ErrorKind::Io`], a file that is not a selur guest
+    /// [`ErrorKind::Module`].
     pub fn with_backend(
         path: impl AsRef<Path>,
         backend: Box<dyn Backend>,
@@ -206,7 +209,11 @@ impl Bridge {
     ) -> Result<Bridge> {
         let path = path.as_ref();
         let bytes = std::fs::read(path).map_err(|e| {
-            Error::new(ErrorKind::Io, format!("reading the guest: {e}")).with_path(path)
+            let kind = match e.kind() {
+                std::io::ErrorKind::NotFound => ErrorKind::FileNotFound,
+                _ => ErrorKind::Io,
+            };
+            Error::new(kind, format!("reading the guest: {e}")).with_path(path)
         })?;
         Bridge::from_bytes_with(&bytes, backend, limits).map_err(|e| e.with_path(path))
     }
@@ -299,7 +306,7 @@ impl Bridge {
     pub fn echo_with<R>(&mut self, payload: &[u8], f: impl FnOnce(&[u8]) -> R) -> Result<R> {
         self.call_with(Command::Echo, &[payload], |status, p| match status {
             Status::Ok => Ok(f(p)),
-            _ => Err(status_error(status, p)),
+            _ => Err(Error::from_status(status, p)),
         })?
     }
 
@@ -367,7 +374,7 @@ impl Bridge {
     ) -> Result<R> {
         self.call_with(command, payload, |status, p| match status {
             Status::Ok => Ok(f(p)),
-            _ => Err(status_error(status, p)),
+            _ => Err(Error::from_status(status, p)),
         })?
     }
 
@@ -431,12 +438,12 @@ impl Bridge {
             ));
         }
         let (st, payload) = crate::protocol::decode_response(frame)?;
-        if st as i32 != status {
+        if i32::from(st.code()) != status {
             return Err(Error::new(
                 ErrorKind::InternalError,
                 format!(
                     "guest returned status {status} but its response frame says {}",
-                    st as u8
+                    st.code()
                 ),
             ));
         }
@@ -523,14 +530,6 @@ pub const GUEST_WASM: &[u8] = include_bytes!("../guest/selur.wasm");
 
 fn lossy(p: &[u8]) -> String {
     String::from_utf8_lossy(p).into_owned()
-}
-
-fn status_error(status: Status, payload: &[u8]) -> Error {
-    let mut msg = lossy(payload);
-    if msg.is_empty() && status == Status::InternalError {
-        msg = "guest reported internal_error without a message (out of memory?)".into();
-    }
-    Error::new(ErrorKind::from_status(status), msg)
 }
 
 fn host(backend: Box<dyn Backend>, limits: Limits) -> Host {
@@ -621,9 +620,9 @@ fn effect(caller: &mut Caller<'_, Host>, r: Result<()>) -> i32 {
     let ticks = caller.data().deadline_ticks;
     caller.as_context_mut().set_epoch_deadline(ticks);
     match r {
-        Ok(()) => Status::Ok as i32,
+        Ok(()) => i32::from(Status::Ok.code()),
         Err(e) => {
-            let status = e.kind().status() as i32;
+            let status = i32::from(e.kind().status().code());
             caller.data_mut().last_error = e.to_string();
             status
         }

@@ -5,8 +5,9 @@ use std::path::PathBuf;
 
 use crate::protocol::Status;
 
-/// What went wrong. The first five kinds are the wire statuses, one to one;
-/// the rest happen on the host side of the bridge.
+/// What went wrong. The first five kinds and `Unknown` are the wire's
+/// non-ok statuses, one to one; the rest happen on the host side of the
+/// bridge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ErrorKind {
@@ -22,6 +23,10 @@ pub enum ErrorKind {
     /// `internal_error`: the guest or the backend failed in a way that is
     /// not the caller's fault.
     InternalError,
+    /// `unknown_error`: the guest answered a status byte this host does not
+    /// know (kept here). Whether the operation took effect is unknown; the
+    /// bridge itself is fine.
+    Unknown(u8),
     /// The guest trapped (the bridge replaced its instance).
     Trap,
     /// The guest ran past the per-call deadline (the bridge replaced its
@@ -29,6 +34,9 @@ pub enum ErrorKind {
     DeadlineExceeded,
     /// The guest could not get memory within the store's memory cap.
     ResourceLimit,
+    /// `enoent`: the file to load does not exist (the POSIX name, as
+    /// Erlang's `file` module and Elixir's `File.read/1` answer it).
+    FileNotFound,
     /// Reading a file or running a runtime binary failed.
     Io,
     /// The module could not be compiled or does not export the selur ABI.
@@ -44,9 +52,11 @@ impl ErrorKind {
             ErrorKind::ContainerAlreadyExists => "container_already_exists",
             ErrorKind::NetworkError => "network_error",
             ErrorKind::InternalError => "internal_error",
+            ErrorKind::Unknown(_) => "unknown_error",
             ErrorKind::Trap => "trap",
             ErrorKind::DeadlineExceeded => "deadline_exceeded",
             ErrorKind::ResourceLimit => "resource_limit",
+            ErrorKind::FileNotFound => "enoent",
             ErrorKind::Io => "io_error",
             ErrorKind::Module => "module_error",
         }
@@ -60,6 +70,7 @@ impl ErrorKind {
             ErrorKind::ContainerNotFound => Status::ContainerNotFound,
             ErrorKind::ContainerAlreadyExists => Status::ContainerAlreadyExists,
             ErrorKind::NetworkError => Status::NetworkError,
+            ErrorKind::Unknown(b) => Status::Unknown(b),
             _ => Status::InternalError,
         }
     }
@@ -71,6 +82,7 @@ impl ErrorKind {
             Status::ContainerNotFound => ErrorKind::ContainerNotFound,
             Status::ContainerAlreadyExists => ErrorKind::ContainerAlreadyExists,
             Status::NetworkError => ErrorKind::NetworkError,
+            Status::Unknown(b) => ErrorKind::Unknown(b),
             Status::Ok | Status::InternalError => ErrorKind::InternalError,
         }
     }
@@ -91,6 +103,25 @@ impl Error {
             message: message.into(),
             path: None,
         }
+    }
+
+    /// The error a non-ok response status stands for, its payload as the
+    /// message.
+    pub fn from_status(status: Status, payload: &[u8]) -> Error {
+        let text = String::from_utf8_lossy(payload);
+        let message = match status {
+            Status::Unknown(b) if text.is_empty() => {
+                format!("guest answered status {b}, which this host does not know")
+            }
+            Status::Unknown(b) => {
+                format!("guest answered status {b}, which this host does not know: {text}")
+            }
+            Status::InternalError if text.is_empty() => {
+                "guest reported internal_error without a message (out of memory?)".into()
+            }
+            _ => text.into_owned(),
+        };
+        Error::new(ErrorKind::from_status(status), message)
     }
 
     pub fn with_path(mut self, path: impl Into<PathBuf>) -> Error {

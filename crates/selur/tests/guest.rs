@@ -344,6 +344,57 @@ fn looping_guest_hits_the_deadline_and_the_next_call_works() {
     assert_eq!(st, Status::Ok);
 }
 
+/// A guest that answers every request with status 42 and a message. The
+/// Elixir tests load the same guest from its compiled file.
+const STATUS_42_GUEST: &str =
+    include_str!("../../../integrations/vordr/test/fixtures/unknown_status.wat");
+
+#[test]
+fn unknown_status_is_its_own_error_kind_not_a_protocol_failure() {
+    let wasm = wat::parse_str(STATUS_42_GUEST).unwrap();
+    let mut b = Bridge::from_bytes(&wasm).unwrap();
+    // The raw round trip hands the status over as it came.
+    let (st, p) = b.send_request(&encode_request(6, b"").unwrap()).unwrap();
+    assert_eq!((st, &p[..]), (Status::Unknown(42), &b"from the future"[..]));
+    assert_eq!(st.code(), 42);
+    // Every typed operation reports it with the byte and the message.
+    let e = b.create_container("nginx").unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Unknown(42), "{e}");
+    assert_eq!(e.kind().as_str(), "unknown_error");
+    assert!(
+        e.message().contains("status 42") && e.message().contains("from the future"),
+        "{e}"
+    );
+    let id = ContainerId::from("0123456789abcdef");
+    assert_eq!(kind(b.start(&id)), ErrorKind::Unknown(42));
+    assert_eq!(kind(b.stop(&id)), ErrorKind::Unknown(42));
+    assert_eq!(kind(b.inspect(&id)), ErrorKind::Unknown(42));
+    assert_eq!(kind(b.delete(&id)), ErrorKind::Unknown(42));
+    assert_eq!(kind(b.list()), ErrorKind::Unknown(42));
+    assert_eq!(kind(b.echo_with(b"x", |_| ())), ErrorKind::Unknown(42));
+}
+
+#[test]
+fn elixir_fixture_is_its_wat_compiled() {
+    // Nothing binary is committed without its source: the .wasm the
+    // Elixir tests load is exactly what the `wat` crate makes of the .wat.
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../integrations/vordr/test/fixtures/unknown_status.wasm");
+    let built = wat::parse_str(STATUS_42_GUEST).unwrap();
+    if std::env::var_os("FIXTURES").is_some_and(|v| v == "overwrite") {
+        std::fs::write(&path, &built).unwrap();
+    }
+    let committed = std::fs::read(&path).unwrap_or_default();
+    assert!(
+        committed == built,
+        "{} is not unknown_status.wat compiled ({} vs {} bytes); regenerate it with \
+         `FIXTURES=overwrite cargo test -p selur --test guest`",
+        path.display(),
+        committed.len(),
+        built.len()
+    );
+}
+
 #[test]
 fn oversized_backend_answer_is_an_internal_error_not_a_trap() {
     // The backend's inspect JSON is larger than the guest may grow to: the
@@ -429,7 +480,13 @@ fn memory_size_and_module_cache() {
     assert_eq!(a.memory_size(), b.memory_size());
     let e = Bridge::from_bytes(b"not wasm").err().unwrap();
     assert_eq!(e.kind(), ErrorKind::Module);
+    // A missing file is its own kind (Elixir's :enoent); other read
+    // failures stay Io.
     let e = Bridge::new("/nonexistent/selur.wasm").err().unwrap();
-    assert_eq!(e.kind(), ErrorKind::Io);
+    assert_eq!(e.kind(), ErrorKind::FileNotFound);
+    assert!(e.to_string().starts_with("enoent"), "{e}");
     assert!(e.to_string().contains("/nonexistent/selur.wasm"), "{e}");
+    let dir = std::env::temp_dir();
+    let e = Bridge::new(&dir).err().unwrap();
+    assert_eq!(e.kind(), ErrorKind::Io, "{e}");
 }

@@ -89,8 +89,15 @@ defmodule Vordr.Selur.BridgeTest do
     # network_error
     assert {:error, :network_error} = Bridge.create_container(b, "not-in-catalogue:9")
 
-    # module_error / io_error on load
-    assert {:error, :io_error} = Bridge.new("/nonexistent/selur.wasm")
+    # enoent / io_error / module_error on load: a missing file is :enoent,
+    # as File.read/1 answers; any other read failure stays :io_error
+    assert {:error, :enoent} = Bridge.new("/nonexistent/selur.wasm")
+    assert {:error, :enoent} = File.read("/nonexistent/selur.wasm")
+
+    assert {:error, :enoent} =
+             Bridge.new_runc("/nonexistent/selur.wasm", images: System.tmp_dir!())
+
+    assert {:error, :io_error} = Bridge.new(System.tmp_dir!())
     path = Path.join(System.tmp_dir!(), "not-wasm-#{System.unique_integer([:positive])}")
     File.write!(path, "garbage")
     assert {:error, :module_error} = Bridge.new(path)
@@ -111,6 +118,30 @@ defmodule Vordr.Selur.BridgeTest do
     assert {:error, :internal_error} = Bridge.send_request(other, <<6, 0::little-32>>)
     assert {:error, :internal_error} = Bridge.echo(other, "x")
     assert {:error, :internal_error} = Bridge.blocking?(other)
+  end
+
+  test "a status byte the host does not know is :unknown_error" do
+    # fixtures/unknown_status.wasm answers every request with status 42;
+    # its source is unknown_status.wat beside it.
+    path = Path.expand("fixtures/unknown_status.wasm", __DIR__)
+    assert {:ok, b} = Bridge.new(path)
+    assert {:error, :unknown_error} = Bridge.create_container(b, "nginx")
+    assert {:ok, message} = Bridge.last_error(b)
+    assert message =~ "status 42"
+    assert message =~ "from the future"
+    assert {:error, :unknown_error} = Bridge.create_container(b, "nginx", "web")
+    assert {:error, :unknown_error} = Bridge.start_container(b, "0000000000000000")
+    assert {:error, :unknown_error} = Bridge.stop_container(b, "0000000000000000")
+    assert {:error, :unknown_error} = Bridge.inspect_container(b, "0000000000000000")
+    assert {:error, :unknown_error} = Bridge.delete_container(b, "0000000000000000")
+    assert {:error, :unknown_error} = Bridge.list_containers(b)
+    assert {:error, :unknown_error} = Bridge.echo(b, "x")
+    assert {:error, :unknown_error} = Bridge.send_request(b, <<6, 0::little-32>>)
+    assert {:ok, "unknown_error: guest answered status 42" <> _} = Bridge.last_error(b)
+    # The bridge is not broken by it.
+    assert {:ok, size} = Bridge.memory_size(b)
+    assert size == 65_536
+    assert :ok = Bridge.free(b)
   end
 
   test "raw frames and echo", %{bridge: b} do

@@ -1,7 +1,9 @@
 defmodule Vordr.Application do
   @moduledoc """
   The supervision tree: one `Vordr.ContainerManager` registered as
-  `Vordr.ContainerManager`, over the in-memory backend by default.
+  `Vordr.ContainerManager`, over the in-memory backend by default. It is
+  the default manager that `Vordr.ContainerManager`'s functions without a
+  server argument (`create/1`, `start/1`, `list/0`, ...) call.
 
   Configure with `config :vordr, manager: [wasm_path: ..., backend: :runc,
   images: ...]`, or `manager: false` to start nothing.

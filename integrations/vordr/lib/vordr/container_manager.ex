@@ -3,11 +3,26 @@ defmodule Vordr.ContainerManager do
   A GenServer that owns one bridge and serialises container operations on
   it, remembering which image each container came from.
 
+  Every operation comes in two forms: with the server as first argument
+  (`create(server, image)`, for a manager you started yourself), and
+  without it (`create(image)`), which calls the default manager registered
+  as `Vordr.ContainerManager`. `Vordr.Application` starts that one unless
+  configured with `manager: false`; then start your own under the name
+  with `start_link(name: Vordr.ContainerManager)`. With no manager under
+  the name, the one-argument forms exit with `:noproc`, as
+  `GenServer.call/3` does.
+
+      {:ok, id} = Vordr.ContainerManager.create("nginx:latest")
+      :ok = Vordr.ContainerManager.start(id)
+      {:ok, %{^id => "nginx:latest"}} = Vordr.ContainerManager.list()
+
   Options: `:name`, `:wasm_path` (default
   `Vordr.Selur.Bridge.default_wasm_path/0`), `:backend` (`:memory` or
-  `:runc`), and for runc `:images`, `:runtime`, `:stop_grace_ms`. The
-  bridge is freed when the server stops, which for runc tears down every
-  container it still holds.
+  `:runc`), and for runc `:images`, `:runtime`, `:stop_grace_ms`. A manager
+  whose bridge cannot be made does not start: `{:error, {:bridge, reason}}`
+  with a reason of `Vordr.Selur.Bridge.new/1` (`:enoent` for a missing
+  guest). The bridge is freed when the server stops, which for runc tears
+  down every container it still holds.
   """
   use GenServer
 
@@ -21,25 +36,57 @@ defmodule Vordr.ContainerManager do
     GenServer.start_link(__MODULE__, opts, if(name, do: [name: name], else: []))
   end
 
+  @doc "Creates a container from `image` on the default manager."
+  @spec create(String.t()) :: {:ok, String.t()} | {:error, Bridge.error()}
+  def create(image), do: create(__MODULE__, image)
+
   @doc "Creates a container from `image`."
   @spec create(server(), String.t()) :: {:ok, String.t()} | {:error, Bridge.error()}
   def create(server, image), do: GenServer.call(server, {:create, image}, :infinity)
+
+  @doc "`run/2` on the default manager."
+  @spec run(String.t()) :: {:ok, String.t()} | {:error, Bridge.error()}
+  def run(image), do: run(__MODULE__, image)
 
   @doc "Creates and starts a container; a failed start deletes it again."
   @spec run(server(), String.t()) :: {:ok, String.t()} | {:error, Bridge.error()}
   def run(server, image), do: GenServer.call(server, {:run, image}, :infinity)
 
+  @doc "Starts a created or stopped container on the default manager."
+  @spec start(String.t()) :: :ok | {:error, Bridge.error()}
+  def start(id), do: start(__MODULE__, id)
+
+  @doc "Starts a created or stopped container."
   @spec start(server(), String.t()) :: :ok | {:error, Bridge.error()}
   def start(server, id), do: GenServer.call(server, {:start, id}, :infinity)
 
+  @doc "Stops a running container on the default manager."
+  @spec stop(String.t()) :: :ok | {:error, Bridge.error()}
+  def stop(id), do: stop(__MODULE__, id)
+
+  @doc "Stops a running container."
   @spec stop(server(), String.t()) :: :ok | {:error, Bridge.error()}
   def stop(server, id), do: GenServer.call(server, {:stop, id}, :infinity)
 
+  @doc "The container as JSON (`Vordr.Selur.Bridge.inspect_container/2`), from the default manager."
+  @spec inspect_container(String.t()) :: {:ok, String.t()} | {:error, Bridge.error()}
+  def inspect_container(id), do: inspect_container(__MODULE__, id)
+
+  @doc "The container as JSON (`Vordr.Selur.Bridge.inspect_container/2`)."
   @spec inspect_container(server(), String.t()) :: {:ok, String.t()} | {:error, Bridge.error()}
   def inspect_container(server, id), do: GenServer.call(server, {:inspect, id}, :infinity)
 
+  @doc "Deletes a container that is not running, on the default manager."
+  @spec delete(String.t()) :: :ok | {:error, Bridge.error()}
+  def delete(id), do: delete(__MODULE__, id)
+
+  @doc "Deletes a container that is not running."
   @spec delete(server(), String.t()) :: :ok | {:error, Bridge.error()}
   def delete(server, id), do: GenServer.call(server, {:delete, id}, :infinity)
+
+  @doc "`list/1` of the default manager."
+  @spec list() :: {:ok, %{String.t() => String.t()}} | {:error, Bridge.error()}
+  def list, do: list(__MODULE__)
 
   @doc "Ids with their images, as the manager has recorded them."
   @spec list(server()) :: {:ok, %{String.t() => String.t()}} | {:error, Bridge.error()}

@@ -27,10 +27,13 @@ defmodule Vordr.Selur.Bridge do
   @type container_id :: String.t()
   @type image_ref :: String.t()
   @typedoc """
-  The five wire statuses of the guest, then host-side failures: the guest
-  trapped or ran past its deadline (the bridge replaced its instance), hit
-  its memory cap, a file or the runtime binary could not be used, the
-  module is not a selur guest.
+  The five wire statuses of the guest, and `:unknown_error` for a status
+  byte the host does not know (a newer or broken guest; whether the
+  operation took effect is unknown, the bridge stays usable, `last_error/1`
+  names the byte). Then host-side failures: the guest trapped or ran past
+  its deadline (the bridge replaced its instance), hit its memory cap, the
+  guest file does not exist (`:enoent`), a file or the runtime binary could
+  not be used otherwise (`:io_error`), the module is not a selur guest.
   """
   @type error ::
           :invalid_request
@@ -38,9 +41,11 @@ defmodule Vordr.Selur.Bridge do
           | :container_already_exists
           | :network_error
           | :internal_error
+          | :unknown_error
           | :trap
           | :deadline_exceeded
           | :resource_limit
+          | :enoent
           | :io_error
           | :module_error
 
@@ -74,7 +79,14 @@ defmodule Vordr.Selur.Bridge do
     end
   end
 
-  @doc "A bridge over the guest at `wasm_path` with the in-memory backend."
+  @doc """
+  A bridge over the guest at `wasm_path` with the in-memory backend.
+
+  A `wasm_path` that does not exist answers `{:error, :enoent}`, the atom
+  `File.read/1` answers; a file that cannot be read otherwise is
+  `{:error, :io_error}`, one that is not a selur guest `{:error, :module_error}`,
+  and a non-binary argument `{:error, :invalid_request}`.
+  """
   @spec new(String.t()) :: {:ok, bridge()} | {:error, error()}
   def new(wasm_path) when is_binary(wasm_path), do: nif_new(wasm_path)
   def new(_), do: {:error, :invalid_request}
@@ -82,7 +94,8 @@ defmodule Vordr.Selur.Bridge do
   @doc """
   A bridge whose effects go to an OCI runtime. Options: `:images` (the
   image store directory, required), `:runtime` (default `"runc"`),
-  `:stop_grace_ms` (SIGTERM to SIGKILL, default 5000).
+  `:stop_grace_ms` (SIGTERM to SIGKILL, default 5000). Errors loading the
+  guest are those of `new/1`.
   """
   @spec new_runc(String.t(), keyword()) :: {:ok, bridge()} | {:error, error()}
   def new_runc(wasm_path, opts) when is_binary(wasm_path) and is_list(opts) do
