@@ -167,3 +167,46 @@ fn with_no_runtime_status_fails_and_names_both_ways_to_get_one() {
         r.stdout
     );
 }
+
+/// `build` with no runtime installed and the C toolchain present builds the
+/// runtime itself, saying so, and then builds the app. The test's cache is
+/// fresh except for the runtime build's working directory, shared with the
+/// user cache (where `.ci/run`'s `runtime build` left objects and the
+/// verified AtomVM source), so this costs a link-cache hit, not a cold build.
+#[test]
+fn build_builds_a_missing_runtime_when_the_toolchain_is_here() {
+    let test = "build_builds_a_missing_runtime_when_the_toolchain_is_here";
+    if !ew_runtime::toolchain::available() {
+        return worker_tests::skip(
+            test,
+            "no clang/gperf/erlc toolchain to build a runtime with",
+        );
+    }
+    let shared = ew_runtime::cache::build_dir().unwrap();
+    let pinned = shared.join(format!("src/AtomVM-{}/.verified", ew_runtime::ATOMVM_PIN));
+    if !pinned.is_file() {
+        return worker_tests::skip(
+            test,
+            "no verified AtomVM source in the user cache: run `elixir-workers runtime build` once",
+        );
+    }
+    let tmp = tempdir();
+    let cache = tmp.path().join("cache");
+    std::fs::create_dir_all(&cache).unwrap();
+    std::os::unix::fs::symlink(&shared, cache.join("runtime-build")).unwrap();
+    let project = util::new_project(tmp.path(), "auto_rt", &util::test_runtime());
+    let out = run(ew(&cache)
+        .current_dir(&project)
+        .env("ELIXIR_WORKERS_COMPILE_SERVER", "0")
+        .args(["build", "--no-install"]));
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("building it now from AtomVM's source"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("Finished runtime"), "{}", out.stderr);
+    let st = status(&cache);
+    assert_eq!(st["matches"], true, "{st}");
+    assert_eq!(util::request(&project, "/api/health").0, 200);
+}

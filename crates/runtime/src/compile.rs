@@ -184,6 +184,11 @@ pub fn build(opts: &BuildOptions, progress: Reporter<'_>) -> Result<Runtime> {
         None => crate::cache::build_dir()?,
     };
     fs::create_dir_all(&build_dir).with_context(|| format!("creating {}", build_dir.display()))?;
+    // Object keys hold the flags, and the flags hold paths in here: the same
+    // directory reached through a link must give the same keys.
+    let build_dir = build_dir
+        .canonicalize()
+        .with_context(|| format!("resolving {}", build_dir.display()))?;
 
     let tools = Tools::find(!opts.no_wasm_opt)?;
     tools.check_wasi(&build_dir.join("probe"))?;
