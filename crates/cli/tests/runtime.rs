@@ -35,17 +35,22 @@ fn stand_in_runtime(dir: &Path, id: &str) -> PathBuf {
     dir.to_path_buf()
 }
 
-/// The binary with its own cache and no runtime override.
+/// The binary with its own cache and no runtime override. The stand-in
+/// runtimes carry the binary's id but not the released bytes, so the
+/// built-in lock (which would refuse them) is replaced by an empty one.
 fn ew(cache: &Path) -> Command {
+    let lock = cache.with_extension("lock");
+    std::fs::write(&lock, "# no entries\n").unwrap();
     let mut cmd = Command::new(bin());
     cmd.env("ELIXIR_WORKERS_CACHE", cache)
         .env_remove("ELIXIR_WORKERS_RUNTIME")
+        .env(ew_runtime::bundle::LOCK_ENV, &lock)
         .env("NO_COLOR", "1");
     cmd
 }
 
 fn pack(runtime: &Path, out: &Path) {
-    let r = run(ew(&runtime.join("unused-cache"))
+    let r = run(ew(&runtime.with_extension("unused-cache"))
         .env("ELIXIR_WORKERS_RUNTIME", runtime)
         .args(["runtime", "pack", "-o"])
         .arg(out));
@@ -95,6 +100,34 @@ fn pack_is_deterministic_and_install_from_a_file_checks_its_sha256() {
     assert_eq!(r.code, Some(1));
     assert!(r.stderr.contains("no checksum for"), "{}", r.stderr);
     assert_eq!(status(&tmp.path().join("cache2"))["matches"], false);
+}
+
+/// A lock line for the binary's id wins over a `.sha256` beside the file:
+/// an archive with that id and other bytes is refused.
+#[test]
+fn a_lock_line_refuses_other_bytes_for_its_id() {
+    let id = ew_runtime::runtime_id();
+    let tmp = tempdir();
+    let rt = stand_in_runtime(&tmp.path().join("rt"), &id);
+    let archive = tmp.path().join("rt.tar.gz");
+    pack(&rt, &archive);
+    let locked = "0".repeat(64);
+    let lock = tmp.path().join("release.lock");
+    std::fs::write(&lock, format!("# a release\n{id} {locked}\n")).unwrap();
+    let cache = tmp.path().join("cache");
+    let r = run(ew(&cache)
+        .env(ew_runtime::bundle::LOCK_ENV, &lock)
+        .args(["runtime", "install"])
+        .arg(&archive));
+    assert_eq!(r.code, Some(1), "{}", r.stderr);
+    assert!(
+        r.stderr.contains(&format!(
+            "runtime.lock says {locked}; nothing was installed"
+        )),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(status(&cache)["matches"], false);
 }
 
 #[test]

@@ -28,9 +28,21 @@ pub fn release_url() -> String {
     )
 }
 
-/// The sha256 recorded for `id` in `runtime.lock`.
-pub fn locked_sha256(id: &str) -> Option<&'static str> {
-    parse_lock(include_str!("../runtime.lock"), id)
+/// Names a lock file to use instead of the one built into the binary (a
+/// mirror's own builds; tests of unreleased runtimes).
+pub const LOCK_ENV: &str = "ELIXIR_WORKERS_RUNTIME_LOCK";
+
+/// The sha256 recorded for `id` in `runtime.lock` (or in the file
+/// `$ELIXIR_WORKERS_RUNTIME_LOCK` names).
+pub fn locked_sha256(id: &str) -> Result<Option<String>> {
+    match std::env::var_os(LOCK_ENV).filter(|v| !v.is_empty()) {
+        Some(path) => {
+            let text = fs::read_to_string(&path)
+                .with_context(|| format!("reading {LOCK_ENV}={}", path.to_string_lossy()))?;
+            Ok(parse_lock(&text, id).map(str::to_string))
+        }
+        None => Ok(parse_lock(include_str!("../runtime.lock"), id).map(str::to_string)),
+    }
 }
 
 fn parse_lock<'l>(lock: &'l str, id: &str) -> Option<&'l str> {
@@ -201,8 +213,8 @@ pub fn install(source: Option<&str>, progress: Reporter<'_>) -> Result<Runtime> 
         fs::read(&source).with_context(|| format!("reading {source}"))?
     };
     let got = crate::sha256_hex(&bytes);
-    let (want, from) = match locked_sha256(&id) {
-        Some(sha) => (sha.to_string(), "runtime.lock".to_string()),
+    let (want, from) = match locked_sha256(&id)? {
+        Some(sha) => (sha, "runtime.lock".to_string()),
         None => {
             let sha_source = format!("{source}.sha256");
             let text = if is_url {
@@ -298,6 +310,23 @@ fn install_files(id: &str, mut files: BTreeMap<String, Vec<u8>>) -> Result<Runti
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_built_in_lock_holds_well_formed_lines() {
+        let lock = include_str!("../runtime.lock");
+        for line in lock
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        {
+            let (id, sha) = line.split_once(' ').expect("id and sha256");
+            assert!(id.starts_with("atomvm-") && id.len() == 32, "{line}");
+            assert!(
+                sha.trim().len() == 64 && sha.trim().bytes().all(|b| b.is_ascii_hexdigit()),
+                "{line}"
+            );
+        }
+    }
 
     #[test]
     fn the_lock_is_read_by_id() {

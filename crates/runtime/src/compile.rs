@@ -206,7 +206,16 @@ pub fn build(opts: &BuildOptions, progress: Reporter<'_>) -> Result<Runtime> {
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .max(1);
-    let units = units(&atomvm, &adapter_dir, &gen_dir, &tools.sysroot_flags())?;
+    // Sources name themselves (`__FILE__` in AtomVM's error messages): map
+    // the build's own directories to fixed names, so the module does not
+    // depend on where the cache or the checkout is.
+    let mut extra = tools.sysroot_flags();
+    extra.push(format!(
+        "-ffile-prefix-map={}=AtomVM",
+        atomvm.root.display()
+    ));
+    extra.push(format!("-ffile-prefix-map={}=build", build_dir.display()));
+    let units = units(&atomvm, &adapter_dir, &gen_dir, &extra)?;
     let obj_dir = build_dir.join("obj");
     let plan = plan(&tools.clang, &units, &obj_dir)?;
     let to_compile = plan.iter().filter(|(_, o)| !o.is_file()).count();
@@ -868,7 +877,8 @@ fn compile_stdlib(tools: &Tools, atomvm: &AtomVmSource, out: &Path) -> Result<()
                 .with_context(|| format!("moving {} into {}", beam.display(), out.display()))?;
         }
     }
-    strip_beams(tools, out)?;
+    let sources: Vec<PathBuf> = estdlib.iter().chain(&exavmlib).cloned().collect();
+    strip_beams(tools, out, &sources, &atomvm.root)?;
     let sources = estdlib.len() + exavmlib.len();
     if seen.len() < sources {
         bail!(
@@ -882,21 +892,51 @@ fn compile_stdlib(tools: &Tools, atomvm: &AtomVmSource, out: &Path) -> Result<()
     Ok(())
 }
 
-/// `beam_lib:strip_files/1` on every beam in `dir`: only the chunks a
-/// loader uses stay (no debug info, docs or compile info, which hold paths).
-fn strip_beams(tools: &Tools, dir: &Path) -> Result<()> {
+/// `beam_lib:strip/1` on every beam in `dir`: only the chunks a loader uses
+/// stay (no debug info, docs or compile info, which hold paths), and the
+/// source paths of the line table become relative to the AtomVM tree, so a
+/// build in another directory gives the same bytes.
+///
+/// beam_lib writes stripped modules gzip-compressed; AtomVM and the packer
+/// read plain IFF, so each one is written back uncompressed.
+const STRIP_SCRIPT: &str = "
+    Renames = [RENAMES],
+    Rel = fun(Line) ->
+        lists:foldl(fun({A, R}, Acc) ->
+            binary:replace(Acc, <<(byte_size(list_to_binary(A))):16, (list_to_binary(A))/binary>>,
+                           <<(byte_size(list_to_binary(R))):16, (list_to_binary(R))/binary>>, [global])
+        end, Line, Renames)
+    end,
+    lists:foreach(fun(F) ->
+        {ok, Raw} = file:read_file(F),
+        {ok, {_, S}} = beam_lib:strip(Raw),
+        P = case S of <<31, 139, _/binary>> -> zlib:gunzip(S); _ -> S end,
+        {ok, _, Chunks} = beam_lib:all_chunks(P),
+        Chunks2 = [case Id of \"Line\" -> {Id, Rel(D)}; _ -> {Id, D} end || {Id, D} <- Chunks],
+        {ok, Out} = beam_lib:build_module(Chunks2),
+        ok = file:write_file(F, Out)
+    end, [FILES]),
+    halt(0).";
+
+fn strip_beams(tools: &Tools, dir: &Path, sources: &[PathBuf], root: &Path) -> Result<()> {
+    let quote = |p: &Path| format!("{:?}", p.display().to_string());
     let files: Vec<String> = sorted_files(dir, "beam")?
         .iter()
-        .map(|p| format!("{:?}", p.display().to_string()))
+        .map(|p| quote(p))
         .collect();
-    // beam_lib writes stripped modules gzip-compressed; AtomVM and the
-    // packer read plain IFF, so each one is written back uncompressed.
-    let script = format!(
-        "lists:foreach(fun(F) -> {{ok, Raw}} = file:read_file(F), {{ok, {{_, B}}}} = beam_lib:strip(Raw), \
-         P = case B of <<31, 139, _/binary>> -> zlib:gunzip(B); _ -> B end, \
-         ok = file:write_file(F, P) end, [{}]), halt(0).",
-        files.join(",")
-    );
+    // Each source's absolute path as the `Line` chunk's file table holds it
+    // (a 16-bit length, then the name), and the same relative to the
+    // AtomVM tree: elixirc records absolute paths whatever the options.
+    let renames: Vec<String> = sources
+        .iter()
+        .filter_map(|src| {
+            let rel = src.strip_prefix(root).ok()?;
+            Some(format!("{{{}, {}}}", quote(src), quote(rel)))
+        })
+        .collect();
+    let script = STRIP_SCRIPT
+        .replace("FILES", &files.join(","))
+        .replace("RENAMES", &renames.join(","));
     process::run(Command::new(&tools.erl).args(["-noshell", "-eval", &script]))
         .context("stripping the stdlib's beams")?;
     for beam in sorted_files(dir, "beam")? {

@@ -25,8 +25,9 @@ pub const ATOMVM_URL_ENV: &str = "ELIXIR_WORKERS_ATOMVM_URL";
 
 /// Bumped when what a build makes from the same inputs changes (2: the
 /// stdlib is compiled deterministically and stripped; 3: `runtime.json`
-/// lists the BIFs and NIFs), so the id changes with it.
-const LAYOUT_VERSION: u32 = 3;
+/// lists the BIFs and NIFs; 4: source paths are mapped out of the module;
+/// 5: and out of the stdlib's line tables), so the id changes with it.
+const LAYOUT_VERSION: u32 = 5;
 
 mod embedded {
     include!(concat!(env!("OUT_DIR"), "/adapter.rs"));
