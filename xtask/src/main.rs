@@ -1,6 +1,7 @@
 //! Maintainer tasks (`cargo xtask ...`). Each task lives in its own module.
 
 mod bench;
+mod conformance;
 mod fuzz_nif;
 mod guest;
 mod parity;
@@ -26,6 +27,8 @@ enum Task {
     Parity(parity::Args),
     /// Benchmarks: pack, build, runtime, selur
     Bench(bench::Args),
+    /// Elixir's own stdlib doctests, run on the BEAM and on the runtime
+    Conformance(conformance::Args),
     /// Fuzz the JSON/HTML NIFs natively (libFuzzer + ASan + UBSan), or replay the regressions
     FuzzNif(fuzz_nif::Args),
 }
@@ -36,6 +39,7 @@ fn main() -> anyhow::Result<()> {
         Task::Guest(args) => guest::run(args),
         Task::Parity(args) => parity::run(args),
         Task::Bench(args) => bench::run(args),
+        Task::Conformance(args) => conformance::run(args),
         Task::FuzzNif(args) => fuzz_nif::run(args),
     }
 }
