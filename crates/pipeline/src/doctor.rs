@@ -332,3 +332,58 @@ pub fn doctor(cwd: &Path) -> Report {
     apply_minimums(&mut checks);
     Report { checks }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn found(name: &str, version: &str) -> Check {
+        Check {
+            name: name.into(),
+            ok: true,
+            required_for_build: false,
+            path: None,
+            version: Some(version.into()),
+            hint: None,
+        }
+    }
+
+    #[test]
+    fn versions_are_read_from_what_each_tool_prints() {
+        assert_eq!(parse_version("v20.3.1", "v"), Some((20, 3)));
+        assert_eq!(
+            parse_version("Elixir 1.14.0 (compiled with Erlang/OTP 24)", "Elixir "),
+            Some((1, 14))
+        );
+        assert_eq!(
+            parse_version("Erlang/OTP 25 (erts 13.1.5)", "Erlang/OTP "),
+            Some((25, 0))
+        );
+        assert_eq!(
+            parse_version("Debian clang version 16.0.6 (15~deb12u1)", "version "),
+            Some((16, 0))
+        );
+        assert_eq!(parse_version("no digits here", "v"), None);
+    }
+
+    #[test]
+    fn a_tool_below_its_minimum_fails_with_the_fix() {
+        let mut checks = [
+            found("node", "v18.20.4"),
+            found("node", "v20.3.0"),
+            found("elixirc", "Elixir 1.13.4 (compiled with Erlang/OTP 24)"),
+            found("erl", "Erlang/OTP 25 (erts 13.1.5)"),
+            found("clang", "Debian clang version 14.0.6"),
+        ];
+        apply_minimums(&mut checks);
+        assert!(!checks[0].ok);
+        let hint = checks[0].hint.as_deref().unwrap();
+        assert!(
+            hint.starts_with("Node.js 18.20 is too old: 20.3 or newer is needed"),
+            "{hint}"
+        );
+        assert!(checks[1].ok && checks[3].ok);
+        assert!(!checks[2].ok && checks[2].hint.as_deref().unwrap().contains("1.14 or newer"));
+        assert!(!checks[4].ok && checks[4].hint.as_deref().unwrap().contains("clang-16"));
+    }
+}
