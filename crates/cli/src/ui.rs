@@ -223,32 +223,49 @@ impl Ui {
     pub fn summary(&self, s: &Summary) {
         self.finish();
         if let Some(explain) = &s.explain {
+            // On stdout, so that it pipes (`build --explain | grep Enum`);
+            // a closed pipe only cuts the listing short.
+            use std::io::Write as _;
+            let mut out = std::io::stdout().lock();
             let kept: Vec<_> = explain.iter().filter(|f| f.kept).collect();
             let dropped: Vec<_> = explain.iter().filter(|f| !f.kept).collect();
-            eprintln!("kept ({}):", kept.len());
+            let _ = writeln!(out, "kept ({}):", kept.len());
             for f in kept {
-                let by = match &f.kept_by {
-                    Some(by) => format!("kept by {}", display_module(by)),
-                    None => "startup module".to_string(),
+                let by = match (&f.why, &f.kept_by) {
+                    (Some(why), _) => why.clone(),
+                    (None, Some(by)) => format!("kept by {}", display_module(by)),
+                    (None, None) => "startup module".to_string(),
                 };
-                eprintln!(
+                let _ = writeln!(
+                    out,
                     "  {:<44} {:<9} {by}",
                     display_module(&f.module),
                     format!("{:?}", f.origin).to_lowercase()
                 );
             }
-            eprintln!("dropped ({}):", dropped.len());
+            let _ = writeln!(out, "dropped ({}):", dropped.len());
             for f in dropped {
                 let why = if f.unsupported {
                     "dropped: needs sockets, distribution or crypto, which the WASI runtime lacks"
                 } else {
                     "dropped"
                 };
-                eprintln!(
+                let _ = writeln!(
+                    out,
                     "  {:<44} {:<9} {why}",
                     display_module(&f.module),
                     format!("{:?}", f.origin).to_lowercase()
                 );
+            }
+            if !s.stdlib_unresolved.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "calls in the framework's and stdlib's own code that this runtime cannot answer ({}; they fail only if reached):",
+                    s.stdlib_unresolved.len()
+                );
+                for u in &s.stdlib_unresolved {
+                    let _ = writeln!(out, "  {u}");
+                }
             }
         }
         if self.quiet {

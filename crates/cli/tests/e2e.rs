@@ -91,14 +91,15 @@ fn new_build_deploy_package() {
     // The human --explain listing names the reasons.
     let human = run(ew(&project, &rt).args(["build", "--explain"])).ok();
     assert!(
-        human.stderr.contains("E2eApp.Router") && human.stderr.contains("kept by E2eApp"),
+        human.stdout.contains("E2eApp.Router")
+            && human.stdout.contains("an atom in E2eApp.start/0 names it"),
         "{}",
-        human.stderr
+        human.stdout
     );
     assert!(
-        human.stderr.contains("ElixirWorkers.KV") && human.stderr.contains("dropped"),
+        human.stdout.contains("ElixirWorkers.KV") && human.stdout.contains("dropped"),
         "{}",
-        human.stderr
+        human.stdout
     );
 
     // The generated project's own tests pass on the BEAM against the build.
