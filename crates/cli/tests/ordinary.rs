@@ -166,3 +166,33 @@ fn more_modules_than_the_runtime_can_address_are_refused() {
     );
     assert!(!project.join("_build/worker/app.avm").exists());
 }
+
+/// Consolidation is reused while the app's protocols and implementations
+/// stay the same, and redone when one is added: an implementation written
+/// after the first build is dispatched to.
+#[test]
+fn an_implementation_added_after_a_build_is_dispatched() {
+    let Some(rt) = real_runtime() else {
+        return worker_tests::skip_without_runtime(
+            "an_implementation_added_after_a_build_is_dispatched",
+        );
+    };
+    let tmp = tempdir();
+    let project = util::new_project(tmp.path(), "late_impl", &rt);
+    run(ew(&project, &rt).args(["build", "--no-install"])).ok();
+    std::fs::write(
+        project.join("lib/late_impl/money.ex"),
+        "defmodule LateImpl.Money do\n  defstruct cents: 0\nend\n\n\
+         defimpl String.Chars, for: LateImpl.Money do\n  \
+         def to_string(%{cents: c}), do: \"$#{div(c, 100)}.#{String.pad_leading(Integer.to_string(rem(c, 100)), 2, \"0\")}\"\nend\n",
+    )
+    .unwrap();
+    let router = project.join("lib/late_impl/router.ex");
+    let text = std::fs::read_to_string(&router).unwrap().replace(
+        "  def health(conn) do",
+        "  get \"/price\", :price\n  def price(conn), do: Conn.text(conn, 200, \"#{%LateImpl.Money{cents: 1205}}\")\n\n  def health(conn) do",
+    );
+    std::fs::write(&router, text).unwrap();
+    run(ew(&project, &rt).args(["build", "--no-install"])).ok();
+    assert_eq!(request(&project, "/price"), (200, "$12.05".to_string()));
+}

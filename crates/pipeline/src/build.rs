@@ -303,9 +303,13 @@ pub fn build(project: &Project, opts: &BuildOptions, report: Reporter<'_>) -> Re
         Some(summary) if !opts.explain => (summary, false),
         _ => {
             let consolidated_dir = project.build_dir().join("consolidated");
-            let mut paths: Vec<&Path> = vec![&ebin, &fw.ebin];
-            paths.extend(toolchain.elixir_ebin.as_deref());
-            crate::protocols::consolidate(&project.root, &consolidated_dir, &paths)?;
+            let consolidated_key = crate::protocols::key(&fw.key, &app_beams)?;
+            if state.consolidated_key != consolidated_key || !consolidated_dir.is_dir() {
+                let mut paths: Vec<&Path> = vec![&ebin, &fw.ebin];
+                paths.extend(toolchain.elixir_ebin.as_deref());
+                crate::protocols::consolidate(&project.root, &consolidated_dir, &paths)?;
+                state.consolidated_key = consolidated_key;
+            }
             let consolidated = framework::beams_in(&consolidated_dir)?;
             let collected = collect(&[
                 (Source::Consolidated, &consolidated),

@@ -8,9 +8,34 @@
 
 use crate::process::{Cmd, ELIXIR};
 use anyhow::{Context as _, Result};
-use std::path::Path;
+use sha2::{Digest as _, Sha256};
+use std::path::{Path, PathBuf};
 
 const SCRIPT: &str = include_str!("protocols.exs");
+
+/// What consolidation depends on among the app's beams: the protocols it
+/// defines (their code) and the names of its implementations (a protocol's
+/// dispatch names them; their bodies do not matter). Editing a route
+/// changes neither, so the previous consolidation is reused and `build`
+/// starts no Elixir VM for it. `base` covers the framework and Elixir.
+pub fn key(base: &str, app_beams: &[PathBuf]) -> Result<String> {
+    let mut h = Sha256::new();
+    h.update(base);
+    for path in app_beams {
+        let bytes =
+            std::fs::read(path).with_context(|| format!("could not read {}", path.display()))?;
+        let beam = avm::Beam::parse(&bytes).map_err(|e| e.with_file(path))?;
+        if beam.exports_fun("__protocol__", 1) {
+            h.update([1]);
+            h.update(beam.module_name());
+            h.update(Sha256::digest(&bytes));
+        } else if beam.exports_fun("__impl__", 1) {
+            h.update([2]);
+            h.update(beam.module_name());
+        }
+    }
+    Ok(crate::framework::hex(&h.finalize()))
+}
 
 /// Consolidates the protocols of `paths` into `out` (replaced whole, through
 /// a staging directory next to it).

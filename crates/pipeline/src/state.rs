@@ -23,6 +23,9 @@ pub struct State {
     pub archive_gzip: Option<(String, u64)>,
     pub wasm: Option<WasmStamp>,
     pub summary: Option<Summary>,
+    /// What `_build/consolidated/` was made from (see `protocols::key`).
+    #[serde(default)]
+    pub consolidated_key: String,
 }
 
 /// A source file as last compiled. Size and mtime are a shortcut: when they
