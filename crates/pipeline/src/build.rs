@@ -66,9 +66,13 @@ pub const OTP_MODULES: &[&str] = &[
 /// compile time or in a full Erlang system (`IO.warn/2` through
 /// `elixir_errors`, `Exception.blame/3` through `elixir_erl`, typespecs,
 /// the CLI): none of it can run on AtomVM, so it is never a candidate.
-/// `elixir_aliases` stays: `Module.concat/2` is an ordinary run-time call.
+/// Two of its modules stay, for the run-time calls into them:
+/// `elixir_aliases` (`Module.concat/2`) and `elixir_config` (whose
+/// `identifier_tokenizer/0`, read through `persistent_term`, is how
+/// `inspect/1` classifies atoms).
 pub fn is_elixir_compiler(module: &str) -> bool {
-    (module == "elixir" || module.starts_with("elixir_")) && module != "elixir_aliases"
+    (module == "elixir" || module.starts_with("elixir_"))
+        && !matches!(module, "elixir_aliases" | "elixir_config")
         || ELIXIR_COMPILE_TIME.contains(&module)
 }
 

@@ -17,7 +17,8 @@
  *                          | fallback (json_nif.c; ElixirWorkers.JSON)
  *   wasi:json_encode/1     term -> JSON binary | fallback
  *   wasi:html_escape/1     bin -> bin itself when clean | escaped binary
- *   binary:matches/2,3, binary:compile_pattern/1, maps:take/2
+ *   binary:matches/2,3, binary:compile_pattern/1, maps:take/2,
+ *   persistent_term:get/1,2, put/2, erase/1
  *                          OTP's, which AtomVM's core lacks (stdlib_nifs.c)
  *
  * `fallback` means "run the framework's Elixir code instead": the NIFs
@@ -253,6 +254,10 @@ static const struct
     { "binary:matches/3", &binary_matches_nif },
     { "binary:compile_pattern/1", &binary_compile_pattern_nif },
     { "maps:take/2", &maps_take_nif },
+    { "persistent_term:get/1", &persistent_term_get_nif },
+    { "persistent_term:get/2", &persistent_term_get_nif },
+    { "persistent_term:put/2", &persistent_term_put_nif },
+    { "persistent_term:erase/1", &persistent_term_erase_nif },
 };
 
 const struct Nif *platform_nifs_get_nif(const char *nifname)

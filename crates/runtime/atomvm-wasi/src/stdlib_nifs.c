@@ -14,6 +14,11 @@
  *                             NIFs here take plain patterns as they are
  *   maps:take/2               (Key, Map) -> {Value, MapWithoutKey} | error
  *                             (Map.pop/2,3)
+ *   persistent_term:get/1,2, put/2, erase/1
+ *                             OTP's global key-value store (Elixir's
+ *                             `inspect/1` reads its default inspect function
+ *                             from it). Keys and values are kept in external
+ *                             term format in C memory; `get` decodes a copy.
  */
 
 #include <stdbool.h>
@@ -22,6 +27,7 @@
 #include <string.h>
 
 #include <defaultatoms.h>
+#include <externalterm.h>
 #include <globalcontext.h>
 #include <memory.h>
 #include <nifs.h>
@@ -215,6 +221,145 @@ static term nif_maps_take(Context *ctx, int argc, term argv[])
     term_put_tuple_element(result, 1, rest);
     return result;
 }
+
+/* persistent_term: entries in external term format. A value is never
+ * freed, not even by erase/1 or a later put/2: the terms `get` returns
+ * point into it (binaries are not copied out), and a process may still hold
+ * one. Every run of the worker starts from the boot snapshot, so what a run
+ * stores ends with it. */
+struct PersistentTerm
+{
+    uint8_t *key;
+    size_t key_len;
+    uint8_t *value;
+    size_t value_len;
+    bool erased;
+};
+
+static struct PersistentTerm *persistent_terms;
+static size_t persistent_terms_len;
+static size_t persistent_terms_cap;
+
+/* `t` in external term format, in C memory; NULL on failure. */
+static uint8_t *serialize(term t, size_t *len, GlobalContext *global)
+{
+    if (externalterm_compute_external_size(t, len, global) != EXTERNAL_TERM_OK) {
+        return NULL;
+    }
+    uint8_t *buf = malloc(*len);
+    if (IS_NULL_PTR(buf)) {
+        return NULL;
+    }
+    if (externalterm_serialize_term(buf, t, global) != EXTERNAL_TERM_OK) {
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}
+
+/* The live entry whose key serializes to `key`, or NULL. */
+static struct PersistentTerm *find_persistent(const uint8_t *key, size_t key_len)
+{
+    for (size_t i = 0; i < persistent_terms_len; i++) {
+        struct PersistentTerm *e = &persistent_terms[i];
+        if (!e->erased && e->key_len == key_len && memcmp(e->key, key, key_len) == 0) {
+            return e;
+        }
+    }
+    return NULL;
+}
+
+static term persistent_get(Context *ctx, term key, term default_value, bool has_default)
+{
+    size_t len;
+    uint8_t *k = serialize(key, &len, ctx->global);
+    if (IS_NULL_PTR(k)) {
+        RAISE_ERROR(OUT_OF_MEMORY_ATOM);
+    }
+    struct PersistentTerm *e = find_persistent(k, len);
+    free(k);
+    if (e == NULL) {
+        if (has_default) {
+            return default_value;
+        }
+        RAISE_ERROR(BADARG_ATOM);
+    }
+    term value = externalterm_from_const_literal(e->value, e->value_len, ctx);
+    if (term_is_invalid_term(value)) {
+        RAISE_ERROR(OUT_OF_MEMORY_ATOM);
+    }
+    return value;
+}
+
+static term nif_persistent_term_get(Context *ctx, int argc, term argv[])
+{
+    return persistent_get(ctx, argv[0], argc == 2 ? argv[1] : term_invalid_term(), argc == 2);
+}
+
+static term nif_persistent_term_put(Context *ctx, int argc, term argv[])
+{
+    UNUSED(argc);
+    size_t key_len;
+    size_t value_len;
+    uint8_t *key = serialize(argv[0], &key_len, ctx->global);
+    uint8_t *value = IS_NULL_PTR(key) ? NULL : serialize(argv[1], &value_len, ctx->global);
+    if (IS_NULL_PTR(value)) {
+        free(key);
+        RAISE_ERROR(OUT_OF_MEMORY_ATOM);
+    }
+    struct PersistentTerm *e = find_persistent(key, key_len);
+    if (e != NULL) {
+        free(key);
+        e->value = value;
+        e->value_len = value_len;
+        return OK_ATOM;
+    }
+    if (persistent_terms_len == persistent_terms_cap) {
+        size_t cap = persistent_terms_cap ? persistent_terms_cap * 2 : 8;
+        struct PersistentTerm *grown = realloc(persistent_terms, cap * sizeof(*grown));
+        if (IS_NULL_PTR(grown)) {
+            free(key);
+            free(value);
+            RAISE_ERROR(OUT_OF_MEMORY_ATOM);
+        }
+        persistent_terms = grown;
+        persistent_terms_cap = cap;
+    }
+    persistent_terms[persistent_terms_len++] = (struct PersistentTerm) {
+        .key = key, .key_len = key_len, .value = value, .value_len = value_len, .erased = false
+    };
+    return OK_ATOM;
+}
+
+static term nif_persistent_term_erase(Context *ctx, int argc, term argv[])
+{
+    UNUSED(argc);
+    size_t len;
+    uint8_t *k = serialize(argv[0], &len, ctx->global);
+    if (IS_NULL_PTR(k)) {
+        RAISE_ERROR(OUT_OF_MEMORY_ATOM);
+    }
+    struct PersistentTerm *e = find_persistent(k, len);
+    free(k);
+    if (e == NULL) {
+        return FALSE_ATOM;
+    }
+    e->erased = true;
+    return TRUE_ATOM;
+}
+
+const struct Nif persistent_term_get_nif = {
+    .base.type = NIFFunctionType,
+    .nif_ptr = nif_persistent_term_get
+};
+const struct Nif persistent_term_put_nif = {
+    .base.type = NIFFunctionType,
+    .nif_ptr = nif_persistent_term_put
+};
+const struct Nif persistent_term_erase_nif = {
+    .base.type = NIFFunctionType,
+    .nif_ptr = nif_persistent_term_erase
+};
 
 const struct Nif binary_matches_nif = {
     .base.type = NIFFunctionType,
