@@ -89,12 +89,14 @@ fn ordinary_elixir_runs_on_the_runtime() {
     assert!(answers[6].1.contains("internal_error"), "{:?}", answers[6]);
     assert_eq!(answers[7], (200, "hello there".to_string()));
     // String.replace/3 with a list of patterns (binary:matches/2), Map.pop/2
-    // (maps:take/2), graphemes (unicode_util), inspect/1 (persistent_term).
+    // (maps:take/2), graphemes (unicode_util), inspect/1 (persistent_term),
+    // String.split with a list, trim, whitespace and parts (binary:split/3).
     assert_eq!(
         json(8),
         serde_json::json!({"line": "a-b-c-d", "loud": "A-B-C-D!", "left": ["extra", "mode"],
                            "length": 11,
-                           "inspected": "%{point: %Ordinary.Point{x: 1, y: 2}, tags: [:a, \"b\"]}"})
+                           "inspected": "%{point: %Ordinary.Point{x: 1, y: 2}, tags: [:a, \"b\"]}",
+                           "split": ["two", "words"], "first": ["k", "v=w"]})
     );
 }
 

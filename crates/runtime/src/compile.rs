@@ -147,6 +147,13 @@ pub mod settings {
         "-Wl,--stack-first",
     ];
 
+    /// AtomVM NIFs our adapter answers instead (`stdlib_nifs.c`): they are
+    /// left out of the NIF table generated from `nifs.gperf`, so the lookup
+    /// falls through to the platform's NIFs. AtomVM's `binary:split` takes
+    /// one pattern and none of `trim`/`trim_all`, which `String.split`
+    /// needs.
+    pub const NIFS_REPLACED: &[&str] = &["binary:split/2", "binary:split/3"];
+
     /// binaryen's pass over the linked module.
     pub const WASM_OPT_FLAGS: &[&str] = &["-Oz", "--strip-producers"];
 }
@@ -374,7 +381,28 @@ pub fn generate_headers(gperf: &Path, atomvm: &AtomVmSource, gen_dir: &Path) -> 
     );
     write_if_changed(&gen_dir.join("avm_version.h"), version.as_bytes())?;
     for table in ["bifs", "nifs"] {
-        let input = atomvm.lib().join(format!("{table}.gperf"));
+        let source = atomvm.lib().join(format!("{table}.gperf"));
+        let text =
+            fs::read_to_string(&source).with_context(|| format!("reading {}", source.display()))?;
+        // The keyword lines are `module:function/arity, &nif`.
+        let kept: Vec<&str> = text
+            .lines()
+            .filter(|l| {
+                let key = l.split_once(',').map_or("", |(k, _)| k.trim());
+                !NIFS_REPLACED.contains(&key)
+            })
+            .collect();
+        let dropped = text.lines().count() - kept.len();
+        if table == "nifs" && dropped != NIFS_REPLACED.len() {
+            bail!(
+                "{}: expected to leave out {} entries ({}), found {dropped}",
+                source.display(),
+                NIFS_REPLACED.len(),
+                NIFS_REPLACED.join(", ")
+            );
+        }
+        let input = gen_dir.join(format!("{table}.gperf"));
+        write_if_changed(&input, (kept.join("\n") + "\n").as_bytes())?;
         let out = process::run(Command::new(gperf).arg("-t").arg(&input))
             .with_context(|| format!("hashing {}", input.display()))?;
         write_if_changed(&gen_dir.join(format!("{table}_hash.h")), &out.stdout)?;

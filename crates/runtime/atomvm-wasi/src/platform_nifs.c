@@ -17,7 +17,8 @@
  *                          | fallback (json_nif.c; ElixirWorkers.JSON)
  *   wasi:json_encode/1     term -> JSON binary | fallback
  *   wasi:html_escape/1     bin -> bin itself when clean | escaped binary
- *   binary:matches/2,3, binary:compile_pattern/1, maps:take/2,
+ *   binary:split/2,3 (in place of AtomVM's), binary:matches/2,3,
+ *   binary:compile_pattern/1, maps:take/2,
  *   persistent_term:get/1,2, put/2, erase/1
  *                          OTP's, which AtomVM's core lacks (stdlib_nifs.c)
  *
@@ -250,6 +251,8 @@ static const struct
     { "wasi:json_decode/2", &json_decode_nif },
     { "wasi:json_encode/1", &json_encode_nif },
     { "wasi:html_escape/1", &html_escape_nif },
+    { "binary:split/2", &binary_split_nif_ew },
+    { "binary:split/3", &binary_split_nif_ew },
     { "binary:matches/2", &binary_matches_nif },
     { "binary:matches/3", &binary_matches_nif },
     { "binary:compile_pattern/1", &binary_compile_pattern_nif },

@@ -10,6 +10,11 @@
  *                             -> [{Pos, Len}]: non-overlapping, from the left,
  *                             the longest pattern where several start at once
  *                             (String.replace/3, String.split with a list)
+ *   binary:split/2,3          (Subject, Pattern | [Pattern], [global | trim |
+ *                             trim_all | {scope, {S, L}}]) -> parts, as OTP's
+ *                             (String.split/1,2,3). It replaces AtomVM's own,
+ *                             which takes one pattern and no trim options: the
+ *                             runtime build leaves AtomVM's out of its NIF table.
  *   binary:compile_pattern/1  Pattern | [Pattern] -> itself, checked: the
  *                             NIFs here take plain patterns as they are
  *   maps:take/2               (Key, Map) -> {Value, MapWithoutKey} | error
@@ -188,6 +193,132 @@ static term nif_binary_matches(Context *ctx, int argc, term argv[])
     return list;
 }
 
+static bool is_atom(Context *ctx, term t, AtomString name)
+{
+    return term_is_atom(t) && globalcontext_is_term_equal_to_atom_string(ctx->global, t, name);
+}
+
+static term nif_binary_split(Context *ctx, int argc, term argv[])
+{
+    term subject = argv[0];
+    struct Patterns p;
+    if (!term_is_binary(subject) || !read_patterns(argv[1], &p)) {
+        RAISE_ERROR(BADARG_ATOM);
+    }
+    size_t size = term_binary_size(subject);
+    size_t start = 0;
+    size_t end = size;
+    bool global = false;
+    bool trim = false;
+    bool trim_all = false;
+    if (argc == 3) {
+        term opts = argv[2];
+        while (term_is_nonempty_list(opts)) {
+            term opt = term_get_list_head(opts);
+            if (is_atom(ctx, opt, (AtomString) "\x6" "global")) {
+                global = true;
+            } else if (is_atom(ctx, opt, (AtomString) "\x4" "trim")) {
+                trim = true;
+            } else if (is_atom(ctx, opt, (AtomString) "\x8" "trim_all")) {
+                trim_all = true;
+            } else if (term_is_tuple(opt) && term_get_tuple_arity(opt) == 2
+                && is_atom(ctx, term_get_tuple_element(opt, 0), (AtomString) "\x5" "scope")) {
+                term scope = term_get_tuple_element(opt, 1);
+                if (!term_is_tuple(scope) || term_get_tuple_arity(scope) != 2
+                    || !term_is_integer(term_get_tuple_element(scope, 0))
+                    || !term_is_integer(term_get_tuple_element(scope, 1))) {
+                    RAISE_ERROR(BADARG_ATOM);
+                }
+                avm_int_t s = term_to_int(term_get_tuple_element(scope, 0));
+                avm_int_t l = term_to_int(term_get_tuple_element(scope, 1));
+                if (l < 0) {
+                    s += l;
+                    l = -l;
+                }
+                if (s < 0 || (size_t) s > size || (size_t) l > size - (size_t) s) {
+                    RAISE_ERROR(BADARG_ATOM);
+                }
+                start = (size_t) s;
+                end = (size_t) s + (size_t) l;
+            } else {
+                RAISE_ERROR(BADARG_ATOM);
+            }
+            opts = term_get_list_tail(opts);
+        }
+        if (!term_is_nil(opts)) {
+            RAISE_ERROR(BADARG_ATOM);
+        }
+    }
+
+    /* The parts' bounds: part i runs from bounds[2i] for bounds[2i+1]
+     * bytes. The first match only, unless global. */
+    const uint8_t *s = (const uint8_t *) term_binary_data(subject);
+    size_t cap = 8;
+    size_t parts = 0;
+    size_t *bounds = malloc(cap * 2 * sizeof(size_t));
+    if (IS_NULL_PTR(bounds)) {
+        RAISE_ERROR(OUT_OF_MEMORY_ATOM);
+    }
+    size_t from = 0;
+    for (size_t at = start; at < end;) {
+        size_t n = longest_at(&p, s, at, end);
+        if (n == 0) {
+            at++;
+            continue;
+        }
+        if (parts + 2 > cap) {
+            cap *= 2;
+            size_t *grown = realloc(bounds, cap * 2 * sizeof(size_t));
+            if (IS_NULL_PTR(grown)) {
+                free(bounds);
+                RAISE_ERROR(OUT_OF_MEMORY_ATOM);
+            }
+            bounds = grown;
+        }
+        bounds[parts * 2] = from;
+        bounds[parts * 2 + 1] = at - from;
+        parts++;
+        from = at + n;
+        at += n;
+        if (!global) {
+            break;
+        }
+    }
+    bounds[parts * 2] = from;
+    bounds[parts * 2 + 1] = size - from;
+    parts++;
+
+    /* trim drops the empty parts at the end, trim_all every empty part. */
+    size_t last = parts;
+    if (trim || trim_all) {
+        while (last > 0 && bounds[(last - 1) * 2 + 1] == 0) {
+            last--;
+        }
+    }
+    size_t heap = 0;
+    for (size_t i = 0; i < last; i++) {
+        if (!(trim_all && bounds[i * 2 + 1] == 0)) {
+            heap += CONS_SIZE + term_sub_binary_heap_size(subject, bounds[i * 2 + 1]);
+        }
+    }
+    if (UNLIKELY(memory_ensure_free_with_roots(ctx, heap, argc, argv, MEMORY_CAN_SHRINK) != MEMORY_GC_OK)) {
+        free(bounds);
+        RAISE_ERROR(OUT_OF_MEMORY_ATOM);
+    }
+    subject = argv[0];
+    term list = term_nil();
+    for (size_t i = last; i > 0; i--) {
+        size_t len = bounds[(i - 1) * 2 + 1];
+        if (trim_all && len == 0) {
+            continue;
+        }
+        term part = term_maybe_create_sub_binary(subject, bounds[(i - 1) * 2], len, &ctx->heap, ctx->global);
+        list = term_list_prepend(part, list, &ctx->heap);
+    }
+    free(bounds);
+    return list;
+}
+
 static term nif_maps_take(Context *ctx, int argc, term argv[])
 {
     UNUSED(argc);
@@ -361,6 +492,10 @@ const struct Nif persistent_term_erase_nif = {
     .nif_ptr = nif_persistent_term_erase
 };
 
+const struct Nif binary_split_nif_ew = {
+    .base.type = NIFFunctionType,
+    .nif_ptr = nif_binary_split
+};
 const struct Nif binary_matches_nif = {
     .base.type = NIFFunctionType,
     .nif_ptr = nif_binary_matches

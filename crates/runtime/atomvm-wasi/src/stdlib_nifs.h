@@ -10,6 +10,7 @@
 
 #include <nifs.h>
 
+extern const struct Nif binary_split_nif_ew;
 extern const struct Nif binary_matches_nif;
 extern const struct Nif binary_compile_pattern_nif;
 extern const struct Nif maps_take_nif;
