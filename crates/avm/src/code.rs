@@ -188,24 +188,6 @@ fn u32_table(data: &[u8], width: usize) -> Option<Vec<Vec<u32>>> {
     )
 }
 
-/// The atoms of each literal, by literal index.
-fn atoms_per_literal(table: &[u8]) -> Option<Vec<Vec<String>>> {
-    let count = be32(table.get(..4)?, 0) as usize;
-    let mut pos = 4;
-    let mut out = Vec::with_capacity(count.min(table.len() / 4));
-    for _ in 0..count {
-        let size = be32(table.get(pos..pos + 4)?, 0) as usize;
-        let term = table.get(pos + 4..pos.checked_add(4 + size)?)?;
-        let mut one = Vec::with_capacity(term.len() + 8);
-        one.extend(1u32.to_be_bytes());
-        one.extend((term.len() as u32).to_be_bytes());
-        one.extend(term);
-        out.push(crate::etf::literal_table_atoms(&one).ok()?);
-        pos += 4 + size;
-    }
-    Some(out)
-}
-
 /// Decodes `beam`'s `Code` chunk into per-function references; `cap` bounds
 /// the inflated literal table.
 pub fn code_refs(beam: &Beam<'_>, cap: usize) -> Result<CodeRefs> {
@@ -240,7 +222,7 @@ pub fn code_refs(beam: &Beam<'_>, cap: usize) -> Result<CodeRefs> {
         None => Vec::new(),
     };
     let literal_atoms = match beam.literal_table(cap)? {
-        Some(t) => atoms_per_literal(&t).ok_or_else(|| bad("a bad literal table"))?,
+        Some(t) => crate::etf::atoms_by_literal(&t).map_err(|_| bad("a bad literal table"))?,
         None => Vec::new(),
     };
 
@@ -264,8 +246,10 @@ pub fn code_refs(beam: &Beam<'_>, cap: usize) -> Result<CodeRefs> {
     let mut fun_refs: Vec<Vec<u64>> = Vec::new();
     let mut label_owner: HashMap<u64, usize> = HashMap::new();
     let mut ops: Vec<Operand> = Vec::with_capacity(8);
+    let mut nested: Vec<Operand> = Vec::new();
     while r.pos < data.len() {
         let op = r.byte()?;
+        r.pending.clear();
         let arity = *ARITY
             .get(op as usize)
             .filter(|_| op != 0)
@@ -338,11 +322,14 @@ pub fn code_refs(beam: &Beam<'_>, cap: usize) -> Result<CodeRefs> {
         // and friends, is_tagged_tuple, map key tests) cannot become a call
         // target: a consolidated protocol's `%{__struct__: Date}` clause
         // does not make `Date` callable.
-        let pending: Vec<Operand> = r.pending.drain(..).collect();
+        // Nested operands move into `nested`, whose buffer is kept across
+        // instructions, as `ops`'s is.
+        nested.clear();
+        nested.append(&mut r.pending);
         if matches!(op, 41..=44 | 59 | 157 | 158 | 159) {
             continue;
         }
-        for o in ops.iter().chain(pending.iter()) {
+        for o in ops.iter().chain(nested.iter()) {
             match o {
                 Operand::Value(2, i) => {
                     if let Some(a) = atom(*i) {

@@ -20,11 +20,8 @@ enum Atom<'a> {
 /// `[size u32][term_to_binary bytes]`. Deduplicated, first occurrence first.
 pub(crate) fn literal_table_atoms(table: &[u8]) -> EtfResult<Vec<String>> {
     let mut atoms: Vec<String> = Vec::new();
-    walk_literal_table(table, &mut |atom| {
-        let name = match atom {
-            Atom::Latin1(bytes) => bytes.iter().map(|&b| b as char).collect(),
-            Atom::Utf8(s) => s.to_owned(),
-        };
+    walk_literal_table(table, &mut |_, atom| {
+        let name = atom.name();
         if !atoms.contains(&name) {
             atoms.push(name);
         }
@@ -36,10 +33,36 @@ pub(crate) fn literal_table_atoms(table: &[u8]) -> EtfResult<Vec<String>> {
 /// literal its size and a complete external term of exactly that size, and
 /// nothing after the last one. Allocates nothing per atom.
 pub(crate) fn check_literal_table(table: &[u8]) -> EtfResult<()> {
-    walk_literal_table(table, &mut |_| {})
+    walk_literal_table(table, &mut |_, _| {})
 }
 
-fn walk_literal_table(table: &[u8], on_atom: &mut impl FnMut(Atom<'_>)) -> EtfResult<()> {
+/// The atoms of each literal of a literal table, by literal index
+/// (deduplicated within a literal): what one function's literal loads name.
+pub(crate) fn atoms_by_literal(table: &[u8]) -> EtfResult<Vec<Vec<String>>> {
+    let mut out: Vec<Vec<String>> = Vec::new();
+    walk_literal_table(table, &mut |i, atom| {
+        if out.len() <= i {
+            out.resize_with(i + 1, Vec::new);
+        }
+        let name = atom.name();
+        if !out[i].contains(&name) {
+            out[i].push(name);
+        }
+    })?;
+    Ok(out)
+}
+
+impl Atom<'_> {
+    fn name(&self) -> String {
+        match self {
+            Atom::Latin1(bytes) => bytes.iter().map(|&b| b as char).collect(),
+            Atom::Utf8(s) => (*s).to_owned(),
+        }
+    }
+}
+
+/// Walks every literal of `table`, calling `on_atom(literal index, atom)`.
+fn walk_literal_table(table: &[u8], on_atom: &mut impl FnMut(usize, Atom<'_>)) -> EtfResult<()> {
     let mut r = Reader { d: table, pos: 0 };
     let count = r.u32()? as usize;
     // Every literal takes at least its 4-byte size: a larger count is a lie
@@ -67,7 +90,8 @@ fn walk_literal_table(table: &[u8], on_atom: &mut impl FnMut(Atom<'_>)) -> EtfRe
             )
         })?;
         let mut t = Reader { d: term, pos: 0 };
-        walk_term(&mut t, on_atom).map_err(|(m, at)| (format!("literal {i}: {m}"), start + at))?;
+        walk_term(&mut t, &mut |atom| on_atom(i, atom))
+            .map_err(|(m, at)| (format!("literal {i}: {m}"), start + at))?;
         if t.pos != term.len() {
             return Err((
                 format!("literal {i}: {} bytes after the term", term.len() - t.pos),

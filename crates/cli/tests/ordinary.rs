@@ -26,6 +26,14 @@ fn project_with(parent: &Path, name: &str, fixture: &str, runtime: &Path) -> std
     project
 }
 
+/// Replaces `from` with `to` in the scaffold's router of `project` (`app`).
+fn edit_router(project: &Path, app: &str, from: &str, to: &str) {
+    let router = project.join(format!("lib/{app}/router.ex"));
+    let text = std::fs::read_to_string(&router).unwrap();
+    assert!(text.contains(from), "{from:?} not in {}", router.display());
+    std::fs::write(&router, text.replace(from, to)).unwrap();
+}
+
 #[test]
 fn ordinary_elixir_runs_on_the_runtime() {
     let Some(rt) = real_runtime() else {
@@ -110,12 +118,12 @@ fn a_call_nothing_answers_stops_the_build_naming_caller_and_callee() {
     };
     let tmp = tempdir();
     let project = util::new_project(tmp.path(), "missing_fun", &rt);
-    let router = project.join("lib/missing_fun/router.ex");
-    let text = std::fs::read_to_string(&router).unwrap().replace(
+    edit_router(
+        &project,
+        "missing_fun",
         "  def health(conn) do",
         "  get \"/shout\", :shout\n  def shout(conn), do: Conn.text(conn, 200, String.shout(\"hi\"))\n\n  def health(conn) do",
     );
-    std::fs::write(&router, text).unwrap();
     let out = run(ew(&project, &rt).args(["build", "--no-install"]));
     assert_eq!(out.code, Some(1), "{}", out.stderr);
     assert!(
@@ -153,12 +161,12 @@ fn more_modules_than_the_runtime_can_address_are_refused() {
         calls.join(", ")
     ));
     std::fs::write(project.join("lib/many_mods/many.ex"), source).unwrap();
-    let router = project.join("lib/many_mods/router.ex");
-    let text = std::fs::read_to_string(&router).unwrap().replace(
+    edit_router(
+        &project,
+        "many_mods",
         "%{\"status\" => \"ok\"}",
         "%{\"status\" => \"ok\", \"n\" => ManyMods.All.sum()}",
     );
-    std::fs::write(&router, text).unwrap();
     let out = run(ew(&project, &rt).args(["build", "--no-install"]));
     assert_eq!(out.code, Some(1), "{}", out.stderr);
     assert!(
@@ -190,12 +198,12 @@ fn an_implementation_added_after_a_build_is_dispatched() {
          def to_string(%{cents: c}), do: \"$#{div(c, 100)}.#{String.pad_leading(Integer.to_string(rem(c, 100)), 2, \"0\")}\"\nend\n",
     )
     .unwrap();
-    let router = project.join("lib/late_impl/router.ex");
-    let text = std::fs::read_to_string(&router).unwrap().replace(
+    edit_router(
+        &project,
+        "late_impl",
         "  def health(conn) do",
         "  get \"/price\", :price\n  def price(conn), do: Conn.text(conn, 200, \"#{%LateImpl.Money{cents: 1205}}\")\n\n  def health(conn) do",
     );
-    std::fs::write(&router, text).unwrap();
     run(ew(&project, &rt).args(["build", "--no-install"])).ok();
     assert_eq!(request(&project, "/price"), (200, "$12.05".to_string()));
 }

@@ -1014,9 +1014,7 @@ pub(crate) fn gzip_len(bytes: &[u8]) -> u64 {
     enc.finish().expect("writing to a Vec cannot fail").len() as u64
 }
 
-pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
-    hex(&Sha256::digest(bytes))
-}
+pub(crate) use ew_runtime::sha256_hex;
 
 /// Writes through a temporary file renamed over the target: readers
 /// (wrangler's watcher) see the old file or the new one.

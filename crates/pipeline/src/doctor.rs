@@ -130,10 +130,7 @@ pub fn require_node(cwd: &Path) -> anyhow::Result<()> {
 /// The C compiler for `runtime build` (only needed when no prebuilt
 /// runtime is installed).
 fn clang_check(cwd: &Path) -> Check {
-    match ew_runtime::process::find(
-        "CLANG",
-        &["clang-16", "clang-17", "clang-18", "clang-19", "clang"],
-    ) {
+    match ew_runtime::process::find("CLANG", ew_runtime::toolchain::CLANG_NAMES) {
         Some(path) => {
             let version = Cmd::new(&path, cwd)
                 .args(["--version"])

@@ -44,9 +44,7 @@ pub fn key(toolchain: &Toolchain) -> String {
     format!("{}-{}", toolchain.key(), hex(&digest[..8]))
 }
 
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+pub(crate) use ew_runtime::hex;
 
 /// The compiled framework.
 #[derive(Debug, Clone)]

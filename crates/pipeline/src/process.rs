@@ -69,19 +69,7 @@ impl Tool {
     }
 }
 
-fn find_on_path(name: &OsStr) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(name))
-        .find(|p| is_executable(p))
-}
-
-fn is_executable(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt as _;
-    path.metadata()
-        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        .unwrap_or(false)
-}
+use ew_runtime::process::find_on_path;
 
 /// A tool exited unsuccessfully. Its exit code is passed through by the CLI.
 #[derive(Debug)]

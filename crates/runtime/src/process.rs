@@ -5,19 +5,32 @@ use anyhow::{bail, Context as _, Result};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// `$env_var` when set (and naming a file), else the first of `names` found
-/// on `PATH`.
+/// `$env_var` when set (a path naming a file, or a name looked up on
+/// `PATH`), else the first of `names` found on `PATH`.
 pub fn find(env_var: &str, names: &[&str]) -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os(env_var).filter(|v| !v.is_empty()) {
-        let path = PathBuf::from(path);
-        return path.is_file().then_some(path);
+    if let Some(value) = std::env::var_os(env_var).filter(|v| !v.is_empty()) {
+        let path = PathBuf::from(&value);
+        if path.components().count() > 1 {
+            return path.is_file().then_some(path);
+        }
+        return find_on_path(&value);
     }
+    names.iter().find_map(|name| find_on_path(name.as_ref()))
+}
+
+/// The first executable file called `name` in a directory of `PATH`.
+pub fn find_on_path(name: &std::ffi::OsStr) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
-    names.iter().find_map(|name| {
-        std::env::split_paths(&path)
-            .map(|dir| dir.join(name))
-            .find(|candidate| candidate.is_file())
-    })
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|p| is_executable(p))
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt as _;
+    path.metadata()
+        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        .unwrap_or(false)
 }
 
 /// The command line as a user would type it (arguments with spaces quoted).

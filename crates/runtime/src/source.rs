@@ -115,6 +115,24 @@ impl AtomVmSource {
         })
     }
 
+    /// A tree this crate extracted and verified: the digest is the one its
+    /// `.verified` marker recorded, so the tree is not read again.
+    fn open_verified(root: &Path) -> Result<AtomVmSource> {
+        let marker = root.join(VERIFIED);
+        let tree_digest = fs::read_to_string(&marker)
+            .with_context(|| format!("reading {}", marker.display()))?
+            .trim()
+            .to_string();
+        let commit = (tree_digest == ATOMVM_TREE_DIGEST).then(|| ATOMVM_PIN.to_string());
+        let version = version_of(root, commit.as_deref())?;
+        Ok(AtomVmSource {
+            root: root.to_path_buf(),
+            commit,
+            version,
+            tree_digest,
+        })
+    }
+
     /// Whether this is exactly the pinned commit's tree.
     pub fn is_pinned(&self) -> bool {
         self.tree_digest == ATOMVM_TREE_DIGEST
@@ -209,7 +227,7 @@ pub fn obtain(
                     .with_context(|| format!("opening {}", archive.display()))?;
                 extract_verified(file, &archive.display().to_string(), &pinned, progress)?;
             }
-            AtomVmSource::open(&pinned)
+            AtomVmSource::open_verified(&pinned)
         }
         Some(other) => bail!("{}: no such file or directory", other.display()),
         None => {
@@ -237,7 +255,7 @@ pub fn obtain(
                 tmp.rewind()?;
                 extract_verified(tmp, &url, &pinned, progress)?;
             }
-            AtomVmSource::open(&pinned)
+            AtomVmSource::open_verified(&pinned)
         }
     }
 }

@@ -35,7 +35,7 @@ pub fn install_hint() -> String {
 
 /// The clang names tried, newest first after the version the runtime is
 /// released with.
-const CLANG_NAMES: &[&str] = &["clang-16", "clang-17", "clang-18", "clang-19", "clang"];
+pub const CLANG_NAMES: &[&str] = &["clang-16", "clang-17", "clang-18", "clang-19", "clang"];
 
 #[derive(Debug, Clone)]
 pub struct Tools {
