@@ -479,32 +479,17 @@ static term nif_persistent_term_erase(Context *ctx, int argc, term argv[])
     return TRUE_ATOM;
 }
 
-const struct Nif persistent_term_get_nif = {
-    .base.type = NIFFunctionType,
-    .nif_ptr = nif_persistent_term_get
-};
-const struct Nif persistent_term_put_nif = {
-    .base.type = NIFFunctionType,
-    .nif_ptr = nif_persistent_term_put
-};
-const struct Nif persistent_term_erase_nif = {
-    .base.type = NIFFunctionType,
-    .nif_ptr = nif_persistent_term_erase
-};
+#define EXPORT_NIF(var, fun)          \
+    const struct Nif var = {           \
+        .base.type = NIFFunctionType,  \
+        .nif_ptr = fun                 \
+    }
 
-const struct Nif binary_split_nif_ew = {
-    .base.type = NIFFunctionType,
-    .nif_ptr = nif_binary_split
-};
-const struct Nif binary_matches_nif = {
-    .base.type = NIFFunctionType,
-    .nif_ptr = nif_binary_matches
-};
-const struct Nif binary_compile_pattern_nif = {
-    .base.type = NIFFunctionType,
-    .nif_ptr = nif_binary_compile_pattern
-};
-const struct Nif maps_take_nif = {
-    .base.type = NIFFunctionType,
-    .nif_ptr = nif_maps_take
-};
+EXPORT_NIF(persistent_term_get_nif, nif_persistent_term_get);
+EXPORT_NIF(persistent_term_put_nif, nif_persistent_term_put);
+EXPORT_NIF(persistent_term_erase_nif, nif_persistent_term_erase);
+EXPORT_NIF(binary_split_nif_ew, nif_binary_split);
+EXPORT_NIF(binary_matches_nif, nif_binary_matches);
+EXPORT_NIF(binary_compile_pattern_nif, nif_binary_compile_pattern);
+EXPORT_NIF(maps_take_nif, nif_maps_take);
+
