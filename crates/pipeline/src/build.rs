@@ -44,12 +44,17 @@ pub const ELIXIR_UNLOADABLE: &[&str] = &[
     "Elixir.Module.Types",
 ];
 
-/// Modules of OTP's `stdlib` that Elixir's stdlib calls, that AtomVM's
-/// stdlib does not have, and that are plain Erlang over BIFs AtomVM has:
-/// graphemes (`unicode_util`, behind `String.length/1`, `slice`, `pad_*`,
-/// ...), float formatting (`io_lib_format`), `URI` parsing (`uri_string`)
-/// and the data structures some functions use. OTP's other modules (its
-/// compiler, shell, `escript`) are never candidates.
+/// Modules of OTP's `stdlib`, taken from the user's Erlang installation and
+/// packed in preference to AtomVM's modules of the same name. They are plain
+/// Erlang over BIFs AtomVM has (AtomVM resolves a call to one of its NIFs
+/// before the module, so OTP's stubs for `lists:reverse/2` and the like are
+/// never reached). Elixir's stdlib is compiled against OTP's and relies on
+/// what AtomVM's versions lack or do differently: graphemes and normalization
+/// (`unicode_util`, `unicode:characters_to_nf*`), float formatting
+/// (`io_lib_format`), `URI` parsing (`uri_string`), `:rand` (`Enum.random/1`,
+/// `shuffle`), a stable `lists:sort/2` (`Enum.sort_by/3`), `lists:max/1`,
+/// `lists:flatten/2`, and the data structures some functions use. OTP's other
+/// modules (its compiler, shell, `escript`) are never candidates.
 pub const OTP_MODULES: &[&str] = &[
     "unicode_util",
     "io_lib_format",
@@ -60,6 +65,9 @@ pub const OTP_MODULES: &[&str] = &[
     "gb_trees",
     "sets",
     "queue",
+    "rand",
+    "lists",
+    "unicode",
 ];
 
 /// Elixir's compiler, which its stdlib reaches on paths that only run at
@@ -279,8 +287,8 @@ pub fn build(project: &Project, opts: &BuildOptions, report: Reporter<'_>) -> Re
         None => Vec::new(),
     };
     let fw_beams = framework::beams_in(&fw.ebin)?;
-    // Last: OTP's own stdlib, for the plain-Erlang modules Elixir's stdlib
-    // calls and AtomVM's lacks.
+    // OTP's own stdlib, for the plain-Erlang modules Elixir's stdlib calls
+    // (ahead of AtomVM's modules of the same name).
     let otp_beams = match &toolchain.otp_stdlib_ebin {
         Some(dir) => OTP_MODULES
             .iter()
@@ -320,8 +328,8 @@ pub fn build(project: &Project, opts: &BuildOptions, report: Reporter<'_>) -> Re
                 (Source::Origin(Origin::App), &app_beams),
                 (Source::Origin(Origin::Framework), &fw_beams),
                 (Source::Origin(Origin::Stdlib), &elixir_beams),
-                (Source::Origin(Origin::Stdlib), &stdlib_beams),
                 (Source::Origin(Origin::Stdlib), &otp_beams),
+                (Source::Origin(Origin::Stdlib), &stdlib_beams),
             ])?;
             let settings = project.settings()?;
             let check = CallCheck {

@@ -886,6 +886,29 @@ fn compile_stdlib(tools: &Tools, atomvm: &AtomVmSource, out: &Path) -> Result<()
     )
     .context("compiling AtomVM's exavmlib")?;
 
+    // Our own modules (`atomvm-wasi/lib/`), for what AtomVM's stdlib lacks
+    // and Elixir's calls (`re`). The "built twice" check below keeps them
+    // from shadowing one of AtomVM's without a word.
+    let ours_dir = scratch.path().join("elixir-workers");
+    fs::create_dir_all(&ours_dir)?;
+    let mut ours = Vec::new();
+    for (name, bytes) in identity::stdlib_sources() {
+        let path = ours_dir.join(name);
+        fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
+        ours.push(path);
+    }
+    if !ours.is_empty() {
+        process::run(
+            Command::new(&tools.erlc)
+                .current_dir(scratch.path())
+                .arg("+deterministic")
+                .arg("-o")
+                .arg(&erl_dir)
+                .args(&ours),
+        )
+        .context("compiling the runtime's own Erlang modules")?;
+    }
+
     let mut seen = BTreeMap::new();
     for dir in [&erl_dir, &ex_dir] {
         for beam in sorted_files(dir, "beam")? {
@@ -905,9 +928,19 @@ fn compile_stdlib(tools: &Tools, atomvm: &AtomVmSource, out: &Path) -> Result<()
                 .with_context(|| format!("moving {} into {}", beam.display(), out.display()))?;
         }
     }
-    let sources: Vec<PathBuf> = estdlib.iter().chain(&exavmlib).cloned().collect();
-    strip_beams(tools, out, &sources, &atomvm.root)?;
-    let sources = estdlib.len() + exavmlib.len();
+    // Line tables name sources relative to the AtomVM tree, and ours as
+    // `elixir-workers/<file>`.
+    let renames: Vec<(PathBuf, PathBuf)> = estdlib
+        .iter()
+        .chain(&exavmlib)
+        .filter_map(|src| Some((src.clone(), src.strip_prefix(&atomvm.root).ok()?.to_owned())))
+        .chain(ours.iter().filter_map(|src| {
+            let rel = src.strip_prefix(scratch.path()).ok()?.to_owned();
+            Some((src.clone(), rel))
+        }))
+        .collect();
+    strip_beams(tools, out, &renames)?;
+    let sources = estdlib.len() + exavmlib.len() + ours.len();
     if seen.len() < sources {
         bail!(
             "expected at least {sources} beams from {sources} sources, got {}",
@@ -920,14 +953,17 @@ fn compile_stdlib(tools: &Tools, atomvm: &AtomVmSource, out: &Path) -> Result<()
     Ok(())
 }
 
-/// `beam_lib:strip/1` on every beam in `dir`: only the chunks a loader uses
-/// stay (no debug info, docs or compile info, which hold paths), and the
+/// `beam_lib:strip/2` on every beam in `dir`: only the chunks a loader uses
+/// stay (no debug info, docs or compile info, which hold paths), plus
+/// `LocT`, which OTP's loader does without but AtomVM's stack traces read
+/// (a module without one crashed the VM when a stack trace passed through
+/// it: `__STACKTRACE__` after `Map.replace!/3` of a missing key), and the
 /// source paths of the line table become relative to the AtomVM tree, so a
 /// build in another directory gives the same bytes.
 ///
 /// beam_lib writes stripped modules gzip-compressed; AtomVM and the packer
 /// read plain IFF, so each one is written back uncompressed.
-const STRIP_SCRIPT: &str = "
+pub(crate) const STRIP_SCRIPT: &str = "
     Renames = [RENAMES],
     Rel = fun(Line) ->
         lists:foldl(fun({A, R}, Acc) ->
@@ -937,7 +973,7 @@ const STRIP_SCRIPT: &str = "
     end,
     lists:foreach(fun(F) ->
         {ok, Raw} = file:read_file(F),
-        {ok, {_, S}} = beam_lib:strip(Raw),
+        {ok, {_, S}} = beam_lib:strip(Raw, [\"LocT\"]),
         P = case S of <<31, 139, _/binary>> -> zlib:gunzip(S); _ -> S end,
         {ok, _, Chunks} = beam_lib:all_chunks(P),
         Chunks2 = [case Id of \"Line\" -> {Id, Rel(D)}; _ -> {Id, D} end || {Id, D} <- Chunks],
@@ -946,21 +982,18 @@ const STRIP_SCRIPT: &str = "
     end, [FILES]),
     halt(0).";
 
-fn strip_beams(tools: &Tools, dir: &Path, sources: &[PathBuf], root: &Path) -> Result<()> {
+fn strip_beams(tools: &Tools, dir: &Path, renames: &[(PathBuf, PathBuf)]) -> Result<()> {
     let quote = |p: &Path| format!("{:?}", p.display().to_string());
     let files: Vec<String> = sorted_files(dir, "beam")?
         .iter()
         .map(|p| quote(p))
         .collect();
     // Each source's absolute path as the `Line` chunk's file table holds it
-    // (a 16-bit length, then the name), and the same relative to the
-    // AtomVM tree: elixirc records absolute paths whatever the options.
-    let renames: Vec<String> = sources
+    // (a 16-bit length, then the name), and the relative name it becomes:
+    // elixirc records absolute paths whatever the options.
+    let renames: Vec<String> = renames
         .iter()
-        .filter_map(|src| {
-            let rel = src.strip_prefix(root).ok()?;
-            Some(format!("{{{}, {}}}", quote(src), quote(rel)))
-        })
+        .map(|(src, rel)| format!("{{{}, {}}}", quote(src), quote(rel)))
         .collect();
     let script = STRIP_SCRIPT
         .replace("FILES", &files.join(","))

@@ -38,6 +38,12 @@ pub fn adapter_sources() -> &'static [(&'static str, &'static [u8])] {
     embedded::ADAPTER
 }
 
+/// The Erlang modules the runtime's stdlib adds to AtomVM's
+/// (`atomvm-wasi/lib/*.erl`), by file name.
+pub fn stdlib_sources() -> &'static [(&'static str, &'static [u8])] {
+    embedded::STDLIB
+}
+
 /// The id of the runtime this binary needs, `atomvm-<commit8>-<digest16>`.
 pub fn runtime_id() -> String {
     let mut h = Sha256::new();
@@ -48,7 +54,7 @@ pub fn runtime_id() -> String {
     field(&LAYOUT_VERSION.to_le_bytes());
     field(ATOMVM_PIN.as_bytes());
     field(ATOMVM_TREE_DIGEST.as_bytes());
-    for (name, bytes) in adapter_sources() {
+    for (name, bytes) in adapter_sources().iter().chain(stdlib_sources()) {
         field(name.as_bytes());
         field(bytes);
     }
@@ -66,6 +72,8 @@ pub fn runtime_id() -> String {
             field(item.as_bytes());
         }
     }
+    // How the stdlib's beams are stripped decides what they hold.
+    field(crate::compile::STRIP_SCRIPT.as_bytes());
     for (file, define) in settings::CORE_FILE_DEFINES {
         field(file.as_bytes());
         field(define.as_bytes());

@@ -18,7 +18,7 @@
  *   wasi:json_encode/1     term -> JSON binary | fallback
  *   wasi:html_escape/1     bin -> bin itself when clean | escaped binary
  *   binary:split/2,3 (in place of AtomVM's), binary:matches/2,3,
- *   binary:compile_pattern/1, maps:take/2,
+ *   binary:compile_pattern/1, maps:take/2, erlang:append_element/2,
  *   persistent_term:get/1,2, put/2, erase/1
  *                          OTP's, which AtomVM's core lacks (stdlib_nifs.c)
  *
@@ -257,6 +257,7 @@ static const struct
     { "binary:matches/3", &binary_matches_nif },
     { "binary:compile_pattern/1", &binary_compile_pattern_nif },
     { "maps:take/2", &maps_take_nif },
+    { "erlang:append_element/2", &erlang_append_element_nif },
     { "persistent_term:get/1", &persistent_term_get_nif },
     { "persistent_term:get/2", &persistent_term_get_nif },
     { "persistent_term:put/2", &persistent_term_put_nif },

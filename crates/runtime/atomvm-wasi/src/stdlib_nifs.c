@@ -19,6 +19,8 @@
  *                             NIFs here take plain patterns as they are
  *   maps:take/2               (Key, Map) -> {Value, MapWithoutKey} | error
  *                             (Map.pop/2,3)
+ *   erlang:append_element/2   (Tuple, Term) -> Tuple with Term added at the
+ *                             end (Tuple.append/2)
  *   persistent_term:get/1,2, put/2, erase/1
  *                             OTP's global key-value store (Elixir's
  *                             `inspect/1` reads its default inspect function
@@ -353,6 +355,24 @@ static term nif_maps_take(Context *ctx, int argc, term argv[])
     return result;
 }
 
+static term nif_erlang_append_element(Context *ctx, int argc, term argv[])
+{
+    if (!term_is_tuple(argv[0])) {
+        RAISE_ERROR(BADARG_ATOM);
+    }
+    int n = term_get_tuple_arity(argv[0]);
+    if (UNLIKELY(memory_ensure_free_with_roots(ctx, TUPLE_SIZE(n + 1), argc, argv, MEMORY_CAN_SHRINK) != MEMORY_GC_OK)) {
+        RAISE_ERROR(OUT_OF_MEMORY_ATOM);
+    }
+    term tuple = argv[0];
+    term result = term_alloc_tuple(n + 1, &ctx->heap);
+    for (int i = 0; i < n; i++) {
+        term_put_tuple_element(result, i, term_get_tuple_element(tuple, i));
+    }
+    term_put_tuple_element(result, n, argv[1]);
+    return result;
+}
+
 /* persistent_term: entries in external term format. A value is never
  * freed, not even by erase/1 or a later put/2: the terms `get` returns
  * point into it (binaries are not copied out), and a process may still hold
@@ -492,4 +512,5 @@ EXPORT_NIF(binary_split_nif_ew, nif_binary_split);
 EXPORT_NIF(binary_matches_nif, nif_binary_matches);
 EXPORT_NIF(binary_compile_pattern_nif, nif_binary_compile_pattern);
 EXPORT_NIF(maps_take_nif, nif_maps_take);
+EXPORT_NIF(erlang_append_element_nif, nif_erlang_append_element);
 
