@@ -1,8 +1,8 @@
 //! An app written the ordinary way (pipes, `String`, `Enum`, `Integer`,
 //! ranges, a struct with its own `defimpl String.Chars`, `raise`, a module
 //! called through a variable) built with `elixir-workers build` and run on
-//! the real runtime; and the build's refusals: a call nothing answers, and
-//! more modules than the runtime can address.
+//! the real runtime; the build's refusals: a call nothing answers, and
+//! more modules than the runtime can address; and a run's budgets.
 
 mod util;
 
@@ -70,6 +70,7 @@ fn ordinary_elixir_runs_on_the_runtime() {
             "/users/0",
             "/plugin",
             "/text",
+            "/more",
         ],
     );
     let json = |i: usize| -> serde_json::Value {
@@ -105,6 +106,22 @@ fn ordinary_elixir_runs_on_the_runtime() {
                            "length": 11,
                            "inspected": "%{point: %Ordinary.Point{x: 1, y: 2}, tags: [:a, \"b\"]}",
                            "split": ["two", "words"], "first": ["k", "v=w"]})
+    );
+    // Floats as text (float_to_list/2 with `short`), regexes (the runtime's
+    // `re`), a KeyError's message (a stack trace through `maps`, which needs
+    // its LocT; AtomVM's stack frames carry no arguments, so the message
+    // cannot name the map), a stable sort_by and OTP's `lists`,
+    // erlang:append_element/2.
+    assert_eq!(
+        json(9),
+        serde_json::json!({"price": "costs 19.99 (0.30000000000000004, 1.0e20)",
+                           "slug": "hello-world-2024",
+                           "digits": ["1", "22", "333"],
+                           "named": {"year": "2024", "month": "06"},
+                           "valid": [true, false],
+                           "missing": "key :b not found",
+                           "stable": ["bob", "dee", "ann", "cy"],
+                           "max": 9, "tuple": [1, 2, 3]})
     );
 }
 
@@ -206,4 +223,99 @@ fn an_implementation_added_after_a_build_is_dispatched() {
     );
     run(ew(&project, &rt).args(["build", "--no-install"])).ok();
     assert_eq!(request(&project, "/price"), (200, "$12.05".to_string()));
+}
+
+#[test]
+fn a_runaway_handler_is_stopped_by_its_budget_and_the_isolate_keeps_serving() {
+    let Some(rt) = real_runtime() else {
+        return worker_tests::skip_without_runtime(
+            "a_runaway_handler_is_stopped_by_its_budget_and_the_isolate_keeps_serving",
+        );
+    };
+    let tmp = tempdir();
+    let project = util::new_project(tmp.path(), "runaway", &rt);
+    edit_router(
+        &project,
+        "runaway",
+        "  def health(conn) do",
+        r#"  get "/loop", :loop
+  get "/grow", :grow
+  get "/deep", :deep
+  get "/sum/:n", :sum
+
+  def loop(conn), do: spin(0, conn)
+  defp spin(n, conn), do: spin(n + 1, conn)
+
+  def grow(conn), do: grow([], conn)
+  defp grow(acc, conn), do: grow([String.duplicate("x", 100) | acc], conn)
+
+  def deep(conn), do: Conn.json(conn, 200, %{"depth" => down(1_000_000_000)})
+  defp down(0), do: 0
+  defp down(n), do: 1 + down(n - 1)
+
+  def sum(conn) do
+    n = String.to_integer(Conn.param(conn, "n"))
+    Conn.json(conn, 200, %{"sum" => Enum.reduce(1..n, 0, &+/2)})
+  end
+
+  def health(conn) do"#,
+    );
+    // Smaller budgets than the defaults keep the test quick; the defaults
+    // are the same code with other numbers.
+    std::fs::write(
+        project.join("elixir-workers.json"),
+        r#"{"budget": {"reductions": 5000000, "memory_mb": 48}}"#,
+    )
+    .unwrap();
+    run(ew(&project, &rt).args(["build", "--no-install"])).ok();
+    let answers = util::requests_logged(
+        &project,
+        &[
+            "/api/health",
+            "/loop",
+            "/api/health",
+            "/grow",
+            "/api/health",
+            "/deep",
+            "/api/health",
+            "/sum/100000",
+        ],
+    );
+    for (i, budget) in [(1, "reductions"), (3, "heap"), (5, "heap")] {
+        let (status, body, logs) = &answers[i];
+        assert_eq!(*status, 500, "{:?}", answers[i]);
+        assert!(body.contains(r#""error":"budget_exceeded""#), "{body}");
+        assert!(body.contains("request_id"), "{body}");
+        let why = logs.join("\n");
+        assert!(why.contains("budget: stopped"), "{why}");
+        let named = match budget {
+            "reductions" => why.contains("reductions (the budget is 5000000)"),
+            _ => why.contains("the budget is 50331648"),
+        };
+        assert!(named, "no {budget} budget named in {why}");
+    }
+    // The same isolate answers the next request, and work within the
+    // budget is not stopped.
+    for i in [0, 2, 4, 6] {
+        assert_eq!(answers[i].0, 200, "{:?}", answers[i]);
+    }
+    assert_eq!(answers[7].1, r#"{"sum":5000050000}"#);
+}
+
+#[test]
+fn a_budget_the_memory_cannot_hold_is_refused() {
+    let Some(rt) = real_runtime() else {
+        return worker_tests::skip_without_runtime("a_budget_the_memory_cannot_hold_is_refused");
+    };
+    let tmp = tempdir();
+    let project = util::new_project(tmp.path(), "overbudget", &rt);
+    std::fs::write(
+        project.join("elixir-workers.json"),
+        r#"{"budget": {"memory_mb": 8192}}"#,
+    )
+    .unwrap();
+    let err = run(ew(&project, &rt).args(["build", "--no-install"]));
+    assert_ne!(err.code, Some(0), "{}", err.stdout);
+    assert!(err.stderr.contains("elixir-workers.json"), "{}", err.stderr);
+    assert!(err.stderr.contains("budget.memory_mb is 8192"), "{}", err.stderr);
 }

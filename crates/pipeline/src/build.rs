@@ -849,7 +849,7 @@ pub fn display_module(name: &str) -> &str {
 }
 
 /// Copies `atomvm.wasm` and the JS shim into `_build/worker/` when they
-/// differ; returns the gzipped size of `atomvm.wasm` (cached in the state).
+/// differ, with `src/budget.js` from the project's settings; returns the gzipped size of `atomvm.wasm` (cached in the state).
 fn lay_out_worker(project: &Project, runtime: &Runtime, state: &mut State) -> Result<u64> {
     let worker = project.worker_dir();
     let src_dir = worker.join("src");
@@ -870,6 +870,11 @@ fn lay_out_worker(project: &Project, runtime: &Runtime, state: &mut State) -> Re
                 .with_context(|| format!("could not create {}", dir.display()))?;
         }
         write_atomically(&to, bytes)?;
+    }
+    let budget = src_dir.join("budget.js");
+    let text = project.settings()?.budget.to_js();
+    if std::fs::read(&budget).ok().as_deref() != Some(text.as_bytes()) {
+        write_atomically(&budget, text.as_bytes())?;
     }
 
     let from = runtime.wasm();

@@ -106,8 +106,16 @@ impl Project {
             return Ok(Settings::default());
         }
         let value = crate::jsonc::read(&path)?;
-        serde_json::from_value(value)
-            .with_context(|| format!("{}: not a valid settings file", path.display()))
+        let settings: Settings = serde_json::from_value(value)
+            .with_context(|| format!("{}: not a valid settings file", path.display()))?;
+        if let Some(mb) = settings.budget.memory_mb.filter(|&mb| mb > Budget::MAX_MEMORY_MB) {
+            anyhow::bail!(
+                "{}: budget.memory_mb is {mb}, more than the VM's 32-bit memory holds (at most {})",
+                path.display(),
+                Budget::MAX_MEMORY_MB
+            );
+        }
+        Ok(settings)
     }
 
     /// The dev port: `dev.port` in wrangler.jsonc/wrangler.json, else 8797.
@@ -204,4 +212,39 @@ pub struct Settings {
     /// Modules kept whole whatever the shake finds (names as in
     /// `build --explain`, e.g. `Elixir.MyApp.Plugin`).
     pub keep: Vec<String>,
+    /// What one run of the VM may spend before it is stopped.
+    pub budget: Budget,
+}
+
+/// `"budget": {"reductions": N, "memory_mb": M}`: a run past either is
+/// stopped and its request answered 500 `budget_exceeded` (the worker's
+/// `runtime.js` holds the defaults; 0 turns a budget off).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Budget {
+    pub reductions: Option<u32>,
+    pub memory_mb: Option<u32>,
+}
+
+impl Budget {
+    /// The largest heap budget: the VM's memory is 32-bit.
+    pub const MAX_MEMORY_MB: u32 = 4095;
+
+    /// `src/budget.js`: the settings the project gives, for the worker to
+    /// lay over its defaults.
+    pub fn to_js(&self) -> String {
+        let mut fields = Vec::new();
+        if let Some(r) = self.reductions {
+            fields.push(format!("reductions: {r}"));
+        }
+        if let Some(mb) = self.memory_mb {
+            fields.push(format!("memoryBytes: {}", u64::from(mb) * 1024 * 1024));
+        }
+        format!(
+            "// Written by `elixir-workers build` from the `budget` setting of\n\
+             // elixir-workers.json; the worker's defaults fill in the rest.\n\
+             export const BUDGET = {{ {} }};\n",
+            fields.join(", ")
+        )
+    }
 }

@@ -73,8 +73,10 @@ pub mod settings {
         "atom_table_presize",
         "literal_cache",
         "heap_mark",
+        "budget",
         "json_nif",
         "stdlib_nifs",
+        "float_format",
         "sys_hooks",
     ];
 
@@ -151,8 +153,14 @@ pub mod settings {
     /// left out of the NIF table generated from `nifs.gperf`, so the lookup
     /// falls through to the platform's NIFs. AtomVM's `binary:split` takes
     /// one pattern and none of `trim`/`trim_all`, which `String.split`
-    /// needs.
-    pub const NIFS_REPLACED: &[&str] = &["binary:split/2", "binary:split/3"];
+    /// needs; its `float_to_list/2` and `float_to_binary/2` lack `short`,
+    /// which `Float.to_string/1` needs.
+    pub const NIFS_REPLACED: &[&str] = &[
+        "binary:split/2",
+        "binary:split/3",
+        "erlang:float_to_binary/2",
+        "erlang:float_to_list/2",
+    ];
 
     /// binaryen's pass over the linked module.
     pub const WASM_OPT_FLAGS: &[&str] = &["-Oz", "--strip-producers"];
@@ -771,6 +779,7 @@ const REQUIRED_EXPORTS: &[&str] = &[
     "ew_boot",
     "ew_run",
     "ew_heap_high_water",
+    "ew_set_budget",
     "memory",
 ];
 

@@ -303,30 +303,42 @@ pub fn interrupt(pid: u32) {
 }
 
 /// One GET of `path` through a built project's own worker (`handleRequest`
-/// of `_build/worker/src/worker.js`, its `atomvm.wasm` and `app.avm`) in
-/// Node: the status and the body.
+/// of `_build/worker/src/worker.js`, its `atomvm.wasm`, `app.avm` and the
+/// budget `build` wrote) in Node: the status and the body.
 pub fn request(project: &Path, path: &str) -> (u16, String) {
     requests(project, &[path]).remove(0)
 }
 
 /// [`request`] for several paths, on one Node process (one isolate).
 pub fn requests(project: &Path, paths: &[&str]) -> Vec<(u16, String)> {
+    requests_logged(project, paths)
+        .into_iter()
+        .map(|(status, body, _)| (status, body))
+        .collect()
+}
+
+/// [`requests`] with what the worker logged for each request.
+pub fn requests_logged(project: &Path, paths: &[&str]) -> Vec<(u16, String, Vec<String>)> {
     let worker = project.join("_build/worker");
     let script = format!(
         r#"import {{ readFileSync }} from "node:fs";
 import {{ handleRequest }} from {src:?};
+import {{ BUDGET as budget }} from {budget:?};
 const wasmModule = await WebAssembly.compile(readFileSync({wasm:?}));
 const avmBytes = new Uint8Array(readFileSync({avm:?}));
-const quiet = {{ log() {{}}, warn() {{}}, error() {{}} }};
 const out = [];
 for (const path of {paths}) {{
+  const logs = [];
+  const keep = (...parts) => logs.push(parts.map(String).join(" "));
+  const logger = {{ log: keep, info: keep, warn: keep, error: keep, debug: keep }};
   const res = await handleRequest(new Request("http://localhost" + path), {{}},
-    {{ waitUntil() {{}} }}, {{ wasmModule, avmBytes, logger: quiet }});
-  out.push([res.status, await res.text()]);
+    {{ waitUntil() {{}} }}, {{ wasmModule, avmBytes, logger, budget }});
+  out.push([res.status, await res.text(), logs]);
 }}
 process.stdout.write(JSON.stringify(out));
 "#,
         src = format!("file://{}", worker.join("src/worker.js").display()),
+        budget = format!("file://{}", worker.join("src/budget.js").display()),
         wasm = worker.join("atomvm.wasm").display().to_string(),
         avm = worker.join("app.avm").display().to_string(),
         paths = serde_json::to_string(paths).unwrap(),
@@ -341,6 +353,5 @@ process.stdout.write(JSON.stringify(out));
         "node failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let answers: Vec<(u16, String)> = serde_json::from_slice(&out.stdout).unwrap();
-    answers
+    serde_json::from_slice(&out.stdout).unwrap()
 }

@@ -5,11 +5,13 @@
 import wasmModule from "../atomvm.wasm";
 import avm from "../app.avm";
 import { handleRequest } from "./worker.js";
+// Written by `elixir-workers build` from the project's `budget` setting.
+import { BUDGET as budget } from "./budget.js";
 
 const avmBytes = new Uint8Array(avm);
 
 export default {
   async fetch(request, env, ctx) {
-    return handleRequest(request, env, ctx, { wasmModule, avmBytes });
+    return handleRequest(request, env, ctx, { wasmModule, avmBytes, budget });
   },
 };

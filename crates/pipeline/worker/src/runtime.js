@@ -41,6 +41,19 @@ export const BOOT_MEMORY_PAGES = 160;
 // header of the chunk that follows the highest one).
 const HIGH_WATER_MARGIN = 4096;
 
+/** How atomvm.wasm exits when a run passes one of its budgets (budget.c). */
+export const EXIT_BUDGET = 4;
+
+/**
+ * A run's budgets unless the project sets its own (`budget` in
+ * elixir-workers.json): 50 million reductions, 3.7 s of an endless loop
+ * measured in Node on a 2-core machine (Workers' default CPU limit is 30 s;
+ * summing a range of ten million numbers takes about 40 million), and a heap
+ * ceiling of 64 MiB of the VM's memory (Workers gives an isolate 128 MB in
+ * all).
+ */
+export const DEFAULT_BUDGET = { reductions: 50_000_000, memoryBytes: 64 * 1024 * 1024 };
+
 const roundUp = (n, to) => Math.ceil(n / to) * to;
 
 // The nonzero bytes of the booted memory above `from` (the heap's
@@ -191,9 +204,11 @@ export class AppRuntime {
    * Runs the app once on `stdin`.
    * @param {Uint8Array} stdin the request bytes
    * @param {{log: Function, error: Function}} logger where stdout/stderr lines go
+   * @param {{reductions: number, memoryBytes: number}} budget the run's budgets
+   *   (0 = none); past one the VM exits with EXIT_BUDGET
    * @returns {{exitCode: number|null, trap: string|null, response: Uint8Array|null}}
    */
-  run(stdin, logger = console) {
+  run(stdin, logger = console, budget = DEFAULT_BUDGET) {
     if (this.snapshot === null) {
       const failed = this.boot(logger);
       if (failed !== null) return failed;
@@ -211,6 +226,8 @@ export class AppRuntime {
       bytes.fill(0, this.snapshot.length, this.dirty);
       for (const { at, data } of this.tail) if (at < this.dirty) bytes.set(data, at);
     }
+    // The budget lives in the memory just restored: set it for this run.
+    instance.exports.ew_set_budget(budget.reductions >>> 0, budget.memoryBytes >>> 0);
     let exitCode = null;
     let trap = null;
     try {
@@ -242,9 +259,9 @@ export function appRuntime(wasmModule, avmBytes) {
 }
 
 /**
- * Runs the app once: `appRuntime(wasmModule, avmBytes).run(stdin, logger)`.
+ * Runs the app once: `appRuntime(wasmModule, avmBytes).run(stdin, logger, budget)`.
  * @returns {{exitCode: number|null, trap: string|null, response: Uint8Array|null}}
  */
-export function runInstance(wasmModule, avmBytes, stdin, logger = console) {
-  return appRuntime(wasmModule, avmBytes).run(stdin, logger);
+export function runInstance(wasmModule, avmBytes, stdin, logger = console, budget = DEFAULT_BUDGET) {
+  return appRuntime(wasmModule, avmBytes).run(stdin, logger, budget);
 }

@@ -6,7 +6,7 @@
 // the same code runs under workerd (index.js) and in plain Node (tests, the
 // benchmark).
 
-import { runInstance } from "./runtime.js";
+import { runInstance, DEFAULT_BUDGET, EXIT_BUDGET } from "./runtime.js";
 import { encodeRequest, decodeResponse, ProtocolError } from "./protocol.js";
 import { fulfilNeeds, runEffects } from "./bindings.js";
 
@@ -70,11 +70,14 @@ function stringVars(env) {
  * @param {Request} request
  * @param {object} env worker env (vars, secrets, KV namespaces, D1 databases)
  * @param {{waitUntil: (p: Promise<any>) => void}} ctx
- * @param {{wasmModule: WebAssembly.Module, avmBytes: Uint8Array, logger?: Console, onRun?: (ms: number) => void}} app
- *   `onRun`, when given, receives the duration of each VM run (benchmarks)
+ * @param {{wasmModule: WebAssembly.Module, avmBytes: Uint8Array, logger?: Console, onRun?: (ms: number) => void,
+ *   budget?: {reductions?: number, memoryBytes?: number}}} app
+ *   `onRun`, when given, receives the duration of each VM run (benchmarks);
+ *   `budget` overrides DEFAULT_BUDGET (the project's `budget` setting)
  * @returns {Promise<Response>}
  */
-export async function handleRequest(request, env, ctx, { wasmModule, avmBytes, logger = console, onRun }) {
+export async function handleRequest(request, env, ctx, { wasmModule, avmBytes, logger = console, onRun, budget }) {
+  const runBudget = { ...DEFAULT_BUDGET, ...budget };
   const requestId = request.headers.get("cf-ray") ?? crypto.randomUUID();
 
   let body;
@@ -109,8 +112,14 @@ export async function handleRequest(request, env, ctx, { wasmModule, avmBytes, l
 
     const stdin = encodeRequest(head, body);
     const started = onRun ? performance.now() : 0;
-    const run = runInstance(wasmModule, avmBytes, stdin, logger);
+    const run = runInstance(wasmModule, avmBytes, stdin, logger, runBudget);
     if (onRun) onRun(performance.now() - started);
+    if (run.exitCode === EXIT_BUDGET) {
+      // The VM said which budget on stderr (already logged); the run's
+      // response, if any, is from before it ran away and is not sent.
+      logger.error(`[${requestId}] ${request.method} ${url.pathname}: stopped by its budget`);
+      return jsonResponse(500, { error: "budget_exceeded", request_id: requestId });
+    }
     if (run.response === null) {
       const how = run.trap !== null ? `trapped: ${run.trap}` : `exited with code ${run.exitCode}`;
       logger.error(`[${requestId}] ${request.method} ${url.pathname}: the VM ${how} without a response`);

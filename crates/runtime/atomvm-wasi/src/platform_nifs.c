@@ -19,6 +19,7 @@
  *   wasi:html_escape/1     bin -> bin itself when clean | escaped binary
  *   binary:split/2,3 (in place of AtomVM's), binary:matches/2,3,
  *   binary:compile_pattern/1, maps:take/2, erlang:append_element/2,
+ *   erlang:float_to_list/2 and float_to_binary/2 (in place of AtomVM's),
  *   persistent_term:get/1,2, put/2, erase/1
  *                          OTP's, which AtomVM's core lacks (stdlib_nifs.c)
  *
@@ -258,6 +259,8 @@ static const struct
     { "binary:compile_pattern/1", &binary_compile_pattern_nif },
     { "maps:take/2", &maps_take_nif },
     { "erlang:append_element/2", &erlang_append_element_nif },
+    { "erlang:float_to_list/2", &erlang_float_to_list_nif_ew },
+    { "erlang:float_to_binary/2", &erlang_float_to_binary_nif_ew },
     { "persistent_term:get/1", &persistent_term_get_nif },
     { "persistent_term:get/2", &persistent_term_get_nif },
     { "persistent_term:put/2", &persistent_term_put_nif },

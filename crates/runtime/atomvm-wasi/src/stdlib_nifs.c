@@ -21,6 +21,12 @@
  *                             (Map.pop/2,3)
  *   erlang:append_element/2   (Tuple, Term) -> Tuple with Term added at the
  *                             end (Tuple.append/2)
+ *   erlang:float_to_list/2, float_to_binary/2
+ *                             (Float, Options) as OTP 25 writes them, with
+ *                             `short` (io_lib_format:fwrite_g/1: Float.to_string,
+ *                             interpolation and inspect of floats); they
+ *                             replace AtomVM's, which lack it. The text comes
+ *                             from float_format.c.
  *   persistent_term:get/1,2, put/2, erase/1
  *                             OTP's global key-value store (Elixir's
  *                             `inspect/1` reads its default inspect function
@@ -41,6 +47,7 @@
 #include <term.h>
 #include <utils.h>
 
+#include "float_format.h"
 #include "stdlib_nifs.h"
 
 /* The most patterns one call takes (Elixir passes a handful). */
@@ -373,6 +380,73 @@ static term nif_erlang_append_element(Context *ctx, int argc, term argv[])
     return result;
 }
 
+/* float_to_list/2 and float_to_binary/2 options, read as OTP 25 reads them
+ * (float_format.h): left to right, the last of short, {decimals, N} and
+ * {scientific, N} wins; compact anywhere; anything else is badarg. */
+static bool read_float_options(Context *ctx, term options, struct FloatFormat *fmt)
+{
+    fmt->kind = FLOAT_FORMAT_SCIENTIFIC;
+    fmt->digits = 20;
+    fmt->compact = false;
+    while (term_is_nonempty_list(options)) {
+        term o = term_get_list_head(options);
+        if (is_atom(ctx, o, ATOM_STR("\x5", "short"))) {
+            fmt->kind = FLOAT_FORMAT_SHORT;
+        } else if (is_atom(ctx, o, ATOM_STR("\x7", "compact"))) {
+            fmt->compact = true;
+        } else if (term_is_tuple(o) && term_get_tuple_arity(o) == 2 && term_is_integer(term_get_tuple_element(o, 1))) {
+            term key = term_get_tuple_element(o, 0);
+            int n = (int) term_to_int(term_get_tuple_element(o, 1));
+            if (is_atom(ctx, key, ATOM_STR("\x8", "decimals"))) {
+                fmt->kind = FLOAT_FORMAT_DECIMALS;
+            } else if (is_atom(ctx, key, ATOM_STR("\xA", "scientific"))) {
+                fmt->kind = FLOAT_FORMAT_SCIENTIFIC;
+            } else {
+                return false;
+            }
+            fmt->digits = n;
+        } else {
+            return false;
+        }
+        options = term_get_list_tail(options);
+    }
+    return term_is_nil(options);
+}
+
+static term float_to_text(Context *ctx, int argc, term argv[], bool binary)
+{
+    if (!term_is_float(argv[0])) {
+        RAISE_ERROR(BADARG_ATOM);
+    }
+    struct FloatFormat fmt;
+    if (!read_float_options(ctx, argv[1], &fmt)) {
+        RAISE_ERROR(BADARG_ATOM);
+    }
+    char buf[FLOAT_FORMAT_MIN_BUF];
+    int len = float_format(term_to_float(argv[0]), &fmt, buf, sizeof(buf));
+    if (len < 0) {
+        RAISE_ERROR(BADARG_ATOM);
+    }
+    size_t need = binary ? term_binary_heap_size(len) : (size_t) len * CONS_SIZE;
+    if (UNLIKELY(memory_ensure_free_with_roots(ctx, need, argc, argv, MEMORY_CAN_SHRINK) != MEMORY_GC_OK)) {
+        RAISE_ERROR(OUT_OF_MEMORY_ATOM);
+    }
+    if (binary) {
+        return term_from_literal_binary(buf, len, &ctx->heap, ctx->global);
+    }
+    return term_from_string((const uint8_t *) buf, (uint16_t) len, &ctx->heap);
+}
+
+static term nif_erlang_float_to_list(Context *ctx, int argc, term argv[])
+{
+    return float_to_text(ctx, argc, argv, false);
+}
+
+static term nif_erlang_float_to_binary(Context *ctx, int argc, term argv[])
+{
+    return float_to_text(ctx, argc, argv, true);
+}
+
 /* persistent_term: entries in external term format. A value is never
  * freed, not even by erase/1 or a later put/2: the terms `get` returns
  * point into it (binaries are not copied out), and a process may still hold
@@ -513,4 +587,6 @@ EXPORT_NIF(binary_matches_nif, nif_binary_matches);
 EXPORT_NIF(binary_compile_pattern_nif, nif_binary_compile_pattern);
 EXPORT_NIF(maps_take_nif, nif_maps_take);
 EXPORT_NIF(erlang_append_element_nif, nif_erlang_append_element);
+EXPORT_NIF(erlang_float_to_list_nif_ew, nif_erlang_float_to_list);
+EXPORT_NIF(erlang_float_to_binary_nif_ew, nif_erlang_float_to_binary);
 

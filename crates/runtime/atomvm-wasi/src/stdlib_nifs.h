@@ -15,6 +15,8 @@ extern const struct Nif binary_matches_nif;
 extern const struct Nif binary_compile_pattern_nif;
 extern const struct Nif maps_take_nif;
 extern const struct Nif erlang_append_element_nif;
+extern const struct Nif erlang_float_to_list_nif_ew;
+extern const struct Nif erlang_float_to_binary_nif_ew;
 extern const struct Nif persistent_term_get_nif;
 extern const struct Nif persistent_term_put_nif;
 extern const struct Nif persistent_term_erase_nif;

@@ -29,8 +29,14 @@ enum WasiExitCode
     WASI_EXIT_OK = 0,
     WASI_EXIT_CRASH = 1,
     WASI_EXIT_USAGE = 2,
-    WASI_EXIT_DEADLOCK = 3
+    WASI_EXIT_DEADLOCK = 3,
+    WASI_EXIT_BUDGET = 4
 };
+
+/* Per-run budgets (budget.c): a scheduling slice spent, an allocation about
+ * to end at `end`. Either exits with WASI_EXIT_BUDGET once past its budget. */
+void budget_count_slice(void);
+void budget_check_heap(uintptr_t end);
 
 /* Host import: hands the complete response to the embedder. The bytes are only
  * valid during the call; the host copies them. */
