@@ -8,7 +8,7 @@
 //! (opcodes 1..183, OTP 21 to 27); an opcode past the table is an error, and
 //! the caller then treats the module as one opaque unit.
 
-use crate::beam::{be32, Beam, CODE, EXPT, FUNT};
+use crate::beam::{be32, Beam, CODE, EXPT, FUNT, LOCT};
 use crate::error::{Error, ErrorKind, Result};
 use std::collections::HashMap;
 
@@ -42,6 +42,13 @@ pub struct FunctionRefs {
 pub struct CodeRefs {
     pub functions: Vec<FunctionRefs>,
     pub exports: Vec<(String, u32)>,
+    /// Each function's bytes in the `Code` chunk's data, in `functions`
+    /// order: from the first of the labels (and line entries) just before
+    /// its `func_info` to where the next function's begin, or to
+    /// `int_code_end` for the last one.
+    pub spans: Vec<std::ops::Range<usize>>,
+    /// Where `int_code_end` is (the end of the last span).
+    pub code_end: usize,
 }
 
 impl CodeRefs {
@@ -247,7 +254,13 @@ pub fn code_refs(beam: &Beam<'_>, cap: usize) -> Result<CodeRefs> {
     let mut label_owner: HashMap<u64, usize> = HashMap::new();
     let mut ops: Vec<Operand> = Vec::with_capacity(8);
     let mut nested: Vec<Operand> = Vec::new();
+    let mut starts: Vec<usize> = Vec::new();
+    // The first label of the run of labels and lines the current instruction
+    // ends, if it is in one: where a function that follows begins.
+    let mut run_start: Option<usize> = None;
+    let mut code_end = data.len();
     while r.pos < data.len() {
+        let at = r.pos;
         let op = r.byte()?;
         r.pending.clear();
         let arity = *ARITY
@@ -266,6 +279,8 @@ pub fn code_refs(beam: &Beam<'_>, cap: usize) -> Result<CodeRefs> {
         match op {
             // func_info M F A: a new function.
             2 => {
+                starts.push(run_start.unwrap_or(at));
+                run_start = None;
                 let name = value(1).and_then(atom).unwrap_or_default().to_string();
                 functions.push(FunctionRefs {
                     name,
@@ -277,8 +292,15 @@ pub fn code_refs(beam: &Beam<'_>, cap: usize) -> Result<CodeRefs> {
                 continue;
             }
             // int_code_end
-            3 => break,
-            _ => {}
+            3 => {
+                code_end = at;
+                break;
+            }
+            // label, line
+            1 | 153 => {
+                run_start.get_or_insert(at);
+            }
+            _ => run_start = None,
         }
         let Some(current) = functions.len().checked_sub(1) else {
             // Labels and line info before the first function.
@@ -385,8 +407,80 @@ pub fn code_refs(beam: &Beam<'_>, cap: usize) -> Result<CodeRefs> {
         l.dedup();
         f.local = l;
     }
+    let spans = starts
+        .iter()
+        .enumerate()
+        .map(|(i, &from)| from..starts.get(i + 1).copied().unwrap_or(code_end))
+        .collect();
     Ok(CodeRefs {
         exports: exports.into_iter().map(|(n, a, _)| (n, a)).collect(),
         functions,
+        spans,
+        code_end,
     })
+}
+
+/// The module with only the functions `keep` marks (`keep[i]` for
+/// `code_refs(beam).functions[i]`): their code is cut out of the `Code`
+/// chunk and their entries out of `ExpT` and `LocT`; every other chunk is
+/// unchanged. Labels of cut functions are simply absent (AtomVM leaves them
+/// unset and nothing kept jumps to them); atoms, imports, literals and the
+/// fun table keep entries nothing uses any more. Returns the whole BEAM file.
+pub fn strip_functions(beam: &Beam<'_>, refs: &CodeRefs, keep: &[bool]) -> Result<Vec<u8>> {
+    let bad = |what: &str| Error::new(ErrorKind::Malformed(what.to_string())).with_chunk(CODE);
+    if keep.len() != refs.functions.len() || refs.spans.len() != refs.functions.len() {
+        return Err(bad(
+            "a keep list that does not match the module's functions",
+        ));
+    }
+    let kept: std::collections::HashSet<(&str, u32)> = refs
+        .functions
+        .iter()
+        .zip(keep)
+        .filter(|(_, &k)| k)
+        .map(|(f, _)| (f.name.as_str(), f.arity))
+        .collect();
+    let atoms = beam.atoms();
+    let atom = |i: u32| {
+        (i >= 1)
+            .then(|| atoms.get(i as usize - 1).copied())
+            .flatten()
+    };
+    let mut out = Vec::with_capacity(beam.bytes().len());
+    out.extend_from_slice(&crate::beam::FOR1);
+    out.extend_from_slice(&[0; 4]);
+    out.extend_from_slice(&crate::beam::BEAM);
+    for c in beam.chunks() {
+        let data: Vec<u8> = if c.id == CODE {
+            let first = refs.spans.first().map_or(refs.code_end, |s| s.start);
+            let mut d = c.data[..first].to_vec();
+            for (span, _) in refs.spans.iter().zip(keep).filter(|(_, &k)| k) {
+                d.extend_from_slice(&c.data[span.clone()]);
+            }
+            d.extend_from_slice(&c.data[refs.code_end..]);
+            d
+        } else if c.id == EXPT || c.id == LOCT {
+            let table = u32_table(c.data, 3).ok_or_else(|| bad("a bad function table"))?;
+            let rows: Vec<&Vec<u32>> = table
+                .iter()
+                .filter(|e| atom(e[0]).is_some_and(|n| kept.contains(&(n, e[1]))))
+                .collect();
+            let mut d = (rows.len() as u32).to_be_bytes().to_vec();
+            for e in rows {
+                for v in e {
+                    d.extend_from_slice(&v.to_be_bytes());
+                }
+            }
+            d
+        } else {
+            c.data.to_vec()
+        };
+        out.extend_from_slice(&c.id);
+        out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        out.extend_from_slice(&data);
+        out.resize(out.len().next_multiple_of(4), 0);
+    }
+    let size = (out.len() - 8) as u32;
+    out[4..8].copy_from_slice(&size.to_be_bytes());
+    Ok(out)
 }

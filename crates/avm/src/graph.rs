@@ -207,6 +207,10 @@ pub struct FunctionPruned {
     pub why: Vec<String>,
     /// Calls from reachable functions that no candidate module exports.
     pub external: Vec<ExternalCall>,
+    /// Per kept module, in `pruned.kept` order: which of its functions
+    /// (`code.functions`) are reached, or `None` for a module whose code
+    /// could not be read (kept whole).
+    pub reached: Vec<Option<Vec<bool>>>,
 }
 
 fn display(name: &str) -> &str {
@@ -321,10 +325,16 @@ pub fn prune_functions(
         .filter(|(_, k)| k.is_none())
         .map(|(m, _)| m.refs.name.clone())
         .collect();
+    let reached = st
+        .order
+        .iter()
+        .map(|&i| modules[i].code.as_ref().map(|_| st.visited[i].clone()))
+        .collect();
     Ok(FunctionPruned {
         pruned: Pruned { kept, dropped },
         why,
         external: st.external,
+        reached,
     })
 }
 

@@ -104,3 +104,69 @@ fn the_installed_elixir_and_otp_stdlib_decode() {
     assert!(decode_all(elixir) > 200);
     assert!(decode_all(&stdlib) > 50);
 }
+
+/// `strip_functions` keeps exactly the marked functions: the result loads
+/// as a BEAM whose functions, exports and local table are those, in order,
+/// with their code byte for byte, and whose code is smaller.
+#[test]
+fn stripping_keeps_exactly_the_marked_functions() {
+    for path in [
+        fixtures().join("erlang/ebin/many_funs.beam"),
+        PathBuf::from(
+            avm_otp_beam("lists").unwrap_or_else(|| panic!("OTP's lists.beam is not installed")),
+        ),
+    ] {
+        let bytes = std::fs::read(&path).unwrap();
+        let beam = avm::Beam::parse(&bytes).unwrap();
+        let all = refs(&path);
+        // Every other function, and always the first (with the prologue).
+        let keep: Vec<bool> = (0..all.functions.len()).map(|i| i % 2 == 0).collect();
+        let out = avm::code::strip_functions(&beam, &all, &keep).unwrap();
+        let stripped = avm::Beam::parse(&out).unwrap();
+        let left = avm::code::code_refs(&stripped, avm::DEFAULT_INFLATE_CAP).unwrap();
+        let want: Vec<(&str, u32)> = all
+            .functions
+            .iter()
+            .zip(&keep)
+            .filter(|(_, &k)| k)
+            .map(|(f, _)| (f.name.as_str(), f.arity))
+            .collect();
+        let got: Vec<(&str, u32)> = left
+            .functions
+            .iter()
+            .map(|f| (f.name.as_str(), f.arity))
+            .collect();
+        assert_eq!(got, want, "{}", path.display());
+        let code = |b: &avm::Beam<'_>| b.chunk(*b"Code").unwrap().data.to_vec();
+        let (before, after) = (code(&beam), code(&stripped));
+        assert!(after.len() < before.len(), "{}", path.display());
+        for (i, span) in left.spans.iter().enumerate() {
+            let j = all
+                .functions
+                .iter()
+                .position(|f| (f.name.as_str(), f.arity) == got[i])
+                .unwrap();
+            assert_eq!(&after[span.clone()], &before[all.spans[j].clone()]);
+        }
+        for (name, arity) in stripped.exports() {
+            assert!(
+                want.contains(&(name.as_str(), arity)),
+                "{name}/{arity} exported"
+            );
+        }
+        assert!(stripped.exports().len() < beam.exports().len() || beam.exports().len() <= 1);
+    }
+}
+
+/// OTP's own `name.beam` on this machine, through `erl`.
+fn avm_otp_beam(name: &str) -> Option<String> {
+    let out = std::process::Command::new("erl")
+        .args([
+            "-noshell",
+            "-eval",
+            &format!("io:format(\"~s\", [code:which({name})]), halt()."),
+        ])
+        .output()
+        .ok()?;
+    Some(String::from_utf8(out.stdout).ok()?).filter(|p| p.ends_with(".beam"))
+}

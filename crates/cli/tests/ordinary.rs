@@ -317,5 +317,9 @@ fn a_budget_the_memory_cannot_hold_is_refused() {
     let err = run(ew(&project, &rt).args(["build", "--no-install"]));
     assert_ne!(err.code, Some(0), "{}", err.stdout);
     assert!(err.stderr.contains("elixir-workers.json"), "{}", err.stderr);
-    assert!(err.stderr.contains("budget.memory_mb is 8192"), "{}", err.stderr);
+    assert!(
+        err.stderr.contains("budget.memory_mb is 8192"),
+        "{}",
+        err.stderr
+    );
 }

@@ -44,6 +44,11 @@ pub const ELIXIR_UNLOADABLE: &[&str] = &[
     "Elixir.Module.Types",
 ];
 
+/// Modules of Elixir's stdlib that the runtime's stdlib replaces with its
+/// own (`crates/runtime/atomvm-wasi/lib/`): Elixir's `Base` decodes through
+/// bitstrings that are not whole bytes, which AtomVM cannot build or match.
+pub const ELIXIR_REPLACED: &[&str] = &["Elixir.Base"];
+
 /// Modules of OTP's `stdlib`, taken from the user's Erlang installation and
 /// packed in preference to AtomVM's modules of the same name. They are plain
 /// Erlang over BIFs AtomVM has (AtomVM resolves a call to one of its NIFs
@@ -281,7 +286,9 @@ pub fn build(project: &Project, opts: &BuildOptions, report: Reporter<'_>) -> Re
             .into_iter()
             .filter(|p| {
                 let stem = p.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
-                !ELIXIR_UNLOADABLE.contains(&stem) && !is_elixir_compiler(stem)
+                !ELIXIR_UNLOADABLE.contains(&stem)
+                    && !ELIXIR_REPLACED.contains(&stem)
+                    && !is_elixir_compiler(stem)
             })
             .collect(),
         None => Vec::new(),
@@ -748,18 +755,31 @@ fn shake_and_pack(
     let by_name: BTreeMap<&str, &Candidate> =
         candidates.iter().map(|c| (c.name.as_str(), c)).collect();
 
+    // Within a kept module, only the functions the shake reached stay: a
+    // module kept for one function no longer brings all of its code.
     let inputs: Vec<avm::PackInput> = pruned
         .kept
         .iter()
-        .map(|k| {
+        .zip(&shaken.reached)
+        .map(|(k, reached)| {
             let c = by_name[k.name.as_str()];
-            avm::PackInput {
+            let bytes = match (reached, &c.code) {
+                (Some(keep), Some(code)) if keep.iter().any(|k| !k) => {
+                    let beam = avm::Beam::parse(&c.bytes)
+                        .with_context(|| format!("reading {}", c.path.display()))?;
+                    avm::code::strip_functions(&beam, code, keep).with_context(|| {
+                        format!("cutting unused functions from {}", c.path.display())
+                    })?
+                }
+                _ => c.bytes.clone(),
+            };
+            Ok(avm::PackInput {
                 path: c.path.clone(),
-                bytes: c.bytes.clone(),
+                bytes,
                 start: c.name == start,
-            }
+            })
         })
-        .collect();
+        .collect::<Result<_>>()?;
     let packed = avm::pack(&inputs, &avm::PackOptions::default())?;
 
     let mut counts = ModuleCounts {

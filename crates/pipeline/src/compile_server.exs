@@ -7,8 +7,11 @@
 # file, handles one request at a time, and stops by itself after being idle.
 #
 # argv: INFO_FILE IDLE_MS KEY
-# request (4-byte length prefix): "TOKEN\nOUTDIR\nFILE\nFILE..." or "TOKEN\nstop"
-# response (4-byte length prefix): "ok\n" or "error\n", then what the compiler printed
+# request (4-byte length prefix): "TOKEN\nID\nTIMEOUT_MS\nOUTDIR\nFILE\nFILE..."
+#   or "TOKEN\nstop"
+# response (4-byte length prefix): "ID\n", then "ok\n", "error\n" or
+#   "timeout\n", then what the compiler printed. ID is the client's request
+#   id, echoed so a client never takes an answer meant for another request.
 
 [info_file, idle_ms, key] = System.argv()
 idle_ms = String.to_integer(idle_ms)
@@ -30,66 +33,100 @@ defmodule ElixirWorkersCompileServer do
   # Wakes every few seconds: it stops when idle long enough, or as soon as its
   # info file is gone or names another server (`rm -rf _build`, a newer
   # server), so no orphan outlives its project's build directory for long.
+  # It only ever waits in `accept` (a compile runs in its own process, below),
+  # so these checks always come round.
   @tick 5_000
 
-  def loop(listen, token, info_file, idle_ms, loaded, idle \\ 0) do
-    case :gen_tcp.accept(listen, min(@tick, idle_ms)) do
+  def loop(s, last_request) do
+    case :gen_tcp.accept(s.listen, min(@tick, s.idle_ms)) do
       {:ok, socket} ->
-        loaded = serve(socket, token, info_file, loaded)
+        {s, served?} = serve(socket, s)
         :gen_tcp.close(socket)
-        loop(listen, token, info_file, idle_ms, loaded, 0)
+        # Only a request carrying the token counts as use: a stray connection
+        # to the port must not keep the server alive.
+        loop(s, if(served?, do: now(), else: last_request))
 
       {:error, :timeout} ->
-        idle = idle + min(@tick, idle_ms)
-
         cond do
-          idle >= idle_ms -> stop(info_file, token)
-          not mine?(info_file, token) -> System.halt(0)
-          true -> loop(listen, token, info_file, idle_ms, loaded, idle)
+          now() - last_request >= s.idle_ms -> stop(s)
+          not mine?(s) -> System.halt(0)
+          true -> loop(s, last_request)
         end
 
       {:error, _} ->
-        stop(info_file, token)
+        stop(s)
     end
   end
 
-  defp mine?(info_file, token) do
-    case File.read(info_file) do
-      {:ok, text} -> String.contains?(text, token)
+  def now, do: System.monotonic_time(:millisecond)
+
+  defp mine?(s) do
+    case File.read(s.info_file) do
+      {:ok, text} -> String.contains?(text, s.token)
       _ -> false
     end
   end
 
-  defp stop(info_file, token) do
-    if mine?(info_file, token), do: File.rm(info_file)
+  defp stop(s) do
+    if mine?(s), do: File.rm(s.info_file)
     System.halt(0)
   end
 
-  defp serve(socket, token, info_file, loaded) do
+  defp serve(socket, %{token: token} = s) do
     with {:ok, data} <- :gen_tcp.recv(socket, 0, 10_000),
          [^token | rest] <- String.split(data, "\n", trim: true) do
       case rest do
         ["stop"] ->
           :gen_tcp.send(socket, "ok\n")
           :gen_tcp.close(socket)
-          stop(info_file, token)
+          stop(s)
 
-        [outdir | files] ->
-          {reply, modules} = compile(files, outdir, loaded)
-          :gen_tcp.send(socket, reply)
-          modules
+        [id, timeout_ms, outdir | files] when files != [] ->
+          case Integer.parse(timeout_ms) do
+            {ms, ""} when ms > 0 ->
+              {status, printed, loaded} = compile(files, outdir, s.loaded, ms)
+              :gen_tcp.send(socket, [id, "\n", status, "\n", printed])
+
+              # A compile that overran was killed part-way: what it left
+              # loaded is unknown, so this server is done. The client starts
+              # a fresh one next time.
+              if status == "timeout" do
+                :gen_tcp.close(socket)
+                stop(s)
+              end
+
+              {%{s | loaded: loaded}, true}
+
+            _ ->
+              {s, false}
+          end
 
         _ ->
-          loaded
+          {s, false}
       end
     else
-      _ -> loaded
+      _ -> {s, false}
     end
   end
 
   # Every module of the previous compile is unloaded first, so the result
   # matches a fresh elixirc run (a deleted file's module is really gone).
-  defp compile(files, outdir, loaded) do
+  #
+  # The compile runs in a fresh process, never in the server's own. Why:
+  # Kernel.ParallelCompiler returns as soon as one file fails, killing the
+  # other workers, but messages those workers had already sent
+  # (`{:file_error, ..}`, `{:file_ok, ..}`, `{:module_available, ..}`,
+  # `{:waiting, ..}`, `{:timed_out, ..}`) stay in the mailbox of the process
+  # that called it. The next compile in that process reads them as its own:
+  # a stale `:file_error` or `:file_ok` makes it wait, in a receive with no
+  # timeout (`discard_down/1`), for the `:DOWN` of a worker whose `:DOWN` was
+  # already consumed, and the server hung for good (two files failing at
+  # once reproduces it every time). A process per compile takes its mailbox
+  # with it; its result comes back as its exit reason, so nothing of it can
+  # be read later.
+  defp compile(files, outdir, loaded, timeout_ms) do
+    flush()
+
     for m <- loaded do
       :code.purge(m)
       :code.delete(m)
@@ -97,34 +134,87 @@ defmodule ElixirWorkersCompileServer do
 
     {:ok, out} = StringIO.open("")
     {:ok, err} = StringIO.open("")
-    old_leader = Process.group_leader()
     old_err = Process.whereis(:standard_error)
     Process.unregister(:standard_error)
     Process.register(err, :standard_error)
-    Process.group_leader(self(), out)
 
-    result =
+    outcome =
       try do
-        Kernel.ParallelCompiler.compile_to_path(files, outdir)
-      rescue
-        e -> {:error, [{"", 0, Exception.format(:error, e, __STACKTRACE__)}], []}
-      catch
-        kind, reason -> {:error, [{"", 0, Exception.format(kind, reason, __STACKTRACE__)}], []}
+        {pid, ref} =
+          spawn_monitor(fn ->
+            # Every process the compile starts inherits this group leader,
+            # which is how the leftovers are found below.
+            Process.group_leader(self(), out)
+            exit({:compiled, run(files, outdir)})
+          end)
+
+        receive do
+          {:DOWN, ^ref, :process, ^pid, {:compiled, result}} -> result
+          {:DOWN, ^ref, :process, ^pid, reason} -> {:error, "the compiler exited: #{inspect(reason)}\n"}
+        after
+          timeout_ms ->
+            Process.exit(pid, :kill)
+            Process.demonitor(ref, [:flush])
+            :timeout
+        end
       after
-        Process.group_leader(self(), old_leader)
+        # Workers of a failed or killed compile, and anything the compiled
+        # code spawned, would otherwise linger (a worker waiting for a module
+        # waits forever once its compiler is gone).
+        for p <- Process.list(),
+            Process.info(p, :group_leader) == {:group_leader, out},
+            do: Process.exit(p, :kill)
+
         Process.unregister(:standard_error)
         Process.register(old_err, :standard_error)
       end
 
     {_, printed_out} = StringIO.contents(out)
     {_, printed_err} = StringIO.contents(err)
+    StringIO.close(out)
+    StringIO.close(err)
     printed = printed_out <> printed_err
 
-    case result do
-      {:ok, modules, _warnings} -> {"ok\n" <> printed, modules}
-      {:error, _errors, _warnings} -> {"error\n" <> printed, []}
+    # Also what a failed compile loaded (its finished modules), found by the
+    # directory they were loaded from, so the next compile unloads them too.
+    dir = Path.expand(outdir)
+
+    from_outdir =
+      for {m, path} <- :code.all_loaded(),
+          is_list(path),
+          Path.dirname(List.to_string(path)) == dir,
+          do: m
+
+    case outcome do
+      {:ok, modules} -> {"ok", printed, Enum.uniq(modules ++ from_outdir)}
+      {:error, extra} -> {"error", printed <> extra, from_outdir}
+      :timeout -> {"timeout", printed, from_outdir}
+    end
+  end
+
+  defp run(files, outdir) do
+    case Kernel.ParallelCompiler.compile_to_path(files, outdir) do
+      {:ok, modules, _warnings} -> {:ok, modules}
+      {:error, _errors, _warnings} -> {:error, ""}
+    end
+  rescue
+    e -> {:error, Exception.format(:error, e, __STACKTRACE__)}
+  catch
+    kind, reason -> {:error, Exception.format(kind, reason, __STACKTRACE__)}
+  end
+
+  # Nothing should be here (every receive above matches a fresh reference),
+  # but nothing from one request may be left for the next.
+  defp flush do
+    receive do
+      _ -> flush()
+    after
+      0 -> :ok
     end
   end
 end
 
-ElixirWorkersCompileServer.loop(listen, token, info_file, idle_ms, [])
+ElixirWorkersCompileServer.loop(
+  %{listen: listen, token: token, info_file: info_file, idle_ms: idle_ms, loaded: []},
+  ElixirWorkersCompileServer.now()
+)

@@ -108,7 +108,11 @@ impl Project {
         let value = crate::jsonc::read(&path)?;
         let settings: Settings = serde_json::from_value(value)
             .with_context(|| format!("{}: not a valid settings file", path.display()))?;
-        if let Some(mb) = settings.budget.memory_mb.filter(|&mb| mb > Budget::MAX_MEMORY_MB) {
+        if let Some(mb) = settings
+            .budget
+            .memory_mb
+            .filter(|&mb| mb > Budget::MAX_MEMORY_MB)
+        {
             anyhow::bail!(
                 "{}: budget.memory_mb is {mb}, more than the VM's 32-bit memory holds (at most {})",
                 path.display(),

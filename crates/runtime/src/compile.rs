@@ -77,6 +77,7 @@ pub mod settings {
         "json_nif",
         "stdlib_nifs",
         "float_format",
+        "float_round",
         "sys_hooks",
     ];
 
@@ -95,8 +96,8 @@ pub mod settings {
 
     /// exavmlib modules left out of the stdlib: they drive hardware (GPIO,
     /// I2C, LEDC) or talk to port drivers (AVMPort), none of which exist
-    /// under WASI.
-    pub const EXAVMLIB_EXCLUDED: &[&str] = &["GPIO", "I2C", "LEDC", "AVMPort"];
+    /// under WASI; `Base` is one of ours (`atomvm-wasi/lib/Elixir.Base.erl`).
+    pub const EXAVMLIB_EXCLUDED: &[&str] = &["GPIO", "I2C", "LEDC", "AVMPort", "Base"];
 
     /// Flags for every C file. The defines are AtomVM's CMake options for
     /// this platform: no SMP and no task driver (one thread), no JIT, stack
@@ -154,12 +155,20 @@ pub mod settings {
     /// falls through to the platform's NIFs. AtomVM's `binary:split` takes
     /// one pattern and none of `trim`/`trim_all`, which `String.split`
     /// needs; its `float_to_list/2` and `float_to_binary/2` lack `short`,
-    /// which `Float.to_string/1` needs.
+    /// which `Float.to_string/1` needs; its `binary_to_float/1` and
+    /// `list_to_float/1` give infinity past the double range, where OTP's
+    /// (and so `Float.parse/1`) refuse; its `binary:at/2`, `first/1` and
+    /// `last/1` give bytes of 128 and up as negative numbers.
     pub const NIFS_REPLACED: &[&str] = &[
+        "binary:at/2",
+        "binary:first/1",
+        "binary:last/1",
         "binary:split/2",
         "binary:split/3",
+        "erlang:binary_to_float/1",
         "erlang:float_to_binary/2",
         "erlang:float_to_list/2",
+        "erlang:list_to_float/1",
     ];
 
     /// binaryen's pass over the linked module.

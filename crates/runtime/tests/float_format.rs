@@ -1,38 +1,56 @@
-//! `atomvm-wasi/src/float_format.c` (the text of `float_to_list/2` and
-//! `float_to_binary/2` on the runtime) against 9,419 outputs of the real
-//! BEAM: `test/float_format_test.c`, built with the host's C compiler, reads
-//! `test/float_format_golden.txt` (written by `float_format_golden.escript`)
-//! and exits 1 on any mismatch. glibc's and wasi-libc's printf and strtod are
-//! both correctly rounded, so the host build stands for the wasm one.
+//! The float code of the runtime's NIFs against the real BEAM, each C file
+//! built with the host's C compiler next to a test program that reads a
+//! golden file of BEAM results and exits 1 on any mismatch:
+//! `float_format.c` (the text of `float_to_list/2` and `float_to_binary/2`)
+//! against 9,419 outputs of OTP (`float_format_golden.escript`), and
+//! `float_round.c` (`Float.round/2`, `ceil/2`, `floor/2`) against 13,026 of
+//! Elixir (`float_round_golden.exs`). glibc's and wasi-libc's printf and
+//! strtod are both correctly rounded, so the host build stands for the wasm
+//! one.
 
 use std::path::Path;
 use std::process::Command;
 
-#[test]
-fn float_format_writes_what_otp_writes() {
+/// Builds `test/<name>_test.c` with `src/<name>.c` and runs it on
+/// `test/<name>_golden.txt`; returns what it printed.
+fn golden(name: &str) -> String {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("atomvm-wasi");
     let out = tempfile::tempdir().unwrap();
-    let exe = out.path().join("float_format_test");
+    let exe = out.path().join(name);
     let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
     let built = Command::new(&cc)
         .args(["-O2", "-std=c11", "-Wall", "-Werror", "-o"])
         .arg(&exe)
-        .arg(dir.join("test/float_format_test.c"))
-        .arg(dir.join("src/float_format.c"))
+        .arg(dir.join(format!("test/{name}_test.c")))
+        .arg(dir.join(format!("src/{name}.c")))
         .arg("-lm")
         .output()
-        .unwrap_or_else(|e| panic!("running {cc} (a C compiler is needed to build the runtime): {e}"));
+        .unwrap_or_else(|e| {
+            panic!("running {cc} (a C compiler is needed to build the runtime): {e}")
+        });
     assert!(
         built.status.success(),
         "{cc} failed:\n{}",
         String::from_utf8_lossy(&built.stderr)
     );
     let ran = Command::new(&exe)
-        .arg(dir.join("test/float_format_golden.txt"))
+        .arg(dir.join(format!("test/{name}_golden.txt")))
         .output()
         .unwrap();
-    let report = String::from_utf8_lossy(&ran.stdout).into_owned()
-        + &String::from_utf8_lossy(&ran.stderr);
+    let report =
+        String::from_utf8_lossy(&ran.stdout).into_owned() + &String::from_utf8_lossy(&ran.stderr);
     assert!(ran.status.success(), "{report}");
-    assert!(report.contains("9419"), "expected all 9419 cases to be checked: {report}");
+    report
+}
+
+#[test]
+fn float_format_writes_what_otp_writes() {
+    let report = golden("float_format");
+    assert!(report.contains("9419 cases, 0 failures"), "{report}");
+}
+
+#[test]
+fn float_round_rounds_as_elixir_does() {
+    let report = golden("float_round");
+    assert!(report.contains("13026 cases, 0 failures"), "{report}");
 }

@@ -19,7 +19,9 @@
  *   wasi:html_escape/1     bin -> bin itself when clean | escaped binary
  *   binary:split/2,3 (in place of AtomVM's), binary:matches/2,3,
  *   binary:compile_pattern/1, maps:take/2, erlang:append_element/2,
- *   erlang:float_to_list/2 and float_to_binary/2 (in place of AtomVM's),
+ *   erlang:float_to_list/2, float_to_binary/2, binary_to_float/1,
+ *   list_to_float/1, binary:at/2, first/1, last/1 (in place of AtomVM's),
+ *   'Elixir.Float':round/1,2, ceil/1,2, floor/1,2 (in place of Elixir's),
  *   persistent_term:get/1,2, put/2, erase/1
  *                          OTP's, which AtomVM's core lacks (stdlib_nifs.c)
  *
@@ -261,6 +263,17 @@ static const struct
     { "erlang:append_element/2", &erlang_append_element_nif },
     { "erlang:float_to_list/2", &erlang_float_to_list_nif_ew },
     { "erlang:float_to_binary/2", &erlang_float_to_binary_nif_ew },
+    { "binary:at/2", &binary_at_nif_ew },
+    { "binary:first/1", &binary_first_nif_ew },
+    { "binary:last/1", &binary_last_nif_ew },
+    { "erlang:binary_to_float/1", &erlang_binary_to_float_nif_ew },
+    { "erlang:list_to_float/1", &erlang_list_to_float_nif_ew },
+    { "Elixir.Float:round/1", &elixir_float_round_nif },
+    { "Elixir.Float:round/2", &elixir_float_round_nif },
+    { "Elixir.Float:ceil/1", &elixir_float_ceil_nif },
+    { "Elixir.Float:ceil/2", &elixir_float_ceil_nif },
+    { "Elixir.Float:floor/1", &elixir_float_floor_nif },
+    { "Elixir.Float:floor/2", &elixir_float_floor_nif },
     { "persistent_term:get/1", &persistent_term_get_nif },
     { "persistent_term:get/2", &persistent_term_get_nif },
     { "persistent_term:put/2", &persistent_term_put_nif },

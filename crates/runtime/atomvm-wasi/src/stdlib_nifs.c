@@ -27,6 +27,23 @@
  *                             interpolation and inspect of floats); they
  *                             replace AtomVM's, which lack it. The text comes
  *                             from float_format.c.
+ *   binary:at/2, first/1, last/1
+ *                             the byte as 0..255: AtomVM's read it through a
+ *                             signed char, so bytes of 128 and up came back
+ *                             negative on wasm32 (where char is signed).
+ *   erlang:binary_to_float/1, list_to_float/1
+ *                             OTP's syntax ([+-]digits.digits[e[+-]digits]),
+ *                             any length, and badarg past the double range
+ *                             (AtomVM's give infinity there, so Float.parse/1
+ *                             took an overflow for a number); they replace
+ *                             AtomVM's.
+ *   'Elixir.Float':round/1,2, ceil/1,2, floor/1,2
+ *                             Elixir 1.14's decimal rounding, which splits a
+ *                             float into bits AtomVM cannot match (it has no
+ *                             bitstrings that are not whole bytes); a NIF of
+ *                             the function's name answers calls from other
+ *                             modules in its place (float_round.c). An
+ *                             invalid precision raises Elixir's ArgumentError.
  *   persistent_term:get/1,2, put/2, erase/1
  *                             OTP's global key-value store (Elixir's
  *                             `inspect/1` reads its default inspect function
@@ -34,8 +51,10 @@
  *                             term format in C memory; `get` decodes a copy.
  */
 
+#include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,6 +67,7 @@
 #include <utils.h>
 
 #include "float_format.h"
+#include "float_round.h"
 #include "stdlib_nifs.h"
 
 /* The most patterns one call takes (Elixir passes a handful). */
@@ -447,6 +467,210 @@ static term nif_erlang_float_to_binary(Context *ctx, int argc, term argv[])
     return float_to_text(ctx, argc, argv, true);
 }
 
+/* The byte of `bin` at `pos` (negative: from the end), or badarg. */
+static term byte_at(Context *ctx, term bin, avm_int_t pos)
+{
+    if (!term_is_binary(bin)) {
+        RAISE_ERROR(BADARG_ATOM);
+    }
+    avm_int_t size = (avm_int_t) term_binary_size(bin);
+    if (pos < 0) {
+        pos += size;
+    }
+    if (pos < 0 || pos >= size) {
+        RAISE_ERROR(BADARG_ATOM);
+    }
+    return term_from_int11(((const uint8_t *) term_binary_data(bin))[pos]);
+}
+
+static term nif_binary_at(Context *ctx, int argc, term argv[])
+{
+    UNUSED(argc);
+    if (!term_is_integer(argv[1]) || term_to_int(argv[1]) < 0) {
+        RAISE_ERROR(BADARG_ATOM);
+    }
+    return byte_at(ctx, argv[0], term_to_int(argv[1]));
+}
+
+static term nif_binary_first(Context *ctx, int argc, term argv[])
+{
+    UNUSED(argc);
+    return byte_at(ctx, argv[0], 0);
+}
+
+static term nif_binary_last(Context *ctx, int argc, term argv[])
+{
+    UNUSED(argc);
+    return byte_at(ctx, argv[0], -1);
+}
+
+/* The float in text[0..len) if it is one in OTP's syntax and in the double
+ * range: [+-] digits "." digits, then optionally [eE] [+-] digits. */
+static bool parse_otp_float(const char *text, size_t len, double *out)
+{
+    size_t i = 0;
+    if (i < len && (text[i] == '+' || text[i] == '-')) {
+        i++;
+    }
+    size_t digits = i;
+    while (i < len && text[i] >= '0' && text[i] <= '9') {
+        i++;
+    }
+    if (i == digits || i >= len || text[i] != '.') {
+        return false;
+    }
+    digits = ++i;
+    while (i < len && text[i] >= '0' && text[i] <= '9') {
+        i++;
+    }
+    if (i == digits) {
+        return false;
+    }
+    if (i < len && (text[i] == 'e' || text[i] == 'E')) {
+        i++;
+        if (i < len && (text[i] == '+' || text[i] == '-')) {
+            i++;
+        }
+        digits = i;
+        while (i < len && text[i] >= '0' && text[i] <= '9') {
+            i++;
+        }
+        if (i == digits) {
+            return false;
+        }
+    }
+    if (i != len) {
+        return false;
+    }
+    // strtod needs a NUL; the text is syntax-checked, so it reads all of it.
+    char small[64];
+    char *copy = len < sizeof(small) ? small : malloc(len + 1);
+    if (copy == NULL) {
+        return false;
+    }
+    memcpy(copy, text, len);
+    copy[len] = '\0';
+    double value = strtod(copy, NULL);
+    if (copy != small) {
+        free(copy);
+    }
+    if (!isfinite(value)) {
+        return false;
+    }
+    *out = value;
+    return true;
+}
+
+static term make_float(Context *ctx, int argc, term argv[], double value)
+{
+    if (UNLIKELY(memory_ensure_free_with_roots(ctx, FLOAT_SIZE, argc, argv, MEMORY_CAN_SHRINK) != MEMORY_GC_OK)) {
+        RAISE_ERROR(OUT_OF_MEMORY_ATOM);
+    }
+    return term_from_float(value, &ctx->heap);
+}
+
+static term nif_erlang_binary_to_float(Context *ctx, int argc, term argv[])
+{
+    double value;
+    if (!term_is_binary(argv[0])
+        || !parse_otp_float(term_binary_data(argv[0]), term_binary_size(argv[0]), &value)) {
+        RAISE_ERROR(BADARG_ATOM);
+    }
+    return make_float(ctx, argc, argv, value);
+}
+
+static term nif_erlang_list_to_float(Context *ctx, int argc, term argv[])
+{
+    // A float's text in OTP's syntax is short; anything longer than this
+    // is still read, from a heap copy.
+    char small[64];
+    size_t len = 0;
+    term t = argv[0];
+    while (term_is_nonempty_list(t)) {
+        len++;
+        t = term_get_list_tail(t);
+    }
+    if (!term_is_nil(t)) {
+        RAISE_ERROR(BADARG_ATOM);
+    }
+    char *text = len <= sizeof(small) ? small : malloc(len);
+    if (text == NULL) {
+        RAISE_ERROR(OUT_OF_MEMORY_ATOM);
+    }
+    bool chars = true;
+    t = argv[0];
+    for (size_t i = 0; i < len; i++, t = term_get_list_tail(t)) {
+        term c = term_get_list_head(t);
+        if (!term_is_integer(c) || term_to_int(c) < 0 || term_to_int(c) > 127) {
+            chars = false;
+            break;
+        }
+        text[i] = (char) term_to_int(c);
+    }
+    double value;
+    bool ok = chars && parse_otp_float(text, len, &value);
+    if (text != small) {
+        free(text);
+    }
+    if (!ok) {
+        RAISE_ERROR(BADARG_ATOM);
+    }
+    return make_float(ctx, argc, argv, value);
+}
+
+/* %ArgumentError{message: "precision P is out of valid range of 0..15"},
+ * the exception Float.round/2 and friends raise, as the struct itself. */
+static term precision_error(Context *ctx, avm_int_t precision)
+{
+    char text[80];
+    int len = snprintf(text, sizeof(text), "precision %ld is out of valid range of 0..15", (long) precision);
+    if (UNLIKELY(memory_ensure_free(ctx, term_map_size_in_terms(3) + term_binary_heap_size(len)) != MEMORY_GC_OK)) {
+        return OUT_OF_MEMORY_ATOM;
+    }
+    GlobalContext *glb = ctx->global;
+    term error = term_alloc_map(3, &ctx->heap);
+    // Keys in term order.
+    term_set_map_assoc(error, 0, globalcontext_make_atom(glb, ATOM_STR("\xD", "__exception__")), TRUE_ATOM);
+    term_set_map_assoc(error, 1, globalcontext_make_atom(glb, ATOM_STR("\xA", "__struct__")),
+        globalcontext_make_atom(glb, ATOM_STR("\x14", "Elixir.ArgumentError")));
+    term_set_map_assoc(error, 2, globalcontext_make_atom(glb, ATOM_STR("\x7", "message")),
+        term_from_literal_binary(text, len, &ctx->heap, glb));
+    return error;
+}
+
+static term float_round_nif(Context *ctx, int argc, term argv[], enum FloatRoundMode mode)
+{
+    if (!term_is_float(argv[0])) {
+        RAISE_ERROR(FUNCTION_CLAUSE_ATOM);
+    }
+    avm_int_t precision = 0;
+    if (argc == 2) {
+        if (!term_is_integer(argv[1])) {
+            RAISE_ERROR(BADARG_ATOM);
+        }
+        precision = term_to_int(argv[1]);
+        if (precision < 0 || precision > 15) {
+            RAISE_ERROR(precision_error(ctx, precision));
+        }
+    }
+    return make_float(ctx, argc, argv, float_round(term_to_float(argv[0]), (int) precision, mode));
+}
+
+static term nif_float_round(Context *ctx, int argc, term argv[])
+{
+    return float_round_nif(ctx, argc, argv, FLOAT_ROUND_HALF_UP);
+}
+
+static term nif_float_ceil(Context *ctx, int argc, term argv[])
+{
+    return float_round_nif(ctx, argc, argv, FLOAT_ROUND_CEIL);
+}
+
+static term nif_float_floor(Context *ctx, int argc, term argv[])
+{
+    return float_round_nif(ctx, argc, argv, FLOAT_ROUND_FLOOR);
+}
+
 /* persistent_term: entries in external term format. A value is never
  * freed, not even by erase/1 or a later put/2: the terms `get` returns
  * point into it (binaries are not copied out), and a process may still hold
@@ -589,4 +813,12 @@ EXPORT_NIF(maps_take_nif, nif_maps_take);
 EXPORT_NIF(erlang_append_element_nif, nif_erlang_append_element);
 EXPORT_NIF(erlang_float_to_list_nif_ew, nif_erlang_float_to_list);
 EXPORT_NIF(erlang_float_to_binary_nif_ew, nif_erlang_float_to_binary);
+EXPORT_NIF(binary_at_nif_ew, nif_binary_at);
+EXPORT_NIF(binary_first_nif_ew, nif_binary_first);
+EXPORT_NIF(binary_last_nif_ew, nif_binary_last);
+EXPORT_NIF(erlang_binary_to_float_nif_ew, nif_erlang_binary_to_float);
+EXPORT_NIF(erlang_list_to_float_nif_ew, nif_erlang_list_to_float);
+EXPORT_NIF(elixir_float_round_nif, nif_float_round);
+EXPORT_NIF(elixir_float_ceil_nif, nif_float_ceil);
+EXPORT_NIF(elixir_float_floor_nif, nif_float_floor);
 

@@ -25,6 +25,8 @@ defmodule ElixirWorkers.Handler do
         Runtime.respond(handle(router, input))
 
       :atomvm ->
+        elixir_config("elixir_config")
+
         pid =
           :erlang.spawn_opt(
             fn -> Runtime.respond(handle(router, input)) end,
@@ -185,5 +187,47 @@ defmodule ElixirWorkers.Handler do
       ?\n
       | JSON.encode_to_iodata(body)
     ]
+  end
+
+  # What the `elixir` application puts in its `elixir_config` table when it
+  # starts on the BEAM, and stdlib code reads at run time: the default ports
+  # of `URI.default_port/1` (and so of `URI.new/1`). AtomVM starts no
+  # application, so the table is made here, in the process that outlives the
+  # request's, and only when `URI` is packed. Both names are made from text:
+  # the tree-shake keeps every module an atom in the code names, and naming
+  # `URI` or `elixir_config` here would put them (and all they reach) in
+  # every app. The atom `Elixir.URI` exists only when some packed module
+  # names it. (`ets:new/2` and `ets:insert/2` are NIFs of the runtime.)
+  @uri_ports [
+    {{:uri, "ftp"}, 21},
+    {{:uri, "sftp"}, 22},
+    {{:uri, "tftp"}, 69},
+    {{:uri, "http"}, 80},
+    {{:uri, "https"}, 443},
+    {{:uri, "ldap"}, 389},
+    {{:uri, "ws"}, 80},
+    {{:uri, "wss"}, 443}
+  ]
+
+  defp elixir_config(table_name) do
+    uri =
+      try do
+        :erlang.binary_to_existing_atom("Elixir.URI", :utf8)
+      catch
+        :error, :badarg -> nil
+      end
+
+    # Every run starts from the boot snapshot, so the table is never there yet.
+    # The boot loaded every packed module; asking module_loaded/1 or
+    # function_exported/3 instead would make AtomVM try to load a missing
+    # one and say so on stderr.
+    if uri != nil and :lists.keymember(uri, 1, :code.all_loaded()) do
+      # From the caller's text: a literal here would be folded into the atom.
+      table = :erlang.binary_to_atom(table_name, :utf8)
+      :ets.new(table, [:named_table, :public, :set])
+      :ets.insert(table, @uri_ports)
+    end
+
+    :ok
   end
 end
