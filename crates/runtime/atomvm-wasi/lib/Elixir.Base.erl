@@ -120,13 +120,7 @@ encode16(Data, Opts) when is_binary(Data) ->
 decode16(String) -> decode16(String, []).
 
 decode16(String, Opts) ->
-    try {ok, 'decode16!'(String, Opts)}
-    catch
-        %% What `rescue ArgumentError' catches in Elixir.
-        error:#{'__struct__' := 'Elixir.ArgumentError'} -> error;
-        error:badarg -> error;
-        error:{badarg, _} -> error
-    end.
+    ok_or_error(fun() -> 'decode16!'(String, Opts) end).
 
 'decode16!'(String) -> 'decode16!'(String, []).
 
@@ -186,13 +180,7 @@ hex_encode32(Data, Opts) when is_binary(Data) ->
 decode32(String) -> decode32(String, []).
 
 decode32(String, Opts) ->
-    try {ok, 'decode32!'(String, Opts)}
-    catch
-        %% What `rescue ArgumentError' catches in Elixir.
-        error:#{'__struct__' := 'Elixir.ArgumentError'} -> error;
-        error:badarg -> error;
-        error:{badarg, _} -> error
-    end.
+    ok_or_error(fun() -> 'decode32!'(String, Opts) end).
 
 'decode32!'(String) -> 'decode32!'(String, []).
 
@@ -208,13 +196,7 @@ decode32(String, Opts) ->
 hex_decode32(String) -> hex_decode32(String, []).
 
 hex_decode32(String, Opts) ->
-    try {ok, 'hex_decode32!'(String, Opts)}
-    catch
-        %% What `rescue ArgumentError' catches in Elixir.
-        error:#{'__struct__' := 'Elixir.ArgumentError'} -> error;
-        error:badarg -> error;
-        error:{badarg, _} -> error
-    end.
+    ok_or_error(fun() -> 'hex_decode32!'(String, Opts) end).
 
 'hex_decode32!'(String) -> 'hex_decode32!'(String, []).
 
@@ -346,13 +328,7 @@ url_encode64(Data, Opts) when is_binary(Data) ->
 decode64(String) -> decode64(String, []).
 
 decode64(String, Opts) when is_binary(String) ->
-    try {ok, 'decode64!'(String, Opts)}
-    catch
-        %% What `rescue ArgumentError' catches in Elixir.
-        error:#{'__struct__' := 'Elixir.ArgumentError'} -> error;
-        error:badarg -> error;
-        error:{badarg, _} -> error
-    end.
+    ok_or_error(fun() -> 'decode64!'(String, Opts) end).
 
 'decode64!'(String) -> 'decode64!'(String, []).
 
@@ -364,13 +340,7 @@ decode64(String, Opts) when is_binary(String) ->
 url_decode64(String) -> url_decode64(String, []).
 
 url_decode64(String, Opts) when is_binary(String) ->
-    try {ok, 'url_decode64!'(String, Opts)}
-    catch
-        %% What `rescue ArgumentError' catches in Elixir.
-        error:#{'__struct__' := 'Elixir.ArgumentError'} -> error;
-        error:badarg -> error;
-        error:{badarg, _} -> error
-    end.
+    ok_or_error(fun() -> 'url_decode64!'(String, Opts) end).
 
 'url_decode64!'(String) -> 'url_decode64!'(String, []).
 
@@ -768,3 +738,13 @@ durl64() ->
       64,64,64,64,64,64,64,64,64,64,64,64,64,64,64,64,
       64,64,64,64,64,64,64,64,64,64,64,64,64,64,64,64,
       64,64,64,64,64,64,64,64,64,64,64,64,64,64,64,64>>.
+
+%% {ok, F()}, or error where Elixir's non-raising variants give it: on what
+%% `rescue ArgumentError' catches.
+ok_or_error(F) ->
+    try {ok, F()}
+    catch
+        error:#{'__struct__' := 'Elixir.ArgumentError'} -> error;
+        error:badarg -> error;
+        error:{badarg, _} -> error
+    end.
