@@ -4,6 +4,7 @@ mod build;
 mod pack;
 mod runtime;
 mod selur;
+mod soak;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -21,6 +22,9 @@ enum What {
     Runtime(runtime::Args),
     /// selur round trips from Rust and Elixir vs a JSON/HTTP baseline
     Selur(selur::Args),
+    /// Load without loss: many clients against `wrangler dev` for a while,
+    /// every response and KV write checked, workerd's memory sampled
+    Soak(soak::Args),
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -29,5 +33,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         What::Build(a) => build::run(a),
         What::Runtime(a) => runtime::run(a),
         What::Selur(a) => selur::run(a),
+        What::Soak(a) => soak::run(a),
     }
 }

@@ -25,7 +25,7 @@ enum Task {
     Guest(guest::Args),
     /// Re-run the reference packer on the fixtures and Elixir's ebin and compare
     Parity(parity::Args),
-    /// Benchmarks: pack, build, runtime, selur
+    /// Benchmarks: pack, build, runtime, soak, selur
     Bench(bench::Args),
     /// Elixir's own stdlib doctests, run on the BEAM and on the runtime
     Conformance(conformance::Args),

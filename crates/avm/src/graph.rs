@@ -504,9 +504,12 @@ impl Walk<'_> {
             if self.modules[k].refs.is_impl && k != m {
                 continue;
             }
-            if k != m || func.applies {
-                self.reach_all(k, Some(m), format!("an atom in {} names it", here()));
-            }
+            // Its own name counts too: `%__MODULE__{}` (whose `__struct__`
+            // inspect and Exception.message/1 follow to `__struct__/0` and
+            // `message/1`) or `GenServer.start_link(__MODULE__, ...)` hand
+            // the module to code that calls it by name, and the functions
+            // nothing reaches are cut from kept modules.
+            self.reach_all(k, Some(m), format!("an atom in {} names it", here()));
         }
     }
 }

@@ -110,8 +110,9 @@ fn ordinary_elixir_runs_on_the_runtime() {
     // Floats as text (float_to_list/2 with `short`), regexes (the runtime's
     // `re`), a KeyError's message (a stack trace through `maps`, which needs
     // its LocT; AtomVM's stack frames carry no arguments, so the message
-    // cannot name the map), a stable sort_by and OTP's `lists`,
-    // erlang:append_element/2.
+    // cannot name the map), an exception's message/1 reached only through
+    // Exception.message/1 (not cut from the module), a stable sort_by and
+    // OTP's `lists`, erlang:append_element/2.
     assert_eq!(
         json(9),
         serde_json::json!({"price": "costs 19.99 (0.30000000000000004, 1.0e20)",
@@ -120,6 +121,7 @@ fn ordinary_elixir_runs_on_the_runtime() {
                            "named": {"year": "2024", "month": "06"},
                            "valid": [true, false],
                            "missing": "key :b not found",
+                           "raised": "bad id",
                            "stable": ["bob", "dee", "ann", "cy"],
                            "max": 9, "tuple": [1, 2, 3]})
     );

@@ -280,37 +280,8 @@ pub fn build(project: &Project, opts: &BuildOptions, report: Reporter<'_>) -> Re
 
     // 3. Collect, tree-shake, pack.
     let app_beams = framework::beams_in(&ebin)?;
-    let stdlib_beams = runtime.stdlib_beams()?;
-    let elixir_beams = match &toolchain.elixir_ebin {
-        Some(dir) => framework::beams_in(dir)?
-            .into_iter()
-            .filter(|p| {
-                let stem = p.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
-                !ELIXIR_UNLOADABLE.contains(&stem)
-                    && !ELIXIR_REPLACED.contains(&stem)
-                    && !is_elixir_compiler(stem)
-            })
-            .collect(),
-        None => Vec::new(),
-    };
-    let fw_beams = framework::beams_in(&fw.ebin)?;
-    // OTP's own stdlib, for the plain-Erlang modules Elixir's stdlib calls
-    // (ahead of AtomVM's modules of the same name).
-    let otp_beams = match &toolchain.otp_stdlib_ebin {
-        Some(dir) => OTP_MODULES
-            .iter()
-            .map(|m| dir.join(format!("{m}.beam")))
-            .filter(|p| p.is_file())
-            .collect(),
-        None => Vec::new(),
-    };
-    let library: Vec<PathBuf> = stdlib_beams
-        .iter()
-        .chain(&elixir_beams)
-        .chain(&otp_beams)
-        .cloned()
-        .collect();
-    let pack_key = pack_key(&app_beams, &fw.key, &library)?;
+    let library = Library::find(&toolchain, &runtime)?;
+    let pack_key = pack_key(&app_beams, &fw.key, &library.files())?;
     let archive = project.archive_path();
     let archive_intact = state.archive.as_ref().is_some_and(|a| a.matches(&archive));
     let cached = state
@@ -323,34 +294,28 @@ pub fn build(project: &Project, opts: &BuildOptions, report: Reporter<'_>) -> Re
         _ => {
             let consolidated_dir = project.build_dir().join("consolidated");
             let consolidated_key = crate::protocols::key(&fw.key, &app_beams)?;
-            if state.consolidated_key != consolidated_key || !consolidated_dir.is_dir() {
-                let mut paths: Vec<&Path> = vec![&ebin, &fw.ebin];
-                paths.extend(toolchain.elixir_ebin.as_deref());
-                crate::protocols::consolidate(&project.root, &consolidated_dir, &paths)?;
-                state.consolidated_key = consolidated_key;
-            }
-            let consolidated = framework::beams_in(&consolidated_dir)?;
-            let collected = collect(&[
-                (Source::Consolidated, &consolidated),
-                (Source::Origin(Origin::App), &app_beams),
-                (Source::Origin(Origin::Framework), &fw_beams),
-                (Source::Origin(Origin::Stdlib), &elixir_beams),
-                (Source::Origin(Origin::Stdlib), &otp_beams),
-                (Source::Origin(Origin::Stdlib), &stdlib_beams),
-            ])?;
             let settings = project.settings()?;
-            let check = CallCheck {
-                native: runtime.native_functions(),
-                allow: opts.allow_unresolved || settings.allow_unresolved,
+            let app = pack_archive(&PackRequest {
+                root: &project.root,
+                sources: &project.lib_dir(),
+                app_ebin: &ebin,
+                framework_ebin: Some(&fw.ebin),
+                toolchain: &toolchain,
+                runtime: &runtime,
+                consolidated: &consolidated_dir,
+                reconsolidate: state.consolidated_key != consolidated_key
+                    || !consolidated_dir.is_dir(),
+                allow_unresolved: opts.allow_unresolved || settings.allow_unresolved,
                 keep: settings.keep,
-            };
-            let outcome = shake_and_pack(project, &collected, &check, opts.explain)?;
+                explain: opts.explain,
+            })?;
+            state.consolidated_key = consolidated_key;
             // Identical bytes are not written again: wrangler then has
             // nothing to reload.
             let same = state
                 .archive
                 .as_ref()
-                .is_some_and(|a| a.sha256 == sha256_hex(&outcome.bytes))
+                .is_some_and(|a| a.sha256 == sha256_hex(&app.bytes))
                 && archive_intact;
             if !same {
                 report(Event::Step {
@@ -358,14 +323,33 @@ pub fn build(project: &Project, opts: &BuildOptions, report: Reporter<'_>) -> Re
                     detail: format!(
                         "{} ({} modules)",
                         rel(project, &archive),
-                        outcome.summary.module_list.len()
+                        app.module_list.len()
                     ),
                 });
-                write_atomically(&archive, &outcome.bytes)?;
-                state.archive = Some(FileStamp::of(&archive, &outcome.bytes)?);
+                write_atomically(&archive, &app.bytes)?;
+                state.archive = Some(FileStamp::of(&archive, &app.bytes)?);
             }
             state.pack_key = pack_key;
-            (outcome.summary, !same)
+            let summary = Summary {
+                project: project.name.clone(),
+                root: project.root.clone(),
+                startup_module: app.startup_module,
+                modules: app.modules,
+                module_list: app.module_list,
+                files: Vec::new(),
+                app_avm_bytes: app.bytes.len() as u64,
+                atomvm_wasm_bytes: 0,
+                gzip_total_bytes: 0,
+                free_limit_bytes: FREE_LIMIT,
+                paid_limit_bytes: PAID_LIMIT,
+                warnings: app.warnings,
+                stdlib_unresolved: app.stdlib_unresolved,
+                compiled: false,
+                packed: false,
+                elapsed_ms: 0,
+                explain: app.explain,
+            };
+            (summary, !same)
         }
     };
 
@@ -544,6 +528,145 @@ fn pack_key(app: &[PathBuf], fw_key: &str, stdlib: &[PathBuf]) -> Result<String>
     Ok(hex(&h.finalize()))
 }
 
+/// Everything an archive is made from. `build` fills it from the project;
+/// the end-to-end tests and the runtime benches fill it for their test app,
+/// so that what they run is packed the way a user's app is.
+#[derive(Debug, Clone)]
+pub struct PackRequest<'a> {
+    /// Where tools run (the project root).
+    pub root: &'a Path,
+    /// What the app was compiled from, for the error when no module starts it.
+    pub sources: &'a Path,
+    /// The application's compiled modules; exactly one of them must export
+    /// [`APP_MARKER`].
+    pub app_ebin: &'a Path,
+    /// The compiled framework (`ElixirWorkers.*`), when it is not in `app_ebin`.
+    pub framework_ebin: Option<&'a Path>,
+    /// Where Elixir's and OTP's stdlib are (see [`Library::find`]).
+    pub toolchain: &'a Toolchain,
+    /// The runtime: its stdlib, and its BIFs and NIFs for the call check.
+    pub runtime: &'a Runtime,
+    /// The directory of consolidated protocols.
+    pub consolidated: &'a Path,
+    /// Consolidate again into `consolidated` even when it exists (the
+    /// caller knows the protocols or their implementations changed).
+    pub reconsolidate: bool,
+    /// Calls nothing answers in the app's own code are warnings, not errors.
+    pub allow_unresolved: bool,
+    /// Modules kept whatever the shake finds (`keep` in `elixir-workers.json`).
+    pub keep: Vec<String>,
+    /// Record every candidate's fate ([`PackedApp::explain`]).
+    pub explain: bool,
+}
+
+/// An archive and what went into it.
+#[derive(Debug, Clone)]
+pub struct PackedApp {
+    /// The `.avm` file.
+    pub bytes: Vec<u8>,
+    pub startup_module: String,
+    pub modules: ModuleCounts,
+    /// The kept modules, in archive order.
+    pub module_list: Vec<String>,
+    /// The packer's warnings and, with `allow_unresolved`, the app's calls
+    /// that nothing answers.
+    pub warnings: Vec<String>,
+    /// See [`Summary::stdlib_unresolved`].
+    pub stdlib_unresolved: Vec<crate::calls::Unresolved>,
+    /// With `explain`: every candidate module, kept or dropped.
+    pub explain: Option<Vec<ModuleFate>>,
+}
+
+/// The stdlib candidates every app is shaken against, in the files the
+/// build keys its archive on.
+#[derive(Debug, Clone)]
+pub struct Library {
+    /// Elixir's own ebin, minus what AtomVM cannot load, Elixir's compiler
+    /// and what the runtime's stdlib replaces.
+    pub elixir: Vec<PathBuf>,
+    /// The [`OTP_MODULES`] of OTP's `stdlib` that this installation has.
+    pub otp: Vec<PathBuf>,
+    /// The runtime's stdlib (AtomVM's, plus the adapter's modules).
+    pub runtime: Vec<PathBuf>,
+}
+
+impl Library {
+    pub fn find(toolchain: &Toolchain, runtime: &Runtime) -> Result<Library> {
+        let elixir = match &toolchain.elixir_ebin {
+            Some(dir) => framework::beams_in(dir)?
+                .into_iter()
+                .filter(|p| {
+                    let stem = p.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+                    !ELIXIR_UNLOADABLE.contains(&stem)
+                        && !ELIXIR_REPLACED.contains(&stem)
+                        && !is_elixir_compiler(stem)
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        // OTP's own stdlib, for the plain-Erlang modules Elixir's stdlib
+        // calls (ahead of AtomVM's modules of the same name).
+        let otp = match &toolchain.otp_stdlib_ebin {
+            Some(dir) => OTP_MODULES
+                .iter()
+                .map(|m| dir.join(format!("{m}.beam")))
+                .filter(|p| p.is_file())
+                .collect(),
+            None => Vec::new(),
+        };
+        Ok(Library {
+            elixir,
+            otp,
+            runtime: runtime.stdlib_beams()?,
+        })
+    }
+
+    /// Every file, in the order the archive's key hashes them.
+    fn files(&self) -> Vec<PathBuf> {
+        self.runtime
+            .iter()
+            .chain(&self.elixir)
+            .chain(&self.otp)
+            .cloned()
+            .collect()
+    }
+}
+
+/// Collects the candidates (consolidated protocols, app, framework, Elixir's
+/// stdlib, OTP's modules, the runtime's stdlib, in that priority), shakes
+/// them from the startup module, checks the calls that remain, cuts
+/// unreached functions and packs: the one way compiled beams become an
+/// archive, whoever asks.
+pub fn pack_archive(req: &PackRequest<'_>) -> Result<PackedApp> {
+    let app_beams = framework::beams_in(req.app_ebin)?;
+    let fw_beams = match req.framework_ebin {
+        Some(dir) => framework::beams_in(dir)?,
+        None => Vec::new(),
+    };
+    let library = Library::find(req.toolchain, req.runtime)?;
+    if req.reconsolidate || !req.consolidated.is_dir() {
+        let mut paths: Vec<&Path> = vec![req.app_ebin];
+        paths.extend(req.framework_ebin);
+        paths.extend(req.toolchain.elixir_ebin.as_deref());
+        crate::protocols::consolidate(req.root, req.consolidated, &paths)?;
+    }
+    let consolidated = framework::beams_in(req.consolidated)?;
+    let collected = collect(&[
+        (Source::Consolidated, &consolidated),
+        (Source::Origin(Origin::App), &app_beams),
+        (Source::Origin(Origin::Framework), &fw_beams),
+        (Source::Origin(Origin::Stdlib), &library.elixir),
+        (Source::Origin(Origin::Stdlib), &library.otp),
+        (Source::Origin(Origin::Stdlib), &library.runtime),
+    ])?;
+    let check = CallCheck {
+        native: req.runtime.native_functions(),
+        allow: req.allow_unresolved,
+        keep: req.keep.clone(),
+    };
+    shake_and_pack(req.sources, &collected, &check, req.explain)
+}
+
 struct Candidate {
     name: String,
     origin: Origin,
@@ -624,11 +747,6 @@ struct Collected {
     unsupported: Vec<String>,
 }
 
-struct Outcome {
-    bytes: Vec<u8>,
-    summary: Summary,
-}
-
 /// How the shake's calls are checked.
 struct CallCheck {
     /// The runtime's BIFs and NIFs (`None`: a runtime that does not list
@@ -652,11 +770,11 @@ fn left_out(module: &str) -> Option<&'static str> {
 }
 
 fn shake_and_pack(
-    project: &Project,
+    sources: &Path,
     collected: &Collected,
     check: &CallCheck,
     explain: bool,
-) -> Result<Outcome> {
+) -> Result<PackedApp> {
     let candidates = &collected.candidates;
     let entries: Vec<&Candidate> = candidates.iter().filter(|c| c.is_app_entry).collect();
     let start = match entries.as_slice() {
@@ -664,7 +782,7 @@ fn shake_and_pack(
         [] => anyhow::bail!(
             "no startup module: none of the modules compiled from {} exports {}/{} \
              (add `use ElixirWorkers.App, router: YourApp.Router` to the entry module)",
-            project.lib_dir().display(),
+            sources.display(),
             APP_MARKER.0,
             APP_MARKER.1
         ),
@@ -829,9 +947,8 @@ fn shake_and_pack(
         }));
         fates
     });
-    let summary = Summary {
-        project: project.name.clone(),
-        root: project.root.clone(),
+    Ok(PackedApp {
+        bytes: packed.bytes,
         startup_module: start,
         modules: counts,
         module_list: packed
@@ -839,12 +956,6 @@ fn shake_and_pack(
             .iter()
             .map(|s| s.name.trim_end_matches(".beam").to_string())
             .collect(),
-        files: Vec::new(),
-        app_avm_bytes: packed.bytes.len() as u64,
-        atomvm_wasm_bytes: 0,
-        gzip_total_bytes: 0,
-        free_limit_bytes: FREE_LIMIT,
-        paid_limit_bytes: PAID_LIMIT,
         warnings: packed
             .warnings
             .iter()
@@ -852,14 +963,7 @@ fn shake_and_pack(
             .chain(users.iter().map(|u| format!("unresolved: {u}")))
             .collect(),
         stdlib_unresolved: stdlib_only,
-        compiled: false,
-        packed: false,
-        elapsed_ms: 0,
         explain,
-    };
-    Ok(Outcome {
-        bytes: packed.bytes,
-        summary,
     })
 }
 

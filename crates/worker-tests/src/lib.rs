@@ -6,8 +6,9 @@
 //! `node --test` of the shim against a WASI program compiled from C, and the
 //! end-to-end tests on the real AtomVM runtime (skipped loudly when no runtime
 //! has been built). The helpers here compile Elixir with the real `elixirc`,
-//! tree-shake and pack with the `avm` library, and locate tools and the
-//! runtime. It must never be a dependency of a shipped crate.
+//! pack with the pipeline's own `pack_archive` (what `elixir-workers build`
+//! runs), and locate tools and the runtime. It must never be a dependency of
+//! a shipped crate.
 
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
@@ -113,88 +114,46 @@ pub fn elixirc(sources: &[PathBuf], out: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Every `.beam` in a directory, as (path, bytes).
-fn beams_in(dir: &Path) -> Result<Vec<(PathBuf, Vec<u8>)>> {
-    let mut out = Vec::new();
-    let entries =
-        std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))?;
-    for entry in entries {
-        let path = entry?.path();
-        if path.extension().is_some_and(|e| e == "beam") {
-            let bytes =
-                std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-            out.push((path, bytes));
-        }
-    }
-    out.sort();
-    Ok(out)
-}
-
-/// Tree-shakes app beams plus the runtime's stdlib from the module that
-/// exports `__elixir_workers_app__/0`, and packs the result. Returns the
-/// archive bytes and the names of the kept modules.
-pub fn pack_app(app_ebin: &Path, stdlib: &Path) -> Result<(Vec<u8>, Vec<String>)> {
-    let mut all = beams_in(app_ebin)?;
-    let app_names: Vec<String> = all
-        .iter()
-        .map(|(p, _)| p.file_stem().unwrap().to_string_lossy().into_owned())
-        .collect();
-    for (path, bytes) in beams_in(stdlib)? {
-        let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
-        // An app module shadows a stdlib module of the same name.
-        if !app_names.contains(&stem) {
-            all.push((path, bytes));
-        }
-    }
-
-    let mut refs = Vec::new();
-    let mut start = None;
-    for (path, bytes) in &all {
-        let beam = avm::Beam::parse(bytes).map_err(|e| e.with_file(path))?;
-        if app_names.iter().any(|n| n == beam.module_name())
-            && beam.exports_fun("__elixir_workers_app__", 0)
-        {
-            start = Some(beam.module_name().to_owned());
-        }
-        refs.push(
-            avm::ModuleRefs::from_beam(&beam, avm::DEFAULT_INFLATE_CAP)
-                .map_err(|e| e.with_file(path))?,
-        );
-    }
-    let start = start.context("no app module exports __elixir_workers_app__/0")?;
-    let pruned = avm::prune(&refs, &start)?;
-
-    let inputs: Vec<avm::PackInput> = all
-        .into_iter()
-        .zip(&refs)
-        .filter(|(_, r)| pruned.is_kept(&r.name))
-        .map(|((path, bytes), r)| avm::PackInput {
-            path,
-            bytes,
-            start: r.name == start,
-        })
-        .collect();
-    let packed = avm::pack(&inputs, &avm::PackOptions::default())?;
-    Ok((
-        packed.bytes,
-        pruned.kept.into_iter().map(|k| k.name).collect(),
-    ))
-}
-
-/// Compiles the framework and the test app (`crates/pipeline/framework/test/support`)
-/// and packs them with the runtime's stdlib into `dir/app.avm`.
+/// Compiles the framework (`crates/pipeline/framework/lib`) into
+/// `dir/framework` and the test app (`crates/pipeline/framework/test/support`)
+/// into `dir/ebin`, and packs them into `dir/app.avm` with
+/// `pipeline::build::pack_archive`, the function `elixir-workers build`
+/// packs with: the same candidates (Elixir's and OTP's stdlib from the
+/// toolchain, the runtime's stdlib), consolidated protocols, shake, call
+/// check and function cuts, so the tests and benches run what a user gets.
 pub fn build_test_app(runtime: &Path, dir: &Path) -> Result<PathBuf> {
+    let fw = dir.join("framework");
+    elixirc(&[framework_dir().join("lib")], &fw)?;
+    // Two compiles, as `build` has them: the framework apart from the app,
+    // so each module is shaken and its calls checked under its own origin.
     let ebin = dir.join("ebin");
-    elixirc(
-        &[
-            framework_dir().join("lib"),
-            framework_dir().join("test/support"),
-        ],
-        &ebin,
-    )?;
-    let (bytes, _kept) = pack_app(&ebin, &runtime.join("stdlib"))?;
+    let sources = framework_dir().join("test/support");
+    std::fs::create_dir_all(&ebin).with_context(|| format!("cannot create {}", ebin.display()))?;
+    run(Command::new(tool("ELIXIRC", "elixirc"))
+        .current_dir(workspace_root())
+        .arg("-pa")
+        .arg(&fw)
+        .arg("-o")
+        .arg(&ebin)
+        .arg(&sources))?;
+
+    let toolchain = pipeline::toolchain::Toolchain::detect(&workspace_root())?;
+    let runtime = ew_runtime::Runtime::open(runtime, ew_runtime::Origin::Env)?;
+    let app = pipeline::build::pack_archive(&pipeline::build::PackRequest {
+        root: dir,
+        sources: &sources,
+        app_ebin: &ebin,
+        framework_ebin: Some(&fw),
+        toolchain: &toolchain,
+        runtime: &runtime,
+        consolidated: &dir.join("consolidated"),
+        reconsolidate: true,
+        allow_unresolved: false,
+        keep: Vec::new(),
+        explain: false,
+    })?;
     let avm_path = dir.join("app.avm");
-    std::fs::write(&avm_path, bytes)
+    std::fs::write(&avm_path, &app.bytes)
         .with_context(|| format!("cannot write {}", avm_path.display()))?;
     Ok(avm_path)
 }

@@ -1,6 +1,7 @@
 //! End to end on the real AtomVM runtime: the test app from
-//! `crates/pipeline/framework/test/support` compiled with the real elixirc, packed with
-//! the runtime's stdlib, and served by the real `atomvm.wasm`
+//! `crates/pipeline/framework/test/support` compiled with the real elixirc, packed
+//! the way `elixir-workers build` packs (`pipeline::build::pack_archive`), and
+//! served by the real `atomvm.wasm`
 //!
 //! * through the shim's request path in Node with fake KV/D1 bindings
 //!   (`crates/pipeline/worker/test/e2e.test.mjs`), and
@@ -83,6 +84,12 @@ fn lay_out_project(dir: &Path, runtime: &Path, avm: &Path, port: u16) {
         let path = entry.unwrap().path();
         std::fs::copy(&path, src.join(path.file_name().unwrap())).unwrap();
     }
+    // What `build` writes for a project with no `budget` setting.
+    std::fs::write(
+        src.join("budget.js"),
+        pipeline::project::Budget::default().to_js(),
+    )
+    .unwrap();
     std::fs::copy(
         runtime.join("atomvm.wasm"),
         dir.join("_build/worker/atomvm.wasm"),
@@ -821,6 +828,8 @@ fn json_and_html_nifs_match_the_elixir_code() {
     let mut cmd = Command::new(tool("ELIXIR", "elixir"));
     cmd.current_dir(dir.path())
         .arg("-pa")
+        .arg(dir.path().join("framework"))
+        .arg("-pa")
         .arg(dir.path().join("ebin"))
         .arg("-e")
         .arg("TestApp.JsonDiff.main()")
@@ -837,6 +846,9 @@ fn json_and_html_nifs_match_the_elixir_code() {
           wasmModule: new WebAssembly.Module(fs.readFileSync(process.env.E2E_WASM)),
           avmBytes: new Uint8Array(fs.readFileSync(process.env.E2E_AVM)),
           logger: { log() {}, error(line) { errors.push(line); } },
+          // One request diffs the whole corpus: far more than a request
+          // handler's budgets are for.
+          budget: { reductions: 0, memoryBytes: 0 },
         };
         const body = fs.readFileSync(process.env.CORPUS);
         const req = new Request("http://diff.test/json_diff", {

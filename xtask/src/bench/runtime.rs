@@ -5,8 +5,8 @@
 //! tool's figures measured on this machine.
 //!
 //! The app is the framework's test app (`crates/pipeline/framework/test/support`),
-//! compiled with the real elixirc, tree-shaken and packed with `avm` together
-//! with the runtime's stdlib, as a build would.
+//! compiled with the real elixirc and packed by `pipeline::build::pack_archive`,
+//! the function `elixir-workers build` packs with (`worker_tests::build_test_app`).
 
 use anyhow::{bail, Context, Result};
 

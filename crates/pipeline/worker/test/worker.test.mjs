@@ -184,6 +184,21 @@ test("no response, a trap or a bad response head answer 500 and log why", async 
   }
 });
 
+test("a run past its heap budget answers 500 budget_exceeded and the next run is served", async () => {
+  const avm = canned('{"status":200,"headers":{}}\nfine');
+  const logger = recordingLogger();
+  const app = { wasmModule: vmProbeModule(), avmBytes: avm, logger, budget: { memoryBytes: 16 << 20 } };
+  const over = await handleRequest(new Request("http://w.test/", { method: "POST", body: "grow:32" }), {}, collectingCtx(), app);
+  assert.equal(over.status, 500);
+  const j = await over.json();
+  assert.equal(j.error, "budget_exceeded");
+  assert.ok(j.request_id);
+  assert.ok(logger.err.some((l) => l.includes("budget: stopped when the heap would reach")), logger.err.join("|"));
+  const next = await handleRequest(new Request("http://w.test/"), {}, collectingCtx(), app);
+  assert.equal(next.status, 200);
+  assert.equal(await next.text(), "fine");
+});
+
 test("cf-ray is the request id; HEAD and 204 answers have no body", async () => {
   const { res } = await serve(canned('{"status":204,"headers":{}}\nignored'), new Request("http://w.test/", { headers: { "cf-ray": "ray-1" } }));
   assert.equal(res.status, 204);

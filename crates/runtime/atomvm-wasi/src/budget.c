@@ -7,7 +7,9 @@
  *
  *   reductions  AtomVM preempts a process after DEFAULT_REDUCTIONS_AMOUNT
  *               (1024) reductions, and its scheduler then calls
- *               sys_poll_events (sys.c), which counts the slice here. Time
+ *               sys_poll_events (sys.c), which counts the slice here.
+ *               (No AtomVM header here: the worker's test probe links
+ *               this file and heap_mark.c without the VM.) Time
  *               is no measure: inside a Workers isolate the clock does not
  *               move while code runs. A process that waits (receive, a
  *               timer) is counted when it is scheduled again, so the count
@@ -31,9 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include <scheduler.h>
-
-#include "wasi_platform.h"
+#include "budget.h"
 
 static uint64_t reduction_limit;
 static uint64_t reductions_spent;
@@ -46,19 +46,19 @@ __attribute__((export_name("ew_set_budget"))) void ew_set_budget(uint32_t max_re
     heap_limit = max_heap_bytes;
 }
 
-void budget_count_slice(void)
+void budget_count_slice(uint32_t reductions)
 {
     if (reduction_limit == 0) {
         return;
     }
-    reductions_spent += DEFAULT_REDUCTIONS_AMOUNT;
+    reductions_spent += reductions;
     if (reductions_spent > reduction_limit) {
         fprintf(stderr,
-            WASI_DIAG "budget: stopped after %llu reductions (the budget is %llu): "
+            "atomvm-wasi: budget: stopped after %llu reductions (the budget is %llu): "
                       "a loop that does not end, or work too large for one request\n",
             (unsigned long long) reductions_spent, (unsigned long long) reduction_limit);
         fflush(stderr);
-        exit(WASI_EXIT_BUDGET);
+        exit(BUDGET_EXIT_CODE);
     }
 }
 
@@ -66,12 +66,12 @@ void budget_check_heap(uintptr_t end)
 {
     if (heap_limit != 0 && end > heap_limit) {
         fprintf(stderr,
-            WASI_DIAG "budget: stopped when the heap would reach %lu bytes (the budget is %lu) "
+            "atomvm-wasi: budget: stopped when the heap would reach %lu bytes (the budget is %lu) "
                       "after %llu reductions: a recursion that does not end, or a term too large "
                       "for one request\n",
             (unsigned long) end, (unsigned long) heap_limit,
             (unsigned long long) reductions_spent);
         fflush(stderr);
-        exit(WASI_EXIT_BUDGET);
+        exit(BUDGET_EXIT_CODE);
     }
 }

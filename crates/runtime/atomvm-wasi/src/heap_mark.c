@@ -22,7 +22,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "wasi_platform.h"
+#include "budget.h"
 
 void *__real_malloc(size_t size);
 void *__real_calloc(size_t count, size_t size);

@@ -57,7 +57,7 @@ void sys_free_platform(GlobalContext *global)
 void sys_poll_events(GlobalContext *glb, int timeout_ms)
 {
     // Called on every scheduling decision, so once per slice of reductions.
-    budget_count_slice();
+    budget_count_slice(DEFAULT_REDUCTIONS_AMOUNT);
     // Single-threaded, the scheduler asks to wait only when no process is
     // ready: forever when no timer is pending (nothing can ever change), or
     // until the next timer.

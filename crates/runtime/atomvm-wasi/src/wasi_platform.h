@@ -15,6 +15,8 @@
 #include <stdint.h>
 
 #include <defaultatoms.h>
+
+#include "budget.h"
 #include <term.h>
 
 /* The one platform atom, placed right after AtomVM's own default atoms so it
@@ -30,13 +32,8 @@ enum WasiExitCode
     WASI_EXIT_CRASH = 1,
     WASI_EXIT_USAGE = 2,
     WASI_EXIT_DEADLOCK = 3,
-    WASI_EXIT_BUDGET = 4
+    WASI_EXIT_BUDGET = BUDGET_EXIT_CODE
 };
-
-/* Per-run budgets (budget.c): a scheduling slice spent, an allocation about
- * to end at `end`. Either exits with WASI_EXIT_BUDGET once past its budget. */
-void budget_count_slice(void);
-void budget_check_heap(uintptr_t end);
 
 /* Host import: hands the complete response to the embedder. The bytes are only
  * valid during the call; the host copies them. */
