@@ -30,11 +30,19 @@ const LIMITS: Limits = Limits {
 };
 
 fn runtime(test: &str) -> Option<PathBuf> {
-    let rt = real_runtime();
+    let rt = located_runtime();
     if rt.is_none() {
         worker_tests::skip_without_runtime(test);
     }
     rt
+}
+
+/// The runtime, looked up once and before [`use_test_cache`] points this
+/// process's cache at the tests' own (where no runtime is): the tests run
+/// on threads of one process, and a lookup after that would find none.
+fn located_runtime() -> Option<PathBuf> {
+    static RUNTIME: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+    RUNTIME.get_or_init(real_runtime).clone()
 }
 
 /// The in-process compiles find the framework and put the server script in
@@ -42,6 +50,7 @@ fn runtime(test: &str) -> Option<PathBuf> {
 /// the value every `ew` command gets; std serialises it with the other
 /// environment reads of this process.
 fn use_test_cache() {
+    located_runtime();
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| std::env::set_var(framework::CACHE_ENV, util::cache_dir()));
 }
