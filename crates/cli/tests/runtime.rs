@@ -17,6 +17,7 @@ fn stand_in_runtime(dir: &Path, id: &str) -> PathBuf {
              (import "elixir_workers" "memory" (memory 1))
              (func (export "_initialize")) (func (export "ew_boot"))
              (func (export "ew_run")) (func (export "ew_heap_high_water"))
+             (func (export "ew_set_budget") (param i32 i32))
              (export "memory" (memory 0)))"#,
     )
     .unwrap();

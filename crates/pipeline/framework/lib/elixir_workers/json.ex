@@ -19,9 +19,7 @@ defmodule ElixirWorkers.JSON do
   WASI adapter (`:wasi.json_decode/2`, `:wasi.json_encode/1`, see
   `crates/runtime/atomvm-wasi/README.md`), which give exactly the results this
   module's Elixir code gives on the BEAM and answer `:fallback` where they
-  cannot; then this code runs. (One difference from this code on AtomVM:
-  AtomVM's `binary_to_float/1` rejects a float text of 62 bytes or more,
-  which the NIF reads as the BEAM does.) On the BEAM only this code runs.
+  cannot; then this code runs. On the BEAM only this code runs.
   """
 
   # :wasi exists only inside the AtomVM WASI runtime.
@@ -356,9 +354,9 @@ defmodule ElixirWorkers.JSON do
         :error, _ -> fail(orig, bin, "number out of range")
       end
 
-    # AtomVM's binary_to_float reads a number past the double range as an
-    # infinity instead of raising badarg; nothing else compares beyond the
-    # largest double. (The adapter's NIF answers the same.)
+    # A VM whose binary_to_float reads a number past the double range as an
+    # infinity (AtomVM's own; the runtime's raises badarg, as the BEAM's)
+    # must still refuse it: nothing else compares beyond the largest double.
     if is_float(value) and (value > 1.7976931348623157e308 or value < -1.7976931348623157e308) do
       fail(orig, bin, "number out of range")
     end
@@ -489,8 +487,9 @@ defmodule ElixirWorkers.JSON do
   defp float(f) do
     case :erlang.system_info(:machine) do
       [?B, ?E, ?A, ?M] -> :erlang.float_to_binary(f, [:short])
-      # AtomVM has no shortest round-trip formatting: take the fewest
-      # significant digits that read back as the same float.
+      # On AtomVM, the form the encoder NIF writes (json_nif.c), which this
+      # code must match: the fewest significant digits that read back as
+      # the same float, in scientific notation.
       _ -> shortest_float(f, 1)
     end
   end
@@ -498,11 +497,19 @@ defmodule ElixirWorkers.JSON do
   defp shortest_float(f, digits) do
     s = :erlang.float_to_binary(f, [{:scientific, digits}])
 
-    if digits >= 16 or :erlang.binary_to_float(s) == f do
+    if digits >= 16 or reads_back?(s, f) do
       s
     else
       shortest_float(f, digits + 1)
     end
+  end
+
+  # Too few digits can round past the largest double ("1.8e+308"), which
+  # binary_to_float/1 refuses: that text does not read back either.
+  defp reads_back?(s, f) do
+    :erlang.binary_to_float(s) == f
+  catch
+    :error, :badarg -> false
   end
 
   @doc """
