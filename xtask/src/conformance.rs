@@ -202,8 +202,9 @@ fn selected_modules(given: &[String]) -> Result<Vec<String>> {
     Ok(given.to_vec())
 }
 
-/// Builds `elixir-workers` (debug, as the end-to-end tests use it).
-fn debug_binary(root: &Path) -> Result<PathBuf> {
+/// Builds `elixir-workers` (debug, as the end-to-end tests use it); the
+/// soak bench's binary too.
+pub(crate) fn debug_binary(root: &Path) -> Result<PathBuf> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let status = Command::new(&cargo)
         .args(["build", "--quiet", "-p", "elixir-workers"])

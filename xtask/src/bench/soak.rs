@@ -194,7 +194,7 @@ pub fn run(args: Args) -> Result<()> {
         // Absolute: the tools run in the project's directory.
         Some(bin) => std::fs::canonicalize(&bin)
             .with_context(|| format!("elixir-workers binary {}", bin.display()))?,
-        None => debug_binary(&root)?,
+        None => crate::conformance::debug_binary(&root)?,
     };
 
     let work = root.join("target/bench-soak");
@@ -414,23 +414,6 @@ fn link_node_modules(work: &Path, project: &Path) -> Result<()> {
     }
     std::os::unix::fs::symlink(node.join("node_modules"), project.join("node_modules"))
         .context("could not link node_modules into the project")
-}
-
-/// Builds `elixir-workers` (debug, as the end-to-end tests use it).
-fn debug_binary(root: &Path) -> Result<PathBuf> {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let status = Command::new(&cargo)
-        .args(["build", "--quiet", "-p", "elixir-workers"])
-        .current_dir(root)
-        .status()
-        .context("running cargo build -p elixir-workers")?;
-    if !status.success() {
-        bail!("cargo build -p elixir-workers failed ({status})");
-    }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"));
-    Ok(target.join("debug/elixir-workers"))
 }
 
 fn free_port() -> Result<u16> {

@@ -185,13 +185,7 @@ decode32(String, Opts) ->
 'decode32!'(String) -> 'decode32!'(String, []).
 
 'decode32!'(String, Opts) when is_binary(String) ->
-    Pad = kw_get(padding, Opts, true),
-    Table = case kw_get('case', Opts, upper) of
-                upper -> d32_upper();
-                lower -> d32_lower();
-                mixed -> d32_mixed()
-            end,
-    dec32(String, Table, Pad).
+    dec32_cased(String, Opts, fun d32_upper/0, fun d32_lower/0, fun d32_mixed/0).
 
 hex_decode32(String) -> hex_decode32(String, []).
 
@@ -201,11 +195,16 @@ hex_decode32(String, Opts) ->
 'hex_decode32!'(String) -> 'hex_decode32!'(String, []).
 
 'hex_decode32!'(String, Opts) when is_binary(String) ->
+    dec32_cased(String, Opts, fun dh32_upper/0, fun dh32_lower/0, fun dh32_mixed/0).
+
+%% Base 32 decoding with the table the `case:' option picks (after `padding:',
+%% in Elixir's order: a bad option list fails on the first lookup).
+dec32_cased(String, Opts, Upper, Lower, Mixed) ->
     Pad = kw_get(padding, Opts, true),
     Table = case kw_get('case', Opts, upper) of
-                upper -> dh32_upper();
-                lower -> dh32_lower();
-                mixed -> dh32_mixed()
+                upper -> Upper();
+                lower -> Lower();
+                mixed -> Mixed()
             end,
     dec32(String, Table, Pad).
 
