@@ -103,16 +103,7 @@ impl AtomVmSource {
             );
         }
         let tree_digest = TreeDigest::of_dir(root)?;
-        let commit = (tree_digest == ATOMVM_TREE_DIGEST)
-            .then(|| ATOMVM_PIN.to_string())
-            .or_else(|| git_head(root));
-        let version = version_of(root, commit.as_deref())?;
-        Ok(AtomVmSource {
-            root: root.to_path_buf(),
-            commit,
-            version,
-            tree_digest,
-        })
+        Self::with_digest(root, tree_digest, git_head)
     }
 
     /// A tree this crate extracted and verified: the digest is the one its
@@ -123,7 +114,21 @@ impl AtomVmSource {
             .with_context(|| format!("reading {}", marker.display()))?
             .trim()
             .to_string();
-        let commit = (tree_digest == ATOMVM_TREE_DIGEST).then(|| ATOMVM_PIN.to_string());
+        Self::with_digest(root, tree_digest, |_| None)
+    }
+
+    /// The tree at `root` with its digest: the pinned commit when the digest
+    /// is the pin's, else what `commit_of` finds.
+    fn with_digest(
+        root: &Path,
+        tree_digest: String,
+        commit_of: impl FnOnce(&Path) -> Option<String>,
+    ) -> Result<AtomVmSource> {
+        let commit = if tree_digest == ATOMVM_TREE_DIGEST {
+            Some(ATOMVM_PIN.to_string())
+        } else {
+            commit_of(root)
+        };
         let version = version_of(root, commit.as_deref())?;
         Ok(AtomVmSource {
             root: root.to_path_buf(),

@@ -226,11 +226,7 @@ static term nif_atomvm_platform(Context *ctx, int argc, term argv[])
     return WASI_ATOM;
 }
 
-#define DEFINE_NIF(var, fun)           \
-    static const struct Nif var = {    \
-        .base.type = NIFFunctionType,  \
-        .nif_ptr = fun                 \
-    }
+#define DEFINE_NIF(var, fun) static const struct Nif var = ADAPTER_NIF(fun)
 
 DEFINE_NIF(read_stdin_nif, nif_wasi_read_stdin);
 DEFINE_NIF(respond_nif, nif_wasi_respond);

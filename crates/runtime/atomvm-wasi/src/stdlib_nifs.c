@@ -122,6 +122,30 @@ static size_t longest_at(const struct Patterns *p, const uint8_t *s, size_t at, 
     return best;
 }
 
+/* {Start, Length} of a {scope, _} option as [*start, *end) of a subject of
+ * `size` bytes; a negative length counts back from Start, as OTP's. False
+ * when it is not such a pair or does not fit. */
+static bool read_scope(term scope, size_t size, size_t *start, size_t *end)
+{
+    if (!term_is_tuple(scope) || term_get_tuple_arity(scope) != 2
+        || !term_is_integer(term_get_tuple_element(scope, 0))
+        || !term_is_integer(term_get_tuple_element(scope, 1))) {
+        return false;
+    }
+    avm_int_t s = term_to_int(term_get_tuple_element(scope, 0));
+    avm_int_t l = term_to_int(term_get_tuple_element(scope, 1));
+    if (l < 0) {
+        s += l;
+        l = -l;
+    }
+    if (s < 0 || (size_t) s > size || (size_t) l > size - (size_t) s) {
+        return false;
+    }
+    *start = (size_t) s;
+    *end = (size_t) s + (size_t) l;
+    return true;
+}
+
 static term nif_binary_compile_pattern(Context *ctx, int argc, term argv[])
 {
     UNUSED(argc);
@@ -153,23 +177,9 @@ static term nif_binary_matches(Context *ctx, int argc, term argv[])
                     ctx->global, term_get_tuple_element(opt, 0), (AtomString) "\x5" "scope")) {
                 RAISE_ERROR(BADARG_ATOM);
             }
-            term scope = term_get_tuple_element(opt, 1);
-            if (!term_is_tuple(scope) || term_get_tuple_arity(scope) != 2
-                || !term_is_integer(term_get_tuple_element(scope, 0))
-                || !term_is_integer(term_get_tuple_element(scope, 1))) {
+            if (!read_scope(term_get_tuple_element(opt, 1), size, &start, &end)) {
                 RAISE_ERROR(BADARG_ATOM);
             }
-            avm_int_t s = term_to_int(term_get_tuple_element(scope, 0));
-            avm_int_t l = term_to_int(term_get_tuple_element(scope, 1));
-            if (l < 0) {
-                s += l;
-                l = -l;
-            }
-            if (s < 0 || (size_t) s > size || (size_t) l > size - (size_t) s) {
-                RAISE_ERROR(BADARG_ATOM);
-            }
-            start = (size_t) s;
-            end = (size_t) s + (size_t) l;
             opts = term_get_list_tail(opts);
         }
         if (!term_is_nil(opts)) {
@@ -252,23 +262,9 @@ static term nif_binary_split(Context *ctx, int argc, term argv[])
                 trim_all = true;
             } else if (term_is_tuple(opt) && term_get_tuple_arity(opt) == 2
                 && is_atom(ctx, term_get_tuple_element(opt, 0), (AtomString) "\x5" "scope")) {
-                term scope = term_get_tuple_element(opt, 1);
-                if (!term_is_tuple(scope) || term_get_tuple_arity(scope) != 2
-                    || !term_is_integer(term_get_tuple_element(scope, 0))
-                    || !term_is_integer(term_get_tuple_element(scope, 1))) {
+                if (!read_scope(term_get_tuple_element(opt, 1), size, &start, &end)) {
                     RAISE_ERROR(BADARG_ATOM);
                 }
-                avm_int_t s = term_to_int(term_get_tuple_element(scope, 0));
-                avm_int_t l = term_to_int(term_get_tuple_element(scope, 1));
-                if (l < 0) {
-                    s += l;
-                    l = -l;
-                }
-                if (s < 0 || (size_t) s > size || (size_t) l > size - (size_t) s) {
-                    RAISE_ERROR(BADARG_ATOM);
-                }
-                start = (size_t) s;
-                end = (size_t) s + (size_t) l;
             } else {
                 RAISE_ERROR(BADARG_ATOM);
             }
@@ -797,11 +793,7 @@ static term nif_persistent_term_erase(Context *ctx, int argc, term argv[])
     return TRUE_ATOM;
 }
 
-#define EXPORT_NIF(var, fun)          \
-    const struct Nif var = {           \
-        .base.type = NIFFunctionType,  \
-        .nif_ptr = fun                 \
-    }
+#define EXPORT_NIF(var, fun) const struct Nif var = ADAPTER_NIF(fun)
 
 EXPORT_NIF(persistent_term_get_nif, nif_persistent_term_get);
 EXPORT_NIF(persistent_term_put_nif, nif_persistent_term_put);

@@ -10,6 +10,13 @@
 
 #include <nifs.h>
 
+/* The descriptor of an adapter NIF implemented by `fun`. */
+#define ADAPTER_NIF(fun)              \
+    {                                 \
+        .base.type = NIFFunctionType, \
+        .nif_ptr = (fun)              \
+    }
+
 extern const struct Nif binary_split_nif_ew;
 extern const struct Nif binary_matches_nif;
 extern const struct Nif binary_compile_pattern_nif;
