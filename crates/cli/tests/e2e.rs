@@ -129,10 +129,17 @@ fn new_build_deploy_package() {
     ] {
         assert!(project.join(f).is_file(), "{f} missing");
     }
-    assert_eq!(
-        std::fs::read(project.join("_build/worker/atomvm.wasm")).unwrap(),
-        std::fs::read(rt.join("atomvm.wasm")).unwrap()
+    // The worker's module is the runtime's with the boot image's build id
+    // appended as a custom section.
+    let worker_wasm = std::fs::read(project.join("_build/worker/atomvm.wasm")).unwrap();
+    let runtime_wasm = std::fs::read(rt.join("atomvm.wasm")).unwrap();
+    assert!(
+        worker_wasm.len() > runtime_wasm.len() && worker_wasm.starts_with(&runtime_wasm),
+        "the worker's atomvm.wasm is not the runtime's plus the build id"
     );
+    let image = std::fs::read(project.join("_build/worker/boot.bin")).unwrap();
+    let image = pipeline::boot::BootImage::decode(&image).unwrap();
+    assert!(worker_wasm.ends_with(&image.id), "the build id is not the image's");
 
     // deploy --dry-run --outdir: wrangler bundles without network.
     let deployed = run(ew(&project, &rt).args(["deploy", "--dry-run", "--outdir", "dist"])).ok();
@@ -149,13 +156,18 @@ fn new_build_deploy_package() {
         dist.iter().any(|f| f.ends_with("atomvm.wasm")),
         "no wasm in dist: {dist:?}"
     );
-    let avm = dist
+    // The boot image is bundled; the archive inside it is not bundled again.
+    let image = dist
         .iter()
-        .find(|f| f.ends_with("app.avm"))
-        .expect("no archive in dist");
+        .find(|f| f.ends_with("boot.bin"))
+        .expect("no boot image in dist");
     assert_eq!(
-        std::fs::read(project.join("dist").join(avm)).unwrap(),
-        std::fs::read(project.join("_build/worker/app.avm")).unwrap()
+        std::fs::read(project.join("dist").join(image)).unwrap(),
+        std::fs::read(project.join("_build/worker/boot.bin")).unwrap()
+    );
+    assert!(
+        !dist.iter().any(|f| f.ends_with(".avm")),
+        "the archive was bundled: {dist:?}"
     );
 
     // package: the worker, wrangler.jsonc and a manifest.
@@ -174,6 +186,7 @@ fn new_build_deploy_package() {
     for f in [
         "_build/worker/app.avm",
         "_build/worker/atomvm.wasm",
+        "_build/worker/boot.bin",
         "_build/worker/src/index.js",
         "wrangler.jsonc",
         "elixir-workers-manifest.json",

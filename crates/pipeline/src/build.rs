@@ -9,7 +9,7 @@ use crate::framework::{self, hex};
 use crate::process::{self, Cmd};
 use crate::project::Project;
 use crate::runtime::Runtime;
-use crate::state::{self, FileStamp, State};
+use crate::state::{self, FileStamp, State, WasmStamp};
 use crate::toolchain::Toolchain;
 use crate::{Event, Reporter};
 use anyhow::{Context as _, Result};
@@ -354,8 +354,10 @@ pub fn build(project: &Project, opts: &BuildOptions, report: Reporter<'_>) -> Re
     };
 
     // 4. The rest of the worker directory and the project files.
-    let wasm_gzip = lay_out_worker(project, &runtime, &mut state)?;
+    lay_out_worker(project)?;
+    let wasm = lay_out_boot(project, &runtime, &mut state)?;
     ensure_project_files(project, report)?;
+    project.check_module_rules()?;
     state.summary = Some(Summary {
         explain: None,
         ..summary.clone()
@@ -374,7 +376,7 @@ pub fn build(project: &Project, opts: &BuildOptions, report: Reporter<'_>) -> Re
     }
 
     // 5. Sizes and limits.
-    finish_summary(project, &mut summary, wasm_gzip, &mut state)?;
+    finish_summary(project, &mut summary, &wasm)?;
     save(&state)?;
     summary.compiled = compiled;
     summary.packed = packed;
@@ -972,9 +974,9 @@ pub fn display_module(name: &str) -> &str {
     name.strip_prefix("Elixir.").unwrap_or(name)
 }
 
-/// Copies `atomvm.wasm` and the JS shim into `_build/worker/` when they
-/// differ, with `src/budget.js` from the project's settings; returns the gzipped size of `atomvm.wasm` (cached in the state).
-fn lay_out_worker(project: &Project, runtime: &Runtime, state: &mut State) -> Result<u64> {
+/// Writes the JS shim into `_build/worker/src/` where it differs, with
+/// `budget.js` from the project's settings.
+fn lay_out_worker(project: &Project) -> Result<()> {
     let worker = project.worker_dir();
     let src_dir = worker.join("src");
     std::fs::create_dir_all(&src_dir)
@@ -1001,8 +1003,18 @@ fn lay_out_worker(project: &Project, runtime: &Runtime, state: &mut State) -> Re
         write_atomically(&budget, text.as_bytes())?;
     }
 
+    Ok(())
+}
+
+/// Boots the VM on the archive ([`crate::boot`]) and writes `boot.bin` with
+/// the worker's copy of `atomvm.wasm`, which carries the image's build id,
+/// when the runtime's module or the archive changed. A failed boot stops the
+/// build: the worker would fail the same way on every isolate.
+fn lay_out_boot(project: &Project, runtime: &Runtime, state: &mut State) -> Result<WasmStamp> {
+    let worker = project.worker_dir();
     let from = runtime.wasm();
     let to = worker.join("atomvm.wasm");
+    let image_path = project.boot_image_path();
     let meta = from
         .metadata()
         .with_context(|| format!("could not read {}", from.display()))?;
@@ -1011,23 +1023,43 @@ fn lay_out_worker(project: &Project, runtime: &Runtime, state: &mut State) -> Re
         size: meta.len(),
         mtime_ns: state::mtime_ns(&meta),
     };
-    let copied = state
-        .wasm
+    let archive_path = project.archive_path();
+    let archive_sha = state
+        .archive
         .as_ref()
-        .filter(|w| w.source == source && w.copy.matches(&to));
-    if let Some(w) = copied {
-        return Ok(w.gzip_bytes);
-    }
-    let bytes =
-        std::fs::read(&from).with_context(|| format!("could not read {}", from.display()))?;
-    write_atomically(&to, &bytes)?;
-    let gzip_bytes = gzip_len(&bytes);
-    state.wasm = Some(state::WasmStamp {
-        source,
-        copy: FileStamp::of(&to, &bytes)?,
-        gzip_bytes,
+        .filter(|a| a.matches(&archive_path))
+        .map(|a| a.sha256.clone());
+    let written = state.wasm.as_ref().filter(|w| {
+        w.source == source
+            && Some(&w.archive) == archive_sha.as_ref()
+            && w.copy.matches(&to)
+            && w.image.matches(&image_path)
     });
-    Ok(gzip_bytes)
+    if let Some(w) = written {
+        return Ok(w.clone());
+    }
+    let wasm =
+        std::fs::read(&from).with_context(|| format!("could not read {}", from.display()))?;
+    let avm = std::fs::read(&archive_path)
+        .with_context(|| format!("could not read {}", archive_path.display()))?;
+    let (wasm, image_bytes) = crate::boot::worker_files(&wasm, &avm).with_context(|| {
+        format!(
+            "{} does not boot on the runtime (every request on Workers would fail the same way)",
+            rel(project, &archive_path)
+        )
+    })?;
+    write_atomically(&image_path, &image_bytes)?;
+    write_atomically(&to, &wasm)?;
+    let stamp = WasmStamp {
+        source,
+        archive: sha256_hex(&avm),
+        copy: FileStamp::of(&to, &wasm)?,
+        gzip_bytes: gzip_len(&wasm),
+        image: FileStamp::of(&image_path, &image_bytes)?,
+        image_gzip_bytes: gzip_len(&image_bytes),
+    };
+    state.wasm = Some(stamp.clone());
+    Ok(stamp)
 }
 
 /// Writes `wrangler.jsonc` and `package.json` when the project has none.
@@ -1057,49 +1089,25 @@ fn ensure_project_files(project: &Project, report: Reporter<'_>) -> Result<()> {
     Ok(())
 }
 
-fn finish_summary(
-    project: &Project,
-    summary: &mut Summary,
-    wasm_gzip: u64,
-    state: &mut State,
-) -> Result<()> {
+fn finish_summary(project: &Project, summary: &mut Summary, wasm: &WasmStamp) -> Result<()> {
     let worker = project.worker_dir();
     let archive_path = project.archive_path();
     let archive_len = archive_path
         .metadata()
         .with_context(|| format!("could not read {}", archive_path.display()))?
         .len();
-    // Gzipping a few MB takes tens of milliseconds: done once per archive.
-    let sha = state
-        .archive
-        .as_ref()
-        .filter(|a| a.matches(&archive_path))
-        .map(|a| a.sha256.clone());
-    let archive_gzip = match (&sha, &state.archive_gzip) {
-        (Some(sha), Some((key, gz))) if key == sha => *gz,
-        _ => {
-            let bytes = std::fs::read(&archive_path)
-                .with_context(|| format!("could not read {}", archive_path.display()))?;
-            let gz = gzip_len(&bytes);
-            state.archive_gzip = Some((sha256_hex(&bytes), gz));
-            gz
-        }
-    };
-    let wasm_len = worker
-        .join("atomvm.wasm")
-        .metadata()
-        .with_context(|| format!("could not read {}", worker.join("atomvm.wasm").display()))?
-        .len();
+    // The worker bundles atomvm.wasm, boot.bin (which holds the archive) and
+    // the JS; app.avm stays beside them for `inspect` and the tests.
     let mut files = vec![
         WorkerFile {
-            path: rel(project, &archive_path),
-            bytes: archive_len,
-            gzip_bytes: archive_gzip,
+            path: rel(project, &project.boot_image_path()),
+            bytes: wasm.image.size,
+            gzip_bytes: wasm.image_gzip_bytes,
         },
         WorkerFile {
             path: rel(project, &worker.join("atomvm.wasm")),
-            bytes: wasm_len,
-            gzip_bytes: wasm_gzip,
+            bytes: wasm.copy.size,
+            gzip_bytes: wasm.gzip_bytes,
         },
     ];
     for (name, bytes) in framework::worker_files() {
@@ -1110,7 +1118,7 @@ fn finish_summary(
         });
     }
     summary.app_avm_bytes = archive_len;
-    summary.atomvm_wasm_bytes = wasm_len;
+    summary.atomvm_wasm_bytes = wasm.copy.size;
     summary.gzip_total_bytes = files.iter().map(|f| f.gzip_bytes).sum();
     summary.files = files;
     summary

@@ -69,6 +69,10 @@ impl Project {
     pub fn archive_path(&self) -> PathBuf {
         self.worker_dir().join("app.avm")
     }
+    /// The VM booted on the archive at build time (`crate::boot`).
+    pub fn boot_image_path(&self) -> PathBuf {
+        self.worker_dir().join("boot.bin")
+    }
     pub fn state_dir(&self) -> PathBuf {
         self.build_dir().join(".elixir-workers")
     }
@@ -120,6 +124,46 @@ impl Project {
             );
         }
         Ok(settings)
+    }
+
+    /// Refuses a wrangler.jsonc/wrangler.json whose module rules would not
+    /// load `boot.bin` as bytes: wrangler loads `*.bin` as Data by default,
+    /// but a project's own Data rule without `fallthrough: true` replaces
+    /// that default (projects made before the boot image had one for
+    /// `**/*.avm`).
+    pub fn check_module_rules(&self) -> Result<()> {
+        let Some(config) = self
+            .wrangler_config()
+            .filter(|p| p.extension().is_some_and(|e| e != "toml"))
+        else {
+            return Ok(());
+        };
+        let value = crate::jsonc::read(&config)?;
+        let Some(rules) = value.get("rules").and_then(|r| r.as_array()) else {
+            return Ok(());
+        };
+        let covers_bin = |glob: &str| {
+            matches!(glob, "**/*" | "**" | "*.bin" | "**/*.bin" | "**/boot.bin")
+                || glob.ends_with("/*.bin")
+                || glob.ends_with("/boot.bin")
+        };
+        for rule in rules.iter().filter(|r| r["type"] == "Data") {
+            let globs: Vec<&str> = rule["globs"]
+                .as_array()
+                .map(|g| g.iter().filter_map(|g| g.as_str()).collect())
+                .unwrap_or_default();
+            if globs.iter().any(|g| covers_bin(g)) {
+                return Ok(());
+            }
+            if rule["fallthrough"] != true {
+                anyhow::bail!(
+                    "{}: the Data module rule with globs {globs:?} keeps wrangler from loading \
+                     _build/worker/boot.bin (the app booted at build time); add \"**/*.bin\" to its globs",
+                    config.display()
+                );
+            }
+        }
+        Ok(())
     }
 
     /// The dev port: `dev.port` in wrangler.jsonc/wrangler.json, else 8797.

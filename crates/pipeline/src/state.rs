@@ -19,8 +19,6 @@ pub struct State {
     pub sources: Vec<SourceStamp>,
     pub pack_key: String,
     pub archive: Option<FileStamp>,
-    /// Gzipped size of the archive, keyed by its sha256.
-    pub archive_gzip: Option<(String, u64)>,
     pub wasm: Option<WasmStamp>,
     pub summary: Option<Summary>,
     /// What `_build/consolidated/` was made from (see `protocols::key`).
@@ -93,11 +91,16 @@ pub struct SourceMeta {
     pub mtime_ns: u64,
 }
 
+/// The worker's `atomvm.wasm` and `boot.bin` as last written: made from the
+/// runtime's module (`source`) and the archive with sha256 `archive`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WasmStamp {
     pub source: SourceMeta,
+    pub archive: String,
     pub copy: FileStamp,
     pub gzip_bytes: u64,
+    pub image: FileStamp,
+    pub image_gzip_bytes: u64,
 }
 
 #[derive(Serialize, Deserialize)]

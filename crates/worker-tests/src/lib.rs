@@ -158,6 +158,20 @@ pub fn build_test_app(runtime: &Path, dir: &Path) -> Result<PathBuf> {
     Ok(avm_path)
 }
 
+/// What a built worker ships for the archive `avm` on `runtime`, made by the
+/// build's own function (`pipeline::boot::worker_files`): `atomvm.wasm` with
+/// its build id and `boot.bin`, written into `dir`. Returns their paths.
+pub fn boot_test_app(runtime: &Path, avm: &Path, dir: &Path) -> Result<(PathBuf, PathBuf)> {
+    let read = |p: &Path| std::fs::read(p).with_context(|| format!("cannot read {}", p.display()));
+    let (wasm, image) =
+        pipeline::boot::worker_files(&read(&runtime.join("atomvm.wasm"))?, &read(avm)?)?;
+    let (wasm_path, image_path) = (dir.join("atomvm.wasm"), dir.join("boot.bin"));
+    for (path, bytes) in [(&wasm_path, wasm), (&image_path, image)] {
+        std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok((wasm_path, image_path))
+}
+
 /// Prints a child's output so that `cargo test -- --nocapture` shows it.
 pub fn echo_output(out: &Output) {
     print!("{}", String::from_utf8_lossy(&out.stdout));

@@ -16,8 +16,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use worker_tests::{
-    build_test_app, echo_output, run, runtime_dir, skip_without_runtime, tool, worker_dir,
-    workspace_root,
+    boot_test_app, build_test_app, echo_output, run, runtime_dir, skip_without_runtime, tool,
+    worker_dir, workspace_root,
 };
 
 #[test]
@@ -28,9 +28,17 @@ fn every_route_and_correctness_case_on_the_real_runtime() {
     };
     let dir = tempfile::tempdir().unwrap();
     let avm = build_test_app(&runtime, dir.path()).unwrap_or_else(|e| panic!("{e:#}"));
+
+    // The worker's module and boot image, made by the build's own function.
+    let wasm = runtime.join("atomvm.wasm");
+    let worker = dir.path().join("worker");
+    std::fs::create_dir_all(&worker).unwrap();
+    let (boot_wasm_path, image_path) =
+        boot_test_app(&runtime, &avm, &worker).unwrap_or_else(|e| panic!("{e:#}"));
+    let _kept;
     if std::env::var_os("WORKER_TESTS_KEEP").is_some() {
-        let kept = dir.keep();
-        eprintln!("kept the test app: {}", kept.join("app.avm").display());
+        _kept = dir.keep();
+        eprintln!("kept the test app: {}", _kept.join("app.avm").display());
     }
 
     let wd = worker_dir();
@@ -38,8 +46,10 @@ fn every_route_and_correctness_case_on_the_real_runtime() {
     cmd.current_dir(&wd)
         .arg("--test")
         .arg(wd.join("test/e2e.test.mjs"))
-        .env("E2E_WASM", runtime.join("atomvm.wasm"))
-        .env("E2E_AVM", &avm);
+        .env("E2E_WASM", &wasm)
+        .env("E2E_AVM", &avm)
+        .env("E2E_BOOT_WASM", &boot_wasm_path)
+        .env("E2E_BOOT_IMAGE", &image_path);
     let out = run(&mut cmd).unwrap_or_else(|e| panic!("end-to-end node tests failed:\n{e:#}"));
     echo_output(&out);
     let text = String::from_utf8_lossy(&out.stdout);
@@ -76,7 +86,7 @@ fn free_port() -> u16 {
 }
 
 /// Lays out a worker project the way the build does: wrangler.jsonc at the
-/// root, the shim in _build/worker/src, the wasm and archive beside it.
+/// root, the shim in _build/worker/src, the wasm and boot image beside it.
 fn lay_out_project(dir: &Path, runtime: &Path, avm: &Path, port: u16) {
     let src = dir.join("_build/worker/src");
     std::fs::create_dir_all(&src).unwrap();
@@ -90,11 +100,8 @@ fn lay_out_project(dir: &Path, runtime: &Path, avm: &Path, port: u16) {
         pipeline::project::Budget::default().to_js(),
     )
     .unwrap();
-    std::fs::copy(
-        runtime.join("atomvm.wasm"),
-        dir.join("_build/worker/atomvm.wasm"),
-    )
-    .unwrap();
+    // The boot image and the module it belongs to, made as `build` makes them.
+    boot_test_app(runtime, avm, &dir.join("_build/worker")).unwrap();
     std::fs::copy(avm, dir.join("_build/worker/app.avm")).unwrap();
     let config = format!(
         r#"{{
@@ -104,7 +111,7 @@ fn lay_out_project(dir: &Path, runtime: &Path, avm: &Path, port: u16) {
   "dev": {{ "ip": "127.0.0.1", "port": {port} }},
   "rules": [
     {{ "type": "CompiledWasm", "globs": ["**/*.wasm"], "fallthrough": false }},
-    {{ "type": "Data", "globs": ["**/*.avm"], "fallthrough": false }}
+    {{ "type": "Data", "globs": ["**/*.bin"], "fallthrough": false }}
   ],
   "kv_namespaces": [{{ "binding": "CACHE", "id": "e2e-cache" }}],
   "vars": {{ "APP_NAME": "from-wrangler" }}

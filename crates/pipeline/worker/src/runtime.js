@@ -10,6 +10,14 @@
 // is reset to the copy before it runs, so no request sees anything an
 // earlier one did and none pays for loading the app again.
 //
+// A built worker does not boot at all: `elixir-workers build` boots the VM
+// on the app once (crates/pipeline/src/boot.rs) and ships what the boot
+// changed in the memory as boot.bin, paired with atomvm.wasm by a build id
+// in the module's custom section BOOT_ID_SECTION. The first request of an
+// isolate then instantiates the module into a fresh memory and applies the
+// image: the same bytes a boot would have left (a test compares them), with
+// no module loaded, no loader compiled and no archive read.
+//
 // The memory is imported (`elixir_workers.memory`) so that one
 // WebAssembly.Memory can serve request after request: resetting pages that
 // are already mapped is a plain copy, where a new memory costs a page fault
@@ -53,6 +61,52 @@ export const EXIT_BUDGET = 4;
  * all).
  */
 export const DEFAULT_BUDGET = { reductions: 50_000_000, memoryBytes: 64 * 1024 * 1024 };
+
+/** The custom section of atomvm.wasm holding its boot image's build id. */
+export const BOOT_ID_SECTION = "elixir_workers.boot_id";
+const BOOT_MAGIC = "EWBOOT01";
+
+/**
+ * Reads a boot image (the layout is in crates/pipeline/src/boot.rs).
+ * @param {ArrayBuffer|Uint8Array} image
+ * @returns {{id: Uint8Array, pages: number, dirty: number, ranges: {at: number, data: Uint8Array}[]}}
+ */
+export function parseBootImage(image) {
+  const bytes = image instanceof Uint8Array ? image : new Uint8Array(image);
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const fail = (what) => {
+    throw new Error(`boot.bin is damaged: ${what}; run \`elixir-workers build\` again`);
+  };
+  if (bytes.length < 36 || String.fromCharCode(...bytes.subarray(0, 8)) !== BOOT_MAGIC) fail("not a boot image");
+  const id = bytes.subarray(8, 24);
+  const pages = dv.getUint32(24, true);
+  const dirty = dv.getUint32(28, true);
+  const count = dv.getUint32(32, true);
+  const size = pages * PAGE;
+  const ranges = [];
+  let p = 36;
+  let end = 0;
+  for (let i = 0; i < count; i++) {
+    if (p + 8 > bytes.length) fail("it ends early");
+    const at = dv.getUint32(p, true);
+    const len = dv.getUint32(p + 4, true);
+    p += 8;
+    if (at < end || at + len > size || p + len > bytes.length) fail(`range ${i} is out of place`);
+    ranges.push({ at, data: bytes.subarray(p, p + len) });
+    p += len;
+    end = at + len;
+  }
+  if (p !== bytes.length || dirty > size) fail("its header does not match its size");
+  return { id, pages, dirty, ranges };
+}
+
+// The build id `build` appended to atomvm.wasm, or null.
+function moduleBootId(wasmModule) {
+  const sections = WebAssembly.Module.customSections(wasmModule, BOOT_ID_SECTION);
+  return sections.length === 1 ? new Uint8Array(sections[0]) : null;
+}
+
+const hex = (bytes) => Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 
 const roundUp = (n, to) => Math.ceil(n / to) * to;
 
@@ -100,17 +154,20 @@ function trapMessage(e) {
 }
 
 /**
- * A booted app: the compiled module, the archive, and the snapshot of the
- * VM's memory right after `ew_boot`.
+ * A booted app: the compiled module, the archive or the boot image, and the
+ * snapshot of the VM's memory right after `ew_boot`.
  */
 export class AppRuntime {
   /**
    * @param {WebAssembly.Module} wasmModule compiled atomvm.wasm
-   * @param {Uint8Array} avmBytes the app archive
+   * @param {Uint8Array|null} avmBytes the app archive, booted on the first run
+   * @param {ArrayBuffer|Uint8Array|null} bootImage the booted memory made by
+   *   `build` (boot.bin); when given, the archive is not needed
    */
-  constructor(wasmModule, avmBytes) {
+  constructor(wasmModule, avmBytes, bootImage = null) {
     this.wasmModule = wasmModule;
     this.avmBytes = avmBytes;
+    this.bootImage = bootImage;
     /** @type {Uint8Array|null} the booted memory up to its heap's high-water mark */
     this.snapshot = null;
     /** @type {{at: number, data: Uint8Array}[]} the booted memory's nonzero bytes above that */
@@ -132,7 +189,7 @@ export class AppRuntime {
       args: ARGV,
       env: [],
       stdin,
-      preopens: { "/app": { "app.avm": this.avmBytes } },
+      preopens: { "/app": this.avmBytes ? { "app.avm": this.avmBytes } : {} },
       stdout: (line) => logger.log(line),
       stderr: (line) => logger.error(line),
     });
@@ -158,6 +215,7 @@ export class AppRuntime {
    * VM's reason on stderr, or a trap.
    */
   boot(logger = console) {
+    if (this.bootImage !== null) return this.#bootFromImage(logger);
     this.boots++;
     const memory = new WebAssembly.Memory({ initial: BOOT_MEMORY_PAGES });
     this.memoriesCreated++;
@@ -183,6 +241,38 @@ export class AppRuntime {
     this.memoryBytes = size;
     this.memory = memory;
     this.dirty = end;
+    return null;
+  }
+
+  // The boot made at build time: a fresh memory, the module's data segments
+  // written by instantiating it, then the image's ranges over them. Returns
+  // null, or the failed outcome (an image that is damaged or belongs to
+  // another atomvm.wasm) as a trap.
+  #bootFromImage(logger) {
+    this.boots++;
+    let image;
+    try {
+      image = parseBootImage(this.bootImage);
+      const id = moduleBootId(this.wasmModule);
+      if (id === null || hex(id) !== hex(image.id)) {
+        throw new Error(
+          `boot.bin (build ${hex(image.id)}) was not made for this atomvm.wasm ` +
+            `(build ${id === null ? "none" : hex(id)}); run \`elixir-workers build\` again`,
+        );
+      }
+    } catch (e) {
+      return outcome(null, trapMessage(e), null);
+    }
+    const memory = new WebAssembly.Memory({ initial: image.pages });
+    this.memoriesCreated++;
+    this.#instantiate(memory, new Uint8Array(0), logger, () => {});
+    const bytes = new Uint8Array(memory.buffer);
+    for (const { at, data } of image.ranges) bytes.set(data, at);
+    this.snapshot = bytes.slice(0, image.dirty);
+    this.tail = tailAbove(bytes, image.dirty);
+    this.memoryBytes = bytes.length;
+    this.memory = memory;
+    this.dirty = image.dirty;
     return null;
   }
 
@@ -240,28 +330,34 @@ export class AppRuntime {
   }
 }
 
-// One booted runtime per (module, archive) pair, for as long as both live.
+// One booted runtime per (module, image or archive) pair, for as long as both live.
 const runtimes = new WeakMap();
 
-/** The AppRuntime for this module and archive, booting it on first use. */
-export function appRuntime(wasmModule, avmBytes) {
-  let byArchive = runtimes.get(wasmModule);
-  if (!byArchive) {
-    byArchive = new WeakMap();
-    runtimes.set(wasmModule, byArchive);
+/**
+ * The AppRuntime for this module and app, booting it on first use.
+ * @param {WebAssembly.Module} wasmModule
+ * @param {{avmBytes?: Uint8Array, bootImage?: ArrayBuffer|Uint8Array}} app
+ *   the boot image if there is one, else the archive
+ */
+export function appRuntime(wasmModule, { avmBytes = null, bootImage = null }) {
+  const key = bootImage ?? avmBytes;
+  let byApp = runtimes.get(wasmModule);
+  if (!byApp) {
+    byApp = new WeakMap();
+    runtimes.set(wasmModule, byApp);
   }
-  let rt = byArchive.get(avmBytes);
+  let rt = byApp.get(key);
   if (!rt) {
-    rt = new AppRuntime(wasmModule, avmBytes);
-    byArchive.set(avmBytes, rt);
+    rt = new AppRuntime(wasmModule, avmBytes, bootImage);
+    byApp.set(key, rt);
   }
   return rt;
 }
 
 /**
- * Runs the app once: `appRuntime(wasmModule, avmBytes).run(stdin, logger, budget)`.
+ * Runs the app once: `appRuntime(wasmModule, app).run(stdin, logger, budget)`.
  * @returns {{exitCode: number|null, trap: string|null, response: Uint8Array|null}}
  */
-export function runInstance(wasmModule, avmBytes, stdin, logger = console, budget = DEFAULT_BUDGET) {
-  return appRuntime(wasmModule, avmBytes).run(stdin, logger, budget);
+export function runInstance(wasmModule, app, stdin, logger = console, budget = DEFAULT_BUDGET) {
+  return appRuntime(wasmModule, app).run(stdin, logger, budget);
 }

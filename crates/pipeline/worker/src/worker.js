@@ -86,13 +86,20 @@ function stringVars(env) {
  * @param {Request} request
  * @param {object} env worker env (vars, secrets, KV namespaces, D1 databases)
  * @param {{waitUntil: (p: Promise<any>) => void}} ctx
- * @param {{wasmModule: WebAssembly.Module, avmBytes: Uint8Array, logger?: Console, onRun?: (ms: number) => void,
- *   budget?: {reductions?: number, memoryBytes?: number}}} app
+ * @param {{wasmModule: WebAssembly.Module, avmBytes?: Uint8Array, bootImage?: ArrayBuffer|Uint8Array,
+ *   logger?: Console, onRun?: (ms: number) => void, budget?: {reductions?: number, memoryBytes?: number}}} app
+ *   `bootImage` (boot.bin, made by `build`) starts the VM without booting
+ *   it; without one, `avmBytes` is booted on the isolate's first request;
  *   `onRun`, when given, receives the duration of each VM run (benchmarks);
  *   `budget` overrides DEFAULT_BUDGET (the project's `budget` setting)
  * @returns {Promise<Response>}
  */
-export async function handleRequest(request, env, ctx, { wasmModule, avmBytes, logger = console, onRun, budget }) {
+export async function handleRequest(
+  request,
+  env,
+  ctx,
+  { wasmModule, avmBytes, bootImage, logger = console, onRun, budget },
+) {
   const runBudget = { ...DEFAULT_BUDGET, ...budget };
   const requestId = request.headers.get("cf-ray") ?? crypto.randomUUID();
 
@@ -128,7 +135,7 @@ export async function handleRequest(request, env, ctx, { wasmModule, avmBytes, l
 
     const stdin = encodeRequest(head, body);
     const started = onRun ? performance.now() : 0;
-    const run = runInstance(wasmModule, avmBytes, stdin, logger, runBudget);
+    const run = runInstance(wasmModule, { avmBytes, bootImage }, stdin, logger, runBudget);
     if (onRun) onRun(performance.now() - started);
     if (run.exitCode === EXIT_BUDGET) {
       // The VM said which budget on stderr (already logged); the run's

@@ -2,8 +2,12 @@
 // packed with the real AtomVM stdlib and served by the real atomvm.wasm
 // through the shim's request path, with fake KV and D1 bindings.
 //
-// Run by crates/worker-tests/tests/e2e.rs, which builds the archive and sets
-// E2E_WASM and E2E_AVM; without them every test here is skipped.
+// Run by crates/worker-tests/tests/e2e.rs, which builds the archive and the
+// boot image as `build` does and sets E2E_WASM and E2E_AVM (the runtime's
+// module and the archive) and E2E_BOOT_WASM and E2E_BOOT_IMAGE (the worker's
+// module with its build id, and boot.bin); without them every test here is
+// skipped. Requests are served the way a built worker serves them, from the
+// boot image.
 import test from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
@@ -11,17 +15,29 @@ import { handleRequest, MAX_BODY_BYTES, MAX_PASSES } from "../src/worker.js";
 import { recordingLogger, collectingCtx, FakeKV, FakeD1, assertTailCoversMemory } from "./helpers.mjs";
 import { AppRuntime } from "../src/runtime.js";
 
-const wasmPath = process.env.E2E_WASM;
-const avmPath = process.env.E2E_AVM;
-const skip = !wasmPath || !avmPath ? "no AtomVM runtime (E2E_WASM/E2E_AVM not set)" : false;
+const { E2E_WASM: wasmPath, E2E_AVM: avmPath, E2E_BOOT_WASM: bootWasmPath, E2E_BOOT_IMAGE: imagePath } = process.env;
+const skip =
+  !wasmPath || !avmPath || !bootWasmPath || !imagePath
+    ? "no AtomVM runtime (E2E_WASM/E2E_AVM/E2E_BOOT_WASM/E2E_BOOT_IMAGE not set)"
+    : false;
 
 let app = null;
+let booting = null;
+// What a built worker has: the module carrying the build id and boot.bin.
 function getApp() {
   app ??= {
+    wasmModule: new WebAssembly.Module(fs.readFileSync(bootWasmPath)),
+    bootImage: new Uint8Array(fs.readFileSync(imagePath)),
+  };
+  return app;
+}
+// The runtime's own module and the archive, booted in the isolate.
+function getBooting() {
+  booting ??= {
     wasmModule: new WebAssembly.Module(fs.readFileSync(wasmPath)),
     avmBytes: new Uint8Array(fs.readFileSync(avmPath)),
   };
-  return app;
+  return booting;
 }
 
 async function serve(method, path, { body, headers, env = {} } = {}) {
@@ -58,8 +74,50 @@ test("each request starts from the boot snapshot: nothing an earlier one left is
   assert.deepEqual((await serve("GET", "/state/leak")).json(), { atom_existed: false, registered: false });
 });
 
+test("the boot image made at build time is, byte for byte, the memory a boot in the isolate leaves", { skip }, () => {
+  const booted = new AppRuntime(getBooting().wasmModule, getBooting().avmBytes);
+  const logger = recordingLogger();
+  assert.equal(booted.boot(logger), null, logger.err.join("\n"));
+  const imaged = new AppRuntime(getApp().wasmModule, null, getApp().bootImage);
+  assert.equal(imaged.boot(logger), null, logger.err.join("\n"));
+  const a = new Uint8Array(booted.memory.buffer);
+  const b = new Uint8Array(imaged.memory.buffer);
+  assert.equal(b.length, a.length, "memory size");
+  let differ = 0;
+  let first = -1;
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] !== b[i]) {
+      differ++;
+      if (first < 0) first = i;
+    }
+  }
+  assert.equal(differ, 0, `${differ} bytes differ, the first at ${first}`);
+  assert.equal(imaged.snapshot.length, booted.snapshot.length, "the snapshot's end (heap high-water mark)");
+  assert.deepEqual(imaged.tail, booted.tail);
+  assertTailCoversMemory(imaged);
+});
+
+test("a boot image is refused by a module it was not made for", { skip }, async () => {
+  const logger = recordingLogger();
+  const res = await handleRequest(new Request("http://w.test/health"), {}, collectingCtx(), {
+    wasmModule: getBooting().wasmModule,
+    bootImage: getApp().bootImage,
+    logger,
+  });
+  assert.equal(res.status, 500);
+  assert.match(logger.err.join("\n"), /boot\.bin \(build [0-9a-f]{32}\) was not made for this atomvm\.wasm \(build none\)/);
+  const damaged = getApp().bootImage.slice(0, 100);
+  const res2 = await handleRequest(new Request("http://w.test/health"), {}, collectingCtx(), {
+    wasmModule: getApp().wasmModule,
+    bootImage: damaged,
+    logger,
+  });
+  assert.equal(res2.status, 500);
+  assert.match(logger.err.join("\n"), /boot\.bin is damaged/);
+});
+
 test("the boot snapshot holds every nonzero byte of the booted VM's memory", { skip }, () => {
-  const rt = new AppRuntime(getApp().wasmModule, getApp().avmBytes);
+  const rt = new AppRuntime(getBooting().wasmModule, getBooting().avmBytes);
   const logger = recordingLogger();
   assert.equal(rt.boot(logger), null, logger.err.join("\n"));
   assertTailCoversMemory(rt);

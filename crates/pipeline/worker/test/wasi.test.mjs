@@ -93,19 +93,19 @@ test("exit codes and traps", () => {
   assert.equal(runProbe({ stdin: "exit:7" }).code, 7);
   assert.equal(runProbe({ stdin: "exit:0" }).code, 0);
   const logger = recordingLogger();
-  const run = runInstance(vmProbeModule(), enc.encode("x"), enc.encode("trap!"), logger);
+  const run = runInstance(vmProbeModule(), { avmBytes: enc.encode("x") }, enc.encode("trap!"), logger);
   assert.equal(run.response, null);
   assert.equal(run.exitCode, null);
   assert.match(run.trap, /unreachable/);
   // proc_exit inside ew_run is the run's exit code.
-  assert.equal(runInstance(vmProbeModule(), enc.encode("x"), enc.encode("exit:5"), logger).exitCode, 5);
+  assert.equal(runInstance(vmProbeModule(), { avmBytes: enc.encode("x") }, enc.encode("exit:5"), logger).exitCode, 5);
 });
 
 test("runInstance uses the fixed argv, boots once and runs a fresh instance each time", () => {
   const logger = recordingLogger();
   const avm = enc.encode("12345678");
-  const a = runInstance(vmProbeModule(), avm, enc.encode("one"), logger);
-  const b = runInstance(vmProbeModule(), avm, enc.encode("two"), logger);
+  const a = runInstance(vmProbeModule(), { avmBytes: avm }, enc.encode("one"), logger);
+  const b = runInstance(vmProbeModule(), { avmBytes: avm }, enc.encode("two"), logger);
   assert.equal(dec.decode(a.response), "one");
   assert.equal(dec.decode(b.response), "two");
   const r = report(logger.out);
