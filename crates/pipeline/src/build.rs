@@ -751,7 +751,7 @@ struct Collected {
 struct CallCheck {
     /// The runtime's BIFs and NIFs (`None`: a runtime that does not list
     /// them; nothing is checked).
-    native: Option<ew_runtime::compile::NativeFunctions>,
+    native: Option<ew_runtime::locate::NativeFunctions>,
     allow: bool,
     keep: Vec<String>,
 }
@@ -1151,7 +1151,7 @@ pub(crate) fn gzip_len(bytes: &[u8]) -> u64 {
     enc.finish().expect("writing to a Vec cannot fail").len() as u64
 }
 
-pub(crate) use ew_runtime::sha256_hex;
+pub(crate) use ew_runtime::digest::sha256_hex;
 
 /// Writes through a temporary file renamed over the target: readers
 /// (wrangler's watcher) see the old file or the new one.

@@ -8,7 +8,7 @@
 //! not the user's to fix: they are counted and listed by `--explain`.
 
 use crate::build::{display_module, Origin};
-use ew_runtime::compile::NativeFunctions;
+use ew_runtime::locate::NativeFunctions;
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 

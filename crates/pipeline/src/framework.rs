@@ -44,7 +44,7 @@ pub fn key(toolchain: &Toolchain) -> String {
     format!("{}-{}", toolchain.key(), hex(&digest[..8]))
 }
 
-pub(crate) use ew_runtime::hex;
+pub(crate) use ew_runtime::digest::hex;
 
 /// The compiled framework.
 #[derive(Debug, Clone)]

@@ -36,7 +36,7 @@ impl TreeDigest {
             h.update([0, u8::from(*exec)]);
             h.update(digest);
         }
-        crate::hex(&h.finalize())
+        crate::digest::hex(&h.finalize())
     }
 
     /// The digest of the files under `root` (a `.git` directory and our
