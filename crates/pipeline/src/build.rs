@@ -4,6 +4,7 @@
 //! of every input of the archive. When no source changed, elixirc is not run;
 //! when the archive's inputs did not change, the archive is not rewritten.
 
+use crate::atomic::write_dir;
 use crate::compile_server;
 use crate::framework::{self, hex};
 use crate::process::{self, Cmd};
@@ -401,13 +402,6 @@ fn compile_app(
     sources: &[PathBuf],
     report: Reporter<'_>,
 ) -> Result<()> {
-    let build = project.build_dir();
-    std::fs::create_dir_all(&build)
-        .with_context(|| format!("could not create {}", build.display()))?;
-    let staging = tempfile::Builder::new()
-        .prefix(".ebin-")
-        .tempdir_in(&build)
-        .with_context(|| format!("could not create a directory in {}", build.display()))?;
     let relative: Vec<PathBuf> = sources
         .iter()
         .map(|s| {
@@ -416,55 +410,31 @@ fn compile_app(
                 .unwrap_or_else(|_| s.clone())
         })
         .collect();
-    // The warm compile server when it can be used, else elixirc.
-    let mut printed = None;
-    if compile_server::enabled() {
-        match compile_server::compile(project, &fw.ebin, &fw.key, &relative, staging.path())
-            .context("the application did not compile")?
-        {
-            compile_server::Outcome::Compiled(text) => printed = Some(text),
-            compile_server::Outcome::Unavailable(why) => report(Event::Warning(format!(
-                "compile server unavailable, using elixirc: {why}"
-            ))),
-        }
-    }
-    let printed = match printed {
-        Some(text) => text,
-        None => {
-            Cmd::new(&toolchain.elixirc, &project.root)
-                .arg("-pa")
-                .arg(&fw.ebin)
-                .arg("-o")
-                .arg(staging.path())
-                .args(&relative)
-                .capture()
+    let printed = write_dir(&project.ebin_dir(), |staging| {
+        // The warm compile server when it can be used, else elixirc.
+        if compile_server::enabled() {
+            match compile_server::compile(project, &fw.ebin, &fw.key, &relative, staging)
                 .context("the application did not compile")?
-                .stderr
+            {
+                compile_server::Outcome::Compiled(text) => return Ok(text),
+                compile_server::Outcome::Unavailable(why) => report(Event::Warning(format!(
+                    "compile server unavailable, using elixirc: {why}"
+                ))),
+            }
         }
-    };
+        Ok(Cmd::new(&toolchain.elixirc, &project.root)
+            .arg("-pa")
+            .arg(&fw.ebin)
+            .arg("-o")
+            .arg(staging)
+            .args(&relative)
+            .capture()
+            .context("the application did not compile")?
+            .stderr)
+    })?;
     let warnings = printed.trim_end();
     if !warnings.is_empty() {
         report(Event::Output(warnings.to_string()));
-    }
-    let ebin = project.ebin_dir();
-    let old = build.join(".ebin-old");
-    if old.exists() {
-        std::fs::remove_dir_all(&old)
-            .with_context(|| format!("could not remove {}", old.display()))?;
-    }
-    if ebin.exists() {
-        std::fs::rename(&ebin, &old)
-            .with_context(|| format!("could not move {} aside", ebin.display()))?;
-    }
-    let staged = staging.keep();
-    std::fs::rename(&staged, &ebin)
-        .with_context(|| format!("could not move the compiled beams to {}", ebin.display()))?;
-    // 0700 from the temp dir is needlessly strict for build output.
-    use std::os::unix::fs::PermissionsExt as _;
-    let _ = std::fs::set_permissions(&ebin, std::fs::Permissions::from_mode(0o755));
-    if old.exists() {
-        std::fs::remove_dir_all(&old)
-            .with_context(|| format!("could not remove {}", old.display()))?;
     }
     Ok(())
 }
@@ -477,29 +447,16 @@ fn copy_framework_for_tests(project: &Project, fw: &framework::Compiled) -> Resu
     if std::fs::read_to_string(&key_file).is_ok_and(|k| k == fw.key) {
         return Ok(());
     }
-    let build = project.build_dir();
-    std::fs::create_dir_all(&build)
-        .with_context(|| format!("could not create {}", build.display()))?;
-    let staging = tempfile::Builder::new()
-        .prefix(".framework-")
-        .tempdir_in(&build)
-        .with_context(|| format!("could not create a directory in {}", build.display()))?;
-    for beam in framework::beams_in(&fw.ebin)? {
-        let to = staging
-            .path()
-            .join(beam.file_name().expect("a beam has a name"));
-        std::fs::copy(&beam, &to)
-            .with_context(|| format!("could not copy {} to {}", beam.display(), to.display()))?;
-    }
-    std::fs::write(staging.path().join(".key"), &fw.key)
-        .with_context(|| format!("could not write in {}", staging.path().display()))?;
-    if dir.exists() {
-        std::fs::remove_dir_all(&dir)
-            .with_context(|| format!("could not remove {}", dir.display()))?;
-    }
-    std::fs::rename(staging.keep(), &dir)
-        .with_context(|| format!("could not create {}", dir.display()))?;
-    Ok(())
+    write_dir(&dir, |staging| {
+        for beam in framework::beams_in(&fw.ebin)? {
+            let to = staging.join(beam.file_name().expect("a beam has a name"));
+            std::fs::copy(&beam, &to).with_context(|| {
+                format!("could not copy {} to {}", beam.display(), to.display())
+            })?;
+        }
+        std::fs::write(staging.join(".key"), &fw.key)
+            .with_context(|| format!("could not write in {}", staging.display()))
+    })
 }
 
 /// The archive's inputs: app beam contents, framework key and the stdlib

@@ -291,19 +291,16 @@ fn install_files(id: &str, mut files: BTreeMap<String, Vec<u8>>) -> Result<Runti
     crate::compile::check_module(wasm)?;
 
     let out = crate::cache::runtime_dir(id)?;
-    let parent = out.parent().context("no parent")?;
-    fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
-    let staging = tempfile::Builder::new()
-        .prefix(".runtime-staging-")
-        .tempdir_in(parent)?;
-    fs::create_dir_all(staging.path().join("stdlib"))?;
-    for (path, bytes) in &listed {
-        fs::write(staging.path().join(path), bytes)?;
-    }
-    let mut f = fs::File::create(staging.path().join("runtime.json"))?;
-    f.write_all(&manifest)?;
-    f.sync_all()?;
-    crate::compile::replace_dir(staging.keep(), &out)?;
+    crate::atomic::write_dir(&out, |staging| {
+        fs::create_dir_all(staging.join("stdlib"))?;
+        for (path, bytes) in &listed {
+            fs::write(staging.join(path), bytes)?;
+        }
+        let mut f = fs::File::create(staging.join("runtime.json"))?;
+        f.write_all(&manifest)?;
+        f.sync_all()?;
+        Ok(())
+    })?;
     Runtime::open(&out, crate::Origin::Installed)
 }
 

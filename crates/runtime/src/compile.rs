@@ -137,25 +137,20 @@ pub fn build(opts: &BuildOptions, progress: Reporter<'_>) -> Result<Runtime> {
         action: "Compiling",
         detail: "AtomVM's estdlib (erlc) and exavmlib (elixirc)".into(),
     });
-    let parent = out.parent().context("the output directory has no parent")?;
-    fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
-    let staging = tempfile::Builder::new()
-        .prefix(".runtime-staging-")
-        .tempdir_in(parent)
-        .with_context(|| format!("creating a staging directory in {}", parent.display()))?;
-    compile_stdlib(&tools, &atomvm, &staging.path().join("stdlib"))?;
-    fs::write(staging.path().join("atomvm.wasm"), &wasm_bytes)?;
-    let functions = native_functions(&atomvm, &adapter_dir)?;
-    let manifest = manifest(&id, staging.path(), &tools, &atomvm, &functions)?;
-    let mut json = serde_json::to_vec_pretty(&manifest)?;
-    json.push(b'\n');
-    fs::write(staging.path().join("runtime.json"), json)?;
-
-    progress(Progress::Step {
-        action: "Installing",
-        detail: format!("runtime into {}", out.display()),
-    });
-    replace_dir(staging.keep(), &out)?;
+    crate::atomic::write_dir(&out, |staging| {
+        compile_stdlib(&tools, &atomvm, &staging.join("stdlib"))?;
+        fs::write(staging.join("atomvm.wasm"), &wasm_bytes)?;
+        let functions = native_functions(&atomvm, &adapter_dir)?;
+        let manifest = manifest(&id, staging, &tools, &atomvm, &functions)?;
+        let mut json = serde_json::to_vec_pretty(&manifest)?;
+        json.push(b'\n');
+        fs::write(staging.join("runtime.json"), json)?;
+        progress(Progress::Step {
+            action: "Installing",
+            detail: format!("runtime into {}", out.display()),
+        });
+        Ok(())
+    })?;
     progress(Progress::Step {
         action: "Finished",
         detail: format!(
@@ -178,26 +173,6 @@ fn estimate(to_compile: usize, jobs: usize, link_cached: bool) -> String {
     } else {
         format!("{} minutes", (secs / 60.0).round() as u64)
     }
-}
-
-/// Puts the finished `staged` directory at `out`: the old one (if any) is
-/// moved aside first and removed after, so `out` is always whole.
-pub fn replace_dir(staged: PathBuf, out: &Path) -> Result<()> {
-    if out.exists() {
-        let parent = out.parent().context("no parent")?;
-        let old = tempfile::Builder::new()
-            .prefix(".runtime-old-")
-            .tempdir_in(parent)?;
-        let parked = old.path().join("runtime");
-        fs::rename(out, &parked).with_context(|| format!("moving {} aside", out.display()))?;
-        fs::rename(&staged, out)
-            .with_context(|| format!("renaming {} to {}", staged.display(), out.display()))?;
-        // `old` removes the previous runtime when dropped.
-    } else {
-        fs::rename(&staged, out)
-            .with_context(|| format!("renaming {} to {}", staged.display(), out.display()))?;
-    }
-    Ok(())
 }
 
 /// Writes the embedded adapter sources into the build directory (under
