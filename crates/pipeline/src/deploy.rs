@@ -1,8 +1,9 @@
 //! `deploy`: build, then `npx wrangler deploy` with the user's arguments.
 
-use crate::build::{build, BuildOptions, Summary};
+use crate::build::{build, BuildOptions};
 use crate::dev::{run_forwarding, wrangler};
 use crate::project::Project;
+use crate::summary::Summary;
 use crate::{Event, Reporter};
 use anyhow::Result;
 
