@@ -23,6 +23,7 @@ pub mod runtime;
 pub mod state;
 pub mod summary;
 pub mod toolchain;
+pub mod wrangler;
 
 pub use build::{build, BuildOptions};
 pub use ew_runtime::atomic;
