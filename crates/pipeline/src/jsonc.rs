@@ -58,25 +58,25 @@ mod tests {
         assert_eq!(v["a"], "say \"hi\" // not a comment");
     }
 
+    fn error(text: &str) -> String {
+        parse(text).unwrap_err().to_string()
+    }
+
     #[test]
     fn error_points_into_the_file() {
-        let err = parse("{\n  // fine\n  \"a\": nope\n}")
-            .unwrap_err()
-            .to_string();
+        let err = error("{\n  // fine\n  \"a\": nope\n}");
         assert!(err.contains("line 3"), "{err}");
     }
 
     #[test]
     fn lines_after_a_block_comment_keep_their_numbers() {
-        let err = parse("{\n  /* one\n     two\n     three */\n  \"a\": nope\n}")
-            .unwrap_err()
-            .to_string();
+        let err = error("{\n  /* one\n     two\n     three */\n  \"a\": nope\n}");
         assert!(err.contains("line 5 column 9"), "{err}");
     }
 
     #[test]
     fn a_stray_slash_is_named() {
-        let err = parse("{\"a\": 1 / 2}").unwrap_err().to_string();
+        let err = error("{\"a\": 1 / 2}");
         assert!(err.contains("does not start a comment"), "{err}");
     }
 }

@@ -144,7 +144,8 @@ pub fn encode_response(status: Status, payload: &[u8]) -> Result<Vec<u8>> {
     encode_request(status.code(), payload)
 }
 
-fn frame_len(n: usize) -> Result<u32> {
+/// The length field for a payload of `n` bytes, if a frame can hold it.
+pub(crate) fn frame_len(n: usize) -> Result<u32> {
     u32::try_from(n)
         .ok()
         .filter(|&n| n <= u32::MAX - HEADER_LEN as u32)
