@@ -13,8 +13,9 @@
 //! and names the input. It never writes outside `~/.cache/elixir-workers/fuzz-nif/`.
 
 use anyhow::{bail, Context, Result};
-use ew_runtime::compile::{self, settings, Unit};
+use ew_runtime::compile::{self, Unit};
 use ew_runtime::process;
+use ew_runtime::settings;
 use ew_runtime::source::{self, AtomVmSource};
 use sha2::{Digest, Sha256};
 use std::ffi::OsStr;
@@ -153,7 +154,7 @@ fn build(
     let stem = if m32 { "json_fuzz-m32" } else { "json_fuzz" };
     let linked = build_dir.join(format!(
         "{stem}-{}",
-        ew_runtime::hex(&hasher.finalize()[..8])
+        ew_runtime::digest::hex(&hasher.finalize()[..8])
     ));
     if !linked.is_file() {
         let tmp = tempfile::Builder::new()

@@ -5,7 +5,7 @@
 //! `--json` output goes to stdout only; everything else goes to stderr.
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use pipeline::build::{display_module, Summary};
+use pipeline::summary::{display_module, Summary};
 use pipeline::Event;
 use std::io::IsTerminal as _;
 use std::time::Duration;

@@ -28,8 +28,8 @@ fn stand_in_runtime(dir: &Path, id: &str) -> PathBuf {
     let manifest = serde_json::json!({
         "id": id,
         "artifacts": [
-            {"path": "atomvm.wasm", "size": wasm.len(), "sha256": ew_runtime::sha256_hex(&wasm)},
-            {"path": "stdlib/lists.beam", "size": beam.len(), "sha256": ew_runtime::sha256_hex(&beam)},
+            {"path": "atomvm.wasm", "size": wasm.len(), "sha256": ew_runtime::digest::sha256_hex(&wasm)},
+            {"path": "stdlib/lists.beam", "size": beam.len(), "sha256": ew_runtime::digest::sha256_hex(&beam)},
         ],
     });
     std::fs::write(dir.join("runtime.json"), manifest.to_string()).unwrap();
@@ -76,7 +76,7 @@ fn pack_is_deterministic_and_install_from_a_file_checks_its_sha256() {
         sha,
         format!(
             "{}  a.tar.gz\n",
-            ew_runtime::sha256_hex(&std::fs::read(&a).unwrap())
+            ew_runtime::digest::sha256_hex(&std::fs::read(&a).unwrap())
         )
     );
 

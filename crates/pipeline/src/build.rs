@@ -4,16 +4,20 @@
 //! of every input of the archive. When no source changed, elixirc is not run;
 //! when the archive's inputs did not change, the archive is not rewritten.
 
+use crate::atomic::{write as write_atomically, write_dir};
 use crate::compile_server;
-use crate::framework::{self, hex};
+use crate::framework;
 use crate::process::{self, Cmd};
 use crate::project::Project;
 use crate::runtime::Runtime;
 use crate::state::{self, FileStamp, State, WasmStamp};
+use crate::summary::{
+    display_module, ModuleCounts, ModuleFate, Origin, Summary, Unresolved, WorkerFile,
+};
 use crate::toolchain::Toolchain;
 use crate::{Event, Reporter};
 use anyhow::{Context as _, Result};
-use serde::{Deserialize, Serialize};
+use ew_runtime::digest::{hex, sha256_hex};
 use sha2::{Digest as _, Sha256};
 use std::collections::BTreeMap;
 use std::io::Write as _;
@@ -138,87 +142,6 @@ pub struct BuildOptions {
     pub no_install: bool,
     /// Calls nothing answers are warnings instead of errors.
     pub allow_unresolved: bool,
-}
-
-/// Where a module came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Origin {
-    App,
-    Framework,
-    Stdlib,
-}
-
-/// One module's fate in the tree-shake.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ModuleFate {
-    pub module: String,
-    pub origin: Origin,
-    pub kept: bool,
-    /// For a kept module: one module that reaches it (`None` for the start).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub kept_by: Option<String>,
-    /// For a kept module: the function-level reason (`Router.words/1 calls
-    /// String.split/2`, `an atom in ... names it`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub why: Option<String>,
-    /// Left out before the tree-shake: needs what the WASI runtime lacks.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub unsupported: bool,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ModuleCounts {
-    pub app: usize,
-    pub framework: usize,
-    pub stdlib: usize,
-    pub total: usize,
-    /// Candidates the tree-shake left out.
-    pub dropped: usize,
-    /// Stdlib modules left out as unusable under WASI (see [`WASI_UNSUPPORTED`]).
-    #[serde(default)]
-    pub unsupported: usize,
-}
-
-/// A file of the worker as it will be uploaded.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WorkerFile {
-    /// Relative to the project root.
-    pub path: String,
-    pub bytes: u64,
-    pub gzip_bytes: u64,
-}
-
-/// What a build produced; printed by the CLI, or as JSON with `--json`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Summary {
-    pub project: String,
-    pub root: PathBuf,
-    pub startup_module: String,
-    pub modules: ModuleCounts,
-    /// The kept modules, in archive order.
-    pub module_list: Vec<String>,
-    pub files: Vec<WorkerFile>,
-    pub app_avm_bytes: u64,
-    pub atomvm_wasm_bytes: u64,
-    pub gzip_total_bytes: u64,
-    pub free_limit_bytes: u64,
-    pub paid_limit_bytes: u64,
-    pub warnings: Vec<String>,
-    /// Calls inside the framework's and the stdlib's own code, on paths the
-    /// app reaches, that nothing on this runtime answers (the framework's
-    /// BEAM-only I/O, deprecation warnings, compile-time helpers): they fail
-    /// only if those paths run.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub stdlib_unresolved: Vec<crate::calls::Unresolved>,
-    /// elixirc ran for the application in this build.
-    pub compiled: bool,
-    /// The archive was (re)written in this build.
-    pub packed: bool,
-    pub elapsed_ms: u64,
-    /// With `--explain`: every candidate module, kept or dropped.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub explain: Option<Vec<ModuleFate>>,
 }
 
 /// Builds the project: see the module documentation.
@@ -403,13 +326,6 @@ fn compile_app(
     sources: &[PathBuf],
     report: Reporter<'_>,
 ) -> Result<()> {
-    let build = project.build_dir();
-    std::fs::create_dir_all(&build)
-        .with_context(|| format!("could not create {}", build.display()))?;
-    let staging = tempfile::Builder::new()
-        .prefix(".ebin-")
-        .tempdir_in(&build)
-        .with_context(|| format!("could not create a directory in {}", build.display()))?;
     let relative: Vec<PathBuf> = sources
         .iter()
         .map(|s| {
@@ -418,55 +334,31 @@ fn compile_app(
                 .unwrap_or_else(|_| s.clone())
         })
         .collect();
-    // The warm compile server when it can be used, else elixirc.
-    let mut printed = None;
-    if compile_server::enabled() {
-        match compile_server::compile(project, &fw.ebin, &fw.key, &relative, staging.path())
-            .context("the application did not compile")?
-        {
-            compile_server::Outcome::Compiled(text) => printed = Some(text),
-            compile_server::Outcome::Unavailable(why) => report(Event::Warning(format!(
-                "compile server unavailable, using elixirc: {why}"
-            ))),
-        }
-    }
-    let printed = match printed {
-        Some(text) => text,
-        None => {
-            Cmd::new(&toolchain.elixirc, &project.root)
-                .arg("-pa")
-                .arg(&fw.ebin)
-                .arg("-o")
-                .arg(staging.path())
-                .args(&relative)
-                .capture()
+    let printed = write_dir(&project.ebin_dir(), |staging| {
+        // The warm compile server when it can be used, else elixirc.
+        if compile_server::enabled() {
+            match compile_server::compile(project, &fw.ebin, &fw.key, &relative, staging)
                 .context("the application did not compile")?
-                .stderr
+            {
+                compile_server::Outcome::Compiled(text) => return Ok(text),
+                compile_server::Outcome::Unavailable(why) => report(Event::Warning(format!(
+                    "compile server unavailable, using elixirc: {why}"
+                ))),
+            }
         }
-    };
+        Ok(Cmd::new(&toolchain.elixirc, &project.root)
+            .arg("-pa")
+            .arg(&fw.ebin)
+            .arg("-o")
+            .arg(staging)
+            .args(&relative)
+            .capture()
+            .context("the application did not compile")?
+            .stderr)
+    })?;
     let warnings = printed.trim_end();
     if !warnings.is_empty() {
         report(Event::Output(warnings.to_string()));
-    }
-    let ebin = project.ebin_dir();
-    let old = build.join(".ebin-old");
-    if old.exists() {
-        std::fs::remove_dir_all(&old)
-            .with_context(|| format!("could not remove {}", old.display()))?;
-    }
-    if ebin.exists() {
-        std::fs::rename(&ebin, &old)
-            .with_context(|| format!("could not move {} aside", ebin.display()))?;
-    }
-    let staged = staging.keep();
-    std::fs::rename(&staged, &ebin)
-        .with_context(|| format!("could not move the compiled beams to {}", ebin.display()))?;
-    // 0700 from the temp dir is needlessly strict for build output.
-    use std::os::unix::fs::PermissionsExt as _;
-    let _ = std::fs::set_permissions(&ebin, std::fs::Permissions::from_mode(0o755));
-    if old.exists() {
-        std::fs::remove_dir_all(&old)
-            .with_context(|| format!("could not remove {}", old.display()))?;
     }
     Ok(())
 }
@@ -479,29 +371,16 @@ fn copy_framework_for_tests(project: &Project, fw: &framework::Compiled) -> Resu
     if std::fs::read_to_string(&key_file).is_ok_and(|k| k == fw.key) {
         return Ok(());
     }
-    let build = project.build_dir();
-    std::fs::create_dir_all(&build)
-        .with_context(|| format!("could not create {}", build.display()))?;
-    let staging = tempfile::Builder::new()
-        .prefix(".framework-")
-        .tempdir_in(&build)
-        .with_context(|| format!("could not create a directory in {}", build.display()))?;
-    for beam in framework::beams_in(&fw.ebin)? {
-        let to = staging
-            .path()
-            .join(beam.file_name().expect("a beam has a name"));
-        std::fs::copy(&beam, &to)
-            .with_context(|| format!("could not copy {} to {}", beam.display(), to.display()))?;
-    }
-    std::fs::write(staging.path().join(".key"), &fw.key)
-        .with_context(|| format!("could not write in {}", staging.path().display()))?;
-    if dir.exists() {
-        std::fs::remove_dir_all(&dir)
-            .with_context(|| format!("could not remove {}", dir.display()))?;
-    }
-    std::fs::rename(staging.keep(), &dir)
-        .with_context(|| format!("could not create {}", dir.display()))?;
-    Ok(())
+    write_dir(&dir, |staging| {
+        for beam in framework::beams_in(&fw.ebin)? {
+            let to = staging.join(beam.file_name().expect("a beam has a name"));
+            std::fs::copy(&beam, &to).with_context(|| {
+                format!("could not copy {} to {}", beam.display(), to.display())
+            })?;
+        }
+        std::fs::write(staging.join(".key"), &fw.key)
+            .with_context(|| format!("could not write in {}", staging.display()))
+    })
 }
 
 /// The archive's inputs: app beam contents, framework key and the stdlib
@@ -574,7 +453,7 @@ pub struct PackedApp {
     /// that nothing answers.
     pub warnings: Vec<String>,
     /// See [`Summary::stdlib_unresolved`].
-    pub stdlib_unresolved: Vec<crate::calls::Unresolved>,
+    pub stdlib_unresolved: Vec<Unresolved>,
     /// With `explain`: every candidate module, kept or dropped.
     pub explain: Option<Vec<ModuleFate>>,
 }
@@ -753,7 +632,7 @@ struct Collected {
 struct CallCheck {
     /// The runtime's BIFs and NIFs (`None`: a runtime that does not list
     /// them; nothing is checked).
-    native: Option<ew_runtime::compile::NativeFunctions>,
+    native: Option<ew_runtime::locate::NativeFunctions>,
     allow: bool,
     keep: Vec<String>,
 }
@@ -969,11 +848,6 @@ fn shake_and_pack(
     })
 }
 
-/// `Elixir.MyApp` → `MyApp`; Erlang modules stay as they are.
-pub fn display_module(name: &str) -> &str {
-    name.strip_prefix("Elixir.").unwrap_or(name)
-}
-
 /// Writes the JS shim into `_build/worker/src/` where it differs, with
 /// `budget.js` from the project's settings.
 fn lay_out_worker(project: &Project) -> Result<()> {
@@ -1159,14 +1033,6 @@ pub(crate) fn gzip_len(bytes: &[u8]) -> u64 {
     enc.finish().expect("writing to a Vec cannot fail").len() as u64
 }
 
-pub(crate) use ew_runtime::sha256_hex;
-
-/// Writes through a temporary file renamed over the target: readers
-/// (wrangler's watcher) see the old file or the new one.
-pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    crate::atomic::write(path, bytes)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1186,15 +1052,5 @@ mod tests {
         assert!(size_warning(PAID_LIMIT + 1)
             .unwrap()
             .contains("cannot be deployed"));
-    }
-
-    #[test]
-    fn atomic_write_replaces() {
-        let tmp = tempfile::tempdir().unwrap();
-        let p = tmp.path().join("f");
-        write_atomically(&p, b"one").unwrap();
-        write_atomically(&p, b"two").unwrap();
-        assert_eq!(std::fs::read(&p).unwrap(), b"two");
-        assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 1);
     }
 }

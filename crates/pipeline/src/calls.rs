@@ -7,46 +7,17 @@
 //! turns that into warnings. Calls that only the stdlib's own code makes are
 //! not the user's to fix: they are counted and listed by `--explain`.
 
-use crate::build::{display_module, Origin};
-use ew_runtime::compile::NativeFunctions;
-use serde::{Deserialize, Serialize};
+use crate::summary::{display_module, Origin, Unresolved};
+use ew_runtime::locate::NativeFunctions;
 use std::collections::HashSet;
-
-/// One call nothing answers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Unresolved {
-    /// `Module.fun/arity` of the caller.
-    pub caller: String,
-    /// Where the caller comes from.
-    pub origin: Origin,
-    /// `Module.fun/arity` of the callee.
-    pub target: String,
-    /// Why it cannot be answered.
-    pub reason: String,
-}
-
-impl std::fmt::Display for Unresolved {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let origin = match self.origin {
-            Origin::App => "the app",
-            Origin::Framework => "the framework",
-            Origin::Stdlib => "the stdlib",
-        };
-        write!(
-            f,
-            "{} ({origin}) calls {}: {}",
-            self.caller, self.target, self.reason
-        )
-    }
-}
 
 fn mfa(m: &str, f: &str, a: u32) -> String {
     format!("{}.{f}/{a}", display_module(m))
 }
 
 /// Sorts the shake's external calls into those nothing answers, by origin.
-/// `origin` gives a caller module's origin; `exists_in_elixir` tells whether
-/// a module is part of Elixir's own stdlib (for the message).
+/// `origin` gives a caller module's origin; `left_out` says why a module
+/// is not shipped when the build left it out on purpose (for the message).
 pub fn unresolved(
     external: &[avm::ExternalCall],
     native: &NativeFunctions,

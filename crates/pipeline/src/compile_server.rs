@@ -136,7 +136,7 @@ pub fn compile_with(
     // script's digest is part of the key, so such a server is replaced.
     let key = format!(
         "{key}-{}",
-        &crate::build::sha256_hex(SCRIPT.as_bytes())[..16]
+        &ew_runtime::digest::sha256_hex(SCRIPT.as_bytes())[..16]
     );
 
     // One build at a time per project: the server serves one request at a
@@ -463,10 +463,10 @@ fn start(
     let script_dir = crate::framework::cache_root()?;
     std::fs::create_dir_all(&script_dir)
         .with_context(|| format!("could not create {}", script_dir.display()))?;
-    let digest = crate::build::sha256_hex(SCRIPT.as_bytes());
+    let digest = ew_runtime::digest::sha256_hex(SCRIPT.as_bytes());
     let script = script_dir.join(format!("compile_server-{}.exs", &digest[..16]));
     if !script.is_file() {
-        crate::build::write_atomically(&script, SCRIPT.as_bytes())?;
+        crate::atomic::write(&script, SCRIPT.as_bytes())?;
     }
     let mut child = Cmd::tool(process::ELIXIR, &project.root)?
         .arg("-pa")

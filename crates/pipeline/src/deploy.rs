@@ -1,8 +1,9 @@
 //! `deploy`: build, then `npx wrangler deploy` with the user's arguments.
 
-use crate::build::{build, BuildOptions, Summary};
-use crate::dev::{run_forwarding, wrangler};
+use crate::build::{build, BuildOptions};
 use crate::project::Project;
+use crate::summary::Summary;
+use crate::wrangler;
 use crate::{Event, Reporter};
 use anyhow::Result;
 
@@ -22,11 +23,11 @@ pub fn deploy(
     let summary = build(project, &opts.build, report)?;
     let mut args = vec!["deploy".to_string()];
     args.extend(opts.wrangler_args.iter().cloned());
-    let cmd = wrangler(project, &args)?;
+    let cmd = wrangler::command(project, &args)?;
     report(Event::Step {
         action: "Deploying",
         detail: cmd.display(),
     });
-    let code = run_forwarding(&cmd, || {})?;
+    let code = wrangler::run(&cmd, || {})?;
     Ok((summary, code))
 }

@@ -5,6 +5,7 @@
 use crate::process::Cmd;
 use crate::toolchain::Toolchain;
 use anyhow::{Context as _, Result};
+use ew_runtime::digest::hex;
 use sha2::{Digest as _, Sha256};
 use std::path::{Path, PathBuf};
 
@@ -43,8 +44,6 @@ pub fn key(toolchain: &Toolchain) -> String {
     let digest = h.finalize();
     format!("{}-{}", toolchain.key(), hex(&digest[..8]))
 }
-
-pub(crate) use ew_runtime::hex;
 
 /// The compiled framework.
 #[derive(Debug, Clone)]

@@ -1,9 +1,20 @@
-//! Just enough JSONC (JSON with comments and trailing commas, the format of
-//! `wrangler.jsonc`) to read a few settings with serde_json.
+//! JSONC (JSON with comments and trailing commas: `wrangler.jsonc`,
+//! `elixir-workers.json`) read into serde_json values.
 //!
-//! No maintained crate in the workspace parses JSONC; comments and trailing
-//! commas are blanked out here (keeping byte offsets, so serde_json's line and
-//! column in an error still point into the original file).
+//! The `json-strip-comments` crate blanks comments and trailing commas out
+//! with spaces in place, so every byte keeps its offset and serde_json's line
+//! and column in an error point into the file as written. Two things it does
+//! differently from JSONC are handled or accepted here: it blanks the line
+//! breaks inside a block comment too (they are put back, or every line after
+//! such a comment would be misnumbered), and it also takes `#` to start a
+//! line comment, so a file with one is read here where wrangler would refuse
+//! it (wrangler then says so itself).
+//!
+//! Nothing here edits a file: `build` only creates a missing `wrangler.jsonc`
+//! from its template, so comments and formatting never have to survive a
+//! write, and a parser with a syntax tree for editing in place (the
+//! `jsonc-parser` crate's CST) is not needed; its current release (0.34)
+//! also uses let chains, which need a newer Rust than this workspace's 1.85.
 
 use anyhow::{Context as _, Result};
 use std::path::Path;
@@ -16,73 +27,15 @@ pub fn read(path: &Path) -> Result<serde_json::Value> {
 }
 
 pub fn parse(text: &str) -> Result<serde_json::Value> {
-    Ok(serde_json::from_str(&strip(text))?)
-}
-
-/// Replaces comments and trailing commas with spaces.
-fn strip(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = bytes.to_vec();
-    let mut i = 0;
-    let mut in_string = false;
-    // Index of the last comma seen outside strings with only blanks after it.
-    let mut pending_comma: Option<usize> = None;
-    while i < bytes.len() {
-        let b = bytes[i];
-        if in_string {
-            match b {
-                b'\\' => i += 1,
-                b'"' => in_string = false,
-                _ => {}
-            }
-            i += 1;
-            continue;
-        }
-        match b {
-            b'"' => {
-                in_string = true;
-                pending_comma = None;
-                i += 1;
-            }
-            b'/' if bytes.get(i + 1) == Some(&b'/') => {
-                while i < bytes.len() && bytes[i] != b'\n' {
-                    out[i] = b' ';
-                    i += 1;
-                }
-            }
-            b'/' if bytes.get(i + 1) == Some(&b'*') => {
-                let start = i;
-                i += 2;
-                while i < bytes.len() && !(bytes[i] == b'*' && bytes.get(i + 1) == Some(&b'/')) {
-                    i += 1;
-                }
-                let end = (i + 2).min(bytes.len());
-                for (j, byte) in out.iter_mut().enumerate().take(end).skip(start) {
-                    if bytes[j] != b'\n' {
-                        *byte = b' ';
-                    }
-                }
-                i = end;
-            }
-            b',' => {
-                pending_comma = Some(i);
-                i += 1;
-            }
-            b'}' | b']' => {
-                if let Some(c) = pending_comma.take() {
-                    out[c] = b' ';
-                }
-                i += 1;
-            }
-            b' ' | b'\t' | b'\r' | b'\n' => i += 1,
-            _ => {
-                pending_comma = None;
-                i += 1;
-            }
+    let mut json = text.as_bytes().to_vec();
+    json_strip_comments::strip_slice(&mut json)
+        .context("a `/` outside a string does not start a comment")?;
+    for (stripped, &original) in json.iter_mut().zip(text.as_bytes()) {
+        if original == b'\n' {
+            *stripped = b'\n';
         }
     }
-    // Only ASCII bytes were replaced by ASCII spaces, so this stays UTF-8.
-    String::from_utf8(out).expect("stripping keeps UTF-8")
+    Ok(serde_json::from_slice(&json)?)
 }
 
 #[cfg(test)]
@@ -105,11 +58,25 @@ mod tests {
         assert_eq!(v["a"], "say \"hi\" // not a comment");
     }
 
+    fn error(text: &str) -> String {
+        parse(text).unwrap_err().to_string()
+    }
+
     #[test]
     fn error_points_into_the_file() {
-        let err = parse("{\n  // fine\n  \"a\": nope\n}")
-            .unwrap_err()
-            .to_string();
+        let err = error("{\n  // fine\n  \"a\": nope\n}");
         assert!(err.contains("line 3"), "{err}");
+    }
+
+    #[test]
+    fn lines_after_a_block_comment_keep_their_numbers() {
+        let err = error("{\n  /* one\n     two\n     three */\n  \"a\": nope\n}");
+        assert!(err.contains("line 5 column 9"), "{err}");
+    }
+
+    #[test]
+    fn a_stray_slash_is_named() {
+        let err = error("{\"a\": 1 / 2}");
+        assert!(err.contains("does not start a comment"), "{err}");
     }
 }

@@ -22,13 +22,16 @@ pub mod project;
 pub mod protocols;
 pub mod runtime;
 pub mod state;
+pub mod summary;
 pub mod toolchain;
+pub mod wrangler;
 
-pub use build::{build, BuildOptions, Summary};
+pub use build::{build, BuildOptions};
 pub use ew_runtime::atomic;
 pub use process::ToolFailed;
 pub use project::Project;
 pub use runtime::Runtime;
+pub use summary::Summary;
 
 /// Progress reported while a command runs.
 #[derive(Debug, Clone)]

@@ -4,11 +4,13 @@
 //! relative paths as in the project (so `wrangler deploy` works in the
 //! unpacked directory) plus `elixir-workers-manifest.json`.
 
-use crate::build::{build, sha256_hex, BuildOptions, Summary};
+use crate::build::{build, BuildOptions};
 use crate::project::Project;
 use crate::runtime::Runtime;
+use crate::summary::Summary;
 use crate::Reporter;
 use anyhow::{Context as _, Result};
+use ew_runtime::digest::sha256_hex;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 

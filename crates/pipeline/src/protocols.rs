@@ -8,6 +8,7 @@
 
 use crate::process::{Cmd, ELIXIR};
 use anyhow::{Context as _, Result};
+use ew_runtime::digest::hex;
 use sha2::{Digest as _, Sha256};
 use std::path::{Path, PathBuf};
 
@@ -34,36 +35,27 @@ pub fn key(base: &str, app_beams: &[PathBuf]) -> Result<String> {
             h.update(beam.module_name());
         }
     }
-    Ok(crate::framework::hex(&h.finalize()))
+    Ok(hex(&h.finalize()))
 }
 
-/// Consolidates the protocols of `paths` into `out` (replaced whole, through
-/// a staging directory next to it).
+/// Consolidates the protocols of `paths` into `out`, which is replaced
+/// whole once consolidation succeeded.
 pub fn consolidate(project_root: &Path, out: &Path, paths: &[&Path]) -> Result<()> {
-    let parent = out
-        .parent()
-        .context("no parent for the consolidated directory")?;
-    std::fs::create_dir_all(parent)
-        .with_context(|| format!("could not create {}", parent.display()))?;
-    let staging = tempfile::Builder::new()
-        .prefix(".consolidated-")
-        .tempdir_in(parent)
-        .with_context(|| format!("could not create a directory in {}", parent.display()))?;
-    let script = staging.path().join("protocols.exs");
-    std::fs::write(&script, SCRIPT)
-        .with_context(|| format!("could not write {}", script.display()))?;
-    let beams = staging.path().join("ebin");
-    std::fs::create_dir_all(&beams)?;
-    Cmd::tool(ELIXIR, project_root)?
-        .arg(&script)
-        .arg(&beams)
-        .args(paths.iter().map(|p| p.as_os_str()))
-        .capture()
-        .context("consolidating protocols")?;
-    if out.exists() {
-        std::fs::remove_dir_all(out)
-            .with_context(|| format!("could not remove {}", out.display()))?;
-    }
-    std::fs::rename(&beams, out).with_context(|| format!("could not create {}", out.display()))?;
-    Ok(())
+    crate::atomic::write_dir(out, |beams| {
+        // The script goes beside the output, not into it.
+        let script = tempfile::Builder::new()
+            .prefix(".protocols-")
+            .suffix(".exs")
+            .tempfile_in(beams.parent().unwrap_or(Path::new(".")))
+            .context("could not create a file for the consolidation script")?;
+        std::fs::write(script.path(), SCRIPT)
+            .with_context(|| format!("could not write {}", script.path().display()))?;
+        Cmd::tool(ELIXIR, project_root)?
+            .arg(script.path())
+            .arg(beams)
+            .args(paths.iter().map(|p| p.as_os_str()))
+            .capture()
+            .context("consolidating protocols")?;
+        Ok(())
+    })
 }

@@ -3,7 +3,7 @@
 //!
 //! A missing or unreadable state file only costs a full build.
 
-use crate::build::Summary;
+use crate::summary::Summary;
 use anyhow::{Context as _, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -73,7 +73,7 @@ impl FileStamp {
         Ok(FileStamp {
             size: meta.len(),
             mtime_ns: mtime_ns(&meta),
-            sha256: crate::build::sha256_hex(bytes),
+            sha256: ew_runtime::digest::sha256_hex(bytes),
         })
     }
 
@@ -149,7 +149,7 @@ impl State {
                 .collect(),
         };
         let text = serde_json::to_vec_pretty(&disk).context("could not encode the build state")?;
-        crate::build::write_atomically(&dir.join(FILE), &text)
+        crate::atomic::write(&dir.join(FILE), &text)
     }
 }
 
@@ -185,7 +185,7 @@ pub fn stamp_sources(
             _ => {
                 let bytes = std::fs::read(path)
                     .with_context(|| format!("could not read {}", path.display()))?;
-                crate::build::sha256_hex(&bytes)
+                ew_runtime::digest::sha256_hex(&bytes)
             }
         };
         out.push(SourceStamp {

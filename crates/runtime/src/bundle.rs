@@ -74,7 +74,7 @@ pub fn pack(runtime: &Runtime, out: &Path) -> Result<Packed> {
         .to_string();
     write_tar_gz(out, &files)?;
     let bytes = fs::read(out).with_context(|| format!("reading {}", out.display()))?;
-    let sha256 = crate::sha256_hex(&bytes);
+    let sha256 = crate::digest::sha256_hex(&bytes);
     let file_name = out
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -178,7 +178,7 @@ fn check_against_manifest(
         let bytes = files
             .remove(path)
             .ok_or_else(|| anyhow!("{path} is listed in runtime.json but missing"))?;
-        let got = crate::sha256_hex(&bytes);
+        let got = crate::digest::sha256_hex(&bytes);
         if got != want {
             bail!("{path}: sha256 {got}, runtime.json says {want}");
         }
@@ -212,7 +212,7 @@ pub fn install(source: Option<&str>, progress: Reporter<'_>) -> Result<Runtime> 
     } else {
         fs::read(&source).with_context(|| format!("reading {source}"))?
     };
-    let got = crate::sha256_hex(&bytes);
+    let got = crate::digest::sha256_hex(&bytes);
     let (want, from) = match locked_sha256(&id)? {
         Some(sha) => (sha, "runtime.lock".to_string()),
         None => {
@@ -291,19 +291,16 @@ fn install_files(id: &str, mut files: BTreeMap<String, Vec<u8>>) -> Result<Runti
     crate::compile::check_module(wasm)?;
 
     let out = crate::cache::runtime_dir(id)?;
-    let parent = out.parent().context("no parent")?;
-    fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
-    let staging = tempfile::Builder::new()
-        .prefix(".runtime-staging-")
-        .tempdir_in(parent)?;
-    fs::create_dir_all(staging.path().join("stdlib"))?;
-    for (path, bytes) in &listed {
-        fs::write(staging.path().join(path), bytes)?;
-    }
-    let mut f = fs::File::create(staging.path().join("runtime.json"))?;
-    f.write_all(&manifest)?;
-    f.sync_all()?;
-    crate::compile::replace_dir(staging.keep(), &out)?;
+    crate::atomic::write_dir(&out, |staging| {
+        fs::create_dir_all(staging.join("stdlib"))?;
+        for (path, bytes) in &listed {
+            fs::write(staging.join(path), bytes)?;
+        }
+        let mut f = fs::File::create(staging.join("runtime.json"))?;
+        f.write_all(&manifest)?;
+        f.sync_all()?;
+        Ok(())
+    })?;
     Runtime::open(&out, crate::Origin::Installed)
 }
 
@@ -339,7 +336,7 @@ mod tests {
     fn a_manifest_must_list_exactly_the_files() {
         let wasm = b"\0asm".to_vec();
         let manifest = serde_json::to_vec(&serde_json::json!({"artifacts": [
-            {"path": "atomvm.wasm", "size": 4, "sha256": crate::sha256_hex(&wasm)}
+            {"path": "atomvm.wasm", "size": 4, "sha256": crate::digest::sha256_hex(&wasm)}
         ]}))
         .unwrap();
         let mut ok = BTreeMap::from([("atomvm.wasm".to_string(), wasm.clone())]);

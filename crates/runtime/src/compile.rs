@@ -8,6 +8,8 @@
 //! included, so a reader never sees half a runtime.
 
 use crate::identity::{self, ATOMVM_PIN};
+use crate::locate::{sorted_files, NativeFunctions};
+use crate::settings::*;
 use crate::source::{self, AtomVmSource};
 use crate::toolchain::Tools;
 use crate::{process, Progress, Reporter, Runtime};
@@ -21,161 +23,6 @@ use std::process::Command;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
-
-/// The build settings. Every one of them is part of the runtime's id.
-pub mod settings {
-    /// AtomVM's core: `SOURCE_FILES` of `src/libAtomVM/CMakeLists.txt` at
-    /// the pin, minus `jit.c` (this build interprets). The socket, net,
-    /// crypto and ssl sources live in the platform libraries upstream and are
-    /// left out here.
-    pub const CORE_SOURCES: &[&str] = &[
-        "atom",
-        "atom_table",
-        "avmpack",
-        "bif",
-        "bitstring",
-        "context",
-        "debug",
-        "defaultatoms",
-        "dictionary",
-        "dist_nifs",
-        "ets",
-        "ets_hashtable",
-        "externalterm",
-        "globalcontext",
-        "iff",
-        "interop",
-        "intn",
-        "mailbox",
-        "memory",
-        "module",
-        "nifs",
-        "port",
-        "posix_nifs",
-        "refc_binary",
-        "resources",
-        "scheduler",
-        "stacktrace",
-        "term",
-        "timer_list",
-        "unicode",
-        "utils",
-        "valueshashtable",
-    ];
-
-    /// Our adapter, embedded from `atomvm-wasi/src/`.
-    pub const ADAPTER_SOURCES: &[&str] = &[
-        "main",
-        "sys",
-        "platform_nifs",
-        "platform_defaultatoms",
-        "tz",
-        "atom_table_presize",
-        "literal_cache",
-        "heap_mark",
-        "budget",
-        "json_nif",
-        "stdlib_nifs",
-        "float_format",
-        "float_round",
-        "sys_hooks",
-    ];
-
-    /// Per-file defines for the core. `atom_table.c`'s constructor is
-    /// renamed so that `atom_table_presize.c` can wrap it and load the
-    /// default atoms in one batch (that file says why). `module.c`'s literal
-    /// loader is renamed so that `literal_cache.c` can decode each literal
-    /// once per instance instead of into a heap fragment on every use.
-    pub const CORE_FILE_DEFINES: &[(&str, &str)] = &[
-        ("atom_table", "-Datom_table_new=avm_upstream_atom_table_new"),
-        (
-            "module",
-            "-Dmodule_load_literal=avm_upstream_module_load_literal",
-        ),
-    ];
-
-    /// exavmlib modules left out of the stdlib: they drive hardware (GPIO,
-    /// I2C, LEDC) or talk to port drivers (AVMPort), none of which exist
-    /// under WASI; `Base` is one of ours (`atomvm-wasi/lib/Elixir.Base.erl`).
-    pub const EXAVMLIB_EXCLUDED: &[&str] = &["GPIO", "I2C", "LEDC", "AVMPort", "Base"];
-
-    /// Flags for every C file. The defines are AtomVM's CMake options for
-    /// this platform: no SMP and no task driver (one thread), no JIT, stack
-    /// traces and crash dumps on (upstream's defaults). Deliberately absent:
-    /// HAVE_OPEN & co. (apps read nothing from disk), WITH_ZLIB (the packer
-    /// stores literals uncompressed), MINIMUM_OTP_COMPILER_VERSION
-    /// (upstream's default accepts OTP 21+).
-    pub const COMMON_CFLAGS: &[&str] = &[
-        "--target=wasm32-wasi",
-        "-std=gnu11",
-        "-Oz",
-        "-flto=thin",
-        "-g0",
-        "-DNDEBUG",
-        "-DAVM_NO_SMP",
-        "-DAVM_NO_JIT",
-        "-DAVM_CREATE_STACKTRACES",
-        "-DAVM_PRINT_PROCESS_CRASH_DUMPS",
-    ];
-
-    /// A reactor (`_initialize`, then the adapter's `ew_boot` and `ew_run`)
-    /// whose memory is imported as `elixir_workers.memory` and exported
-    /// again: the worker boots once, snapshots the memory, and hands each
-    /// request's fresh instance a memory reset to that snapshot. 512 KiB of
-    /// stack placed first, so an overflow traps instead of overwriting data.
-    ///
-    /// ThinLTO rather than full LTO: both spend minutes on the interpreter's
-    /// one huge function and end within 1 KB of each other after wasm-opt,
-    /// but ThinLTO keeps a per-module cache, so a change to the adapter
-    /// relinks in seconds.
-    pub const LDFLAGS: &[&str] = &[
-        "--target=wasm32-wasi",
-        "-mexec-model=reactor",
-        "-Oz",
-        "-flto=thin",
-        // -Xlinker: -Wl would split the argument at its comma.
-        "-Xlinker",
-        "--import-memory=elixir_workers,memory",
-        "-Wl,--export-memory",
-        // heap_mark.c sees every allocation (it exports the heap's
-        // high-water mark, which bounds what a run can have written).
-        "-Wl,--wrap=malloc",
-        "-Wl,--wrap=calloc",
-        "-Wl,--wrap=realloc",
-        "-Wl,--wrap=aligned_alloc",
-        "-Wl,--wrap=posix_memalign",
-        "-Wl,--gc-sections",
-        "-Wl,--strip-debug",
-        "-Wl,-z,stack-size=524288",
-        "-Wl,--stack-first",
-    ];
-
-    /// AtomVM NIFs our adapter answers instead (`stdlib_nifs.c`): they are
-    /// left out of the NIF table generated from `nifs.gperf`, so the lookup
-    /// falls through to the platform's NIFs. AtomVM's `binary:split` takes
-    /// one pattern and none of `trim`/`trim_all`, which `String.split`
-    /// needs; its `float_to_list/2` and `float_to_binary/2` lack `short`,
-    /// which `Float.to_string/1` needs; its `binary_to_float/1` and
-    /// `list_to_float/1` give infinity past the double range, where OTP's
-    /// (and so `Float.parse/1`) refuse; its `binary:at/2`, `first/1` and
-    /// `last/1` give bytes of 128 and up as negative numbers.
-    pub const NIFS_REPLACED: &[&str] = &[
-        "binary:at/2",
-        "binary:first/1",
-        "binary:last/1",
-        "binary:split/2",
-        "binary:split/3",
-        "erlang:binary_to_float/1",
-        "erlang:float_to_binary/2",
-        "erlang:float_to_list/2",
-        "erlang:list_to_float/1",
-    ];
-
-    /// binaryen's pass over the linked module.
-    pub const WASM_OPT_FLAGS: &[&str] = &["-Oz", "--strip-producers"];
-}
-
-use settings::*;
 
 /// What to build from and where to put it.
 #[derive(Debug, Clone, Default)]
@@ -290,25 +137,20 @@ pub fn build(opts: &BuildOptions, progress: Reporter<'_>) -> Result<Runtime> {
         action: "Compiling",
         detail: "AtomVM's estdlib (erlc) and exavmlib (elixirc)".into(),
     });
-    let parent = out.parent().context("the output directory has no parent")?;
-    fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
-    let staging = tempfile::Builder::new()
-        .prefix(".runtime-staging-")
-        .tempdir_in(parent)
-        .with_context(|| format!("creating a staging directory in {}", parent.display()))?;
-    compile_stdlib(&tools, &atomvm, &staging.path().join("stdlib"))?;
-    fs::write(staging.path().join("atomvm.wasm"), &wasm_bytes)?;
-    let functions = native_functions(&atomvm, &adapter_dir)?;
-    let manifest = manifest(&id, staging.path(), &tools, &atomvm, &functions)?;
-    let mut json = serde_json::to_vec_pretty(&manifest)?;
-    json.push(b'\n');
-    fs::write(staging.path().join("runtime.json"), json)?;
-
-    progress(Progress::Step {
-        action: "Installing",
-        detail: format!("runtime into {}", out.display()),
-    });
-    replace_dir(staging.keep(), &out)?;
+    crate::atomic::write_dir(&out, |staging| {
+        compile_stdlib(&tools, &atomvm, &staging.join("stdlib"))?;
+        fs::write(staging.join("atomvm.wasm"), &wasm_bytes)?;
+        let functions = native_functions(&atomvm, &adapter_dir)?;
+        let manifest = manifest(&id, staging, &tools, &atomvm, &functions)?;
+        let mut json = serde_json::to_vec_pretty(&manifest)?;
+        json.push(b'\n');
+        fs::write(staging.join("runtime.json"), json)?;
+        progress(Progress::Step {
+            action: "Installing",
+            detail: format!("runtime into {}", out.display()),
+        });
+        Ok(())
+    })?;
     progress(Progress::Step {
         action: "Finished",
         detail: format!(
@@ -333,26 +175,6 @@ fn estimate(to_compile: usize, jobs: usize, link_cached: bool) -> String {
     }
 }
 
-/// Puts the finished `staged` directory at `out`: the old one (if any) is
-/// moved aside first and removed after, so `out` is always whole.
-pub fn replace_dir(staged: PathBuf, out: &Path) -> Result<()> {
-    if out.exists() {
-        let parent = out.parent().context("no parent")?;
-        let old = tempfile::Builder::new()
-            .prefix(".runtime-old-")
-            .tempdir_in(parent)?;
-        let parked = old.path().join("runtime");
-        fs::rename(out, &parked).with_context(|| format!("moving {} aside", out.display()))?;
-        fs::rename(&staged, out)
-            .with_context(|| format!("renaming {} to {}", staged.display(), out.display()))?;
-        // `old` removes the previous runtime when dropped.
-    } else {
-        fs::rename(&staged, out)
-            .with_context(|| format!("renaming {} to {}", staged.display(), out.display()))?;
-    }
-    Ok(())
-}
-
 /// Writes the embedded adapter sources into the build directory (under
 /// their digest, so a changed adapter never mixes with an old one).
 fn materialize_adapter(build_dir: &Path) -> Result<PathBuf> {
@@ -362,7 +184,10 @@ fn materialize_adapter(build_dir: &Path) -> Result<PathBuf> {
         h.update((bytes.len() as u64).to_le_bytes());
         h.update(bytes);
     }
-    let dir = build_dir.join(format!("adapter-{}", &crate::hex(&h.finalize())[..16]));
+    let dir = build_dir.join(format!(
+        "adapter-{}",
+        &crate::digest::hex(&h.finalize())[..16]
+    ));
     if dir.join(".complete").is_file() {
         return Ok(dir);
     }
@@ -564,7 +389,7 @@ pub fn plan<'u>(
                 fs::read(&unit.source)
                     .with_context(|| format!("reading {}", unit.source.display()))?,
             );
-            let key = crate::hex(&hasher.finalize()[..8]);
+            let key = crate::digest::hex(&hasher.finalize()[..8]);
             Ok((unit, obj_dir.join(format!("{}-{key}.o", unit.name))))
         })
         .collect()
@@ -665,7 +490,7 @@ fn link_output<'p>(build_dir: &Path, objects: impl IntoIterator<Item = &'p PathB
     }
     build_dir.join(format!(
         "atomvm-{}.wasm",
-        crate::hex(&hasher.finalize()[..8])
+        crate::digest::hex(&hasher.finalize()[..8])
     ))
 }
 
@@ -971,35 +796,8 @@ fn compile_stdlib(tools: &Tools, atomvm: &AtomVmSource, out: &Path) -> Result<()
     Ok(())
 }
 
-/// `beam_lib:strip/2` on every beam in `dir`: only the chunks a loader uses
-/// stay (no debug info, docs or compile info, which hold paths), plus
-/// `LocT`, which OTP's loader does without but AtomVM's stack traces read
-/// (a module without one crashed the VM when a stack trace passed through
-/// it: `__STACKTRACE__` after `Map.replace!/3` of a missing key), and the
-/// source paths of the line table become relative to the AtomVM tree, so a
-/// build in another directory gives the same bytes.
-///
-/// beam_lib writes stripped modules gzip-compressed; AtomVM and the packer
-/// read plain IFF, so each one is written back uncompressed.
-pub(crate) const STRIP_SCRIPT: &str = "
-    Renames = [RENAMES],
-    Rel = fun(Line) ->
-        lists:foldl(fun({A, R}, Acc) ->
-            binary:replace(Acc, <<(byte_size(list_to_binary(A))):16, (list_to_binary(A))/binary>>,
-                           <<(byte_size(list_to_binary(R))):16, (list_to_binary(R))/binary>>, [global])
-        end, Line, Renames)
-    end,
-    lists:foreach(fun(F) ->
-        {ok, Raw} = file:read_file(F),
-        {ok, {_, S}} = beam_lib:strip(Raw, [\"LocT\"]),
-        P = case S of <<31, 139, _/binary>> -> zlib:gunzip(S); _ -> S end,
-        {ok, _, Chunks} = beam_lib:all_chunks(P),
-        Chunks2 = [case Id of \"Line\" -> {Id, Rel(D)}; _ -> {Id, D} end || {Id, D} <- Chunks],
-        {ok, Out} = beam_lib:build_module(Chunks2),
-        ok = file:write_file(F, Out)
-    end, [FILES]),
-    halt(0).";
-
+/// Runs [`STRIP_SCRIPT`] over every beam in `dir` and checks that each
+/// came back as plain IFF.
 fn strip_beams(tools: &Tools, dir: &Path, renames: &[(PathBuf, PathBuf)]) -> Result<()> {
     let quote = |p: &Path| format!("{:?}", p.display().to_string());
     let files: Vec<String> = sorted_files(dir, "beam")?
@@ -1025,33 +823,6 @@ fn strip_beams(tools: &Tools, dir: &Path, renames: &[(PathBuf, PathBuf)]) -> Res
         }
     }
     Ok(())
-}
-
-/// The `*.ext` files of `dir`, sorted. An entry with that extension that
-/// cannot be read as a file (a dangling symlink, say) is an error, never
-/// skipped: a missing module would only show at run time.
-pub(crate) fn sorted_files(dir: &Path, ext: &str) -> Result<Vec<PathBuf>> {
-    let mut files = Vec::new();
-    for entry in fs::read_dir(dir).with_context(|| format!("listing {}", dir.display()))? {
-        let path = entry
-            .with_context(|| format!("listing {}", dir.display()))?
-            .path();
-        if path.extension() != Some(OsStr::new(ext)) {
-            continue;
-        }
-        let meta =
-            fs::metadata(&path).with_context(|| format!("cannot read {}", path.display()))?;
-        if meta.is_file() {
-            files.push(path);
-        } else if !meta.is_dir() {
-            bail!("cannot read {}: not a regular file", path.display());
-        }
-    }
-    files.sort();
-    if files.is_empty() {
-        bail!("no .{ext} files in {}", dir.display());
-    }
-    Ok(files)
 }
 
 /// `runtime.json`: the id, the source, the tools, the settings and the size
@@ -1108,13 +879,6 @@ fn is_mfa(k: &str) -> bool {
     })
 }
 
-/// The BIFs and NIFs of a runtime, as `module:function/arity`.
-#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
-pub struct NativeFunctions {
-    pub bifs: Vec<String>,
-    pub nifs: Vec<String>,
-}
-
 fn manifest(
     id: &str,
     dir: &Path,
@@ -1158,7 +922,7 @@ fn artifact(path: &str, bytes: &[u8]) -> serde_json::Value {
     serde_json::json!({
         "path": path,
         "size": bytes.len(),
-        "sha256": crate::sha256_hex(bytes),
+        "sha256": crate::digest::sha256_hex(bytes),
     })
 }
 

@@ -2,7 +2,7 @@
 //! commit's file tree, the adapter sources embedded here, and the build
 //! settings, folded into one id.
 
-use crate::compile::settings;
+use crate::settings;
 use sha2::{Digest as _, Sha256};
 
 /// The AtomVM commit the adapter is written against.
@@ -73,12 +73,12 @@ pub fn runtime_id() -> String {
         }
     }
     // How the stdlib's beams are stripped decides what they hold.
-    field(crate::compile::STRIP_SCRIPT.as_bytes());
+    field(settings::STRIP_SCRIPT.as_bytes());
     for (file, define) in settings::CORE_FILE_DEFINES {
         field(file.as_bytes());
         field(define.as_bytes());
     }
-    let digest = crate::hex(&h.finalize());
+    let digest = crate::digest::hex(&h.finalize());
     format!("atomvm-{}-{}", &ATOMVM_PIN[..8], &digest[..16])
 }
 

@@ -19,9 +19,11 @@ pub mod atomic;
 pub mod bundle;
 pub mod cache;
 pub mod compile;
+pub mod digest;
 pub mod identity;
 pub mod locate;
 pub mod process;
+pub mod settings;
 pub mod source;
 pub mod toolchain;
 
@@ -54,20 +56,3 @@ pub enum Progress {
 
 /// The progress callback. Builds report from several threads at once.
 pub type Reporter<'a> = &'a (dyn Fn(Progress) + Sync);
-
-/// Lower-case hex of `bytes`.
-pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
-}
-
-/// SHA-256 of `bytes` as lower-case hex.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest as _;
-    hex(&sha2::Sha256::digest(bytes))
-}

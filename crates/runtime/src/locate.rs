@@ -1,8 +1,10 @@
 //! Finding the runtime: `$ELIXIR_WORKERS_RUNTIME`, else the user cache under
-//! the binary's runtime id. Never a source tree.
+//! the binary's runtime id. Never a source tree. A found runtime tells what
+//! it holds: its stdlib's beams and, from `runtime.json`, the BIFs and NIFs
+//! the VM answers itself.
 
 use anyhow::{bail, Context as _, Result};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 /// The environment variable that points at a runtime directory.
@@ -90,7 +92,7 @@ impl Runtime {
 
     /// The functions the VM answers itself (BIFs and NIFs), when
     /// `runtime.json` lists them.
-    pub fn native_functions(&self) -> Option<crate::compile::NativeFunctions> {
+    pub fn native_functions(&self) -> Option<NativeFunctions> {
         serde_json::from_value(self.info.as_ref()?.get("functions")?.clone()).ok()
     }
 
@@ -104,8 +106,15 @@ impl Runtime {
 
     /// The stdlib's `.beam` files, sorted.
     pub fn stdlib_beams(&self) -> Result<Vec<PathBuf>> {
-        crate::compile::sorted_files(&self.stdlib_dir(), "beam")
+        sorted_files(&self.stdlib_dir(), "beam")
     }
+}
+
+/// The BIFs and NIFs of a runtime, as `module:function/arity`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct NativeFunctions {
+    pub bifs: Vec<String>,
+    pub nifs: Vec<String>,
 }
 
 /// What to do when there is no runtime at `dir`.
@@ -182,4 +191,31 @@ pub fn status() -> Status {
             problem: Some(format!("{e:#}")),
         },
     }
+}
+
+/// The `*.ext` files of `dir`, sorted. An entry with that extension that
+/// cannot be read as a file (a dangling symlink, say) is an error, never
+/// skipped: a missing module would only show at run time.
+pub(crate) fn sorted_files(dir: &Path, ext: &str) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).with_context(|| format!("listing {}", dir.display()))? {
+        let path = entry
+            .with_context(|| format!("listing {}", dir.display()))?
+            .path();
+        if path.extension() != Some(std::ffi::OsStr::new(ext)) {
+            continue;
+        }
+        let meta =
+            std::fs::metadata(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        if meta.is_file() {
+            files.push(path);
+        } else if !meta.is_dir() {
+            bail!("cannot read {}: not a regular file", path.display());
+        }
+    }
+    files.sort();
+    if files.is_empty() {
+        bail!("no .{ext} files in {}", dir.display());
+    }
+    Ok(files)
 }

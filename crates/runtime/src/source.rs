@@ -36,7 +36,7 @@ impl TreeDigest {
             h.update([0, u8::from(*exec)]);
             h.update(digest);
         }
-        crate::hex(&h.finalize())
+        crate::digest::hex(&h.finalize())
     }
 
     /// The digest of the files under `root` (a `.git` directory and our
@@ -274,31 +274,21 @@ pub fn extract_verified(
     dest: &Path,
     progress: Reporter<'_>,
 ) -> Result<()> {
-    let parent = dest.parent().context("destination has no parent")?;
-    fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
-    let staging = tempfile::Builder::new()
-        .prefix(".extracting-")
-        .tempdir_in(parent)
-        .with_context(|| format!("creating a staging directory in {}", parent.display()))?;
-    progress(Progress::Step {
-        action: "Verifying",
-        detail: format!("{name} against the pinned tree digest"),
-    });
-    let digest =
-        extract_tree(archive, staging.path()).with_context(|| format!("reading {name}"))?;
-    if digest != ATOMVM_TREE_DIGEST {
-        bail!(
-            "{name} is not AtomVM at {ATOMVM_PIN}: the digest of its file tree is {digest}, \
-             expected {ATOMVM_TREE_DIGEST}; nothing was extracted"
-        );
-    }
-    fs::write(staging.path().join(VERIFIED), format!("{digest}\n"))?;
-    if dest.exists() {
-        fs::remove_dir_all(dest).with_context(|| format!("removing {}", dest.display()))?;
-    }
-    let staged = staging.keep();
-    fs::rename(&staged, dest)
-        .with_context(|| format!("renaming {} to {}", staged.display(), dest.display()))?;
+    crate::atomic::write_dir(dest, |staging| {
+        progress(Progress::Step {
+            action: "Verifying",
+            detail: format!("{name} against the pinned tree digest"),
+        });
+        let digest = extract_tree(archive, staging).with_context(|| format!("reading {name}"))?;
+        if digest != ATOMVM_TREE_DIGEST {
+            bail!(
+                "{name} is not AtomVM at {ATOMVM_PIN}: the digest of its file tree is {digest}, \
+                 expected {ATOMVM_TREE_DIGEST}; nothing was extracted"
+            );
+        }
+        fs::write(staging.join(VERIFIED), format!("{digest}\n"))?;
+        Ok(())
+    })?;
     Ok(())
 }
 

@@ -16,7 +16,7 @@ use wasmtime::{
 use crate::backend::memory::MemoryBackend;
 use crate::backend::Backend;
 use crate::error::{Error, ErrorKind, Result};
-use crate::protocol::{Command, Status, HEADER_LEN};
+use crate::protocol::{frame_len, Command, Status, HEADER_LEN};
 
 /// Stack for the thread that compiles a module.
 const COMPILE_STACK: usize = 16 << 20;
@@ -281,15 +281,7 @@ impl Bridge {
         f: impl FnOnce(Status, &[u8]) -> R,
     ) -> Result<R> {
         let n: usize = payload.iter().map(|p| p.len()).sum();
-        let len = u32::try_from(n)
-            .ok()
-            .filter(|&n| n <= u32::MAX - HEADER_LEN as u32)
-            .ok_or_else(|| {
-                Error::new(
-                    ErrorKind::InvalidRequest,
-                    format!("payload of {n} bytes does not fit a frame"),
-                )
-            })?;
+        let len = frame_len(n)?;
         let mut header = [0u8; HEADER_LEN];
         header[0] = command as u8;
         header[1..].copy_from_slice(&len.to_le_bytes());

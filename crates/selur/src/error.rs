@@ -3,10 +3,9 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use crate::protocol::Status;
-
 /// What went wrong. The first five kinds and `Unknown` are the wire's
-/// non-ok statuses, one to one; the rest happen on the host side of the
+/// non-ok statuses, one to one (the mapping lives with the wire format, in
+/// [`protocol`](crate::protocol)); the rest happen on the host side of the
 /// bridge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -61,31 +60,6 @@ impl ErrorKind {
             ErrorKind::Module => "module_error",
         }
     }
-
-    /// The wire status for this kind; host-side kinds travel as
-    /// `internal_error`.
-    pub fn status(self) -> Status {
-        match self {
-            ErrorKind::InvalidRequest => Status::InvalidRequest,
-            ErrorKind::ContainerNotFound => Status::ContainerNotFound,
-            ErrorKind::ContainerAlreadyExists => Status::ContainerAlreadyExists,
-            ErrorKind::NetworkError => Status::NetworkError,
-            ErrorKind::Unknown(b) => Status::Unknown(b),
-            _ => Status::InternalError,
-        }
-    }
-
-    /// The kind for a non-ok wire status.
-    pub fn from_status(status: Status) -> ErrorKind {
-        match status {
-            Status::InvalidRequest => ErrorKind::InvalidRequest,
-            Status::ContainerNotFound => ErrorKind::ContainerNotFound,
-            Status::ContainerAlreadyExists => ErrorKind::ContainerAlreadyExists,
-            Status::NetworkError => ErrorKind::NetworkError,
-            Status::Unknown(b) => ErrorKind::Unknown(b),
-            Status::Ok | Status::InternalError => ErrorKind::InternalError,
-        }
-    }
 }
 
 /// An error with its kind, a message, and the file it concerns if any.
@@ -103,25 +77,6 @@ impl Error {
             message: message.into(),
             path: None,
         }
-    }
-
-    /// The error a non-ok response status stands for, its payload as the
-    /// message.
-    pub fn from_status(status: Status, payload: &[u8]) -> Error {
-        let text = String::from_utf8_lossy(payload);
-        let message = match status {
-            Status::Unknown(b) if text.is_empty() => {
-                format!("guest answered status {b}, which this host does not know")
-            }
-            Status::Unknown(b) => {
-                format!("guest answered status {b}, which this host does not know: {text}")
-            }
-            Status::InternalError if text.is_empty() => {
-                "guest reported internal_error without a message (out of memory?)".into()
-            }
-            _ => text.into_owned(),
-        };
-        Error::new(ErrorKind::from_status(status), message)
     }
 
     pub fn with_path(mut self, path: impl Into<PathBuf>) -> Error {

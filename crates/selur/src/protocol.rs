@@ -78,6 +78,56 @@ impl Status {
     }
 }
 
+/// How statuses and error kinds correspond: the protocol's half of
+/// [`ErrorKind`], kept here so that the error type knows nothing of the wire.
+impl ErrorKind {
+    /// The wire status for this kind; host-side kinds travel as
+    /// `internal_error`.
+    pub fn status(self) -> Status {
+        match self {
+            ErrorKind::InvalidRequest => Status::InvalidRequest,
+            ErrorKind::ContainerNotFound => Status::ContainerNotFound,
+            ErrorKind::ContainerAlreadyExists => Status::ContainerAlreadyExists,
+            ErrorKind::NetworkError => Status::NetworkError,
+            ErrorKind::Unknown(b) => Status::Unknown(b),
+            _ => Status::InternalError,
+        }
+    }
+
+    /// The kind for a non-ok wire status.
+    pub fn from_status(status: Status) -> ErrorKind {
+        match status {
+            Status::InvalidRequest => ErrorKind::InvalidRequest,
+            Status::ContainerNotFound => ErrorKind::ContainerNotFound,
+            Status::ContainerAlreadyExists => ErrorKind::ContainerAlreadyExists,
+            Status::NetworkError => ErrorKind::NetworkError,
+            Status::Unknown(b) => ErrorKind::Unknown(b),
+            Status::Ok | Status::InternalError => ErrorKind::InternalError,
+        }
+    }
+}
+
+impl Error {
+    /// The error a non-ok response status stands for, its payload as the
+    /// message.
+    pub fn from_status(status: Status, payload: &[u8]) -> Error {
+        let text = String::from_utf8_lossy(payload);
+        let message = match status {
+            Status::Unknown(b) if text.is_empty() => {
+                format!("guest answered status {b}, which this host does not know")
+            }
+            Status::Unknown(b) => {
+                format!("guest answered status {b}, which this host does not know: {text}")
+            }
+            Status::InternalError if text.is_empty() => {
+                "guest reported internal_error without a message (out of memory?)".into()
+            }
+            _ => text.into_owned(),
+        };
+        Error::new(ErrorKind::from_status(status), message)
+    }
+}
+
 /// Encodes one request frame.
 pub fn encode_request(command: u8, payload: &[u8]) -> Result<Vec<u8>> {
     let len = frame_len(payload.len())?;
@@ -94,7 +144,8 @@ pub fn encode_response(status: Status, payload: &[u8]) -> Result<Vec<u8>> {
     encode_request(status.code(), payload)
 }
 
-fn frame_len(n: usize) -> Result<u32> {
+/// The length field for a payload of `n` bytes, if a frame can hold it.
+pub(crate) fn frame_len(n: usize) -> Result<u32> {
     u32::try_from(n)
         .ok()
         .filter(|&n| n <= u32::MAX - HEADER_LEN as u32)

@@ -1,0 +1,185 @@
+//! The settings the runtime is built with: which of AtomVM's sources and
+//! ours are compiled, with which flags, linked how, and how the stdlib's
+//! beams are stripped. Every one of them is part of the runtime's id
+//! ([`identity::runtime_id`](crate::identity::runtime_id)), so changing any
+//! of them makes a new runtime; [`compile`](crate::compile) builds with them.
+
+/// AtomVM's core: `SOURCE_FILES` of `src/libAtomVM/CMakeLists.txt` at
+/// the pin, minus `jit.c` (this build interprets). The socket, net,
+/// crypto and ssl sources live in the platform libraries upstream and are
+/// left out here.
+pub const CORE_SOURCES: &[&str] = &[
+    "atom",
+    "atom_table",
+    "avmpack",
+    "bif",
+    "bitstring",
+    "context",
+    "debug",
+    "defaultatoms",
+    "dictionary",
+    "dist_nifs",
+    "ets",
+    "ets_hashtable",
+    "externalterm",
+    "globalcontext",
+    "iff",
+    "interop",
+    "intn",
+    "mailbox",
+    "memory",
+    "module",
+    "nifs",
+    "port",
+    "posix_nifs",
+    "refc_binary",
+    "resources",
+    "scheduler",
+    "stacktrace",
+    "term",
+    "timer_list",
+    "unicode",
+    "utils",
+    "valueshashtable",
+];
+
+/// Our adapter, embedded from `atomvm-wasi/src/`.
+pub const ADAPTER_SOURCES: &[&str] = &[
+    "main",
+    "sys",
+    "platform_nifs",
+    "platform_defaultatoms",
+    "tz",
+    "atom_table_presize",
+    "literal_cache",
+    "heap_mark",
+    "budget",
+    "json_nif",
+    "stdlib_nifs",
+    "float_format",
+    "float_round",
+    "sys_hooks",
+];
+
+/// Per-file defines for the core. `atom_table.c`'s constructor is
+/// renamed so that `atom_table_presize.c` can wrap it and load the
+/// default atoms in one batch (that file says why). `module.c`'s literal
+/// loader is renamed so that `literal_cache.c` can decode each literal
+/// once per instance instead of into a heap fragment on every use.
+pub const CORE_FILE_DEFINES: &[(&str, &str)] = &[
+    ("atom_table", "-Datom_table_new=avm_upstream_atom_table_new"),
+    (
+        "module",
+        "-Dmodule_load_literal=avm_upstream_module_load_literal",
+    ),
+];
+
+/// exavmlib modules left out of the stdlib: they drive hardware (GPIO,
+/// I2C, LEDC) or talk to port drivers (AVMPort), none of which exist
+/// under WASI; `Base` is one of ours (`atomvm-wasi/lib/Elixir.Base.erl`).
+pub const EXAVMLIB_EXCLUDED: &[&str] = &["GPIO", "I2C", "LEDC", "AVMPort", "Base"];
+
+/// Flags for every C file. The defines are AtomVM's CMake options for
+/// this platform: no SMP and no task driver (one thread), no JIT, stack
+/// traces and crash dumps on (upstream's defaults). Deliberately absent:
+/// HAVE_OPEN & co. (apps read nothing from disk), WITH_ZLIB (the packer
+/// stores literals uncompressed), MINIMUM_OTP_COMPILER_VERSION
+/// (upstream's default accepts OTP 21+).
+pub const COMMON_CFLAGS: &[&str] = &[
+    "--target=wasm32-wasi",
+    "-std=gnu11",
+    "-Oz",
+    "-flto=thin",
+    "-g0",
+    "-DNDEBUG",
+    "-DAVM_NO_SMP",
+    "-DAVM_NO_JIT",
+    "-DAVM_CREATE_STACKTRACES",
+    "-DAVM_PRINT_PROCESS_CRASH_DUMPS",
+];
+
+/// A reactor (`_initialize`, then the adapter's `ew_boot` and `ew_run`)
+/// whose memory is imported as `elixir_workers.memory` and exported
+/// again: the worker boots once, snapshots the memory, and hands each
+/// request's fresh instance a memory reset to that snapshot. 512 KiB of
+/// stack placed first, so an overflow traps instead of overwriting data.
+///
+/// ThinLTO rather than full LTO: both spend minutes on the interpreter's
+/// one huge function and end within 1 KB of each other after wasm-opt,
+/// but ThinLTO keeps a per-module cache, so a change to the adapter
+/// relinks in seconds.
+pub const LDFLAGS: &[&str] = &[
+    "--target=wasm32-wasi",
+    "-mexec-model=reactor",
+    "-Oz",
+    "-flto=thin",
+    // -Xlinker: -Wl would split the argument at its comma.
+    "-Xlinker",
+    "--import-memory=elixir_workers,memory",
+    "-Wl,--export-memory",
+    // heap_mark.c sees every allocation (it exports the heap's
+    // high-water mark, which bounds what a run can have written).
+    "-Wl,--wrap=malloc",
+    "-Wl,--wrap=calloc",
+    "-Wl,--wrap=realloc",
+    "-Wl,--wrap=aligned_alloc",
+    "-Wl,--wrap=posix_memalign",
+    "-Wl,--gc-sections",
+    "-Wl,--strip-debug",
+    "-Wl,-z,stack-size=524288",
+    "-Wl,--stack-first",
+];
+
+/// AtomVM NIFs our adapter answers instead (`stdlib_nifs.c`): they are
+/// left out of the NIF table generated from `nifs.gperf`, so the lookup
+/// falls through to the platform's NIFs. AtomVM's `binary:split` takes
+/// one pattern and none of `trim`/`trim_all`, which `String.split`
+/// needs; its `float_to_list/2` and `float_to_binary/2` lack `short`,
+/// which `Float.to_string/1` needs; its `binary_to_float/1` and
+/// `list_to_float/1` give infinity past the double range, where OTP's
+/// (and so `Float.parse/1`) refuse; its `binary:at/2`, `first/1` and
+/// `last/1` give bytes of 128 and up as negative numbers.
+pub const NIFS_REPLACED: &[&str] = &[
+    "binary:at/2",
+    "binary:first/1",
+    "binary:last/1",
+    "binary:split/2",
+    "binary:split/3",
+    "erlang:binary_to_float/1",
+    "erlang:float_to_binary/2",
+    "erlang:float_to_list/2",
+    "erlang:list_to_float/1",
+];
+
+/// binaryen's pass over the linked module.
+pub const WASM_OPT_FLAGS: &[&str] = &["-Oz", "--strip-producers"];
+
+/// The Erlang program `compile` runs over the stdlib's beams (it fills in
+/// `FILES` and `RENAMES`). `beam_lib:strip/2` on every beam: only the
+/// chunks a loader uses stay (no debug info, docs or compile info, which hold paths), plus
+/// `LocT`, which OTP's loader does without but AtomVM's stack traces read
+/// (a module without one crashed the VM when a stack trace passed through
+/// it: `__STACKTRACE__` after `Map.replace!/3` of a missing key), and the
+/// source paths of the line table become relative to the AtomVM tree, so a
+/// build in another directory gives the same bytes.
+///
+/// beam_lib writes stripped modules gzip-compressed; AtomVM and the packer
+/// read plain IFF, so each one is written back uncompressed.
+pub const STRIP_SCRIPT: &str = "
+    Renames = [RENAMES],
+    Rel = fun(Line) ->
+        lists:foldl(fun({A, R}, Acc) ->
+            binary:replace(Acc, <<(byte_size(list_to_binary(A))):16, (list_to_binary(A))/binary>>,
+                           <<(byte_size(list_to_binary(R))):16, (list_to_binary(R))/binary>>, [global])
+        end, Line, Renames)
+    end,
+    lists:foreach(fun(F) ->
+        {ok, Raw} = file:read_file(F),
+        {ok, {_, S}} = beam_lib:strip(Raw, [\"LocT\"]),
+        P = case S of <<31, 139, _/binary>> -> zlib:gunzip(S); _ -> S end,
+        {ok, _, Chunks} = beam_lib:all_chunks(P),
+        Chunks2 = [case Id of \"Line\" -> {Id, Rel(D)}; _ -> {Id, D} end || {Id, D} <- Chunks],
+        {ok, Out} = beam_lib:build_module(Chunks2),
+        ok = file:write_file(F, Out)
+    end, [FILES]),
+    halt(0).";
