@@ -574,6 +574,16 @@ mod wasi {
         Ok(())
     }
 
+    /// The read position of a file the guest opened, or the errno wasi.js
+    /// gives for seeking on `fd`.
+    fn file_pos(caller: &Call<'_>, fd: i32) -> Result<u64, i32> {
+        match fd as u32 {
+            0..=2 => Err(SPIPE),
+            PREOPEN_FD => Err(ISDIR),
+            fd => caller.data().files.get(&fd).copied().ok_or(BADF),
+        }
+    }
+
     /// stdio, the preopen, or a file the guest opened.
     fn is_open(caller: &Call<'_>, fd: i32) -> bool {
         let fd = fd as u32;
@@ -651,15 +661,9 @@ mod wasi {
             },
         )?;
         linker.func_wrap(W, "fd_tell", |mut c: Call<'_>, fd: i32, out: i32| {
-            let fd = fd as u32;
-            if fd <= 2 {
-                return SPIPE;
-            }
-            if fd == PREOPEN_FD {
-                return ISDIR;
-            }
-            let Some(&pos) = c.data().files.get(&fd) else {
-                return BADF;
+            let pos = match file_pos(&c, fd) {
+                Ok(pos) => pos,
+                Err(e) => return e,
             };
             if put(&mut c, out, &pos.to_le_bytes()) {
                 SUCCESS
@@ -671,15 +675,8 @@ mod wasi {
             W,
             "fd_pread",
             |mut c: Call<'_>, fd: i32, iovs: i32, n: i32, offset: i64, nread: i32| {
-                let fd = fd as u32;
-                if fd <= 2 {
-                    return SPIPE;
-                }
-                if fd == PREOPEN_FD {
-                    return ISDIR;
-                }
-                if !c.data().files.contains_key(&fd) {
-                    return BADF;
+                if let Err(e) = file_pos(&c, fd) {
+                    return e;
                 }
                 if i128::from(offset as u64) > MAX_OFFSET {
                     return INVAL;
@@ -836,15 +833,9 @@ mod wasi {
             W,
             "fd_seek",
             |mut c: Call<'_>, fd: i32, offset: i64, whence: i32, new_offset: i32| {
-                let fd = fd as u32;
-                if fd <= 2 {
-                    return SPIPE;
-                }
-                if fd == PREOPEN_FD {
-                    return ISDIR;
-                }
-                let Some(&pos) = c.data().files.get(&fd) else {
-                    return BADF;
+                let pos = match file_pos(&c, fd) {
+                    Ok(pos) => pos,
+                    Err(e) => return e,
                 };
                 let base = match whence {
                     0 => 0,
@@ -859,7 +850,7 @@ mod wasi {
                 if !put(&mut c, new_offset, &(to as u64).to_le_bytes()) {
                     return FAULT;
                 }
-                c.data_mut().files.insert(fd, to as u64);
+                c.data_mut().files.insert(fd as u32, to as u64);
                 SUCCESS
             },
         )?;
