@@ -277,10 +277,10 @@ pub fn build(project: &Project, opts: &BuildOptions, report: Reporter<'_>) -> Re
     };
 
     // 4. The rest of the worker directory and the project files.
-    lay_out_worker(project)?;
-    let wasm = lay_out_boot(project, &runtime, &mut state)?;
     ensure_project_files(project, report)?;
     project.check_module_rules()?;
+    lay_out_worker(project)?;
+    let wasm = lay_out_boot(project, &runtime, &mut state)?;
     state.summary = Some(Summary {
         explain: None,
         ..summary.clone()

@@ -248,6 +248,39 @@ mod tests {
         assert_eq!(p.root, tmp.path().canonicalize().unwrap());
         assert_eq!(p.dev_port().unwrap(), 9001);
     }
+
+    #[test]
+    fn module_rules_must_load_the_boot_image() {
+        let tmp = tempfile::tempdir().unwrap();
+        let p = Project::at(tmp.path());
+        let config = tmp.path().join("wrangler.jsonc");
+        let rules = |rules: &str| {
+            std::fs::write(
+                &config,
+                format!("{{ \"name\": \"x\", // c\n \"rules\": [{rules}] }}"),
+            )
+            .unwrap();
+            p.check_module_rules()
+        };
+        // No rules (wrangler's defaults load *.bin), the scaffold's rule, a
+        // rule that lets the default through, and a catch-all.
+        assert!(p.check_module_rules().is_ok(), "no config");
+        assert!(rules("").is_ok());
+        assert!(rules(r#"{"type": "Data", "globs": ["**/*.bin"], "fallthrough": false}"#).is_ok());
+        assert!(rules(r#"{"type": "Data", "globs": ["**/*.avm"], "fallthrough": true}"#).is_ok());
+        assert!(rules(
+            r#"{"type": "Text", "globs": ["**/*.avm"]}, {"type": "Data", "globs": ["**/*"]}"#
+        )
+        .is_ok());
+        // A project made before the boot image: its Data rule shadows the default.
+        let err = rules(r#"{"type": "CompiledWasm", "globs": ["**/*.wasm"]}, {"type": "Data", "globs": ["**/*.avm"], "fallthrough": false}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("wrangler.jsonc") && err.contains("add \"**/*.bin\""),
+            "{err}"
+        );
+    }
 }
 
 /// The project's own settings (`elixir-workers.json`).
