@@ -143,8 +143,9 @@ fn looks_like_zlib(d: &[u8]) -> bool {
 mod tests {
     use super::*;
     use crate::test_support::{literal_table, litt, zlib};
-    use crate::DEFAULT_INFLATE_CAP;
 
+    /// A cap far above any table here (the cap's own test sets its own).
+    const CAP: usize = 1 << 20;
     /// Where the chunk's data starts in the file the errors point into.
     const AT: u64 = 100;
     /// The first byte after the size field.
@@ -158,7 +159,7 @@ mod tests {
     }
 
     fn stored_error(table: &[u8]) -> Error {
-        let e = litt_error(&litt(0, table), DEFAULT_INFLATE_CAP);
+        let e = litt_error(&litt(0, table), CAP);
         assert_eq!(e.chunk(), Some(LITT), "{e}");
         assert!(matches!(e.kind(), ErrorKind::BadStoredLiterals(_)), "{e}");
         e
@@ -227,7 +228,7 @@ mod tests {
         assert!(e.to_string().ends_with("needs 4 bytes, 0 remain"), "{e}");
         // An empty table is a table.
         assert!(matches!(
-            decode(&litt(0, &[0; 4]), AT, DEFAULT_INFLATE_CAP),
+            decode(&litt(0, &[0; 4]), AT, CAP),
             Ok(LitT::Stored(&[0, 0, 0, 0]))
         ));
     }
@@ -243,7 +244,7 @@ mod tests {
     fn litt_size_mismatch_both_ways() {
         let lit = literal_table();
         let z = zlib(&lit);
-        let e = litt_error(&litt(lit.len() as u32 + 5, &z), DEFAULT_INFLATE_CAP);
+        let e = litt_error(&litt(lit.len() as u32 + 5, &z), CAP);
         assert_eq!(e.chunk(), Some(LITT));
         assert_eq!(e.offset(), Some(AT));
         assert!(matches!(
@@ -253,7 +254,7 @@ mod tests {
                 ..
             }
         ));
-        let e = litt_error(&litt(lit.len() as u32 - 5, &z), DEFAULT_INFLATE_CAP);
+        let e = litt_error(&litt(lit.len() as u32 - 5, &z), CAP);
         assert!(matches!(
             e.kind(),
             ErrorKind::LiteralSizeMismatch { actual_at_least: true, actual, declared } if *actual == *declared + 1
@@ -286,24 +287,21 @@ mod tests {
         let z = zlib(&lit);
         let mut bad = z.clone();
         bad[0] = 0x12; // not a zlib header
-        let e = litt_error(&litt(lit.len() as u32, &bad), DEFAULT_INFLATE_CAP);
+        let e = litt_error(&litt(lit.len() as u32, &bad), CAP);
         assert!(matches!(e.kind(), ErrorKind::CorruptZlib(_)), "{e}");
-        let e = litt_error(
-            &litt(lit.len() as u32, &z[..z.len() / 2]),
-            DEFAULT_INFLATE_CAP,
-        );
+        let e = litt_error(&litt(lit.len() as u32, &z[..z.len() / 2]), CAP);
         assert!(
             matches!(e.kind(), ErrorKind::CorruptZlib(m) if m.contains("ends early")),
             "{e}"
         );
         let mut trailing = z.clone();
         trailing.extend_from_slice(b"junk");
-        let e = litt_error(&litt(lit.len() as u32, &trailing), DEFAULT_INFLATE_CAP);
+        let e = litt_error(&litt(lit.len() as u32, &trailing), CAP);
         assert!(
             matches!(e.kind(), ErrorKind::TrailingData { len: 4, .. }),
             "{e}"
         );
-        let e = litt_error(b"\0\0", DEFAULT_INFLATE_CAP);
+        let e = litt_error(b"\0\0", CAP);
         assert!(
             matches!(
                 e.kind(),
