@@ -14,6 +14,7 @@
 
 use anyhow::{bail, Context, Result};
 use ew_runtime::compile::{self, Unit};
+use ew_runtime::headers;
 use ew_runtime::process;
 use ew_runtime::settings;
 use ew_runtime::source::{self, AtomVmSource};
@@ -134,7 +135,7 @@ fn build(
         &|p| eprintln!("  {p:?}"),
     )?;
     let gen_dir = build_dir.join("gen");
-    compile::generate_headers(&gperf, &atomvm, &gen_dir)?;
+    headers::generate_headers(&gperf, &atomvm, &gen_dir)?;
 
     let units = units(root, &atomvm, &gen_dir, m32);
     eprintln!(

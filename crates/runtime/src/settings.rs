@@ -2,7 +2,7 @@
 //! ours are compiled, with which flags, linked how, and how the stdlib's
 //! beams are stripped. Every one of them is part of the runtime's id
 //! ([`identity::runtime_id`](crate::identity::runtime_id)), so changing any
-//! of them makes a new runtime; [`compile`](crate::compile) builds with them.
+//! of them makes a new runtime; [`build`](crate::build) builds with them.
 
 /// AtomVM's core: `SOURCE_FILES` of `src/libAtomVM/CMakeLists.txt` at
 /// the pin, minus `jit.c` (this build interprets). The socket, net,
