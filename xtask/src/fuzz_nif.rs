@@ -15,7 +15,7 @@
 use anyhow::{bail, Context, Result};
 use ew_runtime::compile::{self, Unit};
 use ew_runtime::headers;
-use ew_runtime::process;
+use ew_runtime::process::{self, Cmd};
 use ew_runtime::settings;
 use ew_runtime::source::{self, AtomVmSource};
 use sha2::{Digest, Sha256};
@@ -162,18 +162,17 @@ fn build(
             .prefix(".linking-")
             .tempfile_in(build_dir)
             .with_context(|| format!("creating a temp file in {}", build_dir.display()))?;
-        process::run(
-            Command::new(&clang)
-                .args(&objects)
-                .args(LINK_FLAGS)
-                .args(m32.then_some("-m32"))
-                .arg("-o")
-                .arg(tmp.path()),
-        )
-        .context(
-            "linking json_fuzz (libFuzzer and the sanitizer runtimes come with the Debian \
+        Cmd::new(&clang)
+            .args(&objects)
+            .args(LINK_FLAGS)
+            .args(m32.then_some("-m32"))
+            .arg("-o")
+            .arg(tmp.path())
+            .run()
+            .context(
+                "linking json_fuzz (libFuzzer and the sanitizer runtimes come with the Debian \
              package libclang-rt-16-dev; --m32 also needs gcc-multilib and lib32stdc++-12-dev)",
-        )?;
+            )?;
         let (_, path) = tmp.keep().context("keeping the linked json_fuzz")?;
         fs::rename(&path, &linked)
             .with_context(|| format!("renaming into {}", linked.display()))?;

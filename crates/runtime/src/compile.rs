@@ -4,7 +4,7 @@
 //! `jobs` compiles at a time.
 
 use crate::identity::ATOMVM_PIN;
-use crate::process;
+use crate::process::{self, Cmd};
 use crate::settings::{ADAPTER_SOURCES, COMMON_CFLAGS, CORE_FILE_DEFINES, CORE_SOURCES};
 use crate::source::AtomVmSource;
 use crate::{Progress, Reporter};
@@ -13,7 +13,6 @@ use sha2::{Digest as _, Sha256};
 use std::ffi::OsStr;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
@@ -216,16 +215,15 @@ fn compile_one(clang: &Path, unit: &Unit, object: &Path) -> Result<()> {
         .suffix(".o")
         .tempfile_in(dir)
         .with_context(|| format!("creating a temp file in {}", dir.display()))?;
-    process::run(
-        Command::new(clang)
-            .current_dir(dir)
-            .args(&unit.flags)
-            .arg("-c")
-            .arg(&unit.source)
-            .arg("-o")
-            .arg(tmp.path()),
-    )
-    .with_context(|| format!("compiling {}", unit.source.display()))?;
+    Cmd::new(clang)
+        .current_dir(dir)
+        .args(&unit.flags)
+        .arg("-c")
+        .arg(&unit.source)
+        .arg("-o")
+        .arg(tmp.path())
+        .run()
+        .with_context(|| format!("compiling {}", unit.source.display()))?;
     tmp.persist(object)
         .with_context(|| format!("renaming into {}", object.display()))?;
     Ok(())

@@ -1,13 +1,12 @@
 //! The headers AtomVM's CMake would generate into its build tree, written
 //! only when their bytes change so that every object's cache key holds.
 
-use crate::process;
+use crate::process::Cmd;
 use crate::settings::NIFS_REPLACED;
 use crate::source::AtomVmSource;
 use anyhow::{bail, Context as _, Result};
 use std::fs;
 use std::path::Path;
-use std::process::Command;
 
 /// The headers AtomVM's CMake writes into its build tree: `avm_version.h`
 /// (from `version.h.in`) and the gperf perfect-hash tables of BIFs and NIFs.
@@ -45,7 +44,10 @@ pub fn generate_headers(gperf: &Path, atomvm: &AtomVmSource, gen_dir: &Path) -> 
         }
         let input = gen_dir.join(format!("{table}.gperf"));
         write_if_changed(&input, (kept.join("\n") + "\n").as_bytes())?;
-        let out = process::run(Command::new(gperf).arg("-t").arg(&input))
+        let out = Cmd::new(gperf)
+            .arg("-t")
+            .arg(&input)
+            .run()
             .with_context(|| format!("hashing {}", input.display()))?;
         write_if_changed(&gen_dir.join(format!("{table}_hash.h")), &out.stdout)?;
     }

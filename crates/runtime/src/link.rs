@@ -2,13 +2,12 @@
 //! own, from the plan clang's driver prints) and optimising it with
 //! wasm-opt; both results are cached by what they are made from.
 
-use crate::process;
+use crate::process::Cmd;
 use crate::settings::{LDFLAGS, WASM_OPT_FLAGS};
 use crate::toolchain::Tools;
 use anyhow::{anyhow, Context as _, Result};
 use sha2::{Digest as _, Sha256};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 /// The linked module's cache path, named by its objects and flags (LTO code
 /// generation is the slow step of the whole build).
@@ -50,19 +49,18 @@ pub(crate) fn link(
     // so that the result does not depend on what else is installed and the
     // version recorded in runtime.json is the one that ran.
     let cache = build_dir.join("thinlto-cache");
-    let plan = process::run(
-        Command::new(&tools.clang)
-            .current_dir(build_dir)
-            .arg("-###")
-            .args(LDFLAGS)
-            .args(tools.sysroot_flags())
-            .arg(format!("-Wl,--thinlto-cache-dir={}", cache.display()))
-            .arg(format!("-Wl,--thinlto-jobs={jobs}"))
-            .args(objects)
-            .arg("-o")
-            .arg(tmp.path()),
-    )
-    .context("asking clang how to link atomvm.wasm")?;
+    let plan = Cmd::new(&tools.clang)
+        .current_dir(build_dir)
+        .arg("-###")
+        .args(LDFLAGS)
+        .args(tools.sysroot_flags())
+        .arg(format!("-Wl,--thinlto-cache-dir={}", cache.display()))
+        .arg(format!("-Wl,--thinlto-jobs={jobs}"))
+        .args(objects)
+        .arg("-o")
+        .arg(tmp.path())
+        .run()
+        .context("asking clang how to link atomvm.wasm")?;
     let linker = driver_commands(&String::from_utf8_lossy(&plan.stderr))
         .into_iter()
         .find(|argv| {
@@ -77,12 +75,11 @@ pub(crate) fn link(
                 String::from_utf8_lossy(&plan.stderr).trim()
             )
         })?;
-    process::run(
-        Command::new(&linker[0])
-            .current_dir(build_dir)
-            .args(&linker[1..]),
-    )
-    .context("linking atomvm.wasm")?;
+    Cmd::new(&linker[0])
+        .current_dir(build_dir)
+        .args(&linker[1..])
+        .run()
+        .context("linking atomvm.wasm")?;
     tmp.persist(&out)
         .with_context(|| format!("renaming into {}", out.display()))?;
     Ok(out)
@@ -129,14 +126,13 @@ pub(crate) fn optimize(wasm_opt: &Path, linked: &Path) -> Result<PathBuf> {
         .suffix(".wasm")
         .tempfile_in(dir)
         .with_context(|| format!("creating a temp file in {}", dir.display()))?;
-    process::run(
-        Command::new(wasm_opt)
-            .args(WASM_OPT_FLAGS)
-            .arg(linked)
-            .arg("-o")
-            .arg(tmp.path()),
-    )
-    .context("optimizing atomvm.wasm")?;
+    Cmd::new(wasm_opt)
+        .args(WASM_OPT_FLAGS)
+        .arg(linked)
+        .arg("-o")
+        .arg(tmp.path())
+        .run()
+        .context("optimizing atomvm.wasm")?;
     tmp.persist(&out)
         .with_context(|| format!("renaming into {}", out.display()))?;
     Ok(out)

@@ -6,7 +6,7 @@
 
 use crate::identity;
 use crate::locate::sorted_files;
-use crate::process;
+use crate::process::Cmd;
 use crate::settings::{EXAVMLIB_EXCLUDED, STRIP_SCRIPT};
 use crate::source::AtomVmSource;
 use crate::toolchain::Tools;
@@ -15,7 +15,6 @@ use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 /// Compiles the stdlib into `out`.
 pub(crate) fn compile_stdlib(tools: &Tools, atomvm: &AtomVmSource, out: &Path) -> Result<()> {
@@ -34,17 +33,16 @@ pub(crate) fn compile_stdlib(tools: &Tools, atomvm: &AtomVmSource, out: &Path) -
     // `deterministic` and the strip below keep build paths (the user's
     // cache, a staging directory) out of the beams, so two builds of the
     // same source are the same bytes on any machine.
-    process::run(
-        Command::new(&tools.erlc)
-            .current_dir(scratch.path())
-            .arg("+deterministic")
-            .arg("-I")
-            .arg(libs.join("include"))
-            .arg("-o")
-            .arg(&erl_dir)
-            .args(&estdlib),
-    )
-    .context("compiling AtomVM's estdlib")?;
+    Cmd::new(&tools.erlc)
+        .current_dir(scratch.path())
+        .arg("+deterministic")
+        .arg("-I")
+        .arg(libs.join("include"))
+        .arg("-o")
+        .arg(&erl_dir)
+        .args(&estdlib)
+        .run()
+        .context("compiling AtomVM's estdlib")?;
 
     let exavmlib: Vec<PathBuf> = sorted_files(&libs.join("exavmlib/lib"), "ex")?
         .into_iter()
@@ -55,16 +53,15 @@ pub(crate) fn compile_stdlib(tools: &Tools, atomvm: &AtomVmSource, out: &Path) -
         .collect();
     // exavmlib redefines modules of Elixir's own stdlib (Enum, Kernel, ...)
     // with AtomVM-sized versions; the conflict is the point.
-    process::run(
-        Command::new(&tools.elixirc)
-            .current_dir(scratch.path())
-            .env("ERL_COMPILER_OPTIONS", "deterministic")
-            .arg("--ignore-module-conflict")
-            .arg("-o")
-            .arg(&ex_dir)
-            .args(&exavmlib),
-    )
-    .context("compiling AtomVM's exavmlib")?;
+    Cmd::new(&tools.elixirc)
+        .current_dir(scratch.path())
+        .env("ERL_COMPILER_OPTIONS", "deterministic")
+        .arg("--ignore-module-conflict")
+        .arg("-o")
+        .arg(&ex_dir)
+        .args(&exavmlib)
+        .run()
+        .context("compiling AtomVM's exavmlib")?;
 
     // Our own modules (`atomvm-wasi/lib/`), for what AtomVM's stdlib lacks
     // and Elixir's calls (`re`). The "built twice" check below keeps them
@@ -78,15 +75,14 @@ pub(crate) fn compile_stdlib(tools: &Tools, atomvm: &AtomVmSource, out: &Path) -
         ours.push(path);
     }
     if !ours.is_empty() {
-        process::run(
-            Command::new(&tools.erlc)
-                .current_dir(scratch.path())
-                .arg("+deterministic")
-                .arg("-o")
-                .arg(&erl_dir)
-                .args(&ours),
-        )
-        .context("compiling the runtime's own Erlang modules")?;
+        Cmd::new(&tools.erlc)
+            .current_dir(scratch.path())
+            .arg("+deterministic")
+            .arg("-o")
+            .arg(&erl_dir)
+            .args(&ours)
+            .run()
+            .context("compiling the runtime's own Erlang modules")?;
     }
 
     let mut seen = BTreeMap::new();
@@ -151,7 +147,9 @@ fn strip_beams(tools: &Tools, dir: &Path, renames: &[(PathBuf, PathBuf)]) -> Res
     let script = STRIP_SCRIPT
         .replace("FILES", &files.join(","))
         .replace("RENAMES", &renames.join(","));
-    process::run(Command::new(&tools.erl).args(["-noshell", "-eval", &script]))
+    Cmd::new(&tools.erl)
+        .args(["-noshell", "-eval", &script])
+        .run()
         .context("stripping the stdlib's beams")?;
     for beam in sorted_files(dir, "beam")? {
         let bytes = fs::read(&beam)?;
