@@ -1,5 +1,6 @@
 //! `cargo xtask fuzz-nif`: fuzz the adapter's JSON and HTML NIFs
-//! (`crates/runtime/atomvm-wasi/src/json_nif.c`) natively, with libFuzzer,
+//! (`crates/runtime/atomvm-wasi/src/json_decode.c`, `json_encode.c`,
+//! `html_escape.c`) natively, with libFuzzer,
 //! AddressSanitizer and UndefinedBehaviorSanitizer.
 //!
 //! It builds `~/.cache/elixir-workers/fuzz-nif/json_fuzz` from AtomVM's core (the same
@@ -14,7 +15,8 @@
 
 use anyhow::{bail, Context, Result};
 use ew_runtime::compile::{self, Unit};
-use ew_runtime::process;
+use ew_runtime::headers;
+use ew_runtime::process::{self, Cmd};
 use ew_runtime::settings;
 use ew_runtime::source::{self, AtomVmSource};
 use sha2::{Digest, Sha256};
@@ -30,7 +32,9 @@ use std::time::Instant;
 /// platform_nifs.c speak WASI; the harness brings host stand-ins for what
 /// the core needs of them (fuzz/native_platform.c).
 const ADAPTER_SOURCES: &[&str] = &[
-    "json_nif",
+    "json_decode",
+    "json_encode",
+    "html_escape",
     "atom_table_presize",
     "literal_cache",
     "platform_defaultatoms",
@@ -46,7 +50,7 @@ const FUZZ_SOURCES: &[&str] = &["json_fuzz", "native_platform"];
 /// `shift-base` is off because AtomVM's term encoding shifts negative
 /// integers left by design (`term_from_int` in term.h, inlined into every
 /// file that makes an integer term): it would report on any negative number
-/// before the fuzzer got anywhere. json_nif.c itself shifts only unsigned or
+/// before the fuzzer got anywhere. The NIFs themselves shift only unsigned or
 /// non-negative values.
 const SANITIZE_FLAGS: &[&str] = &[
     "-fsanitize=fuzzer-no-link,address,undefined",
@@ -134,7 +138,7 @@ fn build(
         &|p| eprintln!("  {p:?}"),
     )?;
     let gen_dir = build_dir.join("gen");
-    compile::generate_headers(&gperf, &atomvm, &gen_dir)?;
+    headers::generate_headers(&gperf, &atomvm, &gen_dir)?;
 
     let units = units(root, &atomvm, &gen_dir, m32);
     eprintln!(
@@ -161,18 +165,17 @@ fn build(
             .prefix(".linking-")
             .tempfile_in(build_dir)
             .with_context(|| format!("creating a temp file in {}", build_dir.display()))?;
-        process::run(
-            Command::new(&clang)
-                .args(&objects)
-                .args(LINK_FLAGS)
-                .args(m32.then_some("-m32"))
-                .arg("-o")
-                .arg(tmp.path()),
-        )
-        .context(
-            "linking json_fuzz (libFuzzer and the sanitizer runtimes come with the Debian \
+        Cmd::new(&clang)
+            .args(&objects)
+            .args(LINK_FLAGS)
+            .args(m32.then_some("-m32"))
+            .arg("-o")
+            .arg(tmp.path())
+            .run()
+            .context(
+                "linking json_fuzz (libFuzzer and the sanitizer runtimes come with the Debian \
              package libclang-rt-16-dev; --m32 also needs gcc-multilib and lib32stdc++-12-dev)",
-        )?;
+            )?;
         let (_, path) = tmp.keep().context("keeping the linked json_fuzz")?;
         fs::rename(&path, &linked)
             .with_context(|| format!("renaming into {}", linked.display()))?;
@@ -437,7 +440,7 @@ fn fuzz(binary: &Path, fuzz_dir: &Path, build_dir: &Path, args: &Args) -> Result
     if !status.success() {
         bail!(
             "json_fuzz found a problem ({status}); the input is in {} — minimise it with \
-             `{} -minimize_crash=1 -runs=10000 FILE`, fix json_nif.c and keep it in {}",
+             `{} -minimize_crash=1 -runs=10000 FILE`, fix the NIF and keep it in {}",
             artifacts.display(),
             binary.display(),
             fuzz_dir.join("regressions").display()

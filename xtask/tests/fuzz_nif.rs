@@ -1,5 +1,5 @@
 //! Replays every input of `crates/runtime/atomvm-wasi/fuzz/regressions/` (each one
-//! a bug the fuzzer found in json_nif.c) and `fuzz/seeds/` through the
+//! a bug the fuzzer found in the JSON/HTML NIFs) and `fuzz/seeds/` through the
 //! native ASan + UBSan build of the JSON/HTML NIFs, with the harness's
 //! round-trip and HTML checks: `cargo xtask fuzz-nif --replay`. Any
 //! sanitizer report or broken property fails the test.

@@ -239,7 +239,7 @@ fn info(c: &Chunk<'_>) -> ChunkInfo {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::beam::tests::{atoms, form};
+    use crate::test_support::{atoms, form};
 
     fn archive(sections: &[(&str, u32, &[u8])]) -> Vec<u8> {
         let mut out = HEADER.to_vec();

@@ -17,9 +17,9 @@
 use std::borrow::Cow;
 
 use beam_file::chunk::{Chunk as _, ExpTChunk, ImpTChunk};
-use flate2::{Decompress, FlushDecompress, Status};
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::litt::{self, LitT};
 use crate::ChunkId;
 
 pub const FOR1: ChunkId = *b"FOR1";
@@ -30,7 +30,7 @@ pub const EXPT: ChunkId = *b"ExpT";
 pub const LOCT: ChunkId = *b"LocT";
 pub const IMPT: ChunkId = *b"ImpT";
 pub const LITU: ChunkId = *b"LitU";
-pub const LITT: ChunkId = *b"LitT";
+pub use crate::litt::LITT;
 pub const FUNT: ChunkId = *b"FunT";
 pub const STRT: ChunkId = *b"StrT";
 pub const AVMN: ChunkId = *b"avmN";
@@ -264,7 +264,7 @@ impl<'a> Beam<'a> {
                 return Ok(Some(Cow::Borrowed(c.data)));
             }
             if c.id == LITT {
-                return match decode_litt(c, cap)? {
+                return match litt::decode(c.data, c.data_offset(), cap)? {
                     LitT::Stored(d) => Ok(Some(Cow::Borrowed(d))),
                     LitT::Inflated(v) => Ok(Some(Cow::Owned(v))),
                 };
@@ -308,7 +308,7 @@ impl<'a> Beam<'a> {
         let mut len = 12;
         for c in &self.chunks {
             let out = if c.id == LITT {
-                match decode_litt(c, cap)? {
+                match litt::decode(c.data, c.data_offset(), cap)? {
                     LitT::Stored(_) => (LITT, Cow::Borrowed(c.data)),
                     LitT::Inflated(v) => (LITU, Cow::Owned(v)),
                 }
@@ -364,133 +364,6 @@ impl Stripped<'_> {
         let mut v = Vec::with_capacity(self.len);
         self.write_to(&mut v);
         v
-    }
-}
-
-enum LitT<'a> {
-    /// Size field 0: the table follows uncompressed.
-    Stored(&'a [u8]),
-    Inflated(Vec<u8>),
-}
-
-/// Decodes a `LitT` chunk: `[uncompressed size u32][zlib data]`, or
-/// `[0u32][table]` when stored uncompressed; a stored table is walked to the
-/// end (count, each literal's size and external term, nothing after).
-///
-/// Inflates the way gimli-rs/object does: refuse a declared size over `cap`
-/// before allocating, reserve exactly the declared size, never produce more
-/// than one byte past it, and reject any difference.
-fn decode_litt<'a>(c: &Chunk<'a>, cap: usize) -> Result<LitT<'a>> {
-    let err = |kind, off: u64| Error::at(kind, off).with_chunk(LITT);
-    if c.data.len() < 4 {
-        return Err(err(
-            ErrorKind::Truncated {
-                needed: 4,
-                available: c.data.len() as u64,
-            },
-            c.data_offset(),
-        ));
-    }
-    let declared = be32(c.data, 0) as usize;
-    let stream = &c.data[4..];
-    let stream_at = c.data_offset() + 4;
-    if declared == 0 {
-        // The table is copied into the archive as it is, so nothing else
-        // would ever look at it: check here that it is one, or AtomVM gets
-        // garbage (say, a compressed table whose size field was zeroed).
-        crate::etf::check_literal_table(stream).map_err(|(msg, rel)| {
-            let hint = if looks_like_zlib(stream) {
-                "; the chunk looks zlib-compressed"
-            } else {
-                ""
-            };
-            err(
-                ErrorKind::BadStoredLiterals(format!("{msg}{hint}")),
-                stream_at + rel as u64,
-            )
-        })?;
-        return Ok(LitT::Stored(stream));
-    }
-    if declared > cap {
-        return Err(err(
-            ErrorKind::InflateCapExceeded {
-                declared: declared as u64,
-                cap: cap as u64,
-            },
-            c.data_offset(),
-        ));
-    }
-    let mut out = Vec::with_capacity(declared);
-    let mut z = Decompress::new(true);
-    let corrupt =
-        |z: &Decompress, msg: String| err(ErrorKind::CorruptZlib(msg), stream_at + z.total_in());
-    // Inflate into the exact reservation. `FlushDecompress::None` lets the
-    // stream stop when the buffer is full instead of failing, so an
-    // understated size is told apart from corrupt data.
-    loop {
-        let (in_before, out_before) = (z.total_in(), z.total_out());
-        let rest = &stream[in_before as usize..];
-        match z.decompress_vec(rest, &mut out, FlushDecompress::None) {
-            Ok(Status::StreamEnd) => break,
-            Ok(_) if out.len() == declared => {
-                // Full, stream not finished: does it hold more data? Look at
-                // no more than one extra byte.
-                let mut probe = [0u8; 1];
-                let rest = &stream[z.total_in() as usize..];
-                match z.decompress(rest, &mut probe, FlushDecompress::None) {
-                    Ok(Status::StreamEnd) if z.total_out() as usize == declared => break,
-                    Ok(_) if z.total_out() as usize > declared => {
-                        return Err(err(
-                            ErrorKind::LiteralSizeMismatch {
-                                declared: declared as u64,
-                                actual: declared as u64 + 1,
-                                actual_at_least: true,
-                            },
-                            c.data_offset(),
-                        ));
-                    }
-                    Ok(_) => return Err(corrupt(&z, "stream ends early".into())),
-                    Err(e) => return Err(corrupt(&z, e.to_string())),
-                }
-            }
-            Ok(_) if (z.total_in(), z.total_out()) == (in_before, out_before) => {
-                return Err(corrupt(&z, "stream ends early".into()));
-            }
-            Ok(_) => {}
-            Err(e) => return Err(corrupt(&z, e.to_string())),
-        }
-    }
-    if out.len() != declared {
-        return Err(err(
-            ErrorKind::LiteralSizeMismatch {
-                declared: declared as u64,
-                actual: out.len() as u64,
-                actual_at_least: false,
-            },
-            c.data_offset(),
-        ));
-    }
-    let used = z.total_in() as usize;
-    if used != stream.len() {
-        return Err(err(
-            ErrorKind::TrailingData {
-                len: (stream.len() - used) as u64,
-                after: "the end of the zlib stream",
-            },
-            stream_at + used as u64,
-        ));
-    }
-    Ok(LitT::Inflated(out))
-}
-
-/// Whether `d` starts with a zlib header (RFC 1950: deflate, a 32 KiB window
-/// or smaller, header check bits right). Only used to explain an error.
-fn looks_like_zlib(d: &[u8]) -> bool {
-    match d {
-        [cmf, flg, ..] => {
-            cmf & 0x0f == 8 && cmf >> 4 <= 7 && u16::from_be_bytes([*cmf, *flg]) % 31 == 0
-        }
-        _ => false,
     }
 }
 
@@ -684,69 +557,9 @@ fn parse_exports(c: &Chunk<'_>, n_atoms: usize) -> Result<Vec<(u32, u32)>> {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
-    use flate2::write::ZlibEncoder;
-    use std::io::Write;
-
-    /// A BEAM form from (id, data) chunks, each padded to 4.
-    pub(crate) fn form(chunks: &[(&[u8; 4], &[u8])]) -> Vec<u8> {
-        let mut body = Vec::new();
-        for (id, data) in chunks {
-            body.extend_from_slice(*id);
-            body.extend_from_slice(&(data.len() as u32).to_be_bytes());
-            body.extend_from_slice(data);
-            body.resize(pad4(body.len()), 0);
-        }
-        let mut out = b"FOR1".to_vec();
-        out.extend_from_slice(&(body.len() as u32 + 4).to_be_bytes());
-        out.extend_from_slice(b"BEAM");
-        out.extend_from_slice(&body);
-        out
-    }
-
-    pub(crate) fn atoms(names: &[&str]) -> Vec<u8> {
-        let mut v = (names.len() as u32).to_be_bytes().to_vec();
-        for n in names {
-            v.push(n.len() as u8);
-            v.extend_from_slice(n.as_bytes());
-        }
-        v
-    }
-
-    fn table(entries: &[[u32; 3]]) -> Vec<u8> {
-        let mut v = (entries.len() as u32).to_be_bytes().to_vec();
-        for e in entries {
-            for x in e {
-                v.extend_from_slice(&x.to_be_bytes());
-            }
-        }
-        v
-    }
-
-    fn zlib(data: &[u8]) -> Vec<u8> {
-        let mut e = ZlibEncoder::new(Vec::new(), flate2::Compression::default());
-        e.write_all(data).unwrap();
-        e.finish().unwrap()
-    }
-
-    fn litt(declared: u32, stream: &[u8]) -> Vec<u8> {
-        let mut v = declared.to_be_bytes().to_vec();
-        v.extend_from_slice(stream);
-        v
-    }
-
-    /// A literal table holding one literal: the term `{ok, 'Elixir.Foo'}`.
-    pub(crate) fn literal_table() -> Vec<u8> {
-        let term: &[u8] = &[
-            131, 104, 2, 119, 2, b'o', b'k', 119, 10, b'E', b'l', b'i', b'x', b'i', b'r', b'.',
-            b'F', b'o', b'o',
-        ];
-        let mut v = 1u32.to_be_bytes().to_vec();
-        v.extend_from_slice(&(term.len() as u32).to_be_bytes());
-        v.extend_from_slice(term);
-        v
-    }
+    use crate::test_support::{atoms, form, literal_table, litt, table, zlib};
 
     fn kind(e: &Error) -> &ErrorKind {
         e.kind()
@@ -806,98 +619,26 @@ pub(crate) mod tests {
         assert_eq!(beam.literal_atoms().unwrap(), ["ok", "Elixir.Foo"]);
     }
 
-    /// Absolute offset of the first byte after the size field of the `LitT`
-    /// in `litt_error`'s form: header 12, `AtU8` 8 + 6 (padded to 8), `LitT`
-    /// header 8, size field 4.
-    const STORED_AT: u64 = 12 + 16 + 8 + 4;
-
-    fn stored_error(table: &[u8]) -> Error {
-        let e = litt_error(&litt(0, table), DEFAULT_INFLATE_CAP);
-        assert_eq!(e.chunk(), Some(LITT), "{e}");
-        assert!(matches!(kind(&e), ErrorKind::BadStoredLiterals(_)), "{e}");
-        e
-    }
-
     #[test]
-    fn stored_litt_holding_a_compressed_table_is_refused_at_the_count() {
-        let e = stored_error(&zlib(&literal_table()));
-        assert_eq!(e.offset(), Some(STORED_AT));
-        let msg = e.to_string();
-        assert!(
-            msg.contains("stored uncompressed (size field 0) is malformed: count ")
-                && msg.ends_with("; the chunk looks zlib-compressed"),
-            "{msg}"
-        );
-        // The literal atoms go through the same check.
+    fn literal_table_errors_point_into_the_file() {
+        // A compressed table behind a size of 0: refused at the table's
+        // count, by `strip` and `literal_atoms` alike. Header 12, `AtU8` 8 +
+        // 8, `LitT` header 8 and its size field 4.
         let bytes = form(&[
             (b"AtU8", &atoms(&["m"])),
             (b"LitT", &litt(0, &zlib(&literal_table()))),
         ]);
-        assert_eq!(Beam::parse(&bytes).unwrap().literal_atoms().unwrap_err(), e);
-    }
-
-    #[test]
-    fn stored_litt_errors_point_at_the_bad_byte() {
-        let good = literal_table();
-        let term_len = good.len() as u32 - 8;
-        // A literal whose size runs one byte past the chunk: at its size field.
-        let mut t = good.clone();
-        t[4..8].copy_from_slice(&(term_len + 1).to_be_bytes());
-        let e = stored_error(&t);
-        assert_eq!(e.offset(), Some(STORED_AT + 4));
-        assert!(
-            e.to_string().ends_with(&format!(
-                "literal 0 runs past the end: declares {} bytes, only {term_len} remain",
-                term_len + 1
-            )),
-            "{e}"
-        );
-        // Not external term format: at the version byte.
-        let mut t = good.clone();
-        t[8] = 130;
-        let e = stored_error(&t);
-        assert_eq!(e.offset(), Some(STORED_AT + 8));
-        assert!(
-            e.to_string()
-                .contains("literal 0: missing the external term format version byte 131"),
-            "{e}"
-        );
-        // A term shorter than its declared size: after the term.
-        let mut t = good.clone();
-        t[4..8].copy_from_slice(&(term_len + 1).to_be_bytes());
-        t.push(106);
-        let e = stored_error(&t);
-        assert_eq!(e.offset(), Some(STORED_AT + 8 + term_len as u64));
-        assert!(
-            e.to_string().ends_with("literal 0: 1 bytes after the term"),
-            "{e}"
-        );
-        // Bytes after the last literal.
-        let mut t = good.clone();
-        t.extend_from_slice(b"xy");
-        let e = stored_error(&t);
-        assert_eq!(e.offset(), Some(STORED_AT + good.len() as u64));
-        assert!(
-            e.to_string().ends_with("2 bytes after the last literal"),
-            "{e}"
-        );
-        // No table at all after the size field.
-        let e = stored_error(b"");
-        assert_eq!(e.offset(), Some(STORED_AT));
-        assert!(e.to_string().ends_with("needs 4 bytes, 0 remain"), "{e}");
-        // An empty table is a table.
-        let bytes = form(&[(b"AtU8", &atoms(&["m"])), (b"LitT", &litt(0, &[0; 4]))]);
-        assert!(Beam::parse(&bytes)
-            .unwrap()
-            .strip(DEFAULT_INFLATE_CAP)
-            .is_ok());
-    }
-
-    #[test]
-    fn zlib_headers_are_recognised() {
-        assert!(looks_like_zlib(&zlib(b"abc")));
-        assert!(looks_like_zlib(&[0x78, 0xda]) && looks_like_zlib(&[0x78, 0x01]));
-        assert!(!looks_like_zlib(&literal_table()) && !looks_like_zlib(&[0x78]));
+        let beam = Beam::parse(&bytes).unwrap();
+        let e = beam.strip(DEFAULT_INFLATE_CAP).unwrap_err();
+        assert_eq!((e.chunk(), e.offset()), (Some(LITT), Some(12 + 16 + 8 + 4)));
+        assert!(matches!(kind(&e), ErrorKind::BadStoredLiterals(_)), "{e}");
+        assert_eq!(beam.literal_atoms().unwrap_err(), e);
+        // An understated size, at the chunk's data.
+        let lit = literal_table();
+        let chunk = litt(lit.len() as u32 + 5, &zlib(&lit));
+        let bytes = form(&[(b"AtU8", &atoms(&["m"])), (b"LitT", &chunk)]);
+        let e = Beam::parse(&bytes).unwrap().strip(1 << 20).unwrap_err();
+        assert_eq!(e.offset(), Some(12 + 8 + pad4(5) as u64 + 8));
     }
 
     #[test]
@@ -996,88 +737,6 @@ pub(crate) mod tests {
         let e = Beam::parse(&form(&[(b"AtU8", &at), (b"ExpT", &lying)])).unwrap_err();
         assert_eq!(e.chunk(), Some(EXPT));
         assert!(e.to_string().contains("count 4294967295"), "{e}");
-    }
-
-    fn litt_error(chunk: &[u8], cap: usize) -> Error {
-        let bytes = form(&[(b"AtU8", &atoms(&["m"])), (b"LitT", chunk)]);
-        Beam::parse(&bytes).unwrap().strip(cap).unwrap_err()
-    }
-
-    #[test]
-    fn litt_size_mismatch_both_ways() {
-        let lit = literal_table();
-        let z = zlib(&lit);
-        let e = litt_error(&litt(lit.len() as u32 + 5, &z), DEFAULT_INFLATE_CAP);
-        assert_eq!(e.chunk(), Some(LITT));
-        assert_eq!(e.offset(), Some(12 + 8 + pad4(5) as u64 + 8));
-        assert!(matches!(
-            kind(&e),
-            ErrorKind::LiteralSizeMismatch {
-                actual_at_least: false,
-                ..
-            }
-        ));
-        let e = litt_error(&litt(lit.len() as u32 - 5, &z), DEFAULT_INFLATE_CAP);
-        assert!(matches!(
-            kind(&e),
-            ErrorKind::LiteralSizeMismatch { actual_at_least: true, actual, declared } if *actual == *declared + 1
-        ));
-    }
-
-    #[test]
-    fn inflate_is_bounded_by_the_cap() {
-        // 8 MiB of zeros, declared honestly, with a 1 MiB cap: refused before
-        // any allocation; with an understated size: stops one byte past it.
-        let z = zlib(&vec![0u8; 8 << 20]);
-        let e = litt_error(&litt(8 << 20, &z), 1 << 20);
-        assert!(
-            matches!(kind(&e), ErrorKind::InflateCapExceeded { declared, cap } if *declared == 8 << 20 && *cap == 1 << 20)
-        );
-        let e = litt_error(&litt(1000, &z), 1 << 20);
-        assert!(matches!(
-            kind(&e),
-            ErrorKind::LiteralSizeMismatch {
-                declared: 1000,
-                actual: 1001,
-                actual_at_least: true
-            }
-        ));
-    }
-
-    #[test]
-    fn corrupt_and_truncated_zlib() {
-        let lit = literal_table();
-        let z = zlib(&lit);
-        let mut bad = z.clone();
-        bad[0] = 0x12; // not a zlib header
-        let e = litt_error(&litt(lit.len() as u32, &bad), DEFAULT_INFLATE_CAP);
-        assert!(matches!(kind(&e), ErrorKind::CorruptZlib(_)), "{e}");
-        let e = litt_error(
-            &litt(lit.len() as u32, &z[..z.len() / 2]),
-            DEFAULT_INFLATE_CAP,
-        );
-        assert!(
-            matches!(kind(&e), ErrorKind::CorruptZlib(m) if m.contains("ends early")),
-            "{e}"
-        );
-        let mut trailing = z.clone();
-        trailing.extend_from_slice(b"junk");
-        let e = litt_error(&litt(lit.len() as u32, &trailing), DEFAULT_INFLATE_CAP);
-        assert!(
-            matches!(kind(&e), ErrorKind::TrailingData { len: 4, .. }),
-            "{e}"
-        );
-        let e = litt_error(b"\0\0", DEFAULT_INFLATE_CAP);
-        assert!(
-            matches!(
-                kind(&e),
-                ErrorKind::Truncated {
-                    needed: 4,
-                    available: 2
-                }
-            ),
-            "{e}"
-        );
     }
 
     #[test]

@@ -27,7 +27,10 @@ pub mod code;
 mod error;
 mod etf;
 pub mod graph;
+mod litt;
 mod pack;
+#[cfg(test)]
+mod test_support;
 
 /// A four-byte IFF chunk id such as `*b"LitT"`.
 pub type ChunkId = [u8; 4];

@@ -444,7 +444,7 @@ fn module(input: &PackInput, cap: usize) -> Result<Module<'_>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::beam::tests::{atoms, form};
+    use crate::test_support::{atoms, form};
 
     /// A module named `name` exporting start/0 (atom 2) when `start`.
     fn module(name: &str, start: bool) -> Vec<u8> {

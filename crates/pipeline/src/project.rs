@@ -76,6 +76,14 @@ impl Project {
     pub fn state_dir(&self) -> PathBuf {
         self.build_dir().join(".elixir-workers")
     }
+    /// `path` as the user sees it in messages: relative to the root when
+    /// it is under it.
+    pub fn relative(&self, path: &Path) -> String {
+        path.strip_prefix(&self.root)
+            .unwrap_or(path)
+            .display()
+            .to_string()
+    }
     pub fn wrangler_config(&self) -> Option<PathBuf> {
         WRANGLER_CONFIGS
             .iter()

@@ -42,7 +42,7 @@ pub struct ModuleCounts {
     /// Candidates the tree-shake left out.
     pub dropped: usize,
     /// Stdlib modules left out as unusable under WASI (see
-    /// [`WASI_UNSUPPORTED`](crate::build::WASI_UNSUPPORTED)).
+    /// [`WASI_UNSUPPORTED`](crate::collect::WASI_UNSUPPORTED)).
     #[serde(default)]
     pub unsupported: usize,
 }

@@ -288,7 +288,7 @@ fn install_files(id: &str, mut files: BTreeMap<String, Vec<u8>>) -> Result<Runti
         .find(|(p, _)| p == "atomvm.wasm")
         .expect("checked above")
         .1;
-    crate::compile::check_module(wasm)?;
+    crate::abi::check_module(wasm)?;
 
     let out = crate::cache::runtime_dir(id)?;
     crate::atomic::write_dir(&out, |staging| {

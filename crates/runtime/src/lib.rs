@@ -15,19 +15,25 @@
 //! [`process`]; nothing here parses arguments or draws on the terminal:
 //! progress goes out as [`Progress`] values.
 
+pub mod abi;
 pub mod atomic;
+pub mod build;
 pub mod bundle;
 pub mod cache;
 pub mod compile;
 pub mod digest;
+pub mod headers;
 pub mod identity;
+pub mod link;
 pub mod locate;
+pub mod manifest;
 pub mod process;
 pub mod settings;
 pub mod source;
+pub mod stdlib;
 pub mod toolchain;
 
-pub use compile::{build, BuildOptions};
+pub use build::{build, BuildOptions};
 pub use identity::{runtime_id, ATOMVM_PIN};
 pub use locate::{Origin, Runtime, RUNTIME_ENV};
 

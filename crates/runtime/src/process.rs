@@ -1,7 +1,9 @@
-//! Running the build's tools: every command line is shown in full when it
-//! fails, with the tool's own error output.
+//! Running the build's tools, the one place in this crate that starts a
+//! process: every command line is shown in full when it fails, with the
+//! tool's own error output.
 
 use anyhow::{bail, Context as _, Result};
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -33,49 +35,96 @@ fn is_executable(path: &Path) -> bool {
         .unwrap_or(false)
 }
 
-/// The command line as a user would type it (arguments with spaces quoted).
-pub fn display(cmd: &Command) -> String {
-    std::iter::once(cmd.get_program())
-        .chain(cmd.get_args())
-        .map(|a| {
-            let a = a.to_string_lossy();
-            if a.is_empty() || a.contains(|c: char| c.is_whitespace() || c == '"') {
-                format!("{a:?}")
-            } else {
-                a.into_owned()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
-}
+/// A tool to run. Every process this crate starts is built and started
+/// here, so that a failure always names the command line in full.
+#[derive(Debug)]
+pub struct Cmd(Command);
 
-/// Runs `cmd` to completion; fails with its command line and output unless
-/// it exits 0.
-pub fn run(cmd: &mut Command) -> Result<Output> {
-    let out = cmd
-        .output()
-        .with_context(|| format!("could not start `{}`", display(cmd)))?;
-    if !out.status.success() {
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        bail!(
-            "`{}` failed ({})\n{}{}",
-            display(cmd),
-            out.status,
-            stderr.trim(),
-            if stdout.trim().is_empty() {
-                String::new()
-            } else {
-                format!("\n{}", stdout.trim())
-            }
-        );
+impl Cmd {
+    pub fn new(program: impl AsRef<OsStr>) -> Cmd {
+        Cmd(Command::new(program))
     }
-    Ok(out)
+
+    pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Cmd {
+        self.0.arg(arg);
+        self
+    }
+
+    pub fn args<I, S>(mut self, args: I) -> Cmd
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.0.args(args);
+        self
+    }
+
+    pub fn current_dir(mut self, dir: impl AsRef<Path>) -> Cmd {
+        self.0.current_dir(dir);
+        self
+    }
+
+    pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Cmd {
+        self.0.env(key, value);
+        self
+    }
+
+    /// The command line as a user would type it (arguments with spaces quoted).
+    pub fn display(&self) -> String {
+        std::iter::once(self.0.get_program())
+            .chain(self.0.get_args())
+            .map(|a| {
+                let a = a.to_string_lossy();
+                if a.is_empty() || a.contains(|c: char| c.is_whitespace() || c == '"') {
+                    format!("{a:?}")
+                } else {
+                    a.into_owned()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// Runs the command to completion; fails with its command line and
+    /// output unless it exits 0.
+    pub fn run(mut self) -> Result<Output> {
+        let out = self.wait()?;
+        if !out.status.success() {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            bail!(
+                "`{}` failed ({})\n{}{}",
+                self.display(),
+                out.status,
+                stderr.trim(),
+                if stdout.trim().is_empty() {
+                    String::new()
+                } else {
+                    format!("\n{}", stdout.trim())
+                }
+            );
+        }
+        Ok(out)
+    }
+
+    /// Runs the command to completion whatever its exit status, for a
+    /// caller that explains a failure in its own words; fails only when the
+    /// tool cannot be started.
+    pub fn output(mut self) -> Result<Output> {
+        self.wait()
+    }
+
+    fn wait(&mut self) -> Result<Output> {
+        match self.0.output() {
+            Ok(out) => Ok(out),
+            Err(e) => Err(e).with_context(|| format!("could not start `{}`", self.display())),
+        }
+    }
 }
 
 /// The first line `tool args` prints on stdout, or `"unknown"`.
 pub fn first_line(tool: &Path, args: &[&str]) -> String {
-    Command::new(tool)
+    Cmd::new(tool)
         .args(args)
         .output()
         .ok()

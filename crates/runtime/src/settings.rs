@@ -2,7 +2,7 @@
 //! ours are compiled, with which flags, linked how, and how the stdlib's
 //! beams are stripped. Every one of them is part of the runtime's id
 //! ([`identity::runtime_id`](crate::identity::runtime_id)), so changing any
-//! of them makes a new runtime; [`compile`](crate::compile) builds with them.
+//! of them makes a new runtime; [`build`](crate::build) builds with them.
 
 /// AtomVM's core: `SOURCE_FILES` of `src/libAtomVM/CMakeLists.txt` at
 /// the pin, minus `jit.c` (this build interprets). The socket, net,
@@ -54,7 +54,9 @@ pub const ADAPTER_SOURCES: &[&str] = &[
     "literal_cache",
     "heap_mark",
     "budget",
-    "json_nif",
+    "json_decode",
+    "json_encode",
+    "html_escape",
     "stdlib_nifs",
     "float_format",
     "float_round",

@@ -150,7 +150,7 @@ impl AtomVmSource {
 
 fn git_head(root: &Path) -> Option<String> {
     let git = crate::process::find("GIT", &["git"])?;
-    let out = std::process::Command::new(git)
+    let out = crate::process::Cmd::new(git)
         .arg("-C")
         .arg(root)
         .args(["rev-parse", "HEAD"])

@@ -5,7 +5,6 @@ use crate::process;
 use anyhow::{bail, Result};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 /// Every package a runtime build needs, per platform.
 pub const INSTALL_HINTS: &[(&str, &str)] = &[
@@ -102,7 +101,7 @@ impl Tools {
             scratch.join("probe.c"),
             "#include <stdio.h>\nint main(void) { return puts(\"\") < 0; }\n",
         )?;
-        let out = Command::new(&self.clang)
+        let out = process::Cmd::new(&self.clang)
             .current_dir(scratch)
             .args(["--target=wasm32-wasi", "-O0", "probe.c", "-o", "probe.wasm"])
             .args(self.sysroot_flags())
@@ -134,7 +133,7 @@ impl Tools {
                 ],
             ),
         );
-        let elixir = Command::new(&self.elixir)
+        let elixir = process::Cmd::new(&self.elixir)
             .arg("--version")
             .output()
             .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())

@@ -117,7 +117,7 @@ pub fn elixirc(sources: &[PathBuf], out: &Path) -> Result<()> {
 /// Compiles the framework (`crates/pipeline/framework/lib`) into
 /// `dir/framework` and the test app (`crates/pipeline/framework/test/support`)
 /// into `dir/ebin`, and packs them into `dir/app.avm` with
-/// `pipeline::build::pack_archive`, the function `elixir-workers build`
+/// `pipeline::pack::pack_archive`, the function `elixir-workers build`
 /// packs with: the same candidates (Elixir's and OTP's stdlib from the
 /// toolchain, the runtime's stdlib), consolidated protocols, shake, call
 /// check and function cuts, so the tests and benches run what a user gets.
@@ -139,7 +139,7 @@ pub fn build_test_app(runtime: &Path, dir: &Path) -> Result<PathBuf> {
 
     let toolchain = pipeline::toolchain::Toolchain::detect(&workspace_root())?;
     let runtime = ew_runtime::Runtime::open(runtime, ew_runtime::Origin::Env)?;
-    let app = pipeline::build::pack_archive(&pipeline::build::PackRequest {
+    let app = pipeline::pack::pack_archive(&pipeline::pack::PackRequest {
         root: dir,
         sources: &sources,
         app_ebin: &ebin,

@@ -1,6 +1,6 @@
 //! End to end on the real AtomVM runtime: the test app from
 //! `crates/pipeline/framework/test/support` compiled with the real elixirc, packed
-//! the way `elixir-workers build` packs (`pipeline::build::pack_archive`), and
+//! the way `elixir-workers build` packs (`pipeline::pack::pack_archive`), and
 //! served by the real `atomvm.wasm`
 //!
 //! * through the shim's request path in Node with fake KV/D1 bindings

@@ -5,7 +5,7 @@
 //! tool's figures measured on this machine.
 //!
 //! The app is the framework's test app (`crates/pipeline/framework/test/support`),
-//! compiled with the real elixirc and packed by `pipeline::build::pack_archive`,
+//! compiled with the real elixirc and packed by `pipeline::pack::pack_archive`,
 //! the function `elixir-workers build` packs with (`worker_tests::build_test_app`).
 
 use anyhow::{bail, Context, Result};

@@ -1,5 +1,5 @@
 /*
- * elixir-workers: libFuzzer harness for the JSON and HTML NIFs (json_nif.c).
+ * elixir-workers: libFuzzer harness for the JSON and HTML NIFs (json_nif.h).
  * SPDX-License-Identifier: Apache-2.0
  *
  * Built natively with ASan + UBSan + libFuzzer by `cargo xtask fuzz-nif`,
@@ -49,7 +49,7 @@
 
 /* The Elixir framework's default limit (ElixirWorkers.JSON.max_depth/0). */
 #define FRAMEWORK_MAX_DEPTH 32
-/* json_nif.c's ENCODE_MAX_DEPTH: deeper terms are the Elixir encoder's. */
+/* json_encode.c's ENCODE_MAX_DEPTH: deeper terms are the Elixir encoder's. */
 #define ENCODE_MAX_DEPTH 512
 
 static GlobalContext *glb;

@@ -3,8 +3,8 @@
  * the JSON NIF fuzzer (json_fuzz.c, built by `cargo xtask fuzz-nif`).
  * SPDX-License-Identifier: Apache-2.0
  *
- * The fuzzer links AtomVM's core natively, with sanitizers, to run json_nif.c
- * on a real GlobalContext and Context. The adapter's sys.c and platform_nifs.c
+ * The fuzzer links AtomVM's core natively, with sanitizers, to run the JSON
+ * and HTML NIFs on a real GlobalContext and Context. The adapter's sys.c and platform_nifs.c
  * speak WASI (clocks, the preopened archive, the `respond` import), so this
  * file gives the core the few platform hooks it links against, each doing the
  * least that is true on a host with no scheduler running: no event loop, no

@@ -14,9 +14,10 @@
  *   atomvm:rand_bytes/1, crypto:strong_rand_bytes/1
  *                          N -> N random bytes from WASI random_get
  *   wasi:json_decode/2     (bin, max_depth) -> {ok, term} | {error, message}
- *                          | fallback (json_nif.c; ElixirWorkers.JSON)
- *   wasi:json_encode/1     term -> JSON binary | fallback
+ *                          | fallback (json_decode.c; ElixirWorkers.JSON)
+ *   wasi:json_encode/1     term -> JSON binary | fallback (json_encode.c)
  *   wasi:html_escape/1     bin -> bin itself when clean | escaped binary
+ *                          (html_escape.c)
  *   binary:split/2,3 (in place of AtomVM's), binary:matches/2,3,
  *   binary:compile_pattern/1, maps:take/2, erlang:append_element/2,
  *   erlang:float_to_list/2, float_to_binary/2, binary_to_float/1,

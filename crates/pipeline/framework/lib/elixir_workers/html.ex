@@ -22,7 +22,7 @@ defmodule ElixirWorkers.HTML do
   """
   def escape(s) when is_binary(s) do
     case ElixirWorkers.Runtime.vm() do
-      # The adapter's C loop (crates/runtime/atomvm-wasi/src/json_nif.c): the same
+      # The adapter's C loop (crates/runtime/atomvm-wasi/src/html_escape.c): the same
       # bytes as below, as one binary.
       :atomvm -> :wasi.html_escape(s)
       :beam -> elixir_escape(s)

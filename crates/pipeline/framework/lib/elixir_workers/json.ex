@@ -487,7 +487,7 @@ defmodule ElixirWorkers.JSON do
   defp float(f) do
     case :erlang.system_info(:machine) do
       [?B, ?E, ?A, ?M] -> :erlang.float_to_binary(f, [:short])
-      # On AtomVM, the form the encoder NIF writes (json_nif.c), which this
+      # On AtomVM, the form the encoder NIF writes (json_encode.c), which this
       # code must match: the fewest significant digits that read back as
       # the same float, in scientific notation.
       _ -> shortest_float(f, 1)

@@ -1,7 +1,7 @@
 defmodule TestApp.JsonDiff do
   @moduledoc false
   # Differential test of the adapter's JSON and HTML NIFs
-  # (crates/runtime/atomvm-wasi/src/json_nif.c) against the framework's Elixir code.
+  # (crates/runtime/atomvm-wasi/src/json_{decode,encode}.c, html_escape.c) against the framework's Elixir code.
   #
   # `report/1` takes a corpus of documents and prints, per document, what
   # JSON.decode, JSON.encode and HTML.escape give, in a text form that is the

@@ -1,0 +1,316 @@
+//! The `LitT` chunk: a BEAM's literal table, zlib-compressed behind its
+//! uncompressed size, or stored as it is behind a size of 0. Decoding never
+//! allocates more than the declared size, and never more than a cap.
+//!
+//! A leaf of the crate (only errors and the external term format): `beam`
+//! hands it a chunk's bytes and their offset.
+
+use flate2::{Decompress, FlushDecompress, Status};
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::ChunkId;
+
+pub const LITT: ChunkId = *b"LitT";
+
+pub(crate) enum LitT<'a> {
+    /// Size field 0: the table follows uncompressed.
+    Stored(&'a [u8]),
+    Inflated(Vec<u8>),
+}
+
+/// Decodes the data of a `LitT` chunk that starts at absolute offset `at`: `[uncompressed size u32][zlib data]`, or
+/// `[0u32][table]` when stored uncompressed; a stored table is walked to the
+/// end (count, each literal's size and external term, nothing after).
+///
+/// Inflates the way gimli-rs/object does: refuse a declared size over `cap`
+/// before allocating, reserve exactly the declared size, never produce more
+/// than one byte past it, and reject any difference.
+pub(crate) fn decode(data: &[u8], at: u64, cap: usize) -> Result<LitT<'_>> {
+    let err = |kind, off: u64| Error::at(kind, off).with_chunk(LITT);
+    if data.len() < 4 {
+        return Err(err(
+            ErrorKind::Truncated {
+                needed: 4,
+                available: data.len() as u64,
+            },
+            at,
+        ));
+    }
+    let declared = u32::from_be_bytes(data[..4].try_into().expect("4 bytes")) as usize;
+    let stream = &data[4..];
+    let stream_at = at + 4;
+    if declared == 0 {
+        // The table is copied into the archive as it is, so nothing else
+        // would ever look at it: check here that it is one, or AtomVM gets
+        // garbage (say, a compressed table whose size field was zeroed).
+        crate::etf::check_literal_table(stream).map_err(|(msg, rel)| {
+            let hint = if looks_like_zlib(stream) {
+                "; the chunk looks zlib-compressed"
+            } else {
+                ""
+            };
+            err(
+                ErrorKind::BadStoredLiterals(format!("{msg}{hint}")),
+                stream_at + rel as u64,
+            )
+        })?;
+        return Ok(LitT::Stored(stream));
+    }
+    if declared > cap {
+        return Err(err(
+            ErrorKind::InflateCapExceeded {
+                declared: declared as u64,
+                cap: cap as u64,
+            },
+            at,
+        ));
+    }
+    let mut out = Vec::with_capacity(declared);
+    let mut z = Decompress::new(true);
+    let corrupt =
+        |z: &Decompress, msg: String| err(ErrorKind::CorruptZlib(msg), stream_at + z.total_in());
+    // Inflate into the exact reservation. `FlushDecompress::None` lets the
+    // stream stop when the buffer is full instead of failing, so an
+    // understated size is told apart from corrupt data.
+    loop {
+        let (in_before, out_before) = (z.total_in(), z.total_out());
+        let rest = &stream[in_before as usize..];
+        match z.decompress_vec(rest, &mut out, FlushDecompress::None) {
+            Ok(Status::StreamEnd) => break,
+            Ok(_) if out.len() == declared => {
+                // Full, stream not finished: does it hold more data? Look at
+                // no more than one extra byte.
+                let mut probe = [0u8; 1];
+                let rest = &stream[z.total_in() as usize..];
+                match z.decompress(rest, &mut probe, FlushDecompress::None) {
+                    Ok(Status::StreamEnd) if z.total_out() as usize == declared => break,
+                    Ok(_) if z.total_out() as usize > declared => {
+                        return Err(err(
+                            ErrorKind::LiteralSizeMismatch {
+                                declared: declared as u64,
+                                actual: declared as u64 + 1,
+                                actual_at_least: true,
+                            },
+                            at,
+                        ));
+                    }
+                    Ok(_) => return Err(corrupt(&z, "stream ends early".into())),
+                    Err(e) => return Err(corrupt(&z, e.to_string())),
+                }
+            }
+            Ok(_) if (z.total_in(), z.total_out()) == (in_before, out_before) => {
+                return Err(corrupt(&z, "stream ends early".into()));
+            }
+            Ok(_) => {}
+            Err(e) => return Err(corrupt(&z, e.to_string())),
+        }
+    }
+    if out.len() != declared {
+        return Err(err(
+            ErrorKind::LiteralSizeMismatch {
+                declared: declared as u64,
+                actual: out.len() as u64,
+                actual_at_least: false,
+            },
+            at,
+        ));
+    }
+    let used = z.total_in() as usize;
+    if used != stream.len() {
+        return Err(err(
+            ErrorKind::TrailingData {
+                len: (stream.len() - used) as u64,
+                after: "the end of the zlib stream",
+            },
+            stream_at + used as u64,
+        ));
+    }
+    Ok(LitT::Inflated(out))
+}
+
+/// Whether `d` starts with a zlib header (RFC 1950: deflate, a 32 KiB window
+/// or smaller, header check bits right). Only used to explain an error.
+fn looks_like_zlib(d: &[u8]) -> bool {
+    match d {
+        [cmf, flg, ..] => {
+            cmf & 0x0f == 8 && cmf >> 4 <= 7 && u16::from_be_bytes([*cmf, *flg]) % 31 == 0
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::{literal_table, litt, zlib};
+
+    /// A cap far above any table here (the cap's own test sets its own).
+    const CAP: usize = 1 << 20;
+    /// Where the chunk's data starts in the file the errors point into.
+    const AT: u64 = 100;
+    /// The first byte after the size field.
+    const STORED_AT: u64 = AT + 4;
+
+    fn litt_error(chunk: &[u8], cap: usize) -> Error {
+        match decode(chunk, AT, cap) {
+            Ok(_) => panic!("decoded a bad LitT"),
+            Err(e) => e,
+        }
+    }
+
+    fn stored_error(table: &[u8]) -> Error {
+        let e = litt_error(&litt(0, table), CAP);
+        assert_eq!(e.chunk(), Some(LITT), "{e}");
+        assert!(matches!(e.kind(), ErrorKind::BadStoredLiterals(_)), "{e}");
+        e
+    }
+
+    #[test]
+    fn stored_litt_holding_a_compressed_table_is_refused_at_the_count() {
+        let e = stored_error(&zlib(&literal_table()));
+        assert_eq!(e.offset(), Some(STORED_AT));
+        let msg = e.to_string();
+        assert!(
+            msg.contains("stored uncompressed (size field 0) is malformed: count ")
+                && msg.ends_with("; the chunk looks zlib-compressed"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn stored_litt_errors_point_at_the_bad_byte() {
+        let good = literal_table();
+        let term_len = good.len() as u32 - 8;
+        // A literal whose size runs one byte past the chunk: at its size field.
+        let mut t = good.clone();
+        t[4..8].copy_from_slice(&(term_len + 1).to_be_bytes());
+        let e = stored_error(&t);
+        assert_eq!(e.offset(), Some(STORED_AT + 4));
+        assert!(
+            e.to_string().ends_with(&format!(
+                "literal 0 runs past the end: declares {} bytes, only {term_len} remain",
+                term_len + 1
+            )),
+            "{e}"
+        );
+        // Not external term format: at the version byte.
+        let mut t = good.clone();
+        t[8] = 130;
+        let e = stored_error(&t);
+        assert_eq!(e.offset(), Some(STORED_AT + 8));
+        assert!(
+            e.to_string()
+                .contains("literal 0: missing the external term format version byte 131"),
+            "{e}"
+        );
+        // A term shorter than its declared size: after the term.
+        let mut t = good.clone();
+        t[4..8].copy_from_slice(&(term_len + 1).to_be_bytes());
+        t.push(106);
+        let e = stored_error(&t);
+        assert_eq!(e.offset(), Some(STORED_AT + 8 + term_len as u64));
+        assert!(
+            e.to_string().ends_with("literal 0: 1 bytes after the term"),
+            "{e}"
+        );
+        // Bytes after the last literal.
+        let mut t = good.clone();
+        t.extend_from_slice(b"xy");
+        let e = stored_error(&t);
+        assert_eq!(e.offset(), Some(STORED_AT + good.len() as u64));
+        assert!(
+            e.to_string().ends_with("2 bytes after the last literal"),
+            "{e}"
+        );
+        // No table at all after the size field.
+        let e = stored_error(b"");
+        assert_eq!(e.offset(), Some(STORED_AT));
+        assert!(e.to_string().ends_with("needs 4 bytes, 0 remain"), "{e}");
+        // An empty table is a table.
+        assert!(matches!(
+            decode(&litt(0, &[0; 4]), AT, CAP),
+            Ok(LitT::Stored(&[0, 0, 0, 0]))
+        ));
+    }
+
+    #[test]
+    fn zlib_headers_are_recognised() {
+        assert!(looks_like_zlib(&zlib(b"abc")));
+        assert!(looks_like_zlib(&[0x78, 0xda]) && looks_like_zlib(&[0x78, 0x01]));
+        assert!(!looks_like_zlib(&literal_table()) && !looks_like_zlib(&[0x78]));
+    }
+
+    #[test]
+    fn litt_size_mismatch_both_ways() {
+        let lit = literal_table();
+        let z = zlib(&lit);
+        let e = litt_error(&litt(lit.len() as u32 + 5, &z), CAP);
+        assert_eq!(e.chunk(), Some(LITT));
+        assert_eq!(e.offset(), Some(AT));
+        assert!(matches!(
+            e.kind(),
+            ErrorKind::LiteralSizeMismatch {
+                actual_at_least: false,
+                ..
+            }
+        ));
+        let e = litt_error(&litt(lit.len() as u32 - 5, &z), CAP);
+        assert!(matches!(
+            e.kind(),
+            ErrorKind::LiteralSizeMismatch { actual_at_least: true, actual, declared } if *actual == *declared + 1
+        ));
+    }
+
+    #[test]
+    fn inflate_is_bounded_by_the_cap() {
+        // 8 MiB of zeros, declared honestly, with a 1 MiB cap: refused before
+        // any allocation; with an understated size: stops one byte past it.
+        let z = zlib(&vec![0u8; 8 << 20]);
+        let e = litt_error(&litt(8 << 20, &z), 1 << 20);
+        assert!(
+            matches!(e.kind(), ErrorKind::InflateCapExceeded { declared, cap } if *declared == 8 << 20 && *cap == 1 << 20)
+        );
+        let e = litt_error(&litt(1000, &z), 1 << 20);
+        assert!(matches!(
+            e.kind(),
+            ErrorKind::LiteralSizeMismatch {
+                declared: 1000,
+                actual: 1001,
+                actual_at_least: true
+            }
+        ));
+    }
+
+    #[test]
+    fn corrupt_and_truncated_zlib() {
+        let lit = literal_table();
+        let z = zlib(&lit);
+        let mut bad = z.clone();
+        bad[0] = 0x12; // not a zlib header
+        let e = litt_error(&litt(lit.len() as u32, &bad), CAP);
+        assert!(matches!(e.kind(), ErrorKind::CorruptZlib(_)), "{e}");
+        let e = litt_error(&litt(lit.len() as u32, &z[..z.len() / 2]), CAP);
+        assert!(
+            matches!(e.kind(), ErrorKind::CorruptZlib(m) if m.contains("ends early")),
+            "{e}"
+        );
+        let mut trailing = z.clone();
+        trailing.extend_from_slice(b"junk");
+        let e = litt_error(&litt(lit.len() as u32, &trailing), CAP);
+        assert!(
+            matches!(e.kind(), ErrorKind::TrailingData { len: 4, .. }),
+            "{e}"
+        );
+        let e = litt_error(b"\0\0", CAP);
+        assert!(
+            matches!(
+                e.kind(),
+                ErrorKind::Truncated {
+                    needed: 4,
+                    available: 2
+                }
+            ),
+            "{e}"
+        );
+    }
+}
