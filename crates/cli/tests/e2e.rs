@@ -139,7 +139,10 @@ fn new_build_deploy_package() {
     );
     let image = std::fs::read(project.join("_build/worker/boot.bin")).unwrap();
     let image = pipeline::boot::BootImage::decode(&image).unwrap();
-    assert!(worker_wasm.ends_with(&image.id), "the build id is not the image's");
+    assert!(
+        worker_wasm.ends_with(&image.id),
+        "the build id is not the image's"
+    );
 
     // deploy --dry-run --outdir: wrangler bundles without network.
     let deployed = run(ew(&project, &rt).args(["deploy", "--dry-run", "--outdir", "dist"])).ok();
