@@ -94,10 +94,21 @@ defmodule ElixirWorkers.Handler do
   end
 
   # A head that failed to decode still says whether it carries binding
-  # results: the worker adds a top-level "bindings" object from pass 2 on
-  # (JSON.stringify, no spaces; headers and env hold only strings, so only
-  # that key can be followed by an object).
-  defp binding_pass?(head), do: :binary.match(head, "\"bindings\":{") != :nomatch
+  # results: the worker adds them from pass 2 on, and writes every head as
+  # JSON.stringify writes {"id": <string>, "pass": <n>, ...}, so the pass
+  # number is read from that prefix. (Searching the head for a "bindings"
+  # key would be fooled by a variable or a queue message holding one.)
+  defp binding_pass?(<<"{\"id\":\"", rest::binary>>), do: after_id(rest)
+  defp binding_pass?(_head), do: false
+
+  defp after_id(<<?\\, _escaped, rest::binary>>), do: after_id(rest)
+  defp after_id(<<?", ",\"pass\":", rest::binary>>), do: pass_number(rest, 0) > 1
+  defp after_id(<<?", _rest::binary>>), do: false
+  defp after_id(<<_, rest::binary>>), do: after_id(rest)
+  defp after_id(<<>>), do: false
+
+  defp pass_number(<<d, rest::binary>>, n) when d >= ?0 and d <= ?9, do: pass_number(rest, n * 10 + d - ?0)
+  defp pass_number(_rest, n), do: n
 
   defp split_input(input) do
     case :binary.match(input, "\n") do
