@@ -63,7 +63,7 @@ defmodule ElixirWorkers.Conn do
     # `:maps.get("url", head)` would load the literal "url", and upstream
     # AtomVM pays a garbage collection for every literal it loads (our
     # runtime decodes literals once at boot).
-    conn = fields(:maps.to_list(head), %Conn{body: body}) |> split_blobs() |> event_bytes()
+    conn = fields(:maps.to_list(head), %Conn{body: body}) |> split_blobs()
     {path, qs} = URL.split_target(conn.path)
 
     %{
@@ -89,23 +89,6 @@ defmodule ElixirWorkers.Conn do
   end
 
   defp split_blobs(conn), do: %{conn | blobs: ""}
-
-  # Queue messages whose bodies are bytes arrive as a range of the blob
-  # area ("body_bytes"); the handler sees them as binaries under "body",
-  # like every other body.
-  defp event_bytes(%Conn{event: %{"messages" => messages} = event} = conn) when is_list(messages) do
-    resolved = :lists.map(fn m -> message_bytes(m, conn.blobs) end, messages)
-    %{conn | event: :maps.put("messages", resolved, event)}
-  end
-
-  defp event_bytes(conn), do: conn
-
-  defp message_bytes(%{"body_bytes" => [at, size]} = message, blobs)
-       when is_integer(at) and is_integer(size) and at >= 0 and size >= 0 and at + size <= byte_size(blobs) do
-    :maps.put("body", :binary.part(blobs, at, size), :maps.remove("body_bytes", message))
-  end
-
-  defp message_bytes(message, _blobs), do: message
 
   defp fields([], conn), do: conn
   defp fields([{"method", m} | t], conn) when is_binary(m), do: fields(t, %{conn | method: m})

@@ -18,9 +18,10 @@ defmodule ElixirWorkers.Queue do
   Consuming: the app names a consumer (`use ElixirWorkers.App, router: ...,
   queue: MyApp.Consumer`, and `queues.consumers` in `wrangler.jsonc`); its
   `queue/1` gets a conn whose `event` is `%{"type" => "queue", "queue" =>
-  name, "messages" => messages}`. Each message is a map with `"id"`,
-  `"timestamp"` (milliseconds since the epoch), `"attempts"` (1 on the first
-  delivery) and `"body"` (the decoded JSON term, the text, or the bytes).
+  name, "messages" => [...]}`; `messages/1` gives the messages, each a map
+  with `"id"`, `"timestamp"` (milliseconds since the epoch), `"attempts"` (1
+  on the first delivery) and `"body"` (the decoded JSON term, the text, or
+  the bytes).
   The consumer returns the conn:
 
       def queue(conn) do
@@ -68,9 +69,21 @@ defmodule ElixirWorkers.Queue do
     Conn.add_effect(conn, copy_opt(opts, "delay_seconds", effect))
   end
 
-  @doc "The messages of the batch a consumer is running for (`[]` in any other run)."
-  def messages(%Conn{event: %{"type" => "queue", "messages" => messages}}), do: messages
+  @doc """
+  The messages of the batch a consumer is running for (`[]` in any other
+  run), each with its `"body"`. Read them here rather than from
+  `conn.event["messages"]`: a body of bytes arrives there as a range of the
+  blob area (`"body_bytes"`), and this turns it into the binary.
+  """
+  def messages(%Conn{event: %{"type" => "queue", "messages" => messages}} = conn),
+    do: :lists.map(fn m -> body_bytes(m, conn) end, messages)
+
   def messages(%Conn{}), do: []
+
+  defp body_bytes(%{"body_bytes" => range} = message, conn),
+    do: :maps.put("body", Bindings.bytes(conn, range), :maps.remove("body_bytes", message))
+
+  defp body_bytes(message, _conn), do: message
 
   @doc "Marks a message (the map, or its id) as done: it will not be delivered again."
   def ack(%Conn{} = conn, message), do: Conn.add_effect(conn, %{"type" => "queue_ack", "id" => id(message)})
