@@ -289,6 +289,18 @@ mod tests {
             "{err}"
         );
     }
+
+    #[test]
+    fn budget_settings_reach_the_worker() {
+        let budget: Budget =
+            serde_json::from_str(r#"{"memory_mb": 2, "subrequests": 1000}"#).unwrap();
+        let js = budget.to_js();
+        assert!(
+            js.contains("export const BUDGET = { memoryBytes: 2097152, subrequests: 1000 };"),
+            "{js}"
+        );
+        assert!(serde_json::from_str::<Budget>(r#"{"subrequest": 1}"#).is_err());
+    }
 }
 
 /// The project's own settings (`elixir-workers.json`).
@@ -305,14 +317,18 @@ pub struct Settings {
     pub budget: Budget,
 }
 
-/// `"budget": {"reductions": N, "memory_mb": M}`: a run past either is
-/// stopped and its request answered 500 `budget_exceeded` (the worker's
-/// `runtime.js` holds the defaults; 0 turns a budget off).
+/// `"budget": {"reductions": N, "memory_mb": M, "subrequests": S}`: a run
+/// past the first two is stopped and its request answered 500
+/// `budget_exceeded` (the worker's `runtime.js` holds the defaults; 0 turns
+/// a budget off); a fetch past the third answers the app
+/// `subrequest_limit` (default 50, the Workers Free plan's limit, in the
+/// worker's `fetch.js`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Budget {
     pub reductions: Option<u32>,
     pub memory_mb: Option<u32>,
+    pub subrequests: Option<u32>,
 }
 
 impl Budget {
@@ -328,6 +344,9 @@ impl Budget {
         }
         if let Some(mb) = self.memory_mb {
             fields.push(format!("memoryBytes: {}", u64::from(mb) * 1024 * 1024));
+        }
+        if let Some(n) = self.subrequests {
+            fields.push(format!("subrequests: {n}"));
         }
         format!(
             "// Written by `elixir-workers build` from the `budget` setting of\n\

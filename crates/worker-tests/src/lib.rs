@@ -10,6 +10,8 @@
 //! runs), and locate tools and the runtime. It must never be a dependency of
 //! a shipped crate.
 
+pub mod wrangler;
+
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -207,11 +207,16 @@ defmodule ElixirWorkers.AppTest do
 
     assert err =~ "binding results unreadable"
 
-    # The same problem without bindings is still the client's.
-    input = ~s({"id":"r1","pass":1,"method":"GET","url":"/","x":) <> deep <> "}\n"
-    out = IO.iodata_to_binary(TestApp.handle(input))
-    [head, _body] = :binary.split(out, "\n")
-    assert JSON.decode!(head)["status"] == 400
+    # The same problem without bindings is still the client's, even when a
+    # variable (vars keep their JSON types) holds a "bindings" object.
+    for input <- [
+          ~s({"id":"r1","pass":1,"method":"GET","url":"/","x":) <> deep <> "}\n",
+          ~s({"id":"r\\"1","pass":1,"env":{"V":{"bindings":{"k":) <> deep <> "}}}\n"
+        ] do
+      out = IO.iodata_to_binary(TestApp.handle(input))
+      [head, _body] = :binary.split(out, "\n")
+      assert JSON.decode!(head)["status"] == 400
+    end
   end
 
   describe "KV" do

@@ -4,20 +4,31 @@ defmodule TestHelper do
   @moduledoc false
   alias ElixirWorkers.JSON
 
-  # Builds request bytes in the wire format of PROTOCOL.md.
+  # Builds request bytes in the wire format of PROTOCOL.md. `blobs:` is the
+  # blob area after the body (the head then says where the body ends);
+  # `event:` makes it an event run (no method or url).
   def request(method, url, opts \\ []) do
+    body = Keyword.get(opts, :body, "")
+    blobs = Keyword.get(opts, :blobs, "")
+
     head =
-      %{"method" => method, "url" => url, "id" => Keyword.get(opts, :id, "req-1")}
+      if(method, do: %{"method" => method, "url" => url}, else: %{})
+      |> Map.put("id", Keyword.get(opts, :id, "req-1"))
       |> put_opt("headers", Keyword.get(opts, :headers))
       |> put_opt("bindings", Keyword.get(opts, :bindings))
       |> put_opt("env", Keyword.get(opts, :env))
       |> put_opt("pass", Keyword.get(opts, :pass))
+      |> put_opt("event", Keyword.get(opts, :event))
+      |> put_opt("body_size", if(blobs == "", do: nil, else: byte_size(body)))
 
-    IO.iodata_to_binary([JSON.encode(head), ?\n, Keyword.get(opts, :body, "")])
+    IO.iodata_to_binary([JSON.encode(head), ?\n, body, blobs])
   end
 
   defp put_opt(map, _k, nil), do: map
   defp put_opt(map, k, v), do: Map.put(map, k, v)
+
+  # Runs an event (a cron trigger, a queue batch) through TestApp.
+  def call_event(event, opts \\ []), do: call(nil, nil, Keyword.put(opts, :event, event))
 
   # Runs a request through TestApp and splits the answer into head and body.
   def call(method, url, opts \\ []) do

@@ -1,6 +1,12 @@
 // Cloudflare bindings on behalf of the VM: reads ("needs") are fulfilled
 // before the next pass, writes ("effects") run after the response.
-// Shapes: PROTOCOL.md.
+// Shapes: PROTOCOL.md. KV and D1 are here; outbound fetch, R2 and queues
+// have a file each.
+
+import { BlobArea } from "./bytes.js";
+import { fetchNeed, NeedError, Subrequests } from "./fetch.js";
+import { r2Effect, r2Need } from "./r2.js";
+import { queueEffect, VERDICTS } from "./queues.js";
 
 const describe = (e) => (e && e.message ? e.message : String(e));
 
@@ -25,8 +31,22 @@ function statement(db, sql, params) {
   return Array.isArray(params) && params.length > 0 ? stmt.bind(...params) : stmt;
 }
 
-async function fulfilOne(need, env) {
+/**
+ * What the needs of one invocation share across its passes: the blob area
+ * results put their bytes in, and the count of outbound fetches.
+ */
+export function newIo(subrequestLimit) {
+  return { blobs: new BlobArea(), subrequests: new Subrequests(subrequestLimit) };
+}
+
+async function fulfilOne(need, env, io) {
   switch (need.type) {
+    case "fetch":
+      return await fetchNeed(need, io);
+    case "r2_get":
+    case "r2_head":
+    case "r2_list":
+      return await r2Need(need, env, io);
     case "kv_get":
       // null on a miss: the framework returns nil and the route goes on.
       return await kvNamespace(env, need.ns).get(need.key);
@@ -56,15 +76,18 @@ async function fulfilOne(need, env) {
 }
 
 /**
- * Fulfils every need in parallel. Returns { [need.id]: {ok: value} | {error: message} }.
+ * Fulfils every need in parallel. Returns { [need.id]: {ok: value} |
+ * {error: message, reason?} }; bytes of the results go to `io.blobs`.
  */
-export async function fulfilNeeds(needs, env) {
+export async function fulfilNeeds(needs, env, io = newIo()) {
   const results = await Promise.all(
     needs.map(async (need) => {
       try {
-        return [need.id, { ok: await fulfilOne(need, env) }];
+        return [need.id, { ok: await fulfilOne(need, env, io) }];
       } catch (e) {
-        return [need.id, { error: describe(e) }];
+        const error = { error: describe(e) };
+        if (e instanceof NeedError) error.reason = e.reason;
+        return [need.id, error];
       }
     }),
   );
@@ -92,7 +115,16 @@ async function runEffect(effect, env) {
       await db.batch(effect.statements.map((s) => statement(db, s.sql, s.params)));
       return;
     }
+    case "r2_put":
+    case "r2_delete":
+      await r2Effect(effect, env);
+      return;
+    case "queue_send":
+    case "queue_send_batch":
+      await queueEffect(effect, env);
+      return;
     default:
+      if (VERDICTS.has(effect.type)) throw new Error(`${effect.type} outside a queue consumer's run does nothing`);
       throw new Error(`unknown effect type ${JSON.stringify(effect.type)}`);
   }
 }
@@ -100,14 +132,17 @@ async function runEffect(effect, env) {
 /**
  * Runs effects one after another, in the order the route queued them (a put
  * then a delete of the same key must stay in that order). A failing effect
- * is logged and does not stop the others.
+ * is logged and does not stop the others. Returns how many failed.
  */
 export async function runEffects(effects, env, logger = console, requestId = "") {
+  let failed = 0;
   for (const effect of effects) {
     try {
       await runEffect(effect, env);
     } catch (e) {
+      failed++;
       logger.error(`[${requestId}] effect ${effect.type} failed: ${describe(e)}`);
     }
   }
+  return failed;
 }

@@ -6,13 +6,30 @@
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-/** Request bytes: the head object as one JSON line, then the body. */
-export function encodeRequest(head, body) {
+/**
+ * Request bytes: the head object as one JSON line, then the body, then the
+ * blob area when it holds anything (the head then says where the body ends,
+ * `body_size`).
+ * @param {object} head
+ * @param {Uint8Array} body
+ * @param {import("./bytes.js").BlobArea} [blobs]
+ */
+export function encodeRequest(head, body, blobs) {
+  const extra = blobs ? blobs.size : 0;
+  if (extra > 0) head.body_size = body.length;
+  else delete head.body_size;
   const json = encoder.encode(JSON.stringify(head));
-  const out = new Uint8Array(json.length + 1 + body.length);
+  const out = new Uint8Array(json.length + 1 + body.length + extra);
   out.set(json, 0);
   out[json.length] = 0x0a;
   out.set(body, json.length + 1);
+  if (extra > 0) {
+    let at = json.length + 1 + body.length;
+    for (const part of blobs.parts) {
+      out.set(part, at);
+      at += part.length;
+    }
+  }
   return out;
 }
 

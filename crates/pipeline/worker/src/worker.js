@@ -1,19 +1,18 @@
-// HTTP <-> the Elixir app: builds the request message, runs the VM once per
-// pass, fulfils binding needs between passes, turns the answer into a
-// Response and schedules write effects after it.
+// HTTP <-> the Elixir app: builds the request message, runs the app
+// (passes.js: once per pass, binding needs fulfilled between passes), turns
+// the answer into a Response and schedules write effects after it.
 //
 // `handleRequest` takes the compiled module and the archive as arguments so
 // the same code runs under workerd (index.js) and in plain Node (tests, the
 // benchmark).
 
-import { runInstance, DEFAULT_BUDGET, EXIT_BUDGET } from "./runtime.js";
-import { encodeRequest, decodeResponse, ProtocolError } from "./protocol.js";
-import { fulfilNeeds, runEffects } from "./bindings.js";
+import { runPasses, MAX_PASSES } from "./passes.js";
+import { runEffects } from "./bindings.js";
+
+export { MAX_PASSES };
 
 /** Request bodies above this answer 413 without running the app. */
 export const MAX_BODY_BYTES = 1024 * 1024;
-/** A route may ask for bindings this many times minus one; then it is stopped. */
-export const MAX_PASSES = 4;
 
 const NULL_BODY_STATUSES = new Set([101, 204, 205, 304]);
 
@@ -70,12 +69,34 @@ async function readBody(request, limit) {
   return body;
 }
 
-// Worker variables and secrets are strings; bindings (KV, D1, ...) are
-// objects and stay on this side.
-function stringVars(env) {
+// Whether a value is JSON data: what `vars` (any JSON type) and secrets
+// (strings) are. Bindings (KV, D1, R2, queues, services) are objects with
+// methods, usually of a class of their own, and stay on this side.
+function isData(value, depth = 0) {
+  if (value === null) return true;
+  switch (typeof value) {
+    case "string":
+    case "boolean":
+      return true;
+    case "number":
+      return Number.isFinite(value);
+    case "object": {
+      if (depth > 32) return false;
+      if (Array.isArray(value)) return value.every((v) => isData(v, depth + 1));
+      const proto = Object.getPrototypeOf(value);
+      if (proto !== Object.prototype && proto !== null) return false;
+      return Object.values(value).every((v) => isData(v, depth + 1));
+    }
+    default:
+      return false;
+  }
+}
+
+/** The worker's variables and secrets, with their JSON types; no bindings. */
+export function appEnv(env) {
   const vars = {};
   for (const [k, v] of Object.entries(env ?? {})) {
-    if (typeof v === "string") vars[k] = v;
+    if (isData(v)) vars[k] = v;
   }
   return vars;
 }
@@ -84,23 +105,18 @@ function stringVars(env) {
  * Serves one request with the app.
  *
  * @param {Request} request
- * @param {object} env worker env (vars, secrets, KV namespaces, D1 databases)
+ * @param {object} env worker env (vars, secrets and bindings)
  * @param {{waitUntil: (p: Promise<any>) => void}} ctx
  * @param {{wasmModule: WebAssembly.Module, avmBytes?: Uint8Array, bootImage?: ArrayBuffer|Uint8Array,
- *   logger?: Console, onRun?: (ms: number) => void, budget?: {reductions?: number, memoryBytes?: number}}} app
+ *   logger?: Console, onRun?: (ms: number) => void, budget?: {reductions?: number, memoryBytes?: number, subrequests?: number}}} app
  *   `bootImage` (boot.bin, made by `build`) starts the VM without booting
  *   it; without one, `avmBytes` is booted on the isolate's first request;
  *   `onRun`, when given, receives the duration of each VM run (benchmarks);
- *   `budget` overrides DEFAULT_BUDGET (the project's `budget` setting)
+ *   `budget` overrides DEFAULT_BUDGET and DEFAULT_SUBREQUESTS (the
+ *   project's `budget` setting)
  * @returns {Promise<Response>}
  */
-export async function handleRequest(
-  request,
-  env,
-  ctx,
-  { wasmModule, avmBytes, bootImage, logger = console, onRun, budget },
-) {
-  const runBudget = { ...DEFAULT_BUDGET, ...budget };
+export async function handleRequest(request, env, ctx, app) {
   const requestId = request.headers.get("cf-ray") ?? crypto.randomUUID();
 
   let body;
@@ -124,60 +140,21 @@ export async function handleRequest(
     method: request.method,
     url: url.pathname + url.search,
     headers,
-    env: stringVars(env),
+    env: appEnv(env),
   };
   if (request.cf) head.cf = request.cf;
 
-  const bindings = {};
-  for (let pass = 1; pass <= MAX_PASSES; pass++) {
-    head.pass = pass;
-    if (pass > 1) head.bindings = bindings;
-
-    const stdin = encodeRequest(head, body);
-    const started = onRun ? performance.now() : 0;
-    const run = runInstance(wasmModule, { avmBytes, bootImage }, stdin, logger, runBudget);
-    if (onRun) onRun(performance.now() - started);
-    if (run.exitCode === EXIT_BUDGET) {
-      // The VM said which budget on stderr (already logged); the run's
-      // response, if any, is from before it ran away and is not sent.
-      logger.error(`[${requestId}] ${request.method} ${url.pathname}: stopped by its budget`);
-      return jsonResponse(500, { error: "budget_exceeded", request_id: requestId });
-    }
-    if (run.response === null) {
-      const how = run.trap !== null ? `trapped: ${run.trap}` : `exited with code ${run.exitCode}`;
-      logger.error(`[${requestId}] ${request.method} ${url.pathname}: the VM ${how} without a response`);
-      return jsonResponse(500, { error: "internal_error", request_id: requestId });
-    }
-
-    let answer;
-    try {
-      answer = decodeResponse(run.response);
-    } catch (e) {
-      if (!(e instanceof ProtocolError)) throw e;
-      logger.error(`[${requestId}] ${request.method} ${url.pathname}: ${e.message}`);
-      return jsonResponse(500, { error: "internal_error", request_id: requestId });
-    }
-
-    if (answer.needs) {
-      if (pass === MAX_PASSES) {
-        const asked = answer.needs.map((n) => n.type + " " + (n.key ?? n.sql ?? "")).join(", ");
-        logger.error(
-          `[${requestId}] ${request.method} ${url.pathname}: still asking for bindings after ${MAX_PASSES} passes ` +
-            `(last asked: ${asked}); a route may read at most ${MAX_PASSES - 1} times in sequence`,
-        );
-        return jsonResponse(500, { error: "too_many_binding_passes", passes: MAX_PASSES, request_id: requestId });
-      }
-      Object.assign(bindings, await fulfilNeeds(answer.needs, env));
-      continue;
-    }
-
-    if (answer.effects.length > 0) {
-      const done = runEffects(answer.effects, env, logger, requestId);
-      if (ctx && typeof ctx.waitUntil === "function") ctx.waitUntil(done);
-      else await done;
-    }
-    const noBody = request.method === "HEAD" || NULL_BODY_STATUSES.has(answer.status);
-    return new Response(noBody ? null : answer.body, { status: answer.status, headers: answer.headers });
+  const outcome = await runPasses(head, body, env, app, `${request.method} ${url.pathname}`);
+  if (outcome.failure) {
+    const { status, ...fields } = outcome.failure;
+    return jsonResponse(status, { ...fields, request_id: requestId });
   }
-  throw new Error("unreachable: the pass loop always returns");
+  const { answer } = outcome;
+  if (answer.effects.length > 0) {
+    const done = runEffects(answer.effects, env, app.logger ?? console, requestId);
+    if (ctx && typeof ctx.waitUntil === "function") ctx.waitUntil(done);
+    else await done;
+  }
+  const noBody = request.method === "HEAD" || NULL_BODY_STATUSES.has(answer.status);
+  return new Response(noBody ? null : answer.body, { status: answer.status, headers: answer.headers });
 }

@@ -12,7 +12,19 @@ import test from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import { handleRequest, MAX_BODY_BYTES, MAX_PASSES } from "../src/worker.js";
-import { recordingLogger, collectingCtx, FakeKV, FakeD1, assertTailCoversMemory } from "./helpers.mjs";
+import { handleScheduled, handleQueue } from "../src/events.js";
+import {
+  recordingLogger,
+  collectingCtx,
+  FakeKV,
+  FakeD1,
+  FakeR2,
+  FakeQueue,
+  fakeBatch,
+  upstream,
+  ALL_BYTES,
+  assertTailCoversMemory,
+} from "./helpers.mjs";
 import { AppRuntime } from "../src/runtime.js";
 
 const { E2E_WASM: wasmPath, E2E_AVM: avmPath, E2E_BOOT_WASM: bootWasmPath, E2E_BOOT_IMAGE: imagePath } = process.env;
@@ -356,4 +368,97 @@ test("D1: query, query_one, exec and batch", { skip }, async () => {
   const b = await serve("POST", "/d1/batch", { env: { DB: db } });
   await b.ctx.settle();
   assert.deepEqual(db.log[1], ["batch", [["INSERT INTO users (name) VALUES (?)", ["x"]], ["DELETE FROM users WHERE name = ?", ["y"]]]]);
+});
+
+test("fetch: the upstream body comes back byte for byte; failures reach the route with their reason", { skip }, async () => {
+  const up = await upstream();
+  try {
+    const r = await serve("GET", `/fetch?url=${encodeURIComponent(up.base + "/bytes")}`);
+    assert.equal(r.res.status, 200, r.text);
+    assert.deepEqual(r.bytes, ALL_BYTES);
+    assert.equal(r.res.headers.get("x-upstream-status"), "200");
+    assert.equal(r.res.headers.get("x-upstream-cookies"), "2");
+    assert.equal(r.res.headers.get("x-pass"), "2");
+    const body = Uint8Array.from({ length: 3000 }, (_, i) => (i * 31) % 256);
+    const echo = await serve("POST", `/fetch?url=${encodeURIComponent(up.base + "/echo")}`, { body });
+    assert.deepEqual(echo.bytes, body, "a binary body goes out and comes back unchanged");
+    const slow = await serve("GET", `/fetch?timeout_ms=100&url=${encodeURIComponent(up.base + "/slow")}`);
+    assert.equal(slow.res.status, 502);
+    assert.equal(slow.json().error.reason, "timeout");
+  } finally {
+    await up.close();
+  }
+});
+
+test("one round of KV, R2 and fetch is one extra pass; a dependent read one more", { skip }, async () => {
+  const up = await upstream();
+  try {
+    const r2 = new FakeR2();
+    await r2.put("k1", new Uint8Array(10));
+    const env = { CACHE: new FakeKV({ k1: "v1" }), BUCKET: r2 };
+    const round = await serve("GET", `/round/k1?url=${encodeURIComponent(up.base + "/bytes")}`, { env });
+    assert.deepEqual(round.json(), { pass: 2, kv: "v1", r2_size: 10, fetch_status: 200 });
+    const chain = await serve("GET", `/chain/k1?url=${encodeURIComponent(up.base + "/name")}`, { env });
+    assert.deepEqual(chain.json(), { pass: 3, key: "k1", r2_size: 10 });
+  } finally {
+    await up.close();
+  }
+});
+
+test("R2: 1 MB round-trips byte for byte; ranges, head, list, delete", { skip }, async () => {
+  const r2 = new FakeR2();
+  const env = { BUCKET: r2 };
+  const big = Uint8Array.from({ length: MAX_BODY_BYTES }, (_, i) => (i * 7 + (i >> 8)) % 256);
+  const put = await serve("PUT", "/r2/big", { body: big, env, headers: { "content-type": "application/x-big" } });
+  assert.equal(put.res.status, 202, put.text);
+  await put.ctx.settle();
+  const get = await serve("GET", "/r2/big", { env });
+  assert.equal(get.res.status, 200, get.text);
+  assert.equal(get.res.headers.get("content-type"), "application/x-big");
+  assert.equal(get.bytes.length, big.length);
+  assert.ok(Buffer.from(get.bytes).equals(Buffer.from(big)), "the object came back byte for byte");
+  const part = await serve("GET", "/r2/big?offset=1000&length=16", { env });
+  assert.deepEqual(part.bytes, big.subarray(1000, 1016));
+  const tail = await serve("GET", "/r2/big?suffix=5", { env });
+  assert.deepEqual(tail.bytes, big.subarray(big.length - 5));
+  assert.equal((await serve("GET", "/r2_head/big", { env })).json().size, big.length);
+  assert.deepEqual((await serve("GET", "/r2_list?prefix=b", { env })).json().objects.map((o) => o.key), ["big"]);
+  await (await serve("DELETE", "/r2/big", { env })).ctx.settle();
+  assert.equal((await serve("GET", "/r2/big", { env })).res.status, 404);
+});
+
+test("queues: a route sends; the consumer gets the batch and settles it", { skip }, async () => {
+  const jobs = new FakeQueue();
+  const sent = await serve("POST", "/queue/send", { body: '{"id":"a"}', headers: JSON_CT, env: { JOBS: jobs } });
+  assert.equal(sent.res.status, 202);
+  await sent.ctx.settle();
+  assert.deepEqual(jobs.sent, [{ body: { id: "a" }, contentType: "json" }]);
+
+  const kv = new FakeKV();
+  const batch = fakeBatch("jobs", [{ id: "a" }, { id: "b", retry_once: true }, new Uint8Array([0, 255])]);
+  await handleQueue(batch, { CACHE: kv }, collectingCtx(), { ...getApp(), logger: recordingLogger() });
+  assert.deepEqual(batch.verdicts, [["ack", "m1"], ["retry", "m2", undefined], ["ack", "m3"]]);
+  assert.deepEqual(JSON.parse(kv.map.get("queue-a").value), { attempts: 1, body: { id: "a" }, queue: "jobs" });
+  assert.equal(kv.map.get("queue-bytes").value, "00ff");
+});
+
+test("scheduled: the cron handler reads over passes and its write lands before it returns", { skip }, async () => {
+  const kv = new FakeKV({ "cron-last": "earlier" });
+  await handleScheduled({ cron: "*/5 * * * *", scheduledTime: 1_700_000_000_000 }, { CACHE: kv }, collectingCtx(), {
+    ...getApp(),
+    logger: recordingLogger(),
+  });
+  assert.deepEqual(JSON.parse(kv.map.get("cron-last").value), {
+    cron: "*/5 * * * *",
+    scheduled_time: 1_700_000_000_000,
+    pass: 2,
+    previous: "earlier",
+  });
+});
+
+test("env: variables keep their JSON types", { skip }, async () => {
+  const env = { N: 42, F: 2.5, B: true, OBJ: { a: [1, "x", null] }, S: "s" };
+  for (const [name, value] of Object.entries(env)) {
+    assert.deepEqual((await serve("GET", `/env/${name}`, { env })).json(), { value }, name);
+  }
 });

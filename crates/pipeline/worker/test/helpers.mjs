@@ -1,7 +1,8 @@
-// Test helpers: builds the WASI probe with clang (as a command and as a reactor), fake KV and D1 bindings,
-// a ctx that collects waitUntil promises and a logger that records lines.
+// Test helpers: builds the WASI probe with clang (as a command and as a reactor), fake KV, D1, R2 and
+// queue bindings, a ctx that collects waitUntil promises and a logger that records lines.
 
 import { execFileSync } from "node:child_process";
+import http from "node:http";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -137,6 +138,98 @@ export class FakeD1 {
   }
 }
 
+/** An in-memory R2 bucket with the subset of the R2 API the shim uses. */
+export class FakeR2 {
+  constructor() {
+    this.objects = new Map();
+    this.calls = [];
+  }
+  #object(key, entry, range) {
+    return {
+      key,
+      size: entry.bytes.length,
+      etag: `etag-${key}`,
+      version: "v1",
+      uploaded: new Date(0),
+      httpMetadata: entry.httpMetadata,
+      customMetadata: entry.customMetadata,
+      range,
+    };
+  }
+  async put(key, value, options = {}) {
+    this.calls.push(["put", key, options]);
+    const bytes = typeof value === "string" ? new TextEncoder().encode(value) : new Uint8Array(value);
+    this.objects.set(key, { bytes, httpMetadata: options.httpMetadata ?? {}, customMetadata: options.customMetadata ?? {} });
+  }
+  async get(key, options = {}) {
+    this.calls.push(["get", key, options]);
+    const entry = this.objects.get(key);
+    if (!entry) return null;
+    let { bytes } = entry;
+    const r = options.range;
+    if (r && r.suffix !== undefined) bytes = bytes.subarray(bytes.length - r.suffix);
+    else if (r) bytes = bytes.subarray(r.offset ?? 0, r.length === undefined ? undefined : (r.offset ?? 0) + r.length);
+    const object = this.#object(key, entry, r);
+    object.body = new Response(bytes).body;
+    return object;
+  }
+  async head(key) {
+    this.calls.push(["head", key]);
+    const entry = this.objects.get(key);
+    return entry ? this.#object(key, entry) : null;
+  }
+  async list(options = {}) {
+    this.calls.push(["list", options]);
+    const keys = [...this.objects.keys()].filter((k) => !options.prefix || k.startsWith(options.prefix)).sort();
+    const from = options.cursor ? Number(options.cursor) : 0;
+    const limit = options.limit ?? 1000;
+    const page = keys.slice(from, from + limit);
+    const truncated = from + limit < keys.length;
+    return {
+      objects: page.map((k) => this.#object(k, this.objects.get(k))),
+      truncated,
+      cursor: truncated ? String(from + limit) : undefined,
+      delimitedPrefixes: [],
+    };
+  }
+  async delete(keys) {
+    this.calls.push(["delete", keys]);
+    for (const k of Array.isArray(keys) ? keys : [keys]) this.objects.delete(k);
+  }
+}
+
+/** A queue producer that records what was sent. */
+export class FakeQueue {
+  constructor() {
+    this.sent = [];
+  }
+  async send(body, options) {
+    this.sent.push({ body, ...options });
+  }
+  async sendBatch(messages, options) {
+    this.sent.push({ batch: messages, ...options });
+  }
+}
+
+/** A consumer's batch as the platform hands it over, recording verdicts. */
+export function fakeBatch(queue, bodies) {
+  const verdicts = [];
+  return {
+    queue,
+    verdicts,
+    messages: bodies.map((body, i) => ({
+      id: `m${i + 1}`,
+      timestamp: new Date(1_700_000_000_000 + i),
+      attempts: 1,
+      body,
+      ack: () => verdicts.push(["ack", `m${i + 1}`]),
+      retry: (options) => verdicts.push(["retry", `m${i + 1}`, options]),
+    })),
+    ackAll: () => verdicts.push(["ackAll"]),
+    retryAll: (options) => verdicts.push(["retryAll", options]),
+  };
+}
+
 /**
  * Checks an AppRuntime just booted: every nonzero byte of its memory above
  * the dense snapshot lies inside its `tail` ranges (a scan of every word).
@@ -151,4 +244,48 @@ export function assertTailCoversMemory(rt) {
     const inside = rt.tail.some((r) => at >= r.at && at + 8 <= r.at + r.data.length);
     if (!inside) throw new Error(`nonzero word at ${at} above the snapshot (${from}) outside the tail ${JSON.stringify(rt.tail.map((r) => [r.at, r.data.length]))}`);
   }
+}
+
+/** Every byte value once, in order. */
+export const ALL_BYTES = Uint8Array.from({ length: 256 }, (_, i) => i);
+
+/**
+ * An HTTP server on 127.0.0.1 for outbound-fetch tests: /bytes answers
+ * ALL_BYTES with two cookies, /slow answers after 2 s, /missing 404,
+ * /name?key=K answers K, any other path echoes the request body. `close()`
+ * stops it.
+ */
+export async function upstream() {
+  const seen = [];
+  const server = http.createServer((req, res) => {
+    const chunks = [];
+    req.on("data", (c) => chunks.push(c));
+    req.on("end", () => {
+      const body = Buffer.concat(chunks);
+      seen.push({ method: req.method, url: req.url, headers: req.headers, body });
+      const url = new URL(req.url, "http://upstream");
+      const path = url.pathname;
+      if (path === "/bytes") {
+        res.writeHead(200, { "content-type": "application/x-all", "set-cookie": ["a=1", "b=2"] });
+        res.end(Buffer.from(ALL_BYTES));
+      } else if (path === "/slow") {
+        setTimeout(() => res.end("late"), 2000).unref();
+      } else if (path === "/name") {
+        res.end(url.searchParams.get("key") ?? "");
+      } else if (path === "/missing") {
+        res.writeHead(404);
+        res.end("no");
+      } else {
+        res.writeHead(200, { "content-type": "application/octet-stream" });
+        res.end(body);
+      }
+    });
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const base = `http://127.0.0.1:${server.address().port}`;
+  const close = () => {
+    server.closeAllConnections();
+    return new Promise((resolve) => server.close(resolve));
+  };
+  return { base, seen, close };
 }

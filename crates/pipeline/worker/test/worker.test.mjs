@@ -57,7 +57,7 @@ test("a canned response becomes the HTTP response; logs cannot corrupt it", asyn
   assert.ok(logger.out.includes('{"status":999}'), "the probe's stdout went to the log");
 });
 
-test("the request head carries method, target, headers, string vars, and the raw body after it", async () => {
+test("the request head carries method, target, headers, vars, and the raw body after it", async () => {
   const request = new Request("http://w.test/a/b?x=%20y", { method: "PUT", headers: { "x-h": "v" }, body: new Uint8Array([0, 10, 255]) });
   const { res, logger } = await serve(canned('{"status":200,"headers":{}}\n'), request, { NAME: "demo", KV: new FakeKV() });
   assert.equal(res.status, 200);

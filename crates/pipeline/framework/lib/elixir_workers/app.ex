@@ -3,13 +3,26 @@ defmodule ElixirWorkers.App do
   The entry point of a worker.
 
       defmodule MyApp do
-        use ElixirWorkers.App, router: MyApp.Router
+        use ElixirWorkers.App,
+          router: MyApp.Router,
+          scheduled: MyApp.Cron,        # optional: cron triggers
+          queue: MyApp.Consumer         # optional: queue batches
       end
 
   defines `start/0` (what AtomVM runs for each request), `handle/1` (the
   request bytes in, the response iodata out; no I/O, used by tests) and the
   marker `__elixir_workers_app__/0` by which the build finds the startup
   module.
+
+  `router:` serves HTTP requests. `scheduled:` names what runs when a cron
+  trigger of `wrangler.jsonc` (`triggers.crons`) fires: a module, whose
+  `scheduled/1` is called, or a function capture (`&MyApp.Cron.tick/1`). It
+  gets a conn whose `event` is `%{"type" => "scheduled", "cron" => "*/5 * *
+  * *", "scheduled_time" => milliseconds}` and returns the conn; it may read
+  bindings and queue writes as a route does (the writes run before the
+  trigger counts as done; a crash marks the run failed). `queue:` names the
+  consumer of queue batches the same way (a module's `queue/1`, or a
+  capture): see `ElixirWorkers.Queue`.
 
   The wire format is in `crates/pipeline/worker/PROTOCOL.md`: one line of JSON (the
   request head), a newline, then the raw body bytes; the response is shaped
@@ -23,16 +36,39 @@ defmodule ElixirWorkers.App do
 
   defmacro __using__(opts) do
     router = Keyword.fetch!(opts, :router)
+    scheduled = entry(Keyword.get(opts, :scheduled), :scheduled, __CALLER__)
+    queue = entry(Keyword.get(opts, :queue), :queue, __CALLER__)
 
     quote do
       @doc false
       def __elixir_workers_app__, do: unquote(router)
 
       @doc "Serves the request on stdin (run by the worker for every request)."
-      def start, do: ElixirWorkers.Handler.start(unquote(router))
+      def start, do: ElixirWorkers.Handler.start({unquote(router), unquote(scheduled), unquote(queue)})
 
       @doc "The response bytes (iodata) for the request bytes `input`."
-      def handle(input), do: ElixirWorkers.Handler.handle(unquote(router), input)
+      def handle(input),
+        do: ElixirWorkers.Handler.handle({unquote(router), unquote(scheduled), unquote(queue)}, input)
     end
+  end
+
+  # A module stands for its function named after the event; a capture is
+  # taken as it is.
+  defp entry(nil, _name, _caller), do: nil
+
+  defp entry({:__aliases__, _, _} = alias, name, caller) do
+    module = Macro.expand(alias, caller)
+    quote do: &(unquote(module).unquote(name) / 1)
+  end
+
+  defp entry({:&, _, _} = capture, _name, _caller), do: capture
+
+  defp entry(other, name, caller) do
+    raise CompileError,
+      file: caller.file,
+      line: caller.line,
+      description:
+        "#{name}: takes a module (whose #{name}/1 is called) or a capture such as &MyApp.Jobs.run/1, got: " <>
+          Macro.to_string(other)
   end
 end

@@ -1,6 +1,6 @@
 defmodule ElixirWorkers.Bindings do
   @moduledoc """
-  Reads from Cloudflare bindings (KV, D1) by passes.
+  Reads from Cloudflare bindings (KV, D1, R2, outbound fetch) by passes.
 
   A worker cannot call its bindings from inside the VM, so a read works like
   this: the first time a route asks for a value the framework records a
@@ -16,8 +16,10 @@ defmodule ElixirWorkers.Bindings do
   read does not have to thread the conn back to the caller.
 
   Each result arrives as `{"ok": value}` or `{"error": message}`; an error
-  raises an `ElixirWorkers.Error` in the route
-  (the request answers 500 and the message is logged).
+  raises an `ElixirWorkers.Error` in the route (the request answers 500 and
+  the message is logged), except where a module hands it to the route
+  (`ElixirWorkers.Fetch`: a timeout or a refused connection is an answer the
+  route may want to handle).
   """
 
   alias ElixirWorkers.{Conn, JSON}
@@ -37,21 +39,41 @@ defmodule ElixirWorkers.Bindings do
 
   @doc """
   Returns the result for `need` (a map with at least `"type"`), or records the
-  need and returns `nil` when it has not been fetched yet.
+  need and returns `nil` when it has not been fetched yet. A failed read
+  raises an `ElixirWorkers.Error`.
   """
-  def fetch(%Conn{bindings: bindings}, need) when is_map(need) do
-    id = need_id(need)
+  def fetch(%Conn{} = conn, need) when is_map(need) do
+    case result(conn, need) do
+      nil ->
+        nil
 
-    case :maps.find(id, bindings) do
-      {:ok, %{"ok" => value}} ->
+      {:ok, value} ->
         value
 
-      {:ok, %{"error" => message}} ->
+      {:error, %{"error" => message}} ->
         :erlang.error(
           ElixirWorkers.Error.exception(
             "binding " <> :maps.get("type", need) <> " failed: " <> to_message(message)
           )
         )
+    end
+  end
+
+  @doc """
+  Like `fetch/2`, but a failed read is returned instead of raised:
+  `nil` (not fetched yet; the need is recorded), `{:ok, value}`, or
+  `{:error, result}` where `result` is the worker's error object
+  (`"error"`, the message, and for some reads a `"reason"`).
+  """
+  def result(%Conn{bindings: bindings}, need) when is_map(need) do
+    id = need_id(need)
+
+    case :maps.find(id, bindings) do
+      {:ok, %{"ok" => value}} ->
+        {:ok, value}
+
+      {:ok, %{"error" => _} = error} ->
+        {:error, error}
 
       {:ok, _other} ->
         :erlang.error(ElixirWorkers.Error.exception("malformed binding result for " <> id))
@@ -61,6 +83,32 @@ defmodule ElixirWorkers.Bindings do
         nil
     end
   end
+
+  @doc """
+  The bytes a binding result points to: results that carry bytes (a fetched
+  body, an R2 object) give them as `[offset, size]` in the blob area the
+  worker sends after the request body (PROTOCOL.md).
+  """
+  def bytes(%Conn{blobs: blobs}, [at, size])
+      when is_integer(at) and is_integer(size) and at >= 0 and size >= 0 do
+    if at + size <= byte_size(blobs) do
+      :binary.part(blobs, at, size)
+    else
+      :erlang.error(ElixirWorkers.Error.exception("a binding result points past the bytes the worker sent"))
+    end
+  end
+
+  def bytes(%Conn{}, other) do
+    :erlang.error(ElixirWorkers.Error.exception("malformed byte range in a binding result: " <> JSON.encode(other)))
+  end
+
+  @doc """
+  Bytes going to the worker (a fetch body, an R2 object, a queue message) as
+  base64 text: JSON strings must be valid UTF-8, and a need's id is made from
+  its fields, so the bytes travel inside them (`:base64` is a NIF of the
+  runtime).
+  """
+  def encode_bytes(iodata), do: :base64.encode(:erlang.iolist_to_binary(iodata))
 
   defp to_message(m) when is_binary(m), do: m
   defp to_message(m), do: JSON.encode(m)

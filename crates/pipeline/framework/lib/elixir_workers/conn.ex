@@ -5,9 +5,15 @@ defmodule ElixirWorkers.Conn do
   Request fields: `method` (upper-case binary), `path`, `path_segments`,
   `query_string`, `query_params` (map), `headers` (map, lower-case names),
   `body` (raw bytes), `parsed_body` (set by `ElixirWorkers.Middleware.parse_body/1`),
-  `params` (path captures), `env` (string variables of the worker), `cf`
-  (Cloudflare request properties), `request_id`, `pass` (1 on the first run,
-  higher when bindings were fetched), `assigns` (yours).
+  `params` (path captures), `env` (the worker's variables and secrets, see
+  `env/3`), `cf` (Cloudflare request properties), `request_id`, `pass` (1 on
+  the first run, higher when bindings were fetched), `assigns` (yours).
+
+  `event` is `nil` for an HTTP request. A run that is not one carries the
+  event instead of a request: `%{"type" => "scheduled", "cron" => ...,
+  "scheduled_time" => ...}` for a cron trigger (see `ElixirWorkers.App`,
+  `scheduled:`) or `%{"type" => "queue", "queue" => ..., "messages" => [...]}`
+  for a batch of queue messages (see `ElixirWorkers.Queue`).
 
   Response fields: `status`, `resp_headers` (name => value or list of values),
   `resp_body` (iodata), `halted`, `effects` (writes to run after the response).
@@ -36,7 +42,9 @@ defmodule ElixirWorkers.Conn do
             resp_headers: %{},
             resp_body: "",
             halted: false,
-            effects: []
+            effects: [],
+            event: nil,
+            blobs: ""
 
   # defstruct's __struct__/1 (used by `struct/2`) folds the fields with
   # Enum, which would bring Enum and the protocols into every app.avm.
@@ -55,7 +63,7 @@ defmodule ElixirWorkers.Conn do
     # `:maps.get("url", head)` would load the literal "url", and upstream
     # AtomVM pays a garbage collection for every literal it loads (our
     # runtime decodes literals once at boot).
-    conn = fields(:maps.to_list(head), %Conn{body: body})
+    conn = fields(:maps.to_list(head), %Conn{body: body}) |> split_blobs()
     {path, qs} = URL.split_target(conn.path)
 
     %{
@@ -67,6 +75,21 @@ defmodule ElixirWorkers.Conn do
     }
   end
 
+  # With "body_size" in the head, the request body is only the first
+  # body_size bytes; the bytes after it are the blob area that binding
+  # results point into (ElixirWorkers.Bindings.bytes/2). Until split,
+  # `blobs` holds the size the head gave.
+  defp split_blobs(%Conn{blobs: n, body: body} = conn) when is_integer(n) do
+    if n >= 0 and n <= byte_size(body) do
+      <<own::binary-size(n), blobs::binary>> = body
+      %{conn | body: own, blobs: blobs}
+    else
+      %{conn | blobs: ""}
+    end
+  end
+
+  defp split_blobs(conn), do: %{conn | blobs: ""}
+
   defp fields([], conn), do: conn
   defp fields([{"method", m} | t], conn) when is_binary(m), do: fields(t, %{conn | method: m})
   defp fields([{"url", u} | t], conn) when is_binary(u), do: fields(t, %{conn | path: u})
@@ -76,6 +99,8 @@ defmodule ElixirWorkers.Conn do
   defp fields([{"id", i} | t], conn) when is_binary(i), do: fields(t, %{conn | request_id: i})
   defp fields([{"pass", p} | t], conn) when is_integer(p), do: fields(t, %{conn | pass: p})
   defp fields([{"bindings", b} | t], conn) when is_map(b), do: fields(t, %{conn | bindings: b})
+  defp fields([{"body_size", n} | t], conn) when is_integer(n), do: fields(t, %{conn | blobs: n})
+  defp fields([{"event", e} | t], conn) when is_map(e), do: fields(t, %{conn | event: e})
   defp fields([_ | t], conn), do: fields(t, conn)
 
   # --- request helpers -------------------------------------------------------
@@ -89,7 +114,16 @@ defmodule ElixirWorkers.Conn do
   @doc "A path capture (`:name` in the route), or `default`."
   def param(%Conn{params: p}, name, default \\ nil), do: :maps.get(name, p, default)
 
-  @doc "A worker variable (wrangler `vars` / secrets), or `default`."
+  @doc """
+  A worker variable or secret, or `default`.
+
+  Variables come from `vars` in `wrangler.jsonc` with their JSON types: a
+  string stays a binary, a number an integer or float, `true`/`false`
+  booleans, an object a map with string keys, an array a list. Secrets
+  (`wrangler secret put`, and `.dev.vars` under `wrangler dev`) are
+  binaries. Bindings (KV, D1, R2, queues, ...) are not here: they are used
+  by name through `ElixirWorkers.KV` and the other binding modules.
+  """
   def env(%Conn{env: e}, name, default \\ nil), do: :maps.get(name, e, default)
 
   @doc "Stores a value of your own on the conn."

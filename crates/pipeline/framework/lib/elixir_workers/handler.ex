@@ -16,20 +16,24 @@ defmodule ElixirWorkers.Handler do
 
   alias ElixirWorkers.{Bindings, Conn, Format, JSON, Runtime}
 
-  @doc "Serves the request on stdin with `router`."
-  def start(router) do
+  @doc """
+  Serves the request on stdin with `app`: the router module, or
+  `{router, scheduled, queue}` where the last two are the functions for cron
+  triggers and queue batches (`nil` when the app has none).
+  """
+  def start(app) do
     input = Runtime.read_request()
 
     case Runtime.vm() do
       :beam ->
-        Runtime.respond(handle(router, input))
+        Runtime.respond(handle(app, input))
 
       :atomvm ->
         elixir_config("elixir_config")
 
         pid =
           :erlang.spawn_opt(
-            fn -> Runtime.respond(handle(router, input)) end,
+            fn -> Runtime.respond(handle(app, input)) end,
             [{:atomvm_heap_growth, :fibonacci}]
           )
 
@@ -61,12 +65,14 @@ defmodule ElixirWorkers.Handler do
   Handles one request: `input` is the request head line, a newline and the
   raw body. Returns the response as iodata. Never raises.
   """
-  def handle(router, input) when is_binary(input) do
+  def handle(router, input) when is_atom(router), do: handle({router, nil, nil}, input)
+
+  def handle(app, input) when is_tuple(app) and is_binary(input) do
     case split_input(input) do
       {:ok, head, body} ->
         case JSON.decode(head, max_size: @head_max_size, max_depth: @head_max_depth) do
           {:ok, %{} = head} ->
-            run(router, Conn.from_request(head, body))
+            run(app, Conn.from_request(head, body))
 
           {:ok, _} ->
             error_response(400, "bad_request", "", "request head is not a JSON object")
@@ -88,10 +94,21 @@ defmodule ElixirWorkers.Handler do
   end
 
   # A head that failed to decode still says whether it carries binding
-  # results: the worker adds a top-level "bindings" object from pass 2 on
-  # (JSON.stringify, no spaces; headers and env hold only strings, so only
-  # that key can be followed by an object).
-  defp binding_pass?(head), do: :binary.match(head, "\"bindings\":{") != :nomatch
+  # results: the worker adds them from pass 2 on, and writes every head as
+  # JSON.stringify writes {"id": <string>, "pass": <n>, ...}, so the pass
+  # number is read from that prefix. (Searching the head for a "bindings"
+  # key would be fooled by a variable or a queue message holding one.)
+  defp binding_pass?(<<"{\"id\":\"", rest::binary>>), do: after_id(rest)
+  defp binding_pass?(_head), do: false
+
+  defp after_id(<<?\\, _escaped, rest::binary>>), do: after_id(rest)
+  defp after_id(<<?", ",\"pass\":", rest::binary>>), do: pass_number(rest, 0) > 1
+  defp after_id(<<?", _rest::binary>>), do: false
+  defp after_id(<<_, rest::binary>>), do: after_id(rest)
+  defp after_id(<<>>), do: false
+
+  defp pass_number(<<d, rest::binary>>, n) when d >= ?0 and d <= ?9, do: pass_number(rest, n * 10 + d - ?0)
+  defp pass_number(_rest, n), do: n
 
   defp split_input(input) do
     case :binary.match(input, "\n") do
@@ -104,12 +121,12 @@ defmodule ElixirWorkers.Handler do
     end
   end
 
-  defp run(router, %Conn{} = conn) do
+  defp run(app, %Conn{} = conn) do
     Bindings.reset()
 
     outcome =
       try do
-        {:ok, router.call(conn)}
+        {:ok, entry(app, conn)}
       catch
         :throw, {:elixir_workers_bad_request, code, message} -> {:bad_request, code, message}
         kind, reason -> {:crash, kind, reason, __STACKTRACE__}
@@ -121,10 +138,31 @@ defmodule ElixirWorkers.Handler do
     end
   end
 
+  # An HTTP request goes to the router; an event to the function the app
+  # named for it.
+  defp entry({router, _, _}, %Conn{event: nil} = conn), do: router.call(conn)
+  defp entry({_, scheduled, _}, %Conn{event: %{"type" => "scheduled"}} = conn), do: event(scheduled, "scheduled", conn)
+  defp entry({_, _, queue}, %Conn{event: %{"type" => "queue"}} = conn), do: event(queue, "queue", conn)
+
+  defp entry(_app, %Conn{event: event}) do
+    :erlang.error(ElixirWorkers.Error.exception("unknown event " <> JSON.encode(:maps.get("type", event, nil))))
+  end
+
+  defp event(nil, kind, _conn) do
+    :erlang.error(
+      ElixirWorkers.Error.exception(
+        "the worker got a " <> kind <> " event but the app has no " <> kind <>
+          " handler: name one in `use ElixirWorkers.App, " <> kind <> ": MyApp.Module`"
+      )
+    )
+  end
+
+  defp event(fun, _kind, conn), do: fun.(conn)
+
   defp finish({:ok, %Conn{} = conn}, _req), do: response(conn)
 
   defp finish({:ok, other}, req) do
-    error = ElixirWorkers.Error.exception("router returned " <> Format.inspect(other))
+    error = ElixirWorkers.Error.exception("the app returned " <> Format.inspect(other) <> " instead of a conn")
     finish({:crash, :error, error, []}, req)
   end
 
@@ -137,15 +175,21 @@ defmodule ElixirWorkers.Handler do
       "[",
       req.request_id,
       "] ",
-      req.method,
-      " ",
-      req.path,
+      what(req),
       " crashed\n",
       Format.crash(kind, reason, stack)
     ])
 
     error_response(500, "internal_error", req.request_id, nil)
   end
+
+  defp what(%Conn{event: nil, method: method, path: path}), do: [method, " ", path]
+  defp what(%Conn{event: %{"type" => "scheduled"} = e}), do: ["scheduled ", to_text(:maps.get("cron", e, ""))]
+  defp what(%Conn{event: %{"type" => "queue"} = e}), do: ["queue ", to_text(:maps.get("queue", e, ""))]
+  defp what(%Conn{}), do: "event"
+
+  defp to_text(t) when is_binary(t), do: t
+  defp to_text(t), do: JSON.encode(t)
 
   # --- wire format -----------------------------------------------------------
 

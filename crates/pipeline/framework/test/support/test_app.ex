@@ -48,6 +48,18 @@ defmodule TestApp.Router do
   post "/d1/users", :d1_exec
   post "/d1/batch", :d1_batch
   get "/state/:tag", :state
+  get "/fetch", :fetch_one
+  post "/fetch", :fetch_one
+  get "/fetch_many", :fetch_many
+  get "/round/:key", :one_round
+  get "/chain/:key", :chain
+  get "/r2/:key", :r2_get
+  put "/r2/:key", :r2_put
+  delete "/r2/:key", :r2_delete
+  get "/r2_head/:key", :r2_head
+  get "/r2_list", :r2_list
+  post "/queue/send", :queue_send
+  post "/queue/batch", :queue_batch
   match "*", "/any", fn conn -> Conn.text(conn, 200, "any " <> conn.method) end
 
   def home(conn), do: Conn.text(conn, 200, "home")
@@ -238,6 +250,183 @@ defmodule TestApp.Router do
     |> Conn.text(202, "batched")
   end
 
+  # One outbound request; the query names it: url, method (from the
+  # request), timeout_ms. The upstream body comes back byte for byte, its
+  # status and headers in x-upstream-* headers; a failed fetch answers 502
+  # with the error.
+  def fetch_one(conn) do
+    opts = %{"method" => conn.method, "headers" => %{"x-from" => "elixir-workers"}}
+    opts = if conn.body == "", do: opts, else: :maps.put("body", conn.body, opts)
+
+    opts =
+      case Conn.query(conn, "timeout_ms") do
+        nil -> opts
+        t -> :maps.put("timeout_ms", :erlang.binary_to_integer(t), opts)
+      end
+
+    case Fetch.request(conn, Conn.query(conn, "url"), opts) do
+      {:ok, resp} ->
+        conn
+        |> Conn.put_header("content-type", "application/octet-stream")
+        |> Conn.put_header("x-upstream-status", :erlang.integer_to_binary(resp["status"]))
+        |> Conn.put_header("x-upstream-type", :maps.get("content-type", resp["headers"], ""))
+        |> Conn.put_header("x-upstream-cookies", :erlang.integer_to_binary(length(:maps.get("set-cookie", resp["headers"], []))))
+        |> Conn.put_header("x-pass", :erlang.integer_to_binary(conn.pass))
+        |> Conn.send_resp(200, resp["body"])
+
+      {:error, error} ->
+        Conn.json(conn, 502, %{"error" => error, "pass" => conn.pass})
+
+      nil ->
+        Conn.text(conn, 200, "pending")
+    end
+  end
+
+  # n fetches of url?i=<i> in one round: all asked for before any is looked at.
+  def fetch_many(conn) do
+    n = :erlang.binary_to_integer(Conn.query(conn, "n"))
+    url = Conn.query(conn, "url")
+    answers = :lists.map(fn i -> Fetch.get(conn, url <> "?i=" <> :erlang.integer_to_binary(i)) end, :lists.seq(1, n))
+
+    results =
+      :lists.map(
+        fn
+          {:ok, resp} -> %{"status" => resp["status"], "body" => resp["body"]}
+          {:error, error} -> %{"reason" => error["reason"], "error" => error["error"]}
+          nil -> nil
+        end,
+        answers
+      )
+
+    Conn.json(conn, 200, %{"pass" => conn.pass, "results" => results})
+  end
+
+  # KV, R2 and a fetch read in one round: one extra pass for the three.
+  def one_round(conn) do
+    key = conn.params["key"]
+    kv = KV.get(conn, "CACHE", key)
+    object = R2.get(conn, "BUCKET", key)
+    fetched = Fetch.get(conn, Conn.query(conn, "url"))
+
+    Conn.json(conn, 200, %{
+      "pass" => conn.pass,
+      "kv" => kv,
+      "r2_size" => object && object["size"],
+      "fetch_status" =>
+        case fetched do
+          {:ok, resp} -> resp["status"]
+          _ -> nil
+        end
+    })
+  end
+
+  # A read that depends on another: the fetched body names the R2 key.
+  def chain(conn) do
+    url = Conn.query(conn, "url") <> "?key=" <> conn.params["key"]
+
+    case Fetch.get(conn, url) do
+      {:ok, %{"body" => key}} ->
+        object = R2.get(conn, "BUCKET", key)
+        Conn.json(conn, 200, %{"pass" => conn.pass, "key" => key, "r2_size" => object && object["size"]})
+
+      _ ->
+        Conn.json(conn, 200, %{"pass" => conn.pass})
+    end
+  end
+
+  def r2_get(conn) do
+    opts =
+      case {Conn.query(conn, "offset"), Conn.query(conn, "length"), Conn.query(conn, "suffix")} do
+        {nil, nil, nil} -> %{}
+        {nil, nil, s} -> %{"range" => %{"suffix" => :erlang.binary_to_integer(s)}}
+        {o, l, _} -> %{"range" => int_fields(%{"offset" => o, "length" => l})}
+      end
+
+    case R2.get(conn, "BUCKET", conn.params["key"], opts) do
+      nil ->
+        Conn.json(conn, 404, %{"found" => false})
+
+      object ->
+        conn
+        |> Conn.put_header("content-type", :maps.get("content_type", object["http_metadata"], "application/octet-stream"))
+        |> Conn.put_header("x-size", :erlang.integer_to_binary(object["size"]))
+        |> Conn.put_header("x-etag", object["etag"])
+        |> Conn.put_header("x-meta", JSON.encode(object["custom_metadata"]))
+        |> Conn.put_header("x-range", JSON.encode(:maps.get("range", object, nil)))
+        |> Conn.send_resp(200, object["body"])
+    end
+  end
+
+  defp int_fields(map) do
+    :maps.fold(
+      fn
+        _k, nil, acc -> acc
+        k, v, acc -> :maps.put(k, :erlang.binary_to_integer(v), acc)
+      end,
+      %{},
+      map
+    )
+  end
+
+  def r2_put(conn) do
+    type = Conn.get_header(conn, "content-type", "application/octet-stream")
+
+    conn
+    |> R2.put("BUCKET", conn.params["key"], conn.body, %{
+      "http_metadata" => %{"content_type" => type},
+      "custom_metadata" => %{"by" => "test-app"}
+    })
+    |> Conn.json(202, %{"stored" => conn.params["key"], "size" => byte_size(conn.body)})
+  end
+
+  def r2_delete(conn) do
+    conn
+    |> R2.delete("BUCKET", conn.params["key"])
+    |> Conn.json(202, %{"deleted" => conn.params["key"]})
+  end
+
+  def r2_head(conn) do
+    case R2.head(conn, "BUCKET", conn.params["key"]) do
+      nil -> Conn.json(conn, 404, %{"found" => false})
+      object -> Conn.json(conn, 200, object)
+    end
+  end
+
+  def r2_list(conn) do
+    opts = %{"prefix" => Conn.query(conn, "prefix", "")}
+    opts = if Conn.query(conn, "limit"), do: :maps.put("limit", :erlang.binary_to_integer(Conn.query(conn, "limit")), opts), else: opts
+    opts = if Conn.query(conn, "cursor"), do: :maps.put("cursor", Conn.query(conn, "cursor"), opts), else: opts
+    opts = if Conn.query(conn, "delimiter"), do: :maps.put("delimiter", Conn.query(conn, "delimiter"), opts), else: opts
+    Conn.json(conn, 200, R2.list(conn, "BUCKET", opts))
+  end
+
+  # The JSON body is sent as one message; ?bytes=1 sends the raw body as
+  # bytes instead.
+  def queue_send(conn) do
+    conn =
+      if Conn.query(conn, "bytes") == "1",
+        do: Queue.send(conn, "JOBS", conn.body, %{"content_type" => "bytes"}),
+        else: Queue.send(conn, "JOBS", conn.parsed_body)
+
+    Conn.json(conn, 202, %{"queued" => 1})
+  end
+
+  # A JSON list: each element one message of one batch; strings go as text.
+  def queue_batch(conn) do
+    messages =
+      :lists.map(
+        fn
+          text when is_binary(text) -> {text, %{"content_type" => "text"}}
+          other -> other
+        end,
+        conn.parsed_body
+      )
+
+    conn
+    |> Queue.send_batch("JOBS", messages)
+    |> Conn.json(202, %{"queued" => length(messages)})
+  end
+
   # Says whether an earlier request left anything behind for `tag` (an atom
   # it created, a process it registered and left running), then leaves both.
   # On the worker each request starts from the boot snapshot, so both are
@@ -264,7 +453,67 @@ defmodule TestApp.Router do
   end
 end
 
+defmodule TestApp.Events do
+  @moduledoc false
+  # The app's cron and queue handlers.
+  alias ElixirWorkers.{JSON, KV, Queue}
+
+  # Reads the last run's record (a read: one extra pass) and writes a new
+  # one that says what it saw.
+  def scheduled(conn) do
+    last = KV.get(conn, "CACHE", "cron-last")
+    event = conn.event
+
+    record = %{
+      "cron" => event["cron"],
+      "scheduled_time" => event["scheduled_time"],
+      "pass" => conn.pass,
+      "previous" => last
+    }
+
+    if event["cron"] == "crash", do: raise("cron crash requested")
+    KV.put(conn, "CACHE", "cron-last", JSON.encode(record))
+  end
+
+  # Each message is stored in KV under "queue-<id field of the body>" with
+  # its attempt count; a body with "retry_once" is retried on its first
+  # delivery. Text and byte bodies are stored under "queue-text" and
+  # "queue-bytes" (bytes as hex).
+  def queue(conn) do
+    :lists.foldl(
+      fn message, conn ->
+        body = message["body"]
+
+        cond do
+          is_map(body) and body["retry_once"] == true and message["attempts"] == 1 ->
+            Queue.retry(conn, message)
+
+          is_map(body) ->
+            value = JSON.encode(%{"attempts" => message["attempts"], "body" => body, "queue" => conn.event["queue"]})
+            conn |> KV.put("CACHE", "queue-" <> body["id"], value) |> Queue.ack(message)
+
+          is_binary(body) and message["attempts"] >= 1 ->
+            key = if printable?(body), do: "queue-text", else: "queue-bytes"
+            value = if printable?(body), do: body, else: hex(body)
+            conn |> KV.put("CACHE", key, value) |> Queue.ack(message)
+        end
+      end,
+      conn,
+      Queue.messages(conn)
+    )
+  end
+
+  defp printable?(<<c, rest::binary>>) when c >= 32 and c < 127, do: printable?(rest)
+  defp printable?(<<>>), do: true
+  defp printable?(_), do: false
+
+  defp hex(<<b, rest::binary>>), do: <<digit(div(b, 16)), digit(rem(b, 16)), hex(rest)::binary>>
+  defp hex(<<>>), do: <<>>
+  defp digit(d) when d < 10, do: ?0 + d
+  defp digit(d), do: ?a + d - 10
+end
+
 defmodule TestApp do
   @moduledoc false
-  use ElixirWorkers.App, router: TestApp.Router
+  use ElixirWorkers.App, router: TestApp.Router, scheduled: TestApp.Events, queue: TestApp.Events
 end
