@@ -266,7 +266,11 @@ impl<'a> Beam<'a> {
             if c.id == LITT {
                 return match decode_litt(c, cap)? {
                     LitT::Stored(d) => Ok(Some(Cow::Borrowed(d))),
-                    LitT::Inflated(v) => Ok(Some(Cow::Owned(v))),
+                    LitT::Compressed { declared } => {
+                        let mut table = Vec::new();
+                        inflate_litt(c, declared, &mut table)?;
+                        Ok(Some(Cow::Owned(table)))
+                    }
                 };
             }
         }
@@ -304,23 +308,105 @@ impl<'a> Beam<'a> {
     /// (bounded by `cap`) or kept as `LitT` when stored uncompressed (once
     /// checked to be a well-formed literal table).
     pub fn strip(&self, cap: usize) -> Result<Stripped<'a>> {
+        let plan = self.strip_plan(cap)?;
+        let mut chunks = Vec::with_capacity(plan.chunks.len());
+        for kept in &plan.chunks {
+            chunks.push(match *kept {
+                Kept::Copy(id, data) => (id, Cow::Borrowed(data)),
+                Kept::Inflate { chunk, declared } => {
+                    let mut table = Vec::new();
+                    inflate_litt(&chunk, declared, &mut table)?;
+                    (LITU, Cow::Owned(table))
+                }
+            });
+        }
+        Ok(Stripped {
+            chunks,
+            len: plan.len,
+        })
+    }
+
+    /// What [`Beam::strip`] keeps, checked (the inflate cap, a stored
+    /// table's shape) but not yet inflated: the form's length is known from
+    /// the declared size alone, so it can be written straight into an
+    /// archive after its section header, inflating in place.
+    pub(crate) fn strip_plan(&self, cap: usize) -> Result<StripPlan<'a>> {
         let mut chunks = Vec::with_capacity(self.chunks.len());
         let mut len = 12;
         for c in &self.chunks {
-            let out = if c.id == LITT {
+            let kept = if c.id == LITT {
                 match decode_litt(c, cap)? {
-                    LitT::Stored(_) => (LITT, Cow::Borrowed(c.data)),
-                    LitT::Inflated(v) => (LITU, Cow::Owned(v)),
+                    LitT::Stored(_) => Kept::Copy(LITT, c.data),
+                    LitT::Compressed { declared } => Kept::Inflate {
+                        chunk: *c,
+                        declared,
+                    },
                 }
             } else if KEPT_CHUNKS.contains(&c.id) {
-                (c.id, Cow::Borrowed(c.data))
+                Kept::Copy(c.id, c.data)
             } else {
                 continue;
             };
-            len += 8 + pad4(out.1.len());
-            chunks.push(out);
+            len += 8 + pad4(kept.len());
+            chunks.push(kept);
         }
-        Ok(Stripped { chunks, len })
+        Ok(StripPlan { chunks, len })
+    }
+}
+
+/// One chunk of a stripped form, before inflating.
+#[derive(Debug, Clone, Copy)]
+enum Kept<'a> {
+    /// Copied as it is, under this id.
+    Copy(ChunkId, &'a [u8]),
+    /// A compressed `LitT`, written as a `LitU` of `declared` bytes.
+    Inflate { chunk: Chunk<'a>, declared: usize },
+}
+
+impl Kept<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Kept::Copy(_, data) => data.len(),
+            Kept::Inflate { declared, .. } => *declared,
+        }
+    }
+}
+
+/// A stripped form, checked, to be written with the literal table inflated
+/// as it goes (see [`Beam::strip_plan`]).
+#[derive(Debug, Clone)]
+pub(crate) struct StripPlan<'a> {
+    chunks: Vec<Kept<'a>>,
+    len: usize,
+}
+
+impl StripPlan<'_> {
+    /// Length of the form (always a multiple of 4).
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Appends the same bytes as [`Stripped::write_to`], inflating `LitT`
+    /// directly into `out`.
+    pub(crate) fn write_to(&self, out: &mut Vec<u8>) -> Result<()> {
+        out.reserve(self.len);
+        out.extend_from_slice(&FOR1);
+        out.extend_from_slice(&((self.len - 8) as u32).to_be_bytes());
+        out.extend_from_slice(&BEAM);
+        for kept in &self.chunks {
+            let (id, len) = match kept {
+                Kept::Copy(id, data) => (*id, data.len()),
+                Kept::Inflate { declared, .. } => (LITU, *declared),
+            };
+            out.extend_from_slice(&id);
+            out.extend_from_slice(&(len as u32).to_be_bytes());
+            match *kept {
+                Kept::Copy(_, data) => out.extend_from_slice(data),
+                Kept::Inflate { chunk, declared } => inflate_litt(&chunk, declared, out)?,
+            }
+            out.resize(out.len() + (pad4(len) - len), 0);
+        }
+        Ok(())
     }
 }
 
@@ -370,16 +456,14 @@ impl Stripped<'_> {
 enum LitT<'a> {
     /// Size field 0: the table follows uncompressed.
     Stored(&'a [u8]),
-    Inflated(Vec<u8>),
+    /// zlib data to inflate to `declared` bytes (within the cap).
+    Compressed { declared: usize },
 }
 
-/// Decodes a `LitT` chunk: `[uncompressed size u32][zlib data]`, or
+/// Checks a `LitT` chunk: `[uncompressed size u32][zlib data]`, or
 /// `[0u32][table]` when stored uncompressed; a stored table is walked to the
-/// end (count, each literal's size and external term, nothing after).
-///
-/// Inflates the way gimli-rs/object does: refuse a declared size over `cap`
-/// before allocating, reserve exactly the declared size, never produce more
-/// than one byte past it, and reject any difference.
+/// end (count, each literal's size and external term, nothing after), a
+/// declared size over `cap` is refused before anything is allocated.
 fn decode_litt<'a>(c: &Chunk<'a>, cap: usize) -> Result<LitT<'a>> {
     let err = |kind, off: u64| Error::at(kind, off).with_chunk(LITT);
     if c.data.len() < 4 {
@@ -420,55 +504,69 @@ fn decode_litt<'a>(c: &Chunk<'a>, cap: usize) -> Result<LitT<'a>> {
             c.data_offset(),
         ));
     }
-    let mut out = Vec::with_capacity(declared);
-    let mut z = Decompress::new(true);
+    Ok(LitT::Compressed { declared })
+}
+
+/// Most output inflated past an understated size to tell a stream that
+/// merely holds more than declared from one that is also corrupt.
+const OVERRUN_PROBE: u64 = 64 << 10;
+
+/// Appends the `declared` bytes a compressed `LitT` (checked by
+/// [`decode_litt`]) inflates to, the way gimli-rs/object inflates: room for
+/// exactly the declared size and one byte more, so an understated size is
+/// caught without ever producing more, and any difference is rejected.
+/// Inflated in one call straight into `out`, with no window to copy through.
+fn inflate_litt(c: &Chunk<'_>, declared: usize, out: &mut Vec<u8>) -> Result<()> {
+    let err = |kind, off: u64| Error::at(kind, off).with_chunk(LITT);
+    let stream = &c.data[4..];
+    let stream_at = c.data_offset() + 4;
     let corrupt =
         |z: &Decompress, msg: String| err(ErrorKind::CorruptZlib(msg), stream_at + z.total_in());
-    // Inflate into the exact reservation. `FlushDecompress::None` lets the
-    // stream stop when the buffer is full instead of failing, so an
-    // understated size is told apart from corrupt data.
-    loop {
-        let (in_before, out_before) = (z.total_in(), z.total_out());
-        let rest = &stream[in_before as usize..];
-        match z.decompress_vec(rest, &mut out, FlushDecompress::None) {
-            Ok(Status::StreamEnd) => break,
-            Ok(_) if out.len() == declared => {
-                // Full, stream not finished: does it hold more data? Look at
-                // no more than one extra byte.
-                let mut probe = [0u8; 1];
+    let start = out.len();
+    out.resize(start + declared + 1, 0);
+    let mut z = Decompress::new(true);
+    let status = z.decompress(stream, &mut out[start..], FlushDecompress::Finish);
+    let produced = z.total_out() as usize;
+    out.truncate(start + declared.min(produced));
+    match status {
+        Err(e) => return Err(corrupt(&z, e.to_string())),
+        Ok(Status::StreamEnd) if produced == declared => {}
+        Ok(Status::StreamEnd) => {
+            return Err(err(
+                ErrorKind::LiteralSizeMismatch {
+                    declared: declared as u64,
+                    actual: produced as u64,
+                    actual_at_least: false,
+                },
+                c.data_offset(),
+            ));
+        }
+        Ok(_) if produced > declared => {
+            // More than declared. Inflate a little further, into a scratch
+            // buffer, in case the stream is plain corrupt (it fails its
+            // checksum, say) and its size only looked wrong on the way.
+            let mut scratch = [0u8; 4096];
+            let probed_from = z.total_out();
+            while z.total_out() - probed_from < OVERRUN_PROBE {
+                let before = (z.total_in(), z.total_out());
                 let rest = &stream[z.total_in() as usize..];
-                match z.decompress(rest, &mut probe, FlushDecompress::None) {
-                    Ok(Status::StreamEnd) if z.total_out() as usize == declared => break,
-                    Ok(_) if z.total_out() as usize > declared => {
-                        return Err(err(
-                            ErrorKind::LiteralSizeMismatch {
-                                declared: declared as u64,
-                                actual: declared as u64 + 1,
-                                actual_at_least: true,
-                            },
-                            c.data_offset(),
-                        ));
-                    }
-                    Ok(_) => return Err(corrupt(&z, "stream ends early".into())),
+                match z.decompress(rest, &mut scratch, FlushDecompress::Finish) {
                     Err(e) => return Err(corrupt(&z, e.to_string())),
+                    Ok(Status::StreamEnd) => break,
+                    Ok(_) if (z.total_in(), z.total_out()) == before => break,
+                    Ok(_) => {}
                 }
             }
-            Ok(_) if (z.total_in(), z.total_out()) == (in_before, out_before) => {
-                return Err(corrupt(&z, "stream ends early".into()));
-            }
-            Ok(_) => {}
-            Err(e) => return Err(corrupt(&z, e.to_string())),
+            return Err(err(
+                ErrorKind::LiteralSizeMismatch {
+                    declared: declared as u64,
+                    actual: declared as u64 + 1,
+                    actual_at_least: true,
+                },
+                c.data_offset(),
+            ));
         }
-    }
-    if out.len() != declared {
-        return Err(err(
-            ErrorKind::LiteralSizeMismatch {
-                declared: declared as u64,
-                actual: out.len() as u64,
-                actual_at_least: false,
-            },
-            c.data_offset(),
-        ));
+        Ok(_) => return Err(corrupt(&z, "stream ends early".into())),
     }
     let used = z.total_in() as usize;
     if used != stream.len() {
@@ -480,7 +578,7 @@ fn decode_litt<'a>(c: &Chunk<'a>, cap: usize) -> Result<LitT<'a>> {
             stream_at + used as u64,
         ));
     }
-    Ok(LitT::Inflated(out))
+    Ok(())
 }
 
 /// Whether `d` starts with a zlib header (RFC 1950: deflate, a 32 KiB window

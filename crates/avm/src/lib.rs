@@ -28,6 +28,7 @@ mod error;
 mod etf;
 pub mod graph;
 mod pack;
+mod parallel;
 
 /// A four-byte IFF chunk id such as `*b"LitT"`.
 pub type ChunkId = [u8; 4];
@@ -46,6 +47,7 @@ pub use graph::{
 /// 256 or later would land in module `index - 256`.
 pub const MAX_MODULES_WASM32: usize = 256;
 pub use pack::{
-    archive_order_of, assemble, layout, map_in_order, pack, prepare, Layout, PackInput,
-    PackOptions, Packed, PackedSection, PreparedModule, Warning, WarningKind,
+    archive_order_of, pack, prepare_section, PackInput, PackOptions, Packed, PackedSection,
+    SectionCheck, SectionInfo, Warning, WarningKind,
 };
+pub use parallel::for_each_in_order;
