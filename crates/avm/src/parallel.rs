@@ -4,13 +4,22 @@
 //! later modules are still being prepared.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+/// How far past the next result due a thread may start an item. Results
+/// that wait for their turn hold their memory (in the CLI, a section
+/// buffer each): unbounded, a thread that got ahead while another worked
+/// through a large module, or was not scheduled, had 40 to 200 of them
+/// waiting on Elixir's ebin, each fresh memory, each page a page fault.
+const WINDOW: usize = 16;
 
 /// Runs `f` over `items` on up to `threads` threads (0: one per core), the
 /// calling thread being one of them, and hands each result to `consume`, on
 /// the calling thread, in input order as soon as it and every result before
 /// it are ready. Each thread has its own scratch value `S` (the CLI keeps a
 /// reusable read buffer there). Items are taken in order by whichever thread
-/// is free, so the next result due is rarely far off.
+/// is free, and no thread starts an item more than a few places past the
+/// next one due, so few results wait.
 ///
 /// The calling thread works too, rather than only waiting to consume: a
 /// consumer that only writes (the CLI's) would otherwise be a third thread
@@ -40,50 +49,116 @@ where
         let mut scratch = S::default();
         return items.iter().try_for_each(|i| consume(f(i, &mut scratch)));
     }
-    let next = AtomicUsize::new(0);
-    let stop = AtomicBool::new(false);
+    let shared = Shared {
+        next: AtomicUsize::new(0),
+        due: AtomicUsize::new(0),
+        parked: AtomicUsize::new(0),
+        stop: AtomicBool::new(false),
+    };
     std::thread::scope(|s| {
         let (tx, rx) = std::sync::mpsc::channel();
-        for _ in 1..threads {
-            let (tx, f, next, stop) = (tx.clone(), &f, &next, &stop);
-            s.spawn(move || {
-                let mut scratch = S::default();
-                while !stop.load(Ordering::Relaxed) {
-                    let k = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(item) = items.get(k) else { break };
-                    if tx.send((k, f(item, &mut scratch))).is_err() {
-                        break;
+        let helpers: Vec<std::thread::Thread> = (1..threads)
+            .map(|_| {
+                let (tx, f, shared) = (tx.clone(), &f, &shared);
+                let handle = s.spawn(move || {
+                    let mut scratch = S::default();
+                    while let Some(k) = shared.claim(items.len()) {
+                        if !shared.wait_for_turn(k)
+                            || tx.send((k, f(&items[k], &mut scratch))).is_err()
+                        {
+                            break;
+                        }
                     }
-                }
-            });
-        }
+                });
+                handle.thread().clone()
+            })
+            .collect();
         drop(tx);
         let mut order = InOrder {
             early: (0..items.len()).map(|_| None).collect(),
             due: 0,
         };
         let mut scratch = S::default();
+        let mut arrive = |k: usize, r: R, order: &mut InOrder<R>| -> Result<(), E> {
+            order.arrive(k, r, &mut consume)?;
+            shared.due.store(order.due, Ordering::SeqCst);
+            if shared.parked.load(Ordering::SeqCst) > 0 {
+                helpers.iter().for_each(std::thread::Thread::unpark);
+            }
+            Ok(())
+        };
         let done = (|| {
             loop {
                 while let Ok((k, r)) = rx.try_recv() {
-                    order.arrive(k, r, &mut consume)?;
+                    arrive(k, r, &mut order)?;
                 }
-                let k = next.fetch_add(1, Ordering::Relaxed);
-                let Some(item) = items.get(k) else { break };
-                order.arrive(k, f(item, &mut scratch), &mut consume)?;
+                // Far enough ahead: wait for what the others are doing.
+                if shared.next.load(Ordering::SeqCst) >= order.due + WINDOW {
+                    match rx.recv() {
+                        Ok((k, r)) => arrive(k, r, &mut order)?,
+                        Err(_) => break,
+                    }
+                    continue;
+                }
+                let Some(k) = shared.claim(items.len()) else {
+                    break;
+                };
+                arrive(k, f(&items[k], &mut scratch), &mut order)?;
             }
             // What the other threads still have; ends once they all have
             // finished and dropped their senders.
             for (k, r) in &rx {
-                order.arrive(k, r, &mut consume)?;
+                arrive(k, r, &mut order)?;
             }
             Ok(())
         })();
         if done.is_err() {
-            stop.store(true, Ordering::Relaxed);
+            shared.stop.store(true, Ordering::SeqCst);
+            helpers.iter().for_each(std::thread::Thread::unpark);
         }
         done
     })
+}
+
+/// What the threads of [`for_each_in_order`] share.
+struct Shared {
+    /// The next item to start.
+    next: AtomicUsize,
+    /// The next result to consume, as the calling thread last published it.
+    due: AtomicUsize,
+    /// Helper threads waiting for their turn.
+    parked: AtomicUsize,
+    stop: AtomicBool,
+}
+
+impl Shared {
+    /// The next item to start, unless all are taken or the run stopped.
+    fn claim(&self, n: usize) -> Option<usize> {
+        if self.stop.load(Ordering::SeqCst) {
+            return None;
+        }
+        let k = self.next.fetch_add(1, Ordering::SeqCst);
+        (k < n).then_some(k)
+    }
+
+    /// Parks a helper while item `k` is more than [`WINDOW`] past the next
+    /// result due; false if the run stopped meanwhile. The consumer unparks
+    /// after publishing a new `due` whenever `parked` is set, and a helper
+    /// looks at `due` again after setting it, so no wake-up is lost (the
+    /// timeout is only a backstop).
+    fn wait_for_turn(&self, k: usize) -> bool {
+        while k >= self.due.load(Ordering::SeqCst) + WINDOW {
+            if self.stop.load(Ordering::SeqCst) {
+                return false;
+            }
+            self.parked.fetch_add(1, Ordering::SeqCst);
+            if k >= self.due.load(Ordering::SeqCst) + WINDOW && !self.stop.load(Ordering::SeqCst) {
+                std::thread::park_timeout(Duration::from_millis(1));
+            }
+            self.parked.fetch_sub(1, Ordering::SeqCst);
+        }
+        !self.stop.load(Ordering::SeqCst)
+    }
 }
 
 /// Results that came early, by index, until their turn.
@@ -147,6 +222,26 @@ mod tests {
                 i * 2
             });
             assert_eq!(got, items.iter().map(|i| i * 2).collect::<Vec<_>>());
+        }
+    }
+
+    #[test]
+    fn no_thread_runs_far_ahead_of_a_slow_item() {
+        let items: Vec<u32> = (0..200).collect();
+        for threads in [2, 3] {
+            let started = AtomicUsize::new(0);
+            let during_first = AtomicUsize::new(0);
+            let got = map_in_order(&items, threads, |&i, _: &mut ()| {
+                started.fetch_add(1, Ordering::SeqCst);
+                if i == 0 {
+                    std::thread::sleep(std::time::Duration::from_millis(30));
+                    during_first.store(started.load(Ordering::SeqCst), Ordering::SeqCst);
+                }
+                i
+            });
+            assert_eq!(got, items);
+            let n = during_first.load(Ordering::SeqCst);
+            assert!(n <= WINDOW + threads, "{n} items started while item 0 ran");
         }
     }
 
