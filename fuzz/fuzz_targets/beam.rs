@@ -36,10 +36,13 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(archive.sections.len(), 1);
         // The streaming path writes the same bytes.
         let path = std::path::Path::new("fuzz.beam");
-        let prepared = avm::prepare(path, data, true, CAP).expect("pack accepted it");
-        let layout = avm::layout(vec![prepared]).expect("pack accepted it");
-        let mut streamed = Vec::new();
-        layout.write_to(&mut streamed).unwrap();
+        let mut streamed = avm::archive::HEADER.to_vec();
+        let section =
+            avm::prepare_section(path, data, true, CAP, &mut streamed).expect("pack accepted it");
+        let mut check = avm::SectionCheck::default();
+        check.add(&section).expect("pack accepted it");
+        streamed.extend_from_slice(avm::archive::END);
         assert_eq!(streamed, packed.bytes);
+        assert_eq!(check.len(), packed.bytes.len());
     }
 });

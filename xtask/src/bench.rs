@@ -5,6 +5,8 @@ mod pack;
 mod runtime;
 mod selur;
 mod soak;
+mod startup;
+mod workerd;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -18,7 +20,8 @@ enum What {
     Pack(pack::Args),
     /// `elixir-workers build` on a fresh app: no-change, touched, clean
     Build(build::Args),
-    /// Per-route request cost of the worker shim on the real atomvm.wasm
+    /// Per-route request cost of the worker shim on the real atomvm.wasm;
+    /// the first request under workerd next to a trivial JS worker; bundle size
     Runtime(runtime::Args),
     /// selur round trips from Rust and Elixir vs a JSON/HTTP baseline
     Selur(selur::Args),

@@ -22,8 +22,8 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::litt::{self, LitT};
 use crate::ChunkId;
 
-pub const FOR1: ChunkId = *b"FOR1";
-pub const BEAM: ChunkId = *b"BEAM";
+pub(crate) use crate::iff::{be32, pad4, walk_form};
+pub use crate::iff::{Chunk, BEAM, FOR1};
 pub const ATU8: ChunkId = *b"AtU8";
 pub const CODE: ChunkId = *b"Code";
 pub const EXPT: ChunkId = *b"ExpT";
@@ -43,102 +43,6 @@ pub const KEPT_CHUNKS: [ChunkId; 10] = [ATU8, CODE, EXPT, LOCT, IMPT, LITU, FUNT
 
 /// Default bound on an inflated literal table: 64 MiB.
 pub const DEFAULT_INFLATE_CAP: usize = 64 << 20;
-
-pub(crate) const fn pad4(n: usize) -> usize {
-    (n + 3) & !3
-}
-
-pub(crate) fn be32(bytes: &[u8], at: usize) -> u32 {
-    u32::from_be_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
-}
-
-/// One IFF chunk as found in the input.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Chunk<'a> {
-    pub id: ChunkId,
-    /// Absolute offset of the chunk header (its id) in the file or archive.
-    pub offset: u64,
-    /// The chunk data, without the 8-byte header and without padding.
-    pub data: &'a [u8],
-}
-
-impl Chunk<'_> {
-    /// Absolute offset of the first data byte.
-    pub fn data_offset(&self) -> u64 {
-        self.offset + 8
-    }
-}
-
-/// Walks a `FOR1 <size> BEAM` form. `base` is the absolute offset of
-/// `bytes[0]`, so errors point into the enclosing file or archive.
-/// Returns the chunks and the form's length (8 + the `FOR1` size).
-pub(crate) fn walk_form(bytes: &[u8], base: u64) -> Result<(Vec<Chunk<'_>>, usize)> {
-    if bytes.is_empty() {
-        return Err(Error::at(ErrorKind::Empty, base).with_chunk(FOR1));
-    }
-    if bytes.len() < 12 {
-        if !FOR1.starts_with(&bytes[..bytes.len().min(4)]) {
-            return Err(Error::at(ErrorKind::NotBeam, base).with_chunk(FOR1));
-        }
-        return Err(Error::at(
-            ErrorKind::Truncated {
-                needed: 12,
-                available: bytes.len() as u64,
-            },
-            base,
-        ));
-    }
-    if bytes[0..4] != FOR1 || bytes[8..12] != BEAM {
-        return Err(Error::at(ErrorKind::NotBeam, base).with_chunk(FOR1));
-    }
-    let form_size = be32(bytes, 4) as usize;
-    if form_size < 4 || form_size > bytes.len() - 8 {
-        return Err(Error::at(
-            ErrorKind::SizeOverrun {
-                declared: form_size as u64,
-                available: bytes.len() as u64 - 8,
-            },
-            base + 4,
-        )
-        .with_chunk(FOR1));
-    }
-    let end = 8 + form_size;
-    let mut chunks = Vec::with_capacity(16);
-    let mut pos = 12;
-    while pos < end {
-        let at = base + pos as u64;
-        if end - pos < 8 {
-            return Err(Error::at(
-                ErrorKind::Truncated {
-                    needed: 8,
-                    available: (end - pos) as u64,
-                },
-                at,
-            ));
-        }
-        let id: ChunkId = bytes[pos..pos + 4].try_into().expect("4 bytes");
-        let size = be32(bytes, pos + 4) as usize;
-        let available = end - pos - 8;
-        if size > available {
-            return Err(Error::at(
-                ErrorKind::SizeOverrun {
-                    declared: size as u64,
-                    available: available as u64,
-                },
-                at,
-            )
-            .with_chunk(id));
-        }
-        chunks.push(Chunk {
-            id,
-            offset: at,
-            data: &bytes[pos + 8..pos + 8 + size],
-        });
-        // The last chunk's padding may be missing; erlc always writes it.
-        pos = (pos + 8 + pad4(size)).min(end);
-    }
-    Ok((chunks, end))
-}
 
 /// A parsed BEAM file, borrowing the input bytes.
 #[derive(Debug, Clone)]
@@ -266,7 +170,11 @@ impl<'a> Beam<'a> {
             if c.id == LITT {
                 return match litt::decode(c.data, c.data_offset(), cap)? {
                     LitT::Stored(d) => Ok(Some(Cow::Borrowed(d))),
-                    LitT::Inflated(v) => Ok(Some(Cow::Owned(v))),
+                    LitT::Compressed { declared } => {
+                        let mut table = Vec::new();
+                        litt::inflate(c.data, c.data_offset(), declared, &mut table)?;
+                        Ok(Some(Cow::Owned(table)))
+                    }
                 };
             }
         }
@@ -304,23 +212,107 @@ impl<'a> Beam<'a> {
     /// (bounded by `cap`) or kept as `LitT` when stored uncompressed (once
     /// checked to be a well-formed literal table).
     pub fn strip(&self, cap: usize) -> Result<Stripped<'a>> {
+        let plan = self.strip_plan(cap)?;
+        let mut chunks = Vec::with_capacity(plan.chunks.len());
+        for kept in &plan.chunks {
+            chunks.push(match *kept {
+                Kept::Copy(id, data) => (id, Cow::Borrowed(data)),
+                Kept::Inflate { chunk, declared } => {
+                    let mut table = Vec::new();
+                    litt::inflate(chunk.data, chunk.data_offset(), declared, &mut table)?;
+                    (LITU, Cow::Owned(table))
+                }
+            });
+        }
+        Ok(Stripped {
+            chunks,
+            len: plan.len,
+        })
+    }
+
+    /// What [`Beam::strip`] keeps, checked (the inflate cap, a stored
+    /// table's shape) but not yet inflated: the form's length is known from
+    /// the declared size alone, so it can be written straight into an
+    /// archive after its section header, inflating in place.
+    pub(crate) fn strip_plan(&self, cap: usize) -> Result<StripPlan<'a>> {
         let mut chunks = Vec::with_capacity(self.chunks.len());
         let mut len = 12;
         for c in &self.chunks {
-            let out = if c.id == LITT {
+            let kept = if c.id == LITT {
                 match litt::decode(c.data, c.data_offset(), cap)? {
-                    LitT::Stored(_) => (LITT, Cow::Borrowed(c.data)),
-                    LitT::Inflated(v) => (LITU, Cow::Owned(v)),
+                    LitT::Stored(_) => Kept::Copy(LITT, c.data),
+                    LitT::Compressed { declared } => Kept::Inflate {
+                        chunk: *c,
+                        declared,
+                    },
                 }
             } else if KEPT_CHUNKS.contains(&c.id) {
-                (c.id, Cow::Borrowed(c.data))
+                Kept::Copy(c.id, c.data)
             } else {
                 continue;
             };
-            len += 8 + pad4(out.1.len());
-            chunks.push(out);
+            len += 8 + pad4(kept.len());
+            chunks.push(kept);
         }
-        Ok(Stripped { chunks, len })
+        Ok(StripPlan { chunks, len })
+    }
+}
+
+/// One chunk of a stripped form, before inflating.
+#[derive(Debug, Clone, Copy)]
+enum Kept<'a> {
+    /// Copied as it is, under this id.
+    Copy(ChunkId, &'a [u8]),
+    /// A compressed `LitT`, written as a `LitU` of `declared` bytes.
+    Inflate { chunk: Chunk<'a>, declared: usize },
+}
+
+impl Kept<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Kept::Copy(_, data) => data.len(),
+            Kept::Inflate { declared, .. } => *declared,
+        }
+    }
+}
+
+/// A stripped form, checked, to be written with the literal table inflated
+/// as it goes (see [`Beam::strip_plan`]).
+#[derive(Debug, Clone)]
+pub(crate) struct StripPlan<'a> {
+    chunks: Vec<Kept<'a>>,
+    len: usize,
+}
+
+impl StripPlan<'_> {
+    /// Length of the form (always a multiple of 4).
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Appends the same bytes as [`Stripped::write_to`], inflating `LitT`
+    /// directly into `out`.
+    pub(crate) fn write_to(&self, out: &mut Vec<u8>) -> Result<()> {
+        out.reserve(self.len);
+        out.extend_from_slice(&FOR1);
+        out.extend_from_slice(&((self.len - 8) as u32).to_be_bytes());
+        out.extend_from_slice(&BEAM);
+        for kept in &self.chunks {
+            let (id, len) = match kept {
+                Kept::Copy(id, data) => (*id, data.len()),
+                Kept::Inflate { declared, .. } => (LITU, *declared),
+            };
+            out.extend_from_slice(&id);
+            out.extend_from_slice(&(len as u32).to_be_bytes());
+            match *kept {
+                Kept::Copy(_, data) => out.extend_from_slice(data),
+                Kept::Inflate { chunk, declared } => {
+                    litt::inflate(chunk.data, chunk.data_offset(), declared, out)?
+                }
+            }
+            out.resize(out.len() + (pad4(len) - len), 0);
+        }
+        Ok(())
     }
 }
 

@@ -27,8 +27,10 @@ pub mod code;
 mod error;
 mod etf;
 pub mod graph;
+mod iff;
 mod litt;
 mod pack;
+mod parallel;
 #[cfg(test)]
 mod test_support;
 
@@ -49,6 +51,7 @@ pub use graph::{
 /// 256 or later would land in module `index - 256`.
 pub const MAX_MODULES_WASM32: usize = 256;
 pub use pack::{
-    archive_order_of, assemble, layout, map_in_order, pack, prepare, Layout, PackInput,
-    PackOptions, Packed, PackedSection, PreparedModule, Warning, WarningKind,
+    archive_order_of, pack, prepare_section, PackInput, PackOptions, Packed, PackedSection,
+    SectionCheck, SectionInfo, Warning, WarningKind,
 };
+pub use parallel::for_each_in_order;

@@ -95,6 +95,12 @@ fn process<'a>(
     let with_file = |e: Error| e.with_file(path);
     let beam = Beam::parse(bytes).map_err(with_file)?;
     let stripped = beam.strip(cap).map_err(with_file)?;
+    check_start(&beam, start).map_err(with_file)?;
+    Ok((beam.module_name(), stripped))
+}
+
+/// The startup module must export `start/0`.
+fn check_start(beam: &Beam<'_>, start: bool) -> Result<()> {
     if start && !beam.exports_fun("start", 0) {
         let mut err = Error::new(ErrorKind::StartNotExported {
             module: beam.module_name().to_owned(),
@@ -102,83 +108,52 @@ fn process<'a>(
         if let Some(expt) = beam.chunk(crate::beam::EXPT) {
             err = err.with_chunk(expt.id).with_offset(expt.offset);
         }
-        return Err(err.with_file(path));
+        return Err(err);
     }
-    Ok((beam.module_name(), stripped))
+    Ok(())
 }
 
-/// One module parsed, checked and stripped, no longer tied to its input
-/// bytes: for callers that read, prepare and drop one file at a time (the CLI
-/// does, reusing one read buffer per thread), then [`assemble`].
+/// One module as [`prepare_section`] wrote it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PreparedModule {
+pub struct SectionInfo {
     pub path: PathBuf,
-    /// The module name (atom 1 of `AtU8`).
-    pub name: String,
+    /// The module name (atom 1 of `AtU8`); the section is `<module>.beam`.
+    pub module: String,
     pub start: bool,
-    /// The stripped `FOR1` form, a multiple of 4 bytes long.
-    pub form: Vec<u8>,
+    /// Bytes written: header, name, stripped form, padding (a multiple of 4).
+    pub len: usize,
 }
 
-/// Parses and strips one `.beam` (see [`pack`]); errors carry `path`.
-pub fn prepare(
+/// Parses, checks and strips one `.beam` (see [`pack`]) and appends its
+/// whole archive section to `out`, the literal table inflated in place: for
+/// callers that stream an archive a module at a time, reusing their buffers
+/// (the CLI does; see [`for_each_in_order`] and [`SectionCheck`]). Errors
+/// carry `path`; after one, `out` holds unspecified bytes past its old end.
+pub fn prepare_section(
     path: &Path,
     bytes: &[u8],
     start: bool,
     inflate_cap: usize,
-) -> Result<PreparedModule> {
-    let (name, stripped) = process(path, bytes, start, inflate_cap)?;
-    Ok(PreparedModule {
+    out: &mut Vec<u8>,
+) -> Result<SectionInfo> {
+    let with_file = |e: Error| e.with_file(path);
+    let beam = Beam::parse(bytes).map_err(with_file)?;
+    let plan = beam.strip_plan(inflate_cap).map_err(with_file)?;
+    let module = beam.module_name();
+    let name = format!("{module}.beam");
+    out.reserve(archive::section_len(&name, plan.len()));
+    let at = out.len();
+    archive::write_section_head(out, &name, flags(start), plan.len());
+    plan.write_to(out).map_err(with_file)?;
+    // Checked last, as `pack` does, so both report the same first error.
+    check_start(&beam, start).map_err(with_file)?;
+    debug_assert_eq!(out.len() - at, archive::section_len(&name, plan.len()));
+    Ok(SectionInfo {
         path: path.to_path_buf(),
-        name: name.to_owned(),
+        module: module.to_owned(),
         start,
-        form: stripped.to_vec(),
+        len: out.len() - at,
     })
-}
-
-/// What the archive writer needs from a module, prepared or borrowed.
-trait Entry {
-    fn path(&self) -> &Path;
-    fn name(&self) -> &str;
-    fn start(&self) -> bool;
-    fn form_len(&self) -> usize;
-    fn write_form(&self, out: &mut Vec<u8>);
-}
-
-impl Entry for Module<'_> {
-    fn path(&self) -> &Path {
-        &self.input.path
-    }
-    fn name(&self) -> &str {
-        self.name
-    }
-    fn start(&self) -> bool {
-        self.input.start
-    }
-    fn form_len(&self) -> usize {
-        self.stripped.len()
-    }
-    fn write_form(&self, out: &mut Vec<u8>) {
-        self.stripped.write_to(out)
-    }
-}
-
-impl Entry for PreparedModule {
-    fn path(&self) -> &Path {
-        &self.path
-    }
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn start(&self) -> bool {
-        self.start
-    }
-    fn form_len(&self) -> usize {
-        self.form.len()
-    }
-    fn write_form(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.form)
-    }
 }
 
 fn file_name(p: &Path) -> &[u8] {
@@ -226,76 +201,87 @@ pub fn pack(inputs: &[PackInput], opts: &PackOptions) -> Result<Packed> {
     write_archive(&modules)
 }
 
-/// Writes already prepared modules (any order) as [`pack`] would.
-pub fn assemble(modules: Vec<PreparedModule>) -> Result<Packed> {
-    let modules = archive_order(modules, |m| m.start, |m| &m.path)?;
-    write_archive(&modules)
-}
-
-/// Prepared modules in archive order, checked and laid out, not yet
-/// written: [`Layout::write_to`] streams the archive to any writer without
-/// building it in memory first (the CLI writes it straight to its temp file).
-#[derive(Debug, Clone)]
-pub struct Layout {
-    modules: Vec<PreparedModule>,
-    plan: Plan,
-}
-
-/// Orders and checks prepared modules; see [`Layout`].
-pub fn layout(modules: Vec<PreparedModule>) -> Result<Layout> {
-    let modules = archive_order(modules, |m| m.start, |m| &m.path)?;
-    let plan = plan(&modules)?;
-    Ok(Layout { modules, plan })
-}
-
-impl Layout {
-    /// The archive's length in bytes.
-    pub fn len(&self) -> usize {
-        self.plan.total
-    }
-
-    pub fn is_empty(&self) -> bool {
-        false
-    }
-
-    pub fn warnings(&self) -> &[Warning] {
-        &self.plan.warnings
-    }
-
-    /// The sections as they will be written.
-    pub fn sections(&self) -> Vec<PackedSection> {
-        self.modules
-            .iter()
-            .zip(&self.plan.names)
-            .map(|(m, name)| PackedSection {
-                name: name.clone(),
-                path: m.path.clone(),
-                flags: flags(m.start),
-                size: archive::section_len(name, m.form.len()),
-            })
-            .collect()
-    }
-
-    /// Writes the archive: the same bytes [`assemble`] returns.
-    pub fn write_to<W: std::io::Write + ?Sized>(&self, w: &mut W) -> std::io::Result<()> {
-        w.write_all(HEADER)?;
-        let mut head = Vec::with_capacity(64);
-        for (m, name) in self.modules.iter().zip(&self.plan.names) {
-            head.clear();
-            archive::write_section_head(&mut head, name, flags(m.start), m.form.len());
-            w.write_all(&head)?;
-            w.write_all(&m.form)?;
-            w.write_all(&[0; 3][..crate::beam::pad4(m.form.len()) - m.form.len()])?;
-        }
-        w.write_all(END)
-    }
-}
-
 fn flags(start: bool) -> u32 {
     if start {
         BEAM_START_FLAG | BEAM_CODE_FLAG
     } else {
         BEAM_CODE_FLAG
+    }
+}
+
+/// The checks [`pack`] makes across modules, for a caller that writes
+/// sections as they come ([`prepare_section`]): fed in archive order, it
+/// refuses a module seen before, collects the warnings and counts the
+/// archive's length.
+#[derive(Debug, Clone)]
+pub struct SectionCheck {
+    seen: std::collections::HashMap<String, PathBuf>,
+    warnings: Vec<Warning>,
+    len: usize,
+    sections: usize,
+}
+
+impl Default for SectionCheck {
+    fn default() -> Self {
+        SectionCheck {
+            seen: std::collections::HashMap::new(),
+            warnings: Vec::new(),
+            len: HEADER.len() + END.len(),
+            sections: 0,
+        }
+    }
+}
+
+impl SectionCheck {
+    /// Takes the next section in archive order; a module seen before is a
+    /// [`ErrorKind::DuplicateModule`] error naming both files.
+    pub fn add(&mut self, s: &SectionInfo) -> Result<()> {
+        self.module(&s.module, &s.path)?;
+        self.len += s.len;
+        Ok(())
+    }
+
+    fn module(&mut self, module: &str, path: &Path) -> Result<()> {
+        if let Some(first) = self.seen.get(module) {
+            return Err(Error::new(ErrorKind::DuplicateModule {
+                module: module.to_owned(),
+                first: first.clone(),
+            })
+            .with_file(path));
+        }
+        self.seen.insert(module.to_owned(), path.to_path_buf());
+        let name_matches = file_name(path)
+            .strip_suffix(b".beam")
+            .is_some_and(|stem| stem == module.as_bytes());
+        if !name_matches {
+            self.warnings.push(Warning {
+                path: path.to_path_buf(),
+                kind: WarningKind::FileNameMismatch {
+                    module: module.to_owned(),
+                },
+            });
+        }
+        self.sections += 1;
+        Ok(())
+    }
+
+    pub fn warnings(&self) -> &[Warning] {
+        &self.warnings
+    }
+
+    /// Sections taken so far.
+    pub fn sections(&self) -> usize {
+        self.sections
+    }
+
+    /// The archive's length with the sections taken so far: header, sections
+    /// and end marker.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.sections == 0
     }
 }
 
@@ -307,39 +293,24 @@ struct Plan {
 }
 
 /// Section names, duplicate check, warnings and the total length.
-fn plan<M: Entry>(modules: &[M]) -> Result<Plan> {
-    let mut warnings = Vec::new();
-    let mut seen: std::collections::HashMap<&str, &Path> = std::collections::HashMap::new();
+fn plan(modules: &[Module<'_>]) -> Result<Plan> {
+    let mut check = SectionCheck::default();
     let mut total = HEADER.len() + END.len();
     let mut names = Vec::with_capacity(modules.len());
     for m in modules {
-        if let Some(first) = seen.insert(m.name(), m.path()) {
-            return Err(Error::new(ErrorKind::DuplicateModule {
-                module: m.name().to_owned(),
-                first: first.to_path_buf(),
-            })
-            .with_file(m.path()));
-        }
-        let name = format!("{}.beam", m.name());
-        if file_name(m.path()) != name.as_bytes() {
-            warnings.push(Warning {
-                path: m.path().to_path_buf(),
-                kind: WarningKind::FileNameMismatch {
-                    module: m.name().to_owned(),
-                },
-            });
-        }
-        total += archive::section_len(&name, m.form_len());
+        check.module(m.name, &m.input.path)?;
+        let name = format!("{}.beam", m.name);
+        total += archive::section_len(&name, m.stripped.len());
         names.push(name);
     }
     Ok(Plan {
         names,
-        warnings,
+        warnings: check.warnings,
         total,
     })
 }
 
-fn write_archive<M: Entry>(modules: &[M]) -> Result<Packed> {
+fn write_archive(modules: &[Module<'_>]) -> Result<Packed> {
     let Plan {
         names,
         warnings,
@@ -349,14 +320,14 @@ fn write_archive<M: Entry>(modules: &[M]) -> Result<Packed> {
     let mut sections = Vec::with_capacity(modules.len());
     out.extend_from_slice(HEADER);
     for (m, name) in modules.iter().zip(names) {
-        let flags = flags(m.start());
+        let flags = flags(m.input.start);
         let at = out.len();
-        archive::write_section_head(&mut out, &name, flags, m.form_len());
-        m.write_form(&mut out);
+        archive::write_section_head(&mut out, &name, flags, m.stripped.len());
+        m.stripped.write_to(&mut out);
         archive::pad_to_4(&mut out);
         sections.push(PackedSection {
             name,
-            path: m.path().to_path_buf(),
+            path: m.input.path.clone(),
             flags,
             size: out.len() - at,
         });
@@ -375,60 +346,8 @@ fn write_archive<M: Entry>(modules: &[M]) -> Result<Packed> {
 /// so the message does not depend on scheduling.
 fn process_all<'a>(order: &[&'a PackInput], opts: &PackOptions) -> Result<Vec<Module<'a>>> {
     let cap = opts.inflate_cap;
-    map_in_order(order, opts.threads, |input, _: &mut ()| module(input, cap))
+    crate::parallel::map_in_order(order, opts.threads, |input, _: &mut ()| module(input, cap))
         .into_iter()
-        .collect()
-}
-
-/// Runs `f` over `items` on up to `threads` scoped threads (0: one per core)
-/// and returns the results in input order, whatever the scheduling. Each
-/// thread has its own scratch value `S` (the CLI keeps a reusable read buffer
-/// there). Items are dealt round-robin, which spreads big and small modules
-/// evenly. Shared by [`pack`] and by callers that read files themselves and
-/// [`prepare`] them, so both report the earliest failing input.
-pub fn map_in_order<T, S, R>(
-    items: &[T],
-    threads: usize,
-    f: impl Fn(&T, &mut S) -> R + Sync,
-) -> Vec<R>
-where
-    T: Sync,
-    S: Default,
-    R: Send,
-{
-    let threads = match threads {
-        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
-        n => n,
-    }
-    .min(items.len())
-    .max(1);
-    if threads == 1 {
-        let mut scratch = S::default();
-        return items.iter().map(|i| f(i, &mut scratch)).collect();
-    }
-    let mut slots: Vec<Option<R>> = (0..items.len()).map(|_| None).collect();
-    std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads)
-            .map(|t| {
-                let f = &f;
-                s.spawn(move || {
-                    let mut scratch = S::default();
-                    (t..items.len())
-                        .step_by(threads)
-                        .map(|k| (k, f(&items[k], &mut scratch)))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        for h in handles {
-            for (k, r) in h.join().expect("a worker thread panicked") {
-                slots[k] = Some(r);
-            }
-        }
-    });
-    slots
-        .into_iter()
-        .map(|r| r.expect("every item processed"))
         .collect()
 }
 
@@ -576,30 +495,65 @@ mod tests {
     }
 
     #[test]
-    fn prepare_and_assemble_equal_pack() {
+    fn sections_streamed_in_order_equal_pack() {
         let inputs = [
             input("z.beam", "z", false),
             input("m.beam", "m", true),
-            input("b.beam", "b", false),
+            input("x/old.beam", "b", false),
         ];
         let packed = pack(&inputs, &PackOptions::default()).unwrap();
-        let prepared: Vec<_> = inputs
-            .iter()
-            .rev()
-            .map(|i| prepare(&i.path, &i.bytes, i.start, DEFAULT_INFLATE_CAP).unwrap())
-            .collect();
-        let laid = layout(prepared.clone()).unwrap();
-        let mut streamed = Vec::new();
-        laid.write_to(&mut streamed).unwrap();
-        assert_eq!(streamed, packed.bytes);
-        assert_eq!(laid.len(), packed.bytes.len());
-        assert_eq!(laid.sections(), packed.sections);
-        let assembled = assemble(prepared).unwrap();
-        assert_eq!(assembled.bytes, packed.bytes);
-        assert_eq!(assembled.sections, packed.sections);
         let order =
             archive_order_of(inputs.iter().map(|i| (i.path.clone(), i.start)).collect()).unwrap();
         let names: Vec<_> = order.iter().map(|(p, _)| p.to_str().unwrap()).collect();
-        assert_eq!(names, ["m.beam", "b.beam", "z.beam"]);
+        assert_eq!(names, ["m.beam", "x/old.beam", "z.beam"]);
+        let mut streamed = HEADER.to_vec();
+        let mut check = SectionCheck::default();
+        for (path, start) in &order {
+            let i = inputs.iter().find(|i| &i.path == path).unwrap();
+            let at = streamed.len();
+            let s = prepare_section(path, &i.bytes, *start, DEFAULT_INFLATE_CAP, &mut streamed)
+                .unwrap();
+            assert_eq!(s.len, streamed.len() - at);
+            check.add(&s).unwrap();
+        }
+        streamed.extend_from_slice(END);
+        assert_eq!(streamed, packed.bytes);
+        assert_eq!(check.len(), packed.bytes.len());
+        assert_eq!(check.sections(), 3);
+        assert_eq!(check.warnings(), packed.warnings);
+        let again = prepare_section(
+            Path::new("y/b.beam"),
+            &inputs[2].bytes,
+            false,
+            DEFAULT_INFLATE_CAP,
+            &mut Vec::new(),
+        )
+        .unwrap();
+        let e = check.add(&again).unwrap_err();
+        assert!(
+            matches!(e.kind(), ErrorKind::DuplicateModule { module, first } if module == "b" && first == Path::new("x/old.beam"))
+        );
+    }
+
+    #[test]
+    fn prepare_section_reports_what_pack_reports() {
+        let no_start = input("m.beam", "m", false);
+        let e = prepare_section(
+            &no_start.path,
+            &no_start.bytes,
+            true,
+            DEFAULT_INFLATE_CAP,
+            &mut Vec::new(),
+        )
+        .unwrap_err();
+        let expected = pack(
+            &[PackInput {
+                start: true,
+                ..no_start.clone()
+            }],
+            &PackOptions::default(),
+        )
+        .unwrap_err();
+        assert_eq!(e, expected);
     }
 }

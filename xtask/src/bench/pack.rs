@@ -1,125 +1,269 @@
-//! `cargo xtask bench pack --reference PATH/pack_avm.py`: the whole
-//! `elixir-workers pack` process against `python3 pack_avm.py` on Elixir's
-//! stdlib ebin, timed by hyperfine in one run, and the ratio of the means.
-//! Target: at least 10x. Also checks the two outputs are identical, so the
-//! comparison is between equal work.
+//! `cargo xtask bench pack --reference PATH/pack_avm.py [--python PATH]`: the
+//! whole `elixir-workers pack` process against the reference packer on
+//! Elixir's stdlib ebin, in one run, and the ratio. Target: at least 10x.
+//! Also checks the two outputs are identical, so the comparison is between
+//! equal work.
+//!
+//! The timing loop is our own rather than hyperfine's: one tool less to
+//! install, and it can alternate the two commands run by run (so a change in
+//! the machine's load during the run hits both alike) and take each child's
+//! user and system time from `wait4`, which is what tells start-up cost,
+//! system calls and page faults apart from computing. Each sample is one
+//! process from spawn to reaped, stdout and stderr to /dev/null, as
+//! hyperfine's `-N` measures it.
+//!
+//! The reference runs under the interpreter `python3` resolves to
+//! (`sys.executable`), or `--python`: a version manager's `python3` on PATH
+//! is often a shell shim whose own start-up (tens of ms) would otherwise be
+//! counted as the packer's.
 
 use anyhow::{bail, Context, Result};
-use std::process::Command;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
-use crate::parity::{release_binary, run_tool, ReferenceArgs};
+use crate::parity::{release_binary, ReferenceArgs};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
     input: ReferenceArgs,
 
-    /// hyperfine --runs
+    /// Timed runs of each command
     #[arg(long, default_value_t = 40)]
     runs: u32,
+
+    /// Untimed runs of each command first (page cache, CPU frequency)
+    #[arg(long, default_value_t = 3)]
+    warmup: u32,
+
+    /// The Python interpreter for the reference (default: the one `python3`
+    /// resolves to, so that a shim's start-up is not timed)
+    #[arg(long, value_name = "PATH")]
+    python: Option<PathBuf>,
 }
 
-fn mean_and_stddev(v: &serde_json::Value, idx: usize) -> Result<(f64, f64)> {
-    let r = &v["results"][idx];
-    let mean = r["mean"].as_f64().context("hyperfine JSON without mean")?;
-    let sd = r["stddev"].as_f64().unwrap_or(0.0);
-    Ok((mean, sd))
+/// One finished run: wall time, and the child's CPU time from `wait4`.
+#[derive(Debug, Clone, Copy)]
+struct Sample {
+    wall: Duration,
+    user: Duration,
+    sys: Duration,
+}
+
+/// Runs `cmd` once with no output and reaps it with `wait4`, so its own
+/// user and system time come back with the wall time.
+fn run_once(cmd: &mut Command) -> Result<Sample> {
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let start = Instant::now();
+    let child = cmd.spawn().with_context(|| format!("running {cmd:?}"))?;
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: all-zero bytes are a valid `rusage`.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let reaped = loop {
+        // SAFETY: `pid` is our own unreaped child; the pointers are valid
+        // for the duration of the call.
+        let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+        if r == -1 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+            continue;
+        }
+        break r;
+    };
+    let wall = start.elapsed();
+    if reaped != pid {
+        bail!("wait4 on {cmd:?}: {}", std::io::Error::last_os_error());
+    }
+    if !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
+        // Once more, to show what it said.
+        let out = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).output();
+        let said = out.map_or_else(
+            |e| e.to_string(),
+            |o| String::from_utf8_lossy(&o.stderr).into_owned(),
+        );
+        bail!("{cmd:?} failed (wait status {status:#x}):\n{said}");
+    }
+    let tv = |t: libc::timeval| {
+        Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
+    };
+    Ok(Sample {
+        wall,
+        user: tv(usage.ru_utime),
+        sys: tv(usage.ru_stime),
+    })
+}
+
+/// Median, minimum, mean and standard deviation of one measure, in ms.
+struct Summary {
+    median: f64,
+    min: f64,
+    mean: f64,
+    sd: f64,
+}
+
+fn summarize(samples: &[Sample], measure: impl Fn(&Sample) -> Duration) -> Summary {
+    let mut ms: Vec<f64> = samples
+        .iter()
+        .map(|s| measure(s).as_secs_f64() * 1e3)
+        .collect();
+    ms.sort_by(f64::total_cmp);
+    let n = ms.len() as f64;
+    let mean = ms.iter().sum::<f64>() / n;
+    let var = ms.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
+    let mid = ms.len() / 2;
+    let median = if ms.len() % 2 == 0 {
+        (ms[mid - 1] + ms[mid]) / 2.0
+    } else {
+        ms[mid]
+    };
+    Summary {
+        median,
+        min: ms[0],
+        mean,
+        sd: var.sqrt(),
+    }
+}
+
+/// The interpreter `python3` really runs, and its version.
+fn resolve_python(explicit: Option<&Path>) -> Result<(PathBuf, String)> {
+    let asked = explicit.map_or_else(|| PathBuf::from("python3"), Path::to_path_buf);
+    let out = Command::new(&asked)
+        .args([
+            "-c",
+            "import sys; print(sys.executable); print(sys.version.split()[0])",
+        ])
+        .output()
+        .with_context(|| format!("running {}", asked.display()))?;
+    if !out.status.success() {
+        bail!(
+            "{} failed: {}",
+            asked.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let text = String::from_utf8(out.stdout).context("python printed non-UTF-8")?;
+    let mut lines = text.lines();
+    let (Some(exe), Some(version)) = (lines.next(), lines.next()) else {
+        bail!("{} did not print its executable", asked.display());
+    };
+    // With --python, time exactly what was given; otherwise what the shim
+    // (if any) would have exec'd.
+    let exe = match explicit {
+        Some(p) => p.to_path_buf(),
+        None if exe.is_empty() => bail!("python3 does not know its own executable"),
+        None => PathBuf::from(exe),
+    };
+    Ok((exe, version.to_owned()))
 }
 
 pub fn run(args: Args) -> Result<()> {
     args.input.check()?;
+    if args.runs < 2 {
+        bail!("--runs must be at least 2");
+    }
     let bin = release_binary()?;
+    let (python, py_version) = resolve_python(args.python.as_deref())?;
     let tmp = tempfile::tempdir().context("creating a temp dir")?;
     let ours_out = tmp.path().join("ours.avm");
     let ref_out = tmp.path().join("ref.avm");
-    let json = tmp.path().join("hyperfine.json");
-    let q = |p: &std::path::Path| format!("'{}'", p.display());
-    let ours_cmd = format!(
-        "{} pack -q -o {} --start {} {}",
-        q(&bin),
-        q(&ours_out),
-        q(&args.input.ebin.join(&args.input.ebin_start)),
-        q(&args.input.ebin)
-    );
-    let ref_cmd = format!(
-        "python3 {} {} {} {}",
-        q(&args.input.reference),
-        q(&ref_out),
-        args.input.ebin_start,
-        q(&args.input.ebin)
-    );
-    run_tool(
-        Command::new("hyperfine")
-            // -N: no intermediate shell, so nothing but the two processes is timed.
-            .args(["-N", "--warmup", "3", "--runs"])
-            .arg(args.runs.to_string())
-            .args(["--style", "basic", "--output", "null", "--export-json"])
-            .arg(&json)
-            .args([
-                "-n",
-                "elixir-workers pack",
-                &ours_cmd,
-                "-n",
-                "pack_avm.py",
-                &ref_cmd,
-            ]),
-    )
-    .context("hyperfine (apt-get install hyperfine)")?;
-    let v: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(&json).with_context(|| format!("reading {}", json.display()))?,
-    )
-    .context("parsing hyperfine JSON")?;
-    let (ours, ours_sd) = mean_and_stddev(&v, 0)?;
-    let (reference, ref_sd) = mean_and_stddev(&v, 1)?;
-    // CPU time (user + system) is less sensitive than wall time to whatever
-    // else the machine is running; both are printed.
-    let cpu = |i: usize| -> f64 {
-        let r = &v["results"][i];
-        r["user"].as_f64().unwrap_or(f64::NAN) + r["system"].as_f64().unwrap_or(f64::NAN)
+    let ebin = &args.input.ebin;
+    let ours = || {
+        let mut c = Command::new(&bin);
+        c.args(["pack", "-q", "-o"])
+            .arg(&ours_out)
+            .arg("--start")
+            .arg(ebin.join(&args.input.ebin_start))
+            .arg(ebin);
+        c
     };
-    let (ours_cpu, ref_cpu) = (cpu(0), cpu(1));
+    let reference = || {
+        let mut c = Command::new(&python);
+        c.arg(&args.input.reference)
+            .arg(&ref_out)
+            .arg(&args.input.ebin_start)
+            .arg(ebin);
+        c
+    };
+
+    for _ in 0..args.warmup {
+        run_once(&mut ours())?;
+        run_once(&mut reference())?;
+    }
+    let mut ours_s = Vec::new();
+    let mut ref_s = Vec::new();
+    for i in 0..args.runs {
+        // Alternate which goes first, so neither always runs right after
+        // the other's writes.
+        if i % 2 == 0 {
+            ours_s.push(run_once(&mut ours())?);
+            ref_s.push(run_once(&mut reference())?);
+        } else {
+            ref_s.push(run_once(&mut reference())?);
+            ours_s.push(run_once(&mut ours())?);
+        }
+    }
+
     let same = std::fs::read(&ours_out)? == std::fs::read(&ref_out)?;
-    let n = std::fs::read_dir(&args.input.ebin)?
+    let n = std::fs::read_dir(ebin)
+        .with_context(|| format!("listing {}", ebin.display()))?
         .filter(|e| {
             e.as_ref()
                 .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "beam"))
         })
         .count();
     println!(
-        "pack {} ({n} modules), {} runs each:",
-        args.input.ebin.display(),
-        args.runs
+        "pack {} ({n} modules), {} runs each, alternating, after {} warm-up runs:",
+        ebin.display(),
+        args.runs,
+        args.warmup
     );
     println!(
-        "  elixir-workers pack  {:8.2} ms ± {:.2}",
-        ours * 1e3,
-        ours_sd * 1e3
+        "  reference: {} {} (Python {py_version})",
+        python.display(),
+        args.input.reference.display()
+    );
+    println!("  ours:      {}", bin.display());
+    println!();
+    println!(
+        "  {:<22} {:>9} {:>9} {:>13} {:>9} {:>9}",
+        "wall ms", "median", "min", "mean ± sd", "user", "sys"
+    );
+    let wall = |s: &Sample| s.wall;
+    for (name, samples) in [("elixir-workers pack", &ours_s), ("pack_avm.py", &ref_s)] {
+        let w = summarize(samples, wall);
+        let u = summarize(samples, |s| s.user);
+        let y = summarize(samples, |s| s.sys);
+        println!(
+            "  {:<22} {:>9.2} {:>9.2} {:>7.2} ± {:<4.2} {:>9.2} {:>9.2}",
+            name, w.median, w.min, w.mean, w.sd, u.mean, y.mean
+        );
+    }
+    let (o, r) = (summarize(&ours_s, wall), summarize(&ref_s, wall));
+    let cpu = |v: &[Sample]| summarize(v, |s| s.user + s.sys).mean;
+    println!();
+    println!(
+        "  ratio (wall, medians)  {:8.1}x  (target >= 10x); of the minima {:.1}x",
+        r.median / o.median,
+        r.min / o.min
     );
     println!(
-        "  python3 pack_avm.py  {:8.2} ms ± {:.2}",
-        reference * 1e3,
-        ref_sd * 1e3
-    );
-    println!(
-        "  ratio (wall)         {:8.1}x  (target >= 10x)",
-        reference / ours
-    );
-    println!(
-        "  cpu (user+system)    {:8.2} ms vs {:.2} ms: {:.1}x",
-        ours_cpu * 1e3,
-        ref_cpu * 1e3,
-        ref_cpu / ours_cpu
+        "  ratio (user+sys, means) {:7.1}x  ({:.2} ms vs {:.2} ms)",
+        cpu(&ref_s) / cpu(&ours_s),
+        cpu(&ours_s),
+        cpu(&ref_s)
     );
     if let Ok(load) = std::fs::read_to_string("/proc/loadavg") {
         println!(
-            "  load average         {}",
+            "  load average           {}",
             load.split_whitespace()
                 .take(3)
                 .collect::<Vec<_>>()
                 .join(" ")
         );
     }
-    println!("  outputs identical:   {same}");
+    println!("  outputs identical:     {same}");
     if !same {
         bail!("the two archives differ; run cargo xtask parity");
     }

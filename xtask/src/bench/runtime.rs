@@ -7,9 +7,14 @@
 //! The app is the framework's test app (`crates/pipeline/framework/test/support`),
 //! compiled with the real elixirc and packed by `pipeline::pack::pack_archive`,
 //! the function `elixir-workers build` packs with (`worker_tests::build_test_app`).
+//!
+//! Then, under workerd (`startup.rs`): the first request of a fresh worker in
+//! `wrangler dev` for the app of `elixir-workers new`, next to a trivial
+//! JavaScript worker, and the size of that app's `_build/worker`.
 
 use anyhow::{bail, Context, Result};
 
+use std::path::PathBuf;
 use std::process::Command;
 
 #[derive(Debug, clap::Args)]
@@ -35,6 +40,20 @@ pub struct Args {
     /// Requests timed in each new isolate, one after another
     #[arg(long, default_value_t = 100)]
     cold_requests: u32,
+
+    /// Starts of `wrangler dev` for each of the Elixir app and the trivial
+    /// JavaScript worker, timing the first request (0: skip workerd)
+    #[arg(long, default_value_t = 5)]
+    restarts: u32,
+
+    /// Milliseconds between wrangler's ready line and the first request
+    #[arg(long, default_value_t = 1000)]
+    settle_ms: u64,
+
+    /// The elixir-workers binary that makes and builds the app for workerd
+    /// (default: build target/debug's)
+    #[arg(long)]
+    bin: Option<PathBuf>,
 }
 
 /// The cold-isolate targets of issue #13: the first request, and every
@@ -302,5 +321,20 @@ pub fn run(args: Args) -> Result<()> {
         "atomvm.wasm: {wasm_size} bytes (original: {ORIGINAL_WASM_BYTES} bytes, {:+.1}%)",
         (wasm_size as f64 - ORIGINAL_WASM_BYTES as f64) / ORIGINAL_WASM_BYTES as f64 * 100.0
     );
+
+    if args.restarts > 0 {
+        let bin = match args.bin {
+            // Absolute: the tools run in the project's directory.
+            Some(bin) => std::fs::canonicalize(&bin)
+                .with_context(|| format!("elixir-workers binary {}", bin.display()))?,
+            None => crate::conformance::debug_binary(&root)?,
+        };
+        super::startup::run(&super::startup::Options {
+            bin: &bin,
+            runtime: &runtime,
+            restarts: args.restarts,
+            settle: std::time::Duration::from_millis(args.settle_ms),
+        })?;
+    }
     Ok(())
 }

@@ -21,9 +21,12 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt::Write as _;
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+
+use super::workerd::{
+    agent, elixir_workers, free_port, link_node_modules, work_dir, wrangler_version, Wrangler,
+};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -197,14 +200,9 @@ pub fn run(args: Args) -> Result<()> {
         None => crate::conformance::debug_binary(&root)?,
     };
 
-    let work = root.join("target/bench-soak");
+    let work = work_dir("bench-soak");
     let app = prepare_app(&bin, &runtime, &work, args.control)?;
-    let wrangler_version =
-        std::fs::read_to_string(work.join("node/node_modules/wrangler/package.json"))
-            .ok()
-            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-            .and_then(|v| v["version"].as_str().map(str::to_owned))
-            .unwrap_or_else(|| "?".into());
+    let wrangler_version = wrangler_version(&work.join("node"));
 
     // A fresh KV store every run, and only this run's wrangler logs.
     let state = work.join("state");
@@ -294,34 +292,14 @@ fn prepare_app(bin: &Path, runtime: &Path, work: &Path, control: bool) -> Result
         std::fs::remove_dir_all(&dir)
             .with_context(|| format!("could not remove {}", dir.display()))?;
     }
-    let ew = |cwd: &Path, args: &[&str]| -> Result<Vec<u8>> {
-        let out = Command::new(bin)
-            .args(args)
-            .current_dir(cwd)
-            .env("ELIXIR_WORKERS_RUNTIME", runtime)
-            // No warm compiler left behind by a one-off build.
-            .env("ELIXIR_WORKERS_COMPILE_SERVER", "0")
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .output()
-            .with_context(|| format!("could not run {}", bin.display()))?;
-        if !out.status.success() {
-            bail!(
-                "elixir-workers {} failed:\n{}{}",
-                args.join(" "),
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        Ok(out.stdout)
-    };
+    let ew = |cwd: &Path, args: &[&str]| elixir_workers(bin, runtime, cwd, args);
     ew(work, &["new", "soak_app", "--no-install", "-q"])?;
 
     let router = crate::workspace_root().join("xtask/soak/router.ex");
     std::fs::copy(&router, dir.join("lib/soak_app/router.ex"))
         .with_context(|| format!("could not copy {}", router.display()))?;
     add_kv_binding(&dir.join("wrangler.jsonc"))?;
-    link_node_modules(work, &dir)?;
+    link_node_modules(&work.join("node"), &dir)?;
     if control {
         serve_control(&dir)?;
         return Ok(App {
@@ -381,94 +359,9 @@ fn serve_control(project: &Path) -> Result<()> {
         .with_context(|| format!("could not write {}", config.display()))
 }
 
-/// The generated project's npm dependencies (wrangler at the version `new`
-/// pins), installed once under the work directory and linked into each run's
-/// fresh project.
-fn link_node_modules(work: &Path, project: &Path) -> Result<()> {
-    let node = work.join("node");
-    std::fs::create_dir_all(&node)
-        .with_context(|| format!("could not create {}", node.display()))?;
-    let package = std::fs::read_to_string(project.join("package.json"))
-        .context("the new project has no package.json")?;
-    let installed = std::fs::read_to_string(node.join("package.json")).ok();
-    if installed.as_deref() != Some(package.as_str())
-        || !node.join("node_modules/.bin/wrangler").exists()
-    {
-        eprintln!("installing wrangler (npm install, once)...");
-        std::fs::write(node.join("package.json"), &package)?;
-        let npm = std::env::var_os("NPM").unwrap_or_else(|| "npm".into());
-        let out = Command::new(&npm)
-            .args(["install", "--no-audit", "--no-fund"])
-            .current_dir(&node)
-            .stdin(Stdio::null())
-            .output()
-            .context("could not run npm")?;
-        if !out.status.success() {
-            // Keep no package.json that claims an install that failed.
-            let _ = std::fs::remove_file(node.join("package.json"));
-            bail!(
-                "npm install failed:\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-    }
-    std::os::unix::fs::symlink(node.join("node_modules"), project.join("node_modules"))
-        .context("could not link node_modules into the project")
-}
-
-fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")
-        .context("could not bind 127.0.0.1")?
-        .local_addr()?
-        .port())
-}
-
 static STOP: AtomicBool = AtomicBool::new(false);
 
-/// `npx wrangler dev` in its own process group, stopped with everything
-/// under it (workerd) when dropped: at the end, on an error, on a panic.
-struct Wrangler {
-    child: Child,
-    log: PathBuf,
-}
-
 impl Wrangler {
-    fn start(project: &Path, port: u16, inspector: u16, state: &Path, log: &Path) -> Result<Self> {
-        let file = std::fs::File::create(log)
-            .with_context(|| format!("could not create {}", log.display()))?;
-        let npx = std::env::var_os("NPX").unwrap_or_else(|| "npx".into());
-        let mut cmd = Command::new(npx);
-        cmd.current_dir(project)
-            .arg("wrangler")
-            .arg("dev")
-            .args(["--ip", "127.0.0.1", "--port", &port.to_string()])
-            .args([
-                "--inspector-ip",
-                "127.0.0.1",
-                "--inspector-port",
-                &inspector.to_string(),
-            ])
-            .arg("--persist-to")
-            .arg(state)
-            .arg("--show-interactive-dev-session=false")
-            .env("WRANGLER_SEND_METRICS", "false")
-            // wrangler's own config and logs stay under target/.
-            .env("XDG_CONFIG_HOME", state.with_file_name("xdg"))
-            .stdin(Stdio::null())
-            .stdout(file.try_clone()?)
-            .stderr(file);
-        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-        let child = cmd.spawn().context("could not start npx wrangler dev")?;
-        Ok(Wrangler {
-            child,
-            log: log.to_owned(),
-        })
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
     /// Waits until `/health` answers 200 (the first request compiles the
     /// worker and boots the VM).
     fn wait_ready(&mut self, base: &str) -> Result<Duration> {
@@ -506,44 +399,6 @@ impl Wrangler {
             std::thread::sleep(Duration::from_millis(300));
         }
     }
-
-    fn log_tail(&self) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(40)..].join("\n")
-    }
-}
-
-impl Drop for Wrangler {
-    fn drop(&mut self) {
-        let group = format!("-{}", self.child.id());
-        let _ = Command::new("kill")
-            .args(["-s", "TERM", "--", &group])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        // Whatever is left in the group (workerd outliving wrangler).
-        let _ = Command::new("kill")
-            .args(["-s", "KILL", "--", &group])
-            .status();
-        let _ = self.child.wait();
-    }
-}
-
-fn agent(timeout: Duration) -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(timeout))
-        .max_redirects(0)
-        // Only 127.0.0.1: never through a proxy from the environment.
-        .proxy(None)
-        .build()
-        .into()
 }
 
 // ---------------------------------------------------------------------------
