@@ -171,7 +171,15 @@ pub fn build(project: &Project, opts: &BuildOptions, report: Reporter<'_>) -> Re
 
     // 4. The rest of the worker directory and the project files.
     ensure_project_files(project, report)?;
-    project.check_module_rules()?;
+    if let Some(config) = project.ensure_module_rules()? {
+        report(Event::Step {
+            action: "Updated",
+            detail: format!(
+                "{} (its Data rule now loads boot.bin, the app booted at build time)",
+                project.relative(&config)
+            ),
+        });
+    }
     lay_out_worker(project)?;
     let wasm = lay_out_boot(project, &runtime, &mut state)?;
     state.summary = Some(Summary {

@@ -134,21 +134,23 @@ impl Project {
         Ok(settings)
     }
 
-    /// Refuses a wrangler.jsonc/wrangler.json whose module rules would not
-    /// load `boot.bin` as bytes: wrangler loads `*.bin` as Data by default,
-    /// but a project's own Data rule without `fallthrough: true` replaces
-    /// that default (projects made before the boot image had one for
-    /// `**/*.avm`).
-    pub fn check_module_rules(&self) -> Result<()> {
+    /// Makes sure wrangler loads `boot.bin` as bytes. wrangler loads `*.bin`
+    /// as Data by default, but a project's own Data rule without
+    /// `fallthrough: true` replaces that default. Projects made before the
+    /// boot image have the scaffold's old rule, `"globs": ["**/*.avm"]`: that
+    /// one string gets `"**/*.bin"` beside it, and nothing else in the file
+    /// changes (its comments included); returns the file when it did so. Any
+    /// other rule that keeps `boot.bin` out is an error naming the file.
+    pub fn ensure_module_rules(&self) -> Result<Option<PathBuf>> {
         let Some(config) = self
             .wrangler_config()
             .filter(|p| p.extension().is_some_and(|e| e != "toml"))
         else {
-            return Ok(());
+            return Ok(None);
         };
         let value = crate::jsonc::read(&config)?;
         let Some(rules) = value.get("rules").and_then(|r| r.as_array()) else {
-            return Ok(());
+            return Ok(None);
         };
         let covers_bin = |glob: &str| {
             matches!(glob, "**/*" | "**" | "*.bin" | "**/*.bin" | "**/boot.bin")
@@ -161,17 +163,26 @@ impl Project {
                 .map(|g| g.iter().filter_map(|g| g.as_str()).collect())
                 .unwrap_or_default();
             if globs.iter().any(|g| covers_bin(g)) {
-                return Ok(());
+                return Ok(None);
             }
-            if rule["fallthrough"] != true {
-                anyhow::bail!(
-                    "{}: the Data module rule with globs {globs:?} keeps wrangler from loading \
-                     _build/worker/boot.bin (the app booted at build time); add \"**/*.bin\" to its globs",
-                    config.display()
-                );
+            if rule["fallthrough"] == true {
+                continue;
             }
+            const OLD: &str = "\"**/*.avm\"";
+            let text = std::fs::read_to_string(&config)
+                .with_context(|| format!("could not read {}", config.display()))?;
+            if globs == ["**/*.avm"] && text.matches(OLD).count() == 1 {
+                let text = text.replacen(OLD, "\"**/*.avm\", \"**/*.bin\"", 1);
+                crate::atomic::write(&config, text.as_bytes())?;
+                return Ok(Some(config));
+            }
+            anyhow::bail!(
+                "{}: the Data module rule with globs {globs:?} keeps wrangler from loading \
+                 _build/worker/boot.bin (the app booted at build time); add \"**/*.bin\" to its globs",
+                config.display()
+            );
         }
-        Ok(())
+        Ok(None)
     }
 
     /// The dev port: `dev.port` in wrangler.jsonc/wrangler.json, else 8797.
@@ -268,20 +279,32 @@ mod tests {
                 format!("{{ \"name\": \"x\", // c\n \"rules\": [{rules}] }}"),
             )
             .unwrap();
-            p.check_module_rules()
+            p.ensure_module_rules()
         };
         // No rules (wrangler's defaults load *.bin), the scaffold's rule, a
         // rule that lets the default through, and a catch-all.
-        assert!(p.check_module_rules().is_ok(), "no config");
-        assert!(rules("").is_ok());
-        assert!(rules(r#"{"type": "Data", "globs": ["**/*.bin"], "fallthrough": false}"#).is_ok());
-        assert!(rules(r#"{"type": "Data", "globs": ["**/*.avm"], "fallthrough": true}"#).is_ok());
-        assert!(rules(
-            r#"{"type": "Text", "globs": ["**/*.avm"]}, {"type": "Data", "globs": ["**/*"]}"#
-        )
-        .is_ok());
-        // A project made before the boot image: its Data rule shadows the default.
-        let err = rules(r#"{"type": "CompiledWasm", "globs": ["**/*.wasm"]}, {"type": "Data", "globs": ["**/*.avm"], "fallthrough": false}"#)
+        assert!(p.ensure_module_rules().unwrap().is_none(), "no config");
+        assert!(rules("").unwrap().is_none());
+        let fine = [
+            r#"{"type": "Data", "globs": ["**/*.bin"], "fallthrough": false}"#,
+            r#"{"type": "Data", "globs": ["**/*.avm"], "fallthrough": true}"#,
+            r#"{"type": "Text", "globs": ["**/*.avm"]}, {"type": "Data", "globs": ["**/*"]}"#,
+        ];
+        for r in fine {
+            assert!(rules(r).unwrap().is_none(), "{r}");
+        }
+        // The rule projects made before the boot image have: the glob is
+        // added in place, the comment stays, and the next check is content.
+        let old = r#"{"type": "CompiledWasm", "globs": ["**/*.wasm"]}, {"type": "Data", "globs": ["**/*.avm"], "fallthrough": false}"#;
+        assert_eq!(rules(old).unwrap(), Some(config.clone()));
+        let text = std::fs::read_to_string(&config).unwrap();
+        assert!(
+            text.contains(r#""globs": ["**/*.avm", "**/*.bin"]"#) && text.contains("// c"),
+            "{text}"
+        );
+        assert!(p.ensure_module_rules().unwrap().is_none());
+        // Any other rule that shadows the default is the user's to change.
+        let err = rules(r#"{"type": "Data", "globs": ["data/**"]}"#)
             .unwrap_err()
             .to_string();
         assert!(
