@@ -67,7 +67,19 @@ pub fn run(opts: &Options<'_>) -> Result<()> {
     let trivial = make_trivial(tmp.path(), &app, &node)?;
 
     println!();
-    print_bundle(&app.join("_build/worker"))?;
+    let bundled = tmp.path().join("bundled");
+    elixir_workers(
+        opts.bin,
+        opts.runtime,
+        &app,
+        &[
+            "deploy",
+            "--dry-run",
+            "--outdir",
+            &bundled.display().to_string(),
+        ],
+    )?;
+    print_bundle(&bundled)?;
 
     let logs = work_dir("bench-runtime");
     std::fs::create_dir_all(&logs)
@@ -277,15 +289,21 @@ fn median_min(starts: &[Start], f: fn(&Start) -> Duration) -> (f64, f64) {
     (median, ms[0])
 }
 
-/// Every file under `_build/worker`, with its size and gzip size, and the
-/// totals: whatever `build` writes there.
+/// Every file of what wrangler would upload (`deploy --dry-run --outdir`),
+/// with its size and gzip size, and the totals.
 fn print_bundle(dir: &Path) -> Result<()> {
     let mut files = Vec::new();
     walk(dir, &mut files)?;
+    // wrangler also writes a README and the source map (uploaded only when
+    // `upload_source_maps` is set) beside the modules.
+    files.retain(|p| {
+        let name = p.file_name().unwrap_or_default().to_string_lossy();
+        !name.ends_with(".map") && name != "README.md"
+    });
     files.sort();
     println!(
-        "bundle: _build/worker of `elixir-workers new bench_app`, built (bytes; gzip -6 of each \
-         file):"
+        "bundle: the modules `elixir-workers deploy --dry-run` of `elixir-workers new bench_app` \
+         has wrangler upload (bytes; gzip -6 of each file):"
     );
     let (mut total, mut total_gz) = (0, 0);
     for path in &files {
@@ -294,8 +312,13 @@ fn print_bundle(dir: &Path) -> Result<()> {
         let gz = gzip_len(&bytes)?;
         total += bytes.len();
         total_gz += gz;
-        let rel = path.strip_prefix(dir).unwrap_or(path);
-        println!("  {:<28} {:>10} {:>10}", rel.display(), bytes.len(), gz);
+        // wrangler names data and wasm modules `<content hash>-<name>`.
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        let name = name
+            .split_once('-')
+            .filter(|(h, _)| h.len() == 40)
+            .map_or(&*name, |(_, n)| n);
+        println!("  {name:<28} {:>10} {:>10}", bytes.len(), gz);
     }
     println!(
         "  {:<28} {:>10} {:>10}  bytes ({} files)",
