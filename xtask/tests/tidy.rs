@@ -310,10 +310,12 @@ const ARROWS: &[(&str, &[&str])] = &[
     ("selur", &[]),
     ("selur-nif", &["selur"]),
     (
-        "worker-tests",
+        "test-support",
         &["elixir-workers-pipeline", "elixir-workers-runtime"],
     ),
-    ("xtask", &["worker-tests", "elixir-workers-runtime"]),
+    // The end-to-end tests: dev-dependencies only.
+    ("e2e", &[]),
+    ("xtask", &["test-support", "elixir-workers-runtime"]),
 ];
 
 /// Crates `avm` (bytes in, bytes out) must not have in its tree: the
@@ -647,3 +649,4 @@ fn process_signs_are_found_in_use_groups_and_calls() {
     // The CLI's own `enum Command` of subcommands is no process.
     assert_eq!(starts_processes("Command::New(args) => run(args),"), None);
 }
+

@@ -6,7 +6,7 @@
 //!
 //! The app is the framework's test app (`crates/pipeline/framework/test/support`),
 //! compiled with the real elixirc and packed by `pipeline::pack::pack_archive`,
-//! the function `elixir-workers build` packs with (`worker_tests::build_test_app`).
+//! the function `elixir-workers build` packs with (`test_support::build_test_app`).
 
 use anyhow::{bail, Context, Result};
 
@@ -155,7 +155,7 @@ const ORIGINAL_WASM_BYTES: u64 = 584_952;
 
 pub fn run(args: Args) -> Result<()> {
     let root = crate::workspace_root();
-    let runtime = worker_tests::runtime_dir().context(
+    let runtime = test_support::runtime_dir().context(
         "no AtomVM runtime (run cargo xtask runtime --atomvm-src DIR, or set ELIXIR_WORKERS_RUNTIME)",
     )?;
     let wasm = runtime.join("atomvm.wasm");
@@ -166,14 +166,14 @@ pub fn run(args: Args) -> Result<()> {
     // The same test app, compiled, tree-shaken and packed the same way as the
     // end-to-end tests run it.
     let work = tempfile::tempdir().context("cannot create a temporary directory")?;
-    let avm_path = worker_tests::build_test_app(&runtime, work.path())?;
+    let avm_path = test_support::build_test_app(&runtime, work.path())?;
     let avm_size = std::fs::metadata(&avm_path)
         .with_context(|| format!("cannot stat {}", avm_path.display()))?
         .len();
     println!("app.avm: {avm_size} bytes (the framework's test app, tree-shaken)");
     // What the built worker ships: the module with its build id, boot.bin.
     let boot_started = std::time::Instant::now();
-    let (boot_wasm, image) = worker_tests::boot_test_app(&runtime, &avm_path, work.path())?;
+    let (boot_wasm, image) = test_support::boot_test_app(&runtime, &avm_path, work.path())?;
     let image_size = std::fs::metadata(&image)
         .with_context(|| format!("cannot stat {}", image.display()))?
         .len();
@@ -183,14 +183,14 @@ pub fn run(args: Args) -> Result<()> {
     );
 
     let script = root.join("crates/pipeline/worker/bench/runtime.mjs");
-    let node = std::env::var_os("NODE").unwrap_or_else(|| "node".into());
+    let node = test_support::tool("NODE", "node");
     let base: Vec<std::ffi::OsString> = vec![
         "--wasm".into(),
         boot_wasm.into_os_string(),
         "--image".into(),
         image.into_os_string(),
     ];
-    let cold = cold_isolates(&node, &script, &base, &args)?;
+    let cold = cold_isolates(node.as_os_str(), &script, &base, &args)?;
     let out = Command::new(&node)
         .current_dir(root.join("crates/pipeline/worker"))
         .arg(&script)

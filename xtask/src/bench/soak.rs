@@ -187,7 +187,7 @@ pub fn run(args: Args) -> Result<()> {
     anyhow::ensure!(args.max_requests >= 1, "--max-requests must be at least 1");
     let mix = mix(&args.only, args.chunked_413)?;
     let root = crate::workspace_root();
-    let runtime = worker_tests::runtime_dir().context(
+    let runtime = test_support::runtime_dir().context(
         "no AtomVM runtime (run cargo xtask runtime --atomvm-src DIR, or set ELIXIR_WORKERS_RUNTIME)",
     )?;
     let bin = match args.bin.clone() {
@@ -214,9 +214,9 @@ pub fn run(args: Args) -> Result<()> {
                 .with_context(|| format!("could not remove {}", dir.display()))?;
         }
     }
-    let port = free_port()?;
+    let port = test_support::free_port();
     let log_path = work.join("wrangler.log");
-    let mut server = Wrangler::start(&app.dir, port, free_port()?, &state, &log_path)?;
+    let mut server = Wrangler::start(&app.dir, port, test_support::free_port(), &state, &log_path)?;
     // Ctrl-C (or SIGTERM) ends the load early; the figures so far are still
     // printed and wrangler is stopped by its guard.
     let _ = ctrlc::set_handler(|| STOP.store(true, Ordering::SeqCst));
@@ -396,7 +396,7 @@ fn link_node_modules(work: &Path, project: &Path) -> Result<()> {
     {
         eprintln!("installing wrangler (npm install, once)...");
         std::fs::write(node.join("package.json"), &package)?;
-        let npm = std::env::var_os("NPM").unwrap_or_else(|| "npm".into());
+        let npm = test_support::tool("NPM", "npm");
         let out = Command::new(&npm)
             .args(["install", "--no-audit", "--no-fund"])
             .current_dir(&node)
@@ -416,13 +416,6 @@ fn link_node_modules(work: &Path, project: &Path) -> Result<()> {
         .context("could not link node_modules into the project")
 }
 
-fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")
-        .context("could not bind 127.0.0.1")?
-        .local_addr()?
-        .port())
-}
-
 static STOP: AtomicBool = AtomicBool::new(false);
 
 /// `npx wrangler dev` in its own process group, stopped with everything
@@ -436,7 +429,7 @@ impl Wrangler {
     fn start(project: &Path, port: u16, inspector: u16, state: &Path, log: &Path) -> Result<Self> {
         let file = std::fs::File::create(log)
             .with_context(|| format!("could not create {}", log.display()))?;
-        let npx = std::env::var_os("NPX").unwrap_or_else(|| "npx".into());
+        let npx = test_support::tool("NPX", "npx");
         let mut cmd = Command::new(npx);
         cmd.current_dir(project)
             .arg("wrangler")
