@@ -62,23 +62,16 @@ fn cold_isolates(
 ) -> Result<Vec<ColdIsolate>> {
     let mut out = Vec::new();
     for _ in 0..args.cold_isolates {
-        let run = Command::new(node)
-            .current_dir(crate::workspace_root().join("crates/pipeline/worker"))
-            .arg(script)
-            .args(base)
-            .arg("--cold")
-            .arg(args.cold_requests.to_string())
-            .output()
-            .with_context(|| format!("cannot run node {}", script.display()))?;
-        if !run.status.success() {
-            bail!(
-                "{} --cold failed:\n{}",
-                script.display(),
-                String::from_utf8_lossy(&run.stderr)
-            );
-        }
+        let run = test_support::checked(
+            Command::new(node)
+                .current_dir(crate::workspace_root().join("crates/pipeline/worker"))
+                .arg(script)
+                .args(base)
+                .arg("--cold")
+                .arg(args.cold_requests.to_string()),
+        )?;
         let v: serde_json::Value =
-            serde_json::from_slice(&run.stdout).context("the bench script did not print JSON")?;
+            serde_json::from_str(&run.stdout).context("the bench script did not print JSON")?;
         let requests = v["requests"]
             .as_array()
             .context("no requests in the cold report")?
@@ -191,27 +184,20 @@ pub fn run(args: Args) -> Result<()> {
         image.into_os_string(),
     ];
     let cold = cold_isolates(node.as_os_str(), &script, &base, &args)?;
-    let out = Command::new(&node)
-        .current_dir(root.join("crates/pipeline/worker"))
-        .arg(&script)
-        .args(&base)
-        .arg("--iterations")
-        .arg(args.iterations.to_string())
-        .arg("--warmup")
-        .arg(args.warmup.to_string())
-        .arg("--warmup-ms")
-        .arg(args.warmup_ms.to_string())
-        .output()
-        .with_context(|| format!("cannot run node {}", script.display()))?;
-    if !out.status.success() {
-        bail!(
-            "{} failed:\n{}",
-            script.display(),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    let out = test_support::checked(
+        Command::new(&node)
+            .current_dir(root.join("crates/pipeline/worker"))
+            .arg(&script)
+            .args(&base)
+            .arg("--iterations")
+            .arg(args.iterations.to_string())
+            .arg("--warmup")
+            .arg(args.warmup.to_string())
+            .arg("--warmup-ms")
+            .arg(args.warmup_ms.to_string()),
+    )?;
     let report: serde_json::Value =
-        serde_json::from_slice(&out.stdout).context("the bench script did not print JSON")?;
+        serde_json::from_str(&out.stdout).context("the bench script did not print JSON")?;
 
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!(
