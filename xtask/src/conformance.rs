@@ -223,21 +223,14 @@ pub(crate) fn debug_binary(root: &Path) -> Result<PathBuf> {
 /// Runs `extract.exs`, which writes `extract.json` and `src/<Module>/conf_tests.ex`.
 fn extract(root: &Path, out: &Path, modules: &[String]) -> Result<Extracted> {
     let script = root.join("xtask/conformance/extract.exs");
-    let output = Command::new("elixir")
-        .arg(&script)
-        .arg(out)
-        .arg(modules.join(","))
-        .current_dir(root)
-        .output()
-        .with_context(|| format!("running elixir {}", script.display()))?;
-    if !output.status.success() {
-        bail!(
-            "elixir {} failed ({}):\n{}",
-            script.display(),
-            output.status,
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
+    test_support::checked(
+        Command::new(test_support::tool("ELIXIR", "elixir"))
+            .arg(&script)
+            .arg(out)
+            .arg(modules.join(","))
+            .current_dir(root),
+    )
+    .with_context(|| format!("running elixir {}", script.display()))?;
     let path = out.join("extract.json");
     let text = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
     serde_json::from_slice(&text).with_context(|| format!("parsing {}", path.display()))

@@ -57,7 +57,7 @@ pub fn build(source: &Path, out_dir: &Path) -> Result<PathBuf> {
     let object = out_dir.join("selur.o");
     let wasm = out_dir.join("selur.wasm");
     let src_dir = source.parent().context("guest source has no parent dir")?;
-    let mut cc = Command::new(tool("CLANG", "clang-16", "clang"));
+    let mut cc = Command::new(tool("CLANG", "clang-16", "clang")?);
     cc.current_dir(src_dir)
         .args([
             "--target=wasm32",
@@ -81,42 +81,21 @@ pub fn build(source: &Path, out_dir: &Path) -> Result<PathBuf> {
                 .file_name()
                 .context("guest source has no file name")?,
         );
-    run_tool(&mut cc)?;
-    let mut ld = Command::new(tool("WASM_LD", "wasm-ld-16", "wasm-ld"));
+    test_support::checked(&mut cc)?;
+    let mut ld = Command::new(tool("WASM_LD", "wasm-ld-16", "wasm-ld")?);
     ld.current_dir(src_dir)
         .args(["--no-entry", "--strip-all", "-z", "stack-size=65536"])
         .args(["--initial-memory=131072", "-o"])
         .arg(&wasm)
         .arg(&object);
-    run_tool(&mut ld)?;
+    test_support::checked(&mut ld)?;
     Ok(wasm)
 }
 
 /// `$ENV`, else the versioned Debian name on PATH, else LLVM 16's own dir.
-fn tool(env: &str, versioned: &str, plain: &str) -> PathBuf {
-    if let Some(p) = std::env::var_os(env) {
-        return PathBuf::from(p);
-    }
-    let in_path = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| d.join(versioned).is_file()))
-        .unwrap_or(false);
-    if in_path {
-        return PathBuf::from(versioned);
-    }
-    PathBuf::from("/usr/lib/llvm-16/bin").join(plain)
-}
-
-fn run_tool(cmd: &mut Command) -> Result<()> {
-    let out = cmd
-        .output()
-        .with_context(|| format!("running {:?} (install clang-16 and lld-16)", cmd))?;
-    if !out.status.success() {
-        bail!(
-            "{:?} failed with {}:\n{}",
-            cmd,
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    Ok(())
+fn tool(env: &str, versioned: &str, plain: &str) -> Result<PathBuf> {
+    let llvm = format!("/usr/lib/llvm-16/bin/{plain}");
+    test_support::find_tool(env, &[versioned, &llvm]).with_context(|| {
+        format!("no {versioned} on PATH nor {llvm} (install clang-16 and lld-16, or set {env})")
+    })
 }

@@ -75,20 +75,8 @@ pub fn release_binary() -> Result<PathBuf> {
 }
 
 /// Runs a command from the workspace root; fails with its stderr.
-pub fn run_tool(cmd: &mut Command) -> Result<Vec<u8>> {
-    let out = cmd
-        .current_dir(crate::workspace_root())
-        .output()
-        .with_context(|| format!("running {cmd:?}"))?;
-    if !out.status.success() {
-        bail!(
-            "{cmd:?} failed ({}):\n{}{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    Ok(out.stdout)
+pub fn run_tool(cmd: &mut Command) -> Result<String> {
+    Ok(test_support::checked(cmd.current_dir(crate::workspace_root()))?.stdout)
 }
 
 /// Packs `ebin` with the reference into `out`.

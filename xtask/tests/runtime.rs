@@ -12,39 +12,14 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask is one level below the workspace")
-        .to_path_buf()
-}
-
-/// The runtime directory, or `None` after printing why the test is skipped
-/// (under CI: failing instead).
-fn runtime(test: &str) -> Option<PathBuf> {
-    let dir = worker_tests::runtime_dir();
-    if dir.is_none() {
-        worker_tests::skip_without_runtime(test);
-    }
-    dir
-}
+use test_support::{require_runtime as runtime, tool, workspace_root as workspace};
 
 fn apps_dir() -> PathBuf {
     workspace().join("crates/runtime/atomvm-wasi/test/apps")
 }
 
-fn run_tool(cmd: &mut Command) -> std::process::Output {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed ({}):\n{}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
+fn run_tool(cmd: &mut Command) -> test_support::Run {
+    test_support::run(cmd).ok()
 }
 
 /// Compiles `source` (an .erl or .ex file of the test apps) into `out`.
@@ -54,7 +29,7 @@ fn compile(source: &str, out: &Path) {
     // OTP's own modules on the compiler's code path.
     if source.ends_with(".ex") {
         run_tool(
-            Command::new("elixirc")
+            Command::new(tool("ELIXIRC", "elixirc"))
                 .current_dir(out)
                 .arg("-o")
                 .arg(out)
@@ -62,7 +37,7 @@ fn compile(source: &str, out: &Path) {
         );
     } else {
         run_tool(
-            Command::new("erlc")
+            Command::new(tool("ERLC", "erlc"))
                 .current_dir(out)
                 .arg("-o")
                 .arg(out)
@@ -113,7 +88,7 @@ fn run(runtime: &Path, avm: &[u8], stdin: &[u8]) -> Run {
     fs::write(&stdin_path, stdin).expect("writing stdin");
     let runner = workspace().join("crates/runtime/atomvm-wasi/test/run.mjs");
     let out = run_tool(
-        Command::new("node")
+        Command::new(tool("NODE", "node"))
             .arg("--no-warnings")
             .arg(&runner)
             .arg(runtime.join("atomvm.wasm"))
@@ -123,12 +98,8 @@ fn run(runtime: &Path, avm: &[u8], stdin: &[u8]) -> Run {
             .arg("--out-dir")
             .arg(&out_dir),
     );
-    let summary: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "runner printed no JSON ({e}): {}",
-            String::from_utf8_lossy(&out.stdout)
-        )
-    });
+    let summary: Value = serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("runner printed no JSON ({e}): {}", out.stdout));
     let read = |name: &str| fs::read(out_dir.join(name));
     Run {
         exit_code: summary["exit_code"].as_i64(),

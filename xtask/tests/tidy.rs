@@ -14,6 +14,8 @@
 //!   codes, `dev`/`deploy` pass wrangler's through it, `doctor` and
 //!   `runtime status` fail a check; nothing calls `std::process::exit`.
 //! - No Rust file of the binary's crates is longer than [`LINE_BUDGET`].
+//! - Tests skip through `test_support::skip` only (one rule: say so, and
+//!   fail instead under `CI`).
 //!
 //! The module graph: a module is a top-level module of a crate (`src/foo.rs`
 //! or `src/foo/`); it depends on another when one of its files names
@@ -310,10 +312,12 @@ const ARROWS: &[(&str, &[&str])] = &[
     ("selur", &[]),
     ("selur-nif", &["selur"]),
     (
-        "worker-tests",
+        "test-support",
         &["elixir-workers-pipeline", "elixir-workers-runtime"],
     ),
-    ("xtask", &["worker-tests", "elixir-workers-runtime"]),
+    // The end-to-end tests: dev-dependencies only.
+    ("e2e", &[]),
+    ("xtask", &["test-support", "elixir-workers-runtime"]),
 ];
 
 /// Crates `avm` (bytes in, bytes out) must not have in its tree: the
@@ -646,4 +650,44 @@ fn process_signs_are_found_in_use_groups_and_calls() {
     );
     // The CLI's own `enum Command` of subcommands is no process.
     assert_eq!(starts_processes("Command::New(args) => run(args),"), None);
+}
+
+// ---------------------------------------------------------------------------
+// The skip rule
+
+/// Files that may print a skip notice themselves: the rule's own module;
+/// `avm`'s test of Debian's Elixir install, which applies the rule inline
+/// (a dev-dependency on test-support would pull the pipeline into the
+/// bytes-only crate's tests); `avm`'s bench, which is not a test.
+const OWN_SKIPS: &[&str] = &[
+    "crates/test-support/src/skip.rs",
+    "crates/avm/tests/code.rs",
+    "crates/avm/benches/pack.rs",
+];
+
+#[test]
+fn tests_skip_only_through_test_support() {
+    let root = workspace();
+    let mut dirs: Vec<PathBuf> = fs::read_dir(root.join("crates"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    dirs.extend([root.join("tests"), root.join("xtask")]);
+    // Built in two pieces, so that this file does not match itself.
+    let notice = ["\"SKIP", "PED"].concat();
+    let problems: Vec<String> = dirs
+        .iter()
+        .flat_map(|dir| rust_files_under(dir))
+        .filter_map(|path| {
+            let rel = path.strip_prefix(&root).unwrap().display().to_string();
+            let text = without_comments(&fs::read_to_string(&path).unwrap());
+            (!OWN_SKIPS.contains(&rel.as_str()) && text.contains(&notice)).then_some(rel)
+        })
+        .collect();
+    assert!(
+        problems.is_empty(),
+        "skip notices printed outside test-support (call test_support::skip, which \
+         fails under CI):\n  {}",
+        problems.join("\n  ")
+    );
 }

@@ -37,8 +37,8 @@ fn tampered(archive: &Path, out: &Path) {
 
 #[test]
 fn the_pinned_source_is_downloaded_and_verified_by_its_tree_digest() {
-    let Some(archive) = worker_tests::atomvm_src().filter(|p| p.is_file()) else {
-        return worker_tests::skip(
+    let Some(archive) = test_support::atomvm_src().filter(|p| p.is_file()) else {
+        return test_support::skip(
             "the_pinned_source_is_downloaded_and_verified_by_its_tree_digest",
             "no archive of AtomVM's pinned commit: set ATOMVM_SRC to one",
         );
@@ -48,7 +48,7 @@ fn the_pinned_source_is_downloaded_and_verified_by_its_tree_digest() {
     std::fs::create_dir_all(&srv).unwrap();
     std::fs::copy(&archive, srv.join("pinned.tar.gz")).unwrap();
     tampered(&archive, &srv.join("tampered.tar.gz"));
-    let server = worker_tests::serve_dir(&srv, std::time::Duration::from_secs(120));
+    let server = test_support::serve_dir(&srv, std::time::Duration::from_secs(120));
 
     let build_dir = tmp.path().join("build");
     std::env::set_var(

@@ -6,8 +6,6 @@
 //! real `elixir-workers build`. Every compile runs under a watchdog: taking
 //! longer than [`BOUND`] fails the test instead of hanging it.
 
-mod util;
-
 use pipeline::compile_server::{self, Limits, Outcome};
 use pipeline::framework;
 use pipeline::toolchain::Toolchain;
@@ -19,7 +17,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
-use util::{ew, new_project, real_runtime, tempdir};
+use test_support::cli::{cache_dir, ew, new_project};
+use test_support::{require_runtime, runtime_dir, tempdir, wait_for, Run};
 
 /// No compile or build may take longer than this.
 const BOUND: Duration = Duration::from_secs(60);
@@ -30,19 +29,7 @@ const LIMITS: Limits = Limits {
 };
 
 fn runtime(test: &str) -> Option<PathBuf> {
-    let rt = located_runtime();
-    if rt.is_none() {
-        worker_tests::skip_without_runtime(test);
-    }
-    rt
-}
-
-/// The runtime, looked up once and before [`use_test_cache`] points this
-/// process's cache at the tests' own (where no runtime is): the tests run
-/// on threads of one process, and a lookup after that would find none.
-fn located_runtime() -> Option<PathBuf> {
-    static RUNTIME: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
-    RUNTIME.get_or_init(real_runtime).clone()
+    require_runtime(test)
 }
 
 /// The in-process compiles find the framework and put the server script in
@@ -50,9 +37,11 @@ fn located_runtime() -> Option<PathBuf> {
 /// the value every `ew` command gets; std serialises it with the other
 /// environment reads of this process.
 fn use_test_cache() {
-    located_runtime();
+    // The runtime is looked up (once per process, by test-support) before
+    // the cache moves to the tests' own, where no runtime is.
+    runtime_dir();
     static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| std::env::set_var(framework::CACHE_ENV, util::cache_dir()));
+    ONCE.call_once(|| std::env::set_var(framework::CACHE_ENV, cache_dir()));
 }
 
 /// Runs `f` on its own thread; a result later than [`BOUND`] fails the test.
@@ -201,7 +190,7 @@ fn alive(pid: u32) -> bool {
 }
 
 fn wait_gone(pid: u32, timeout: Duration) -> bool {
-    util::wait_for(timeout, || (!alive(pid)).then_some(())).is_some()
+    wait_for(timeout, || (!alive(pid)).then_some(())).is_some()
 }
 
 /// The sources every passing compile has besides the template's: `E` uses
@@ -522,7 +511,7 @@ impl Fake {
 
     /// The client must have killed the stand-in (replaced the server).
     fn assert_killed(mut self) {
-        let status = util::wait_for(Duration::from_secs(10), || {
+        let status = wait_for(Duration::from_secs(10), || {
             self.stand_in.try_wait().unwrap()
         });
         use std::os::unix::process::ExitStatusExt as _;
@@ -627,7 +616,7 @@ fn a_wrong_late_or_missing_answer_is_never_taken() {
 }
 
 /// Runs an `elixir-workers` command, failing the test past [`BOUND`].
-fn run_within(cmd: &mut Command) -> util::Run {
+fn run_within(cmd: &mut Command) -> Run {
     let child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -642,7 +631,8 @@ fn run_within(cmd: &mut Command) -> util::Run {
     match rx.recv_timeout(BOUND) {
         Ok(out) => {
             let out = out.unwrap();
-            util::Run {
+            Run {
+                command: format!("{cmd:?}"),
                 code: out.status.code(),
                 stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
                 stderr: String::from_utf8_lossy(&out.stderr).into_owned(),

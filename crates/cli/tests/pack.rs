@@ -3,7 +3,8 @@
 //! bad input (non-zero exit, file/chunk/offset in the message, no output).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
+use test_support::Run;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -14,16 +15,16 @@ fn root() -> PathBuf {
 
 /// Runs the binary from the workspace root, so relative fixture paths in
 /// messages match the `.err` files.
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_elixir-workers"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .expect("run elixir-workers")
+fn run(args: &[&str]) -> Run {
+    test_support::run(
+        Command::new(test_support::cli::bin())
+            .args(args)
+            .current_dir(root()),
+    )
 }
 
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
+fn stderr(o: &Run) -> String {
+    o.stderr.clone()
 }
 
 fn sets() -> Vec<PathBuf> {
@@ -61,7 +62,7 @@ fn pack_reproduces_every_golden_and_inspect_its_dump() {
             s(&start_of(&set)),
             s(&set.join("ebin")),
         ]);
-        if !o.status.success() {
+        if !o.success() {
             failures.push(format!("{name}: pack failed: {}", stderr(&o)));
             continue;
         }
@@ -73,7 +74,7 @@ fn pack_reproduces_every_golden_and_inspect_its_dump() {
         }
         let o = run(&["inspect", s(&set.join("expected.avm"))]);
         let dump = std::fs::read_to_string(set.join("expected.txt")).unwrap();
-        if !o.status.success() || String::from_utf8_lossy(&o.stdout) != dump {
+        if !o.success() || o.stdout != dump {
             failures.push(format!("{name}: inspect output differs from expected.txt"));
         }
     }
@@ -88,8 +89,8 @@ fn pack_reproduces_every_golden_and_inspect_its_dump() {
 fn inspect_json_is_one_document_with_every_section() {
     let set = root().join("fixtures/packs/erlang");
     let o = run(&["inspect", "--json", s(&set.join("expected.avm"))]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("valid JSON on stdout");
+    assert!(o.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&o.stdout).expect("valid JSON on stdout");
     let sections = v["sections"].as_array().unwrap();
     assert_eq!(sections.len(), 11);
     assert_eq!(sections[0]["name"], "hello.beam");
@@ -108,7 +109,7 @@ fn extract_writes_each_section_back_out() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("out");
     let o = run(&["extract", s(&set.join("expected.avm")), "-o", s(&dir)]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(o.success(), "{}", stderr(&o));
     let bytes = std::fs::read(set.join("expected.avm")).unwrap();
     let archive = avm::Archive::parse(&bytes).unwrap();
     let mut names: Vec<_> = std::fs::read_dir(&dir)
@@ -130,7 +131,7 @@ fn extract_writes_each_section_back_out() {
     let start = dir.join("Elixir.Fixture.App.beam");
     let again = tmp.path().join("again.avm");
     let o = run(&["pack", "-q", "-o", s(&again), "--start", s(&start), s(&dir)]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(o.success(), "{}", stderr(&o));
     assert_eq!(std::fs::read(&again).unwrap(), bytes);
 }
 
@@ -149,7 +150,7 @@ fn file_name_differing_from_module_warns_and_uses_the_module_atom() {
         s(&ebin.join("hello.beam")),
         s(&renamed),
     ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(o.success(), "{}", stderr(&o));
     let err = stderr(&o);
     assert!(
         err.contains("warning:") && err.contains("renamed.beam") && err.contains("`a`"),
@@ -180,7 +181,7 @@ fn startup_inside_an_input_directory_is_packed_once_and_first() {
         s(&ebin.join("hello.beam")),
         s(&ebin),
     ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(o.success(), "{}", stderr(&o));
     assert_eq!(
         std::fs::read(&out).unwrap(),
         std::fs::read(root().join("fixtures/packs/erlang/expected.avm")).unwrap()
@@ -198,7 +199,7 @@ fn assert_fails_cleanly(args_for: impl Fn(&str) -> Vec<String>, expected: &str, 
         }
         let args = args_for(s(&out));
         let o = run(&args.iter().map(String::as_str).collect::<Vec<_>>());
-        assert!(!o.status.success(), "{what}: exited 0");
+        assert!(!o.success(), "{what}: exited 0");
         let err = stderr(&o);
         assert!(
             err.contains(expected),
@@ -296,7 +297,7 @@ fn every_bad_archive_fails_inspect_and_extract_and_writes_nothing() {
         let rel = format!("fixtures/bad/{name}");
         let o = run(&["inspect", &rel]);
         assert!(
-            !o.status.success() && stderr(&o).contains(&expected),
+            !o.success() && stderr(&o).contains(&expected),
             "{name}: {}",
             stderr(&o)
         );
@@ -305,7 +306,7 @@ fn every_bad_archive_fails_inspect_and_extract_and_writes_nothing() {
         let dir = tmp.path().join("out");
         let o = run(&["extract", &rel, "-o", s(&dir)]);
         assert!(
-            !o.status.success() && stderr(&o).contains(&expected),
+            !o.success() && stderr(&o).contains(&expected),
             "{name}: {}",
             stderr(&o)
         );
@@ -375,7 +376,7 @@ fn symlinked_beams_are_packed_and_a_dangling_one_is_refused() {
     let out = tmp.path().join("out.avm");
     let start = ebin.join("hello.beam");
     let o = run(&["pack", "-q", "-o", s(&out), "--start", s(&start), s(&ebin)]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(o.success(), "{}", stderr(&o));
     assert_eq!(
         std::fs::read(&out).unwrap(),
         std::fs::read(set.join("expected.avm")).unwrap()
@@ -405,7 +406,7 @@ fn pack_requires_output_start_and_inputs() {
         &["pack", "-o", "x.avm", "--start", "x.beam"][..],
     ] {
         let o = run(args);
-        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert_eq!(o.code, Some(2), "{args:?}: {}", stderr(&o));
     }
 }
 
@@ -424,7 +425,7 @@ fn a_smaller_inflate_cap_refuses_a_table_the_default_accepts() {
         &format!("{ebin}/hello.beam"),
         ebin,
     ]);
-    assert!(!o.status.success());
+    assert!(!o.success());
     let err = stderr(&o);
     assert!(
         err.contains("big_literals.beam: chunk LitT at byte")

@@ -8,12 +8,10 @@
 //!
 //! Needs the real runtime (to pack the archive it installs).
 
-mod util;
-
 use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
-use util::{real_runtime, workspace};
+use test_support::{require_runtime, workspace_root as workspace, Run};
 
 /// The crates of the binary's dependency tree, in dependency order.
 const CRATES: &[&str] = &[
@@ -25,8 +23,8 @@ const CRATES: &[&str] = &[
 ];
 
 /// Runs `cmd`, failing the test with its output unless it succeeds.
-fn checked(cmd: &mut Command) -> util::Run {
-    util::run(cmd).ok()
+fn checked(cmd: &mut Command) -> Run {
+    test_support::run(cmd).ok()
 }
 
 fn step<T>(name: &str, f: impl FnOnce() -> T) -> T {
@@ -43,10 +41,10 @@ fn step<T>(name: &str, f: impl FnOnce() -> T) -> T {
 
 #[test]
 fn the_packaged_cli_installs_builds_and_serves_without_a_source_tree() {
-    let Some(runtime) = real_runtime() else {
-        return worker_tests::skip_without_runtime(
-            "the_packaged_cli_installs_builds_and_serves_without_a_source_tree",
-        );
+    let Some(runtime) =
+        require_runtime("the_packaged_cli_installs_builds_and_serves_without_a_source_tree")
+    else {
+        return;
     };
     // Outside the workspace: cargo would take a package under it for a
     // member of this workspace.
@@ -105,7 +103,7 @@ fn the_packaged_cli_installs_builds_and_serves_without_a_source_tree() {
 
     let archive = tmp.path().join("runtime.tar.gz");
     checked(
-        Command::new(util::bin())
+        Command::new(test_support::cli::bin())
             .env("ELIXIR_WORKERS_RUNTIME", &runtime)
             .args(["runtime", "pack", "-o"])
             .arg(&archive),
@@ -146,7 +144,9 @@ fn the_packaged_cli_installs_builds_and_serves_without_a_source_tree() {
     step("first build", || {
         checked(ew(&project).args(["build", "--no-install"]));
     });
-    let (code, body) = step("first request", || util::request(&project, "/api/health"));
+    let (code, body) = step("first request", || {
+        test_support::cli::request(&project, "/api/health")
+    });
     assert_eq!(code, 200, "{body}");
     assert_eq!(body, r#"{"status":"ok"}"#);
 }

@@ -4,11 +4,10 @@
 //! on 127.0.0.1, and every refusal (a wrong sha256, a wrong id, no checksum,
 //! a missing file). Needs nothing from outside, so it always runs.
 
-mod util;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use util::{bin, run, tempdir};
+use test_support::cli::{bin, new_project, request, test_runtime};
+use test_support::{run, serve_dir, skip, tempdir};
 
 /// A runtime directory that passes every check `install` makes, with `id`.
 fn stand_in_runtime(dir: &Path, id: &str) -> PathBuf {
@@ -154,7 +153,7 @@ fn install_over_http_refuses_a_wrong_sha256_a_wrong_id_and_a_missing_file() {
     );
     pack(&other, &srv.join("other.tar.gz"));
 
-    let server = worker_tests::serve_dir(&srv, std::time::Duration::from_secs(120));
+    let server = serve_dir(&srv, std::time::Duration::from_secs(120));
 
     let cache = tmp.path().join("cache-tampered");
     let r = run(ew(&cache).args(["runtime", "install", &server.url("tampered.tar.gz")]));
@@ -211,7 +210,7 @@ fn with_no_runtime_status_fails_and_names_both_ways_to_get_one() {
 fn build_builds_a_missing_runtime_when_the_toolchain_is_here() {
     let test = "build_builds_a_missing_runtime_when_the_toolchain_is_here";
     if !ew_runtime::toolchain::available() {
-        return worker_tests::skip(
+        return skip(
             test,
             "no clang/gperf/erlc toolchain to build a runtime with",
         );
@@ -219,7 +218,7 @@ fn build_builds_a_missing_runtime_when_the_toolchain_is_here() {
     let shared = ew_runtime::cache::build_dir().unwrap();
     let pinned = shared.join(format!("src/AtomVM-{}/.verified", ew_runtime::ATOMVM_PIN));
     if !pinned.is_file() {
-        return worker_tests::skip(
+        return skip(
             test,
             "no verified AtomVM source in the user cache: run `elixir-workers runtime build` once",
         );
@@ -228,7 +227,7 @@ fn build_builds_a_missing_runtime_when_the_toolchain_is_here() {
     let cache = tmp.path().join("cache");
     std::fs::create_dir_all(&cache).unwrap();
     std::os::unix::fs::symlink(&shared, cache.join("runtime-build")).unwrap();
-    let project = util::new_project(tmp.path(), "auto_rt", &util::test_runtime());
+    let project = new_project(tmp.path(), "auto_rt", &test_runtime());
     let out = run(ew(&cache)
         .current_dir(&project)
         .env("ELIXIR_WORKERS_COMPILE_SERVER", "0")
@@ -242,5 +241,5 @@ fn build_builds_a_missing_runtime_when_the_toolchain_is_here() {
     assert!(out.stderr.contains("Finished runtime"), "{}", out.stderr);
     let st = status(&cache);
     assert_eq!(st["matches"], true, "{st}");
-    assert_eq!(util::request(&project, "/api/health").0, 200);
+    assert_eq!(request(&project, "/api/health").0, 200);
 }

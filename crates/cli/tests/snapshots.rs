@@ -5,11 +5,10 @@
 //! `SNAPSHOTS=overwrite cargo test -p elixir-workers --test snapshots`
 //! and review the diff.
 
-mod util;
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use util::*;
+use test_support::cli::ew;
+use test_support::{run, tempdir, Run};
 
 fn snapshots() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots")

@@ -10,7 +10,7 @@ fn mix_test_in_integrations_vordr() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let project = root.join("integrations/vordr");
     if Command::new("mix").arg("--version").output().is_err() {
-        return worker_tests::skip(
+        return test_support::skip(
             "mix test in integrations/vordr",
             "mix not found; install elixir",
         );

@@ -27,7 +27,7 @@ fn runc_available() -> bool {
         .is_ok_and(|o| o.status.success());
     let busybox = Path::new(BUSYBOX).is_file();
     if !(root && runc && busybox) {
-        worker_tests::skip(
+        test_support::skip(
             "real-container test",
             &format!(
                 "needs root ({root}), runc ({runc}) and {BUSYBOX} from busybox-static ({busybox})"

@@ -103,30 +103,13 @@ pub fn run(args: Args) -> Result<()> {
             .env("ELIXIR_WORKERS_COMPILER_IDLE_SECS", "30");
         cmd
     };
-    let timed = |dir: &Path, args: &[&str]| -> Result<(Duration, Vec<u8>)> {
+    let timed = |dir: &Path, args: &[&str]| -> Result<(Duration, String)> {
         let start = Instant::now();
-        let out = ew(dir, args)
-            .output()
-            .context("could not run elixir-workers")?;
-        let elapsed = start.elapsed();
-        if !out.status.success() {
-            bail!(
-                "elixir-workers {} failed:\n{}",
-                args.join(" "),
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        Ok((elapsed, out.stdout))
+        let out = test_support::checked(&mut ew(dir, args))?;
+        Ok((start.elapsed(), out.stdout))
     };
 
-    let out = ew(&work, &["new", "bench_app", "--no-install"])
-        .output()
-        .context("could not run elixir-workers new")?;
-    anyhow::ensure!(
-        out.status.success(),
-        "elixir-workers new failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    test_support::checked(&mut ew(&work, &["new", "bench_app", "--no-install"]))?;
     let app = work.join("bench_app");
     let build = ["build", "--no-install", "--json"];
 
@@ -139,14 +122,14 @@ pub fn run(args: Args) -> Result<()> {
     for _ in 0..runs {
         std::fs::remove_dir_all(app.join("_build")).context("could not remove _build")?;
         let (t, stdout) = timed(&app, &build)?;
-        summary = serde_json::from_slice(&stdout).context("build --json printed no JSON")?;
+        summary = serde_json::from_str(&stdout).context("build --json printed no JSON")?;
         clean.push(t);
     }
 
     let mut no_change = Vec::new();
     for _ in 0..runs {
         let (t, stdout) = timed(&app, &build)?;
-        let s: serde_json::Value = serde_json::from_slice(&stdout)?;
+        let s: serde_json::Value = serde_json::from_str(&stdout)?;
         anyhow::ensure!(
             s["compiled"] == false && s["packed"] == false,
             "a no-change build compiled or packed: {s}"
@@ -169,7 +152,7 @@ pub fn run(args: Args) -> Result<()> {
         std::fs::write(&router, edited)
             .with_context(|| format!("could not write {}", router.display()))?;
         let (t, stdout) = timed(&app, &build)?;
-        let s: serde_json::Value = serde_json::from_slice(&stdout)?;
+        let s: serde_json::Value = serde_json::from_str(&stdout)?;
         anyhow::ensure!(
             s["compiled"] == true,
             "an edited source did not recompile: {s}"

@@ -6,11 +6,11 @@
 //!
 //! The app is the framework's test app (`crates/pipeline/framework/test/support`),
 //! compiled with the real elixirc and packed by `pipeline::pack::pack_archive`,
-//! the function `elixir-workers build` packs with (`worker_tests::build_test_app`).
+//! the function `elixir-workers build` packs with (`test_support::build_test_app`).
 //!
 //! Then, under workerd (`startup.rs`): the first request of a fresh worker in
 //! `wrangler dev` for the app of `elixir-workers new`, next to a trivial
-//! JavaScript worker, and the size of that app's `_build/worker`.
+//! JavaScript worker, and the modules wrangler would upload for it.
 
 use anyhow::{bail, Context, Result};
 
@@ -81,23 +81,16 @@ fn cold_isolates(
 ) -> Result<Vec<ColdIsolate>> {
     let mut out = Vec::new();
     for _ in 0..args.cold_isolates {
-        let run = Command::new(node)
-            .current_dir(crate::workspace_root().join("crates/pipeline/worker"))
-            .arg(script)
-            .args(base)
-            .arg("--cold")
-            .arg(args.cold_requests.to_string())
-            .output()
-            .with_context(|| format!("cannot run node {}", script.display()))?;
-        if !run.status.success() {
-            bail!(
-                "{} --cold failed:\n{}",
-                script.display(),
-                String::from_utf8_lossy(&run.stderr)
-            );
-        }
+        let run = test_support::checked(
+            Command::new(node)
+                .current_dir(crate::workspace_root().join("crates/pipeline/worker"))
+                .arg(script)
+                .args(base)
+                .arg("--cold")
+                .arg(args.cold_requests.to_string()),
+        )?;
         let v: serde_json::Value =
-            serde_json::from_slice(&run.stdout).context("the bench script did not print JSON")?;
+            serde_json::from_str(&run.stdout).context("the bench script did not print JSON")?;
         let requests = v["requests"]
             .as_array()
             .context("no requests in the cold report")?
@@ -174,7 +167,7 @@ const ORIGINAL_WASM_BYTES: u64 = 584_952;
 
 pub fn run(args: Args) -> Result<()> {
     let root = crate::workspace_root();
-    let runtime = worker_tests::runtime_dir().context(
+    let runtime = test_support::runtime_dir().context(
         "no AtomVM runtime (run cargo xtask runtime --atomvm-src DIR, or set ELIXIR_WORKERS_RUNTIME)",
     )?;
     let wasm = runtime.join("atomvm.wasm");
@@ -185,14 +178,14 @@ pub fn run(args: Args) -> Result<()> {
     // The same test app, compiled, tree-shaken and packed the same way as the
     // end-to-end tests run it.
     let work = tempfile::tempdir().context("cannot create a temporary directory")?;
-    let avm_path = worker_tests::build_test_app(&runtime, work.path())?;
+    let avm_path = test_support::build_test_app(&runtime, work.path())?;
     let avm_size = std::fs::metadata(&avm_path)
         .with_context(|| format!("cannot stat {}", avm_path.display()))?
         .len();
     println!("app.avm: {avm_size} bytes (the framework's test app, tree-shaken)");
     // What the built worker ships: the module with its build id, boot.bin.
     let boot_started = std::time::Instant::now();
-    let (boot_wasm, image) = worker_tests::boot_test_app(&runtime, &avm_path, work.path())?;
+    let (boot_wasm, image) = test_support::boot_test_app(&runtime, &avm_path, work.path())?;
     let image_size = std::fs::metadata(&image)
         .with_context(|| format!("cannot stat {}", image.display()))?
         .len();
@@ -202,35 +195,28 @@ pub fn run(args: Args) -> Result<()> {
     );
 
     let script = root.join("crates/pipeline/worker/bench/runtime.mjs");
-    let node = std::env::var_os("NODE").unwrap_or_else(|| "node".into());
+    let node = test_support::tool("NODE", "node");
     let base: Vec<std::ffi::OsString> = vec![
         "--wasm".into(),
         boot_wasm.into_os_string(),
         "--image".into(),
         image.into_os_string(),
     ];
-    let cold = cold_isolates(&node, &script, &base, &args)?;
-    let out = Command::new(&node)
-        .current_dir(root.join("crates/pipeline/worker"))
-        .arg(&script)
-        .args(&base)
-        .arg("--iterations")
-        .arg(args.iterations.to_string())
-        .arg("--warmup")
-        .arg(args.warmup.to_string())
-        .arg("--warmup-ms")
-        .arg(args.warmup_ms.to_string())
-        .output()
-        .with_context(|| format!("cannot run node {}", script.display()))?;
-    if !out.status.success() {
-        bail!(
-            "{} failed:\n{}",
-            script.display(),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    let cold = cold_isolates(node.as_os_str(), &script, &base, &args)?;
+    let out = test_support::checked(
+        Command::new(&node)
+            .current_dir(root.join("crates/pipeline/worker"))
+            .arg(&script)
+            .args(&base)
+            .arg("--iterations")
+            .arg(args.iterations.to_string())
+            .arg("--warmup")
+            .arg(args.warmup.to_string())
+            .arg("--warmup-ms")
+            .arg(args.warmup_ms.to_string()),
+    )?;
     let report: serde_json::Value =
-        serde_json::from_slice(&out.stdout).context("the bench script did not print JSON")?;
+        serde_json::from_str(&out.stdout).context("the bench script did not print JSON")?;
 
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!(

@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use super::workerd::{
-    agent, elixir_workers, free_port, link_node_modules, work_dir, wrangler_version, Wrangler,
+    agent, elixir_workers, link_node_modules, work_dir, wrangler_version, Wrangler,
 };
 
 #[derive(Debug, clap::Args)]
@@ -190,7 +190,7 @@ pub fn run(args: Args) -> Result<()> {
     anyhow::ensure!(args.max_requests >= 1, "--max-requests must be at least 1");
     let mix = mix(&args.only, args.chunked_413)?;
     let root = crate::workspace_root();
-    let runtime = worker_tests::runtime_dir().context(
+    let runtime = test_support::runtime_dir().context(
         "no AtomVM runtime (run cargo xtask runtime --atomvm-src DIR, or set ELIXIR_WORKERS_RUNTIME)",
     )?;
     let bin = match args.bin.clone() {
@@ -212,9 +212,9 @@ pub fn run(args: Args) -> Result<()> {
                 .with_context(|| format!("could not remove {}", dir.display()))?;
         }
     }
-    let port = free_port()?;
+    let port = test_support::free_port();
     let log_path = work.join("wrangler.log");
-    let mut server = Wrangler::start(&app.dir, port, free_port()?, &state, &log_path)?;
+    let mut server = Wrangler::start(&app.dir, port, test_support::free_port(), &state, &log_path)?;
     // Ctrl-C (or SIGTERM) ends the load early; the figures so far are still
     // printed and wrangler is stopped by its guard.
     let _ = ctrlc::set_handler(|| STOP.store(true, Ordering::SeqCst));

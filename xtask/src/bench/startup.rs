@@ -29,7 +29,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::workerd::{
-    agent, elixir_workers, free_port, link_node_modules, work_dir, wrangler_version, Wrangler,
+    agent, elixir_workers, link_node_modules, work_dir, wrangler_version, Wrangler,
 };
 
 /// How long wrangler dev may take to print its ready line.
@@ -221,9 +221,9 @@ fn start_once(project: &Path, tmp: &Path, log: &Path, settle: Duration) -> Resul
                 .with_context(|| format!("could not remove {}", dir.display()))?;
         }
     }
-    let port = free_port()?;
+    let port = test_support::free_port();
     let spawned = Instant::now();
-    let mut server = Wrangler::start(project, port, free_port()?, &state, log)?;
+    let mut server = Wrangler::start(project, port, test_support::free_port(), &state, log)?;
     let ready = server.wait_ready_line(spawned, READY_TIMEOUT)?;
     std::thread::sleep(settle);
     let url = format!("http://127.0.0.1:{port}/");

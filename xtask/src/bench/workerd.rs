@@ -62,7 +62,7 @@ pub(super) fn link_node_modules(node: &Path, project: &Path) -> Result<()> {
     if installed.as_ref() != Some(&wanted) || !node.join("node_modules/.bin/wrangler").exists() {
         eprintln!("installing wrangler (npm install, once)...");
         std::fs::write(node.join("package.json"), &package)?;
-        let npm = std::env::var_os("NPM").unwrap_or_else(|| "npm".into());
+        let npm = test_support::tool("NPM", "npm");
         let out = Command::new(&npm)
             .args(["install", "--no-audit", "--no-fund"])
             .current_dir(node)
@@ -96,13 +96,6 @@ pub(super) fn wrangler_version(node: &Path) -> String {
         .unwrap_or_else(|| "?".into())
 }
 
-pub(super) fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")
-        .context("could not bind 127.0.0.1")?
-        .local_addr()?
-        .port())
-}
-
 /// `npx wrangler dev` in its own process group, stopped with everything
 /// under it (workerd) when dropped: at the end, on an error, on a panic.
 pub(super) struct Wrangler {
@@ -125,7 +118,7 @@ impl Wrangler {
     ) -> Result<Self> {
         let file = std::fs::File::create(log)
             .with_context(|| format!("could not create {}", log.display()))?;
-        let npx = std::env::var_os("NPX").unwrap_or_else(|| "npx".into());
+        let npx = test_support::tool("NPX", "npx");
         let mut cmd = Command::new(npx);
         cmd.current_dir(project)
             .arg("wrangler")

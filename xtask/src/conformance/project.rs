@@ -2,7 +2,7 @@
 //! new`, given the generated tests, the checker and a one-route router, and
 //! built the way a user's app is built.
 
-use anyhow::{bail, Context as _, Result};
+use anyhow::{Context as _, Result};
 use serde::Serialize;
 use std::path::Path;
 use std::process::Command;
@@ -79,19 +79,13 @@ pub fn build(bin: &Path, root: &Path, out: &Path, module: &str, project: &Path) 
         let parent = project.parent().expect("projects live in a directory");
         std::fs::create_dir_all(parent)
             .with_context(|| format!("creating {}", parent.display()))?;
-        let output = ew(bin, parent)
-            .args(["new", &name, "--no-install", "-q", "--module"])
-            .arg(app_module(module))
-            .arg("--path")
-            .arg(project)
-            .output()
-            .context("running elixir-workers new")?;
-        if !output.status.success() {
-            bail!(
-                "elixir-workers new {name} failed:\n{}",
-                String::from_utf8_lossy(&output.stderr)
-            );
-        }
+        test_support::checked(
+            ew(bin, parent)
+                .args(["new", &name, "--no-install", "-q", "--module"])
+                .arg(app_module(module))
+                .arg("--path")
+                .arg(project),
+        )?;
     }
     let lib = project.join("lib");
     let conf = lib.join("conf");

@@ -2,7 +2,7 @@
 // packed with the real AtomVM stdlib and served by the real atomvm.wasm
 // through the shim's request path, with fake KV and D1 bindings.
 //
-// Run by crates/worker-tests/tests/e2e.rs, which builds the archive and the
+// Run by tests/worker.rs, which builds the archive and the
 // boot image as `build` does and sets E2E_WASM and E2E_AVM (the runtime's
 // module and the archive) and E2E_BOOT_WASM and E2E_BOOT_IMAGE (the worker's
 // module with its build id, and boot.bin); without them every test here is

@@ -5,7 +5,7 @@ defmodule TestApp.JsonDiff do
   #
   # `report/1` takes a corpus of documents and prints, per document, what
   # JSON.decode, JSON.encode and HTML.escape give, in a text form that is the
-  # same on every VM for the same terms. crates/worker-tests/tests/e2e.rs runs
+  # same on every VM for the same terms. tests/worker.rs runs
   # it on the real AtomVM runtime (POST /json_diff: the NIFs answer) and with
   # `elixir` on the BEAM (only the Elixir code runs) and compares the two
   # reports line by line. Lines starting with "self" compare the NIF with the

@@ -1,12 +1,11 @@
 //! End to end: the real `elixir-workers` binary with the real elixirc and
-//! `npx wrangler`, on the test runtime assembled by `util` (and, for the
-//! tests at the bottom, on the real AtomVM runtime when it is present).
-
-mod util;
+//! `npx wrangler`, on the stand-in runtime `test_support::cli` assembles
+//! (and, for the tests at the bottom, on the real AtomVM runtime).
 
 use std::path::Path;
 use std::time::Duration;
-use util::*;
+use test_support::cli::*;
+use test_support::{free_port, http_text as http, require_runtime, run, tempdir, wait_for, Run};
 
 fn archive_names(path: &Path) -> Vec<(String, bool)> {
     let bytes = std::fs::read(path).unwrap();
@@ -512,8 +511,8 @@ fn dev_serves_and_stops_on_ctrl_c() {
 /// edit picked up by `--watch` (and a compile error that keeps serving).
 #[test]
 fn dev_real_runtime_serves_and_watches() {
-    let Some(rt) = real_runtime() else {
-        return worker_tests::skip_without_runtime("dev_real_runtime_serves_and_watches");
+    let Some(rt) = require_runtime("dev_real_runtime_serves_and_watches") else {
+        return;
     };
     let _lock = dev_lock();
     let tmp = tempdir();

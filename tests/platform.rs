@@ -15,8 +15,8 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
-use worker_tests::wrangler::{free_port, lay_out_project, Reply, Server};
-use worker_tests::{build_test_app, runtime_dir, skip_without_runtime};
+use test_support::wrangler::{lay_out_project, Server};
+use test_support::{build_test_app, free_port, require_runtime, tempdir, Reply};
 
 /// The most outbound fetches one request may make in this project
 /// (`"budget": {"subrequests": 5}`).
@@ -24,11 +24,10 @@ const SUBREQUESTS: u32 = 5;
 
 #[test]
 fn the_workers_platform_under_wrangler_dev() {
-    let Some(runtime) = runtime_dir() else {
-        skip_without_runtime("the Workers platform under wrangler dev");
+    let Some(runtime) = require_runtime("the Workers platform under wrangler dev") else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempdir();
     let avm = build_test_app(&runtime, dir.path()).unwrap_or_else(|e| panic!("{e:#}"));
     let project = dir.path().join("project");
     let port = free_port();

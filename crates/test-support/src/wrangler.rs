@@ -1,12 +1,13 @@
 //! A real `wrangler dev` for end-to-end tests: wrangler installed once under
 //! `target/wrangler-cache`, a worker project laid out the way `build` lays
 //! one out, the server on 127.0.0.1 and a free port (stopped with its whole
-//! process group when the test ends, pass or fail), and a plain HTTP/1.1
-//! client for it.
+//! process group when the test ends, pass or fail).
 
-use crate::{boot_test_app, run, tool, worker_dir, workspace_root};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use crate::app::boot_test_app;
+use crate::net::{http, Reply};
+use crate::process::{run, tool};
+use crate::{worker_dir, workspace_root};
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -21,20 +22,15 @@ pub fn wrangler() -> PathBuf {
         if !cache.join("package.json").exists() {
             std::fs::write(cache.join("package.json"), "{\"private\":true}\n").unwrap();
         }
-        let mut cmd = Command::new(tool("NPM", "npm"));
-        cmd.current_dir(&cache)
-            .args(["install", "--no-audit", "--no-fund", "wrangler@4"]);
-        run(&mut cmd).unwrap_or_else(|e| panic!("installing wrangler failed:\n{e:#}"));
+        run(Command::new(tool("NPM", "npm")).current_dir(&cache).args([
+            "install",
+            "--no-audit",
+            "--no-fund",
+            "wrangler@4",
+        ]))
+        .ok();
     }
     bin
-}
-
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Lays out a worker project the way the build does: the shim in
@@ -193,99 +189,4 @@ impl Drop for Server {
             .status();
         let _ = self.child.wait();
     }
-}
-
-/// A response read by [`http`].
-pub struct Reply {
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-}
-
-impl Reply {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-}
-
-/// A plain HTTP/1.1 request over a TCP socket (Connection: close).
-pub fn http(
-    port: u16,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-) -> std::io::Result<Reply> {
-    let mut s = TcpStream::connect(("127.0.0.1", port))?;
-    s.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    s.write_all(req.as_bytes())?;
-    s.write_all(body)?;
-    let mut reader = BufReader::new(s);
-    let mut line = String::new();
-    reader.read_line(&mut line)?;
-    let status: u16 = line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let mut headers = Vec::new();
-    loop {
-        line.clear();
-        reader.read_line(&mut line)?;
-        let l = line.trim_end();
-        if l.is_empty() {
-            break;
-        }
-        if let Some((k, v)) = l.split_once(':') {
-            headers.push((k.trim().to_owned(), v.trim().to_owned()));
-        }
-    }
-    // Read exactly the body: a server may keep the socket open regardless
-    // of `Connection: close`.
-    let chunked = headers
-        .iter()
-        .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
-    let length = headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, v)| v.parse::<usize>().ok());
-    let mut body = Vec::new();
-    if chunked {
-        loop {
-            line.clear();
-            reader.read_line(&mut line)?;
-            let size = usize::from_str_radix(line.trim().split(';').next().unwrap_or("0"), 16)
-                .unwrap_or(0);
-            if size == 0 {
-                break;
-            }
-            let start = body.len();
-            body.resize(start + size, 0);
-            reader.read_exact(&mut body[start..])?;
-            line.clear();
-            reader.read_line(&mut line)?;
-        }
-    } else if let Some(n) = length {
-        body.resize(n, 0);
-        reader.read_exact(&mut body)?;
-    } else if method != "HEAD" {
-        reader.read_to_end(&mut body)?;
-    }
-    Ok(Reply {
-        status,
-        headers,
-        body,
-    })
 }

@@ -4,16 +4,15 @@
 //! the real runtime; the build's refusals: a call nothing answers, and
 //! more modules than the runtime can address; and a run's budgets.
 
-mod util;
-
 use std::path::Path;
-use util::{ew, real_runtime, request, requests, run, tempdir, test_runtime, workspace};
+use test_support::cli::{ew, new_project, request, requests, requests_logged, test_runtime};
+use test_support::{require_runtime, run, tempdir, workspace_root};
 
 /// A project from `new` whose `lib/` is replaced by `fixture`'s.
 fn project_with(parent: &Path, name: &str, fixture: &str, runtime: &Path) -> std::path::PathBuf {
-    let project = util::new_project(parent, name, runtime);
+    let project = new_project(parent, name, runtime);
     std::fs::remove_dir_all(project.join("lib")).unwrap();
-    let from = workspace().join("crates/cli/tests/fixtures").join(fixture);
+    let from = workspace_root().join("tests/fixtures").join(fixture);
     for entry in walkdir::WalkDir::new(&from) {
         let entry = entry.unwrap();
         let to = project.join(entry.path().strip_prefix(&from).unwrap());
@@ -36,8 +35,8 @@ fn edit_router(project: &Path, app: &str, from: &str, to: &str) {
 
 #[test]
 fn ordinary_elixir_runs_on_the_runtime() {
-    let Some(rt) = real_runtime() else {
-        return worker_tests::skip_without_runtime("ordinary_elixir_runs_on_the_runtime");
+    let Some(rt) = require_runtime("ordinary_elixir_runs_on_the_runtime") else {
+        return;
     };
     let tmp = tempdir();
     let project = project_with(tmp.path(), "ordinary", "ordinary", &rt);
@@ -129,14 +128,13 @@ fn ordinary_elixir_runs_on_the_runtime() {
 
 #[test]
 fn a_call_nothing_answers_stops_the_build_naming_caller_and_callee() {
-    let rt = real_runtime();
-    let Some(rt) = rt else {
-        return worker_tests::skip_without_runtime(
-            "a_call_nothing_answers_stops_the_build_naming_caller_and_callee",
-        );
+    let Some(rt) =
+        require_runtime("a_call_nothing_answers_stops_the_build_naming_caller_and_callee")
+    else {
+        return;
     };
     let tmp = tempdir();
-    let project = util::new_project(tmp.path(), "missing_fun", &rt);
+    let project = new_project(tmp.path(), "missing_fun", &rt);
     edit_router(
         &project,
         "missing_fun",
@@ -167,7 +165,7 @@ fn more_modules_than_the_runtime_can_address_are_refused() {
     // The stand-in runtime is enough: the build stops before anything runs.
     let rt = test_runtime();
     let tmp = tempdir();
-    let project = util::new_project(tmp.path(), "many_mods", &rt);
+    let project = new_project(tmp.path(), "many_mods", &rt);
     let mut source = String::new();
     for i in 0..300 {
         source.push_str(&format!(
@@ -202,13 +200,11 @@ fn more_modules_than_the_runtime_can_address_are_refused() {
 /// after the first build is dispatched to.
 #[test]
 fn an_implementation_added_after_a_build_is_dispatched() {
-    let Some(rt) = real_runtime() else {
-        return worker_tests::skip_without_runtime(
-            "an_implementation_added_after_a_build_is_dispatched",
-        );
+    let Some(rt) = require_runtime("an_implementation_added_after_a_build_is_dispatched") else {
+        return;
     };
     let tmp = tempdir();
-    let project = util::new_project(tmp.path(), "late_impl", &rt);
+    let project = new_project(tmp.path(), "late_impl", &rt);
     run(ew(&project, &rt).args(["build", "--no-install"])).ok();
     std::fs::write(
         project.join("lib/late_impl/money.ex"),
@@ -229,13 +225,13 @@ fn an_implementation_added_after_a_build_is_dispatched() {
 
 #[test]
 fn a_runaway_handler_is_stopped_by_its_budget_and_the_isolate_keeps_serving() {
-    let Some(rt) = real_runtime() else {
-        return worker_tests::skip_without_runtime(
-            "a_runaway_handler_is_stopped_by_its_budget_and_the_isolate_keeps_serving",
-        );
+    let Some(rt) =
+        require_runtime("a_runaway_handler_is_stopped_by_its_budget_and_the_isolate_keeps_serving")
+    else {
+        return;
     };
     let tmp = tempdir();
-    let project = util::new_project(tmp.path(), "runaway", &rt);
+    let project = new_project(tmp.path(), "runaway", &rt);
     edit_router(
         &project,
         "runaway",
@@ -270,7 +266,7 @@ fn a_runaway_handler_is_stopped_by_its_budget_and_the_isolate_keeps_serving() {
     )
     .unwrap();
     run(ew(&project, &rt).args(["build", "--no-install"])).ok();
-    let answers = util::requests_logged(
+    let answers = requests_logged(
         &project,
         &[
             "/api/health",
@@ -306,11 +302,11 @@ fn a_runaway_handler_is_stopped_by_its_budget_and_the_isolate_keeps_serving() {
 
 #[test]
 fn a_budget_the_memory_cannot_hold_is_refused() {
-    let Some(rt) = real_runtime() else {
-        return worker_tests::skip_without_runtime("a_budget_the_memory_cannot_hold_is_refused");
+    let Some(rt) = require_runtime("a_budget_the_memory_cannot_hold_is_refused") else {
+        return;
     };
     let tmp = tempdir();
-    let project = util::new_project(tmp.path(), "overbudget", &rt);
+    let project = new_project(tmp.path(), "overbudget", &rt);
     std::fs::write(
         project.join("elixir-workers.json"),
         r#"{"budget": {"memory_mb": 8192}}"#,
