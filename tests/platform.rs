@@ -587,18 +587,10 @@ fn serve(stream: TcpStream, state: &(Mutex<State>, Condvar)) -> std::io::Result<
     let mut parts = line.split_whitespace();
     let method = parts.next().unwrap_or("").to_owned();
     let target = parts.next().unwrap_or("/").to_owned();
-    let mut headers = HashMap::new();
-    loop {
-        line.clear();
-        reader.read_line(&mut line)?;
-        let l = line.trim_end();
-        if l.is_empty() {
-            break;
-        }
-        if let Some((k, v)) = l.split_once(':') {
-            headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_owned());
-        }
-    }
+    let headers: HashMap<String, String> = test_support::read_headers(&mut reader)?
+        .into_iter()
+        .map(|(k, v)| (k.to_ascii_lowercase(), v))
+        .collect();
     let length: usize = headers
         .get("content-length")
         .and_then(|v| v.parse().ok())

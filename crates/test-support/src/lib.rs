@@ -27,7 +27,7 @@ mod runtime;
 mod skip;
 
 pub use app::{boot_test_app, build_test_app, elixirc};
-pub use net::{free_port, http, http_text, serve_dir, wait_for, FileServer, Reply};
+pub use net::{free_port, http, http_text, read_headers, serve_dir, wait_for, FileServer, Reply};
 pub use process::{checked, find_tool, output, run, tool, Run};
 pub use runtime::{atomvm_src, require_runtime, runtime_dir};
 pub use skip::{require_tool, skip};

@@ -81,18 +81,7 @@ pub fn http(
         .nth(1)
         .and_then(|c| c.parse().ok())
         .unwrap_or(0);
-    let mut headers = Vec::new();
-    loop {
-        line.clear();
-        reader.read_line(&mut line)?;
-        let l = line.trim_end();
-        if l.is_empty() {
-            break;
-        }
-        if let Some((k, v)) = l.split_once(':') {
-            headers.push((k.trim().to_owned(), v.trim().to_owned()));
-        }
-    }
+    let headers = read_headers(&mut reader)?;
     // Read exactly the body: a server may keep the socket open regardless
     // of `Connection: close`.
     let chunked = headers
@@ -217,4 +206,25 @@ impl Drop for FileServer {
             let _ = t.join();
         }
     }
+}
+
+/// Reads HTTP/1.1 header lines up to the blank line that ends them, as
+/// (name, value) pairs trimmed, names as sent.
+pub fn read_headers(reader: &mut impl BufRead) -> std::io::Result<Vec<(String, String)>> {
+    let mut headers = Vec::new();
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if reader.read_line(&mut line)? == 0 {
+            break;
+        }
+        let l = line.trim_end();
+        if l.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = l.split_once(':') {
+            headers.push((k.trim().to_owned(), v.trim().to_owned()));
+        }
+    }
+    Ok(headers)
 }

@@ -79,6 +79,15 @@ fn slice<'a>(caller: &'a mut Call<'_>, ptr: i32, len: u64) -> Option<&'a mut [u8
     Some(&mut m[start as usize..end as usize])
 }
 
+/// Writes `bytes` at `ptr`: SUCCESS, or FAULT when they do not fit.
+fn answer(caller: &mut Call<'_>, ptr: i32, bytes: &[u8]) -> i32 {
+    if put(caller, ptr, bytes) {
+        SUCCESS
+    } else {
+        FAULT
+    }
+}
+
 fn put(caller: &mut Call<'_>, ptr: i32, bytes: &[u8]) -> bool {
     match slice(caller, ptr, bytes.len() as u64) {
         Some(dst) => {
@@ -320,11 +329,7 @@ pub(super) fn define(linker: &mut Linker<Host>) -> anyhow::Result<()> {
         },
     )?;
     linker.func_wrap(W, "clock_res_get", |mut c: Call<'_>, _: i32, res: i32| {
-        if put(&mut c, res, &1000u64.to_le_bytes()) {
-            SUCCESS
-        } else {
-            FAULT
-        }
+        answer(&mut c, res, &1000u64.to_le_bytes())
     })?;
     linker.func_wrap(W, "sched_yield", |_: Call<'_>| SUCCESS)?;
     let open_or_badf = |c: &Call<'_>, fd: i32| if is_open(c, fd) { SUCCESS } else { BADF };
@@ -357,11 +362,7 @@ pub(super) fn define(linker: &mut Linker<Host>) -> anyhow::Result<()> {
             Ok(pos) => pos,
             Err(e) => return e,
         };
-        if put(&mut c, out, &pos.to_le_bytes()) {
-            SUCCESS
-        } else {
-            FAULT
-        }
+        answer(&mut c, out, &pos.to_le_bytes())
     })?;
     linker.func_wrap(
         W,
@@ -389,11 +390,7 @@ pub(super) fn define(linker: &mut Linker<Host>) -> anyhow::Result<()> {
         }
         let mut st = [0u8; 8];
         st[4..].copy_from_slice(&(APP_DIR.len() as u32).to_le_bytes());
-        if put(&mut c, buf, &st) {
-            SUCCESS
-        } else {
-            FAULT
-        }
+        answer(&mut c, buf, &st)
     })?;
     linker.func_wrap(
         W,
@@ -421,11 +418,7 @@ pub(super) fn define(linker: &mut Linker<Host>) -> anyhow::Result<()> {
         let mut st = [0u8; 24];
         st[0] = filetype;
         st[8..].fill(0xff);
-        if put(&mut c, buf, &st) {
-            SUCCESS
-        } else {
-            FAULT
-        }
+        answer(&mut c, buf, &st)
     })?;
     linker.func_wrap(
         W,
