@@ -13,8 +13,8 @@
 //! The image is a separate file rather than a per-app `atomvm.wasm` whose
 //! data segments hold the booted memory (Wizer's way): that would cost no
 //! more per request (instantiating with 640 KB more of data segments measured
-//! the same), but it keeps `atomvm.wasm` the runtime's own bytes plus one
-//! custom section, so one module both boots archives and starts from images,
+//! the same), but the separate image keeps `atomvm.wasm` the runtime's own
+//! bytes plus one custom section, so one module both boots archives and starts from images,
 //! and needs no Wasm rewriting (ARCHITECTURE.md has the figures).
 //!
 //! The image and the module are paired by a build id: the first 16 bytes of
