@@ -30,7 +30,7 @@ enum Command {
     Deploy(commands::deploy::Args),
     /// Build, then write _build/worker/, wrangler.jsonc and a manifest as .tar.gz
     Package(commands::package::Args),
-    /// Build the app's code and run its ExUnit tests (test/**/*_test.exs) on this machine's Elixir
+    /// Compile the app and run its ExUnit tests (test/**/*_test.exs) on your Elixir
     Test(commands::test::Args),
     /// Check for elixirc, erlc, node, npx, wrangler, clang and the AtomVM runtime
     Doctor(commands::doctor::Args),
