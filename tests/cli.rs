@@ -64,6 +64,19 @@ fn new_build_deploy_package() {
     // --explain: every kept module is in the archive with a reason, every
     // dropped one is absent, and they add up to all candidates.
     let explain = s["explain"].as_array().unwrap();
+    // The apps' test helpers are compiled with the framework but nothing the
+    // worker runs names them: --explain lists them as dropped.
+    for helper in [
+        "Elixir.ElixirWorkers.Test",
+        "Elixir.ElixirWorkers.Test.Response",
+    ] {
+        let fate = explain
+            .iter()
+            .find(|f| f["module"] == helper)
+            .unwrap_or_else(|| panic!("{helper} is not among the candidates"));
+        assert_eq!(fate["kept"], false, "{fate}");
+        assert!(!has(helper), "{helper} was packed");
+    }
     let mut n_dropped = 0;
     for fate in explain {
         let module = fate["module"].as_str().unwrap();
@@ -101,22 +114,20 @@ fn new_build_deploy_package() {
         human.stdout
     );
 
-    // The generated project's own tests pass on the BEAM against the build.
-    let exunit = std::process::Command::new("elixir")
-        .args([
-            "-pa",
-            "_build/ebin",
-            "-pa",
-            "_build/framework",
-            "test/e2e_app_test.exs",
-        ])
-        .current_dir(&project)
-        .output()
-        .unwrap();
-    let exunit_out = String::from_utf8_lossy(&exunit.stdout);
+    // The generated project's own tests pass on the BEAM through
+    // `elixir-workers test` (ElixirWorkers.Test, the framework on the path).
+    let tested = run(ew(&project, &rt).arg("test")).ok();
     assert!(
-        exunit.status.success() && exunit_out.contains("3 tests, 0 failures"),
-        "{exunit_out}"
+        tested.stdout.contains("4 tests, 0 failures"),
+        "{}",
+        tested.stdout
+    );
+    // Arguments reach ExUnit: a line picks one test.
+    let one = run(ew(&project, &rt).args(["test", "test/e2e_app_test.exs:19"])).ok();
+    assert!(
+        one.stdout.contains("4 tests, 0 failures, 3 excluded"),
+        "{}",
+        one.stdout
     );
 
     // The worker directory wrangler serves.
@@ -404,6 +415,106 @@ fn missing_runtime_says_how_to_build_one() {
     ] {
         assert!(out.stderr.contains(needle), "{needle}: {}", out.stderr);
     }
+}
+
+/// `elixir-workers test`: a user's test with binding fakes passes without
+/// any runtime, a failing test makes the exit code non-zero, and a test
+/// file that does not compile, or no test/ at all, is named.
+#[test]
+fn test_command_runs_the_apps_exunit_tests() {
+    let tmp = tempdir();
+    let rt = tmp.path().join("no-runtime-here");
+    let project = new_project(tmp.path(), "tested_app", &test_runtime());
+    std::fs::write(
+        project.join("lib/tested_app/router.ex"),
+        r#"defmodule TestedApp.Router do
+  use ElixirWorkers.Router
+
+  get "/greet/:id", :greet
+
+  def greet(conn) do
+    id = Conn.param(conn, "id")
+
+    case KV.get(conn, "NAMES", id) do
+      nil -> Conn.json(conn, 404, %{"error" => "unknown"})
+      name -> conn |> KV.put("SEEN", id, "1") |> Conn.json(200, %{"hello" => name})
+    end
+  end
+end
+"#,
+    )
+    .unwrap();
+    std::fs::write(
+        project.join("test/tested_app_test.exs"),
+        r#"defmodule TestedAppTest do
+  use ExUnit.Case, async: true
+  import ElixirWorkers.Test
+
+  test "a name read from KV, and the visit written back" do
+    resp = call(TestedApp, request("GET", "/greet/7"), kv: %{"NAMES" => %{"7" => "Ada"}})
+    assert resp.status == 200
+    assert json(resp) == %{"hello" => "Ada"}
+    assert resp.passes == 2
+    assert [%{"ns" => "SEEN", "key" => "7", "value" => "1"}] = effects(resp, "kv_put")
+  end
+
+  test "a miss answers 404 and writes nothing" do
+    resp = call(TestedApp, request("GET", "/greet/8"), kv: %{"NAMES" => %{}})
+    assert resp.status == 404
+    assert resp.effects == []
+  end
+end
+"#,
+    )
+    .unwrap();
+    // No runtime is needed: the tests run on the BEAM.
+    let passed = run(ew(&project, &rt).arg("test")).ok();
+    assert!(
+        passed.stdout.contains("2 tests, 0 failures"),
+        "{}",
+        passed.stdout
+    );
+
+    std::fs::write(
+        project.join("test/wrong_test.exs"),
+        r#"defmodule WrongTest do
+  use ExUnit.Case
+  import ElixirWorkers.Test
+
+  test "expects the wrong status" do
+    assert call(TestedApp, request("GET", "/greet/7"), kv: %{"NAMES" => %{"7" => "Ada"}}).status == 201
+  end
+end
+"#,
+    )
+    .unwrap();
+    let failed = run(ew(&project, &rt).arg("test"));
+    assert_eq!(failed.code, Some(1), "{}{}", failed.stdout, failed.stderr);
+    assert!(
+        failed.stdout.contains("3 tests, 1 failure"),
+        "{}",
+        failed.stdout
+    );
+
+    std::fs::write(project.join("test/wrong_test.exs"), "defmodule Broken do\n").unwrap();
+    let broken = run(ew(&project, &rt).arg("test"));
+    assert_eq!(broken.code, Some(2), "{}{}", broken.stdout, broken.stderr);
+    assert!(
+        broken
+            .stderr
+            .contains("test/wrong_test.exs could not be loaded"),
+        "{}",
+        broken.stderr
+    );
+
+    std::fs::remove_dir_all(project.join("test")).unwrap();
+    let missing = run(ew(&project, &rt).arg("test"));
+    assert!(!missing.success());
+    assert!(
+        missing.stderr.contains("test does not exist"),
+        "{}",
+        missing.stderr
+    );
 }
 
 #[test]

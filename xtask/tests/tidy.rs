@@ -565,7 +565,8 @@ fn only_the_process_modules_start_processes() {
 }
 
 /// Where the CLI may make an exit code other than success, and how:
-/// `main.rs` for every error, `dev`/`deploy` for wrangler's code (through
+/// `main.rs` for every error, `dev`/`deploy` for wrangler's code, `test` for
+/// the tests' code (through
 /// `main.rs`'s `exit_code`), `doctor` and `runtime status` for a failed check.
 const EXIT_CODE_MAKERS: &[(&str, &[&str])] = &[
     (
@@ -574,6 +575,7 @@ const EXIT_CODE_MAKERS: &[(&str, &[&str])] = &[
     ),
     ("crates/cli/src/commands/dev.rs", &["exit_code("]),
     ("crates/cli/src/commands/deploy.rs", &["exit_code("]),
+    ("crates/cli/src/commands/test.rs", &["exit_code("]),
     ("crates/cli/src/commands/doctor.rs", &["ExitCode::FAILURE"]),
     ("crates/cli/src/commands/runtime.rs", &["ExitCode::FAILURE"]),
 ];

@@ -30,6 +30,8 @@ enum Command {
     Deploy(commands::deploy::Args),
     /// Build, then write _build/worker/, wrangler.jsonc and a manifest as .tar.gz
     Package(commands::package::Args),
+    /// Compile the app and run its ExUnit tests (test/**/*_test.exs) on your Elixir
+    Test(commands::test::Args),
     /// Check for elixirc, erlc, node, npx, wrangler, clang and the AtomVM runtime
     Doctor(commands::doctor::Args),
     /// The AtomVM runtime: build, pack, install, status
@@ -52,6 +54,7 @@ fn main() -> std::process::ExitCode {
         Command::Dev(args) => commands::dev::run(args, &cli.global),
         Command::Deploy(args) => commands::deploy::run(args, &cli.global),
         Command::Package(args) => commands::package::run(args, &cli.global),
+        Command::Test(args) => commands::test::run(args, &cli.global),
         Command::Doctor(args) => commands::doctor::run(args, &cli.global),
         Command::Runtime(args) => commands::runtime::run(args, &cli.global),
         Command::Completions(args) => commands::completions::run(args),

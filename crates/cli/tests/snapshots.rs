@@ -153,6 +153,7 @@ fn help_texts() {
         ("dev", &["dev", "--help"]),
         ("deploy", &["deploy", "--help"]),
         ("package", &["package", "--help"]),
+        ("test", &["test", "--help"]),
         ("doctor", &["doctor", "--help"]),
         ("completions", &["completions", "--help"]),
     ];

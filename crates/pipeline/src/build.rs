@@ -53,46 +53,14 @@ pub fn build(project: &Project, opts: &BuildOptions, report: Reporter<'_>) -> Re
         Ok(())
     };
 
-    // 1. The framework, compiled once per toolchain into the shared cache.
-    let fw_key = framework::key(&toolchain);
-    if !framework::cache_root()?
-        .join("framework")
-        .join(&fw_key)
-        .is_dir()
-    {
-        report(Event::Step {
-            action: "Compiling",
-            detail: format!(
-                "elixir-workers framework ({} files, once per Elixir version)",
-                framework::sources().len()
-            ),
-        });
-    }
-    let fw = framework::ensure_compiled(&toolchain)?;
-    copy_framework_for_tests(project, &fw)?;
-
-    // 2. The application.
-    let sources = project.sources()?;
-    let stamps = state::stamp_sources(&project.root, &sources, &state.sources)?;
-    let ebin = project.ebin_dir();
-    let up_to_date = state.toolchain == env!("CARGO_PKG_VERSION")
-        && state.framework_key == fw.key
-        && state.sources == stamps
-        && ebin.is_dir();
-    let compiled = !up_to_date;
+    // 1 and 2. The framework and the application.
+    let (fw, compiled) = compile_sources(project, &toolchain, &mut state, report)?;
     if compiled {
-        report(Event::Step {
-            action: "Compiling",
-            detail: format!("{} ({} files)", project.name, sources.len()),
-        });
-        compile_app(project, &toolchain, &fw, &sources, report)?;
-        state.toolchain = env!("CARGO_PKG_VERSION").to_string();
-        state.framework_key = fw.key.clone();
-        state.sources = stamps;
         // Record the compile now: a later failure (say, no startup module)
         // must not force the same compile again.
         save(&state)?;
     }
+    let ebin = project.ebin_dir();
 
     // 3. Collect, tree-shake, pack.
     let app_beams = framework::beams_in(&ebin)?;
@@ -209,6 +177,67 @@ pub fn build(project: &Project, opts: &BuildOptions, report: Reporter<'_>) -> Re
         report(Event::Warning(w.clone()));
     }
     Ok(summary)
+}
+
+/// Compiles the project without packing it: the framework into the shared
+/// cache and `_build/framework/`, the application into `_build/ebin/`, each
+/// only when its sources changed. What the app's ExUnit tests need; unlike
+/// [`build`], no runtime is needed.
+pub fn compile(project: &Project, report: Reporter<'_>) -> Result<()> {
+    let toolchain = Toolchain::detect(&project.root)?;
+    let mut state = State::load(&project.state_dir());
+    let before = state.clone();
+    compile_sources(project, &toolchain, &mut state, report)?;
+    if state != before {
+        state.save(&project.state_dir())?;
+    }
+    Ok(())
+}
+
+/// Steps 1 and 2 of [`build`]; records a compile in `state` and says
+/// whether one ran.
+fn compile_sources(
+    project: &Project,
+    toolchain: &Toolchain,
+    state: &mut State,
+    report: Reporter<'_>,
+) -> Result<(framework::Compiled, bool)> {
+    // The framework, compiled once per toolchain into the shared cache.
+    let fw_key = framework::key(toolchain);
+    if !framework::cache_root()?
+        .join("framework")
+        .join(&fw_key)
+        .is_dir()
+    {
+        report(Event::Step {
+            action: "Compiling",
+            detail: format!(
+                "elixir-workers framework ({} files, once per Elixir version)",
+                framework::sources().len()
+            ),
+        });
+    }
+    let fw = framework::ensure_compiled(toolchain)?;
+    copy_framework_for_tests(project, &fw)?;
+
+    // The application.
+    let sources = project.sources()?;
+    let stamps = state::stamp_sources(&project.root, &sources, &state.sources)?;
+    let up_to_date = state.toolchain == env!("CARGO_PKG_VERSION")
+        && state.framework_key == fw.key
+        && state.sources == stamps
+        && project.ebin_dir().is_dir();
+    if !up_to_date {
+        report(Event::Step {
+            action: "Compiling",
+            detail: format!("{} ({} files)", project.name, sources.len()),
+        });
+        compile_app(project, toolchain, &fw, &sources, report)?;
+        state.toolchain = env!("CARGO_PKG_VERSION").to_string();
+        state.framework_key = fw.key.clone();
+        state.sources = stamps;
+    }
+    Ok((fw, !up_to_date))
 }
 
 /// The archive's inputs: app beam contents, framework key and the stdlib

@@ -1,6 +1,7 @@
 //! The elixir-workers pipeline: `build` (compile with elixirc, collect,
 //! tree-shake through avm's module graph, pack, lay out `_build/worker/`),
-//! `dev` and `deploy` (wrangler), `package` (a CI artifact) and `doctor`.
+//! `dev` and `deploy` (wrangler), `package` (a CI artifact), `test` (the
+//! app's ExUnit tests, [`exunit`]) and `doctor`.
 //!
 //! This is the only crate that spawns processes, and all of that goes through
 //! [`process`]. It never parses command lines and never draws to the
@@ -16,6 +17,7 @@ pub mod compile_server;
 pub mod deploy;
 pub mod dev;
 pub mod doctor;
+pub mod exunit;
 pub mod framework;
 pub mod jsonc;
 pub mod lay_out;

@@ -9,3 +9,4 @@ pub mod new;
 pub mod pack;
 pub mod package;
 pub mod runtime;
+pub mod test;

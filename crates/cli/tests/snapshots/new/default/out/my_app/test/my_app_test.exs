@@ -1,28 +1,31 @@
-# Runs on your machine's Elixir, against the beams `elixir-workers build` wrote:
-#   elixir -pa _build/ebin -pa _build/framework test/my_app_test.exs
-ExUnit.start()
-
+# `elixir-workers test` compiles the app and runs this on your machine's
+# Elixir, with the app and the framework on the code path.
 defmodule MyAppTest do
   use ExUnit.Case, async: true
-  alias ElixirWorkers.Conn
 
-  defp request(method, path, body \\ "") do
-    head = %{"method" => method, "url" => path, "headers" => %{"content-type" => "application/json"}}
-    MyApp.Router.call(Conn.from_request(head, body))
-  end
+  # request/3 builds a request, call/3 runs it through the app as the worker
+  # does, json/1 decodes a response body. See ElixirWorkers.Test for the
+  # fakes a route that reads bindings needs, e.g.
+  #   call(MyApp, request("GET", "/users/1"), kv: %{"USERS" => %{"1" => "Ada"}})
+  # and effects/2 for the writes it queued (KV puts, R2 puts, queue sends).
+  import ElixirWorkers.Test
 
   test "health answers ok" do
-    conn = request("GET", "/api/health")
-    assert conn.status == 200
-    assert IO.iodata_to_binary(conn.resp_body) == ~s({"status":"ok"})
+    resp = call(MyApp, request("GET", "/api/health"))
+    assert resp.status == 200
+    assert json(resp) == %{"status" => "ok"}
   end
 
   test "a path parameter is captured" do
-    conn = request("GET", "/hello/world")
-    assert IO.iodata_to_binary(conn.resp_body) == ~s({"hello":"world"})
+    assert json(call(MyApp, request("GET", "/hello/world"))) == %{"hello" => "world"}
+  end
+
+  test "a JSON body is parsed" do
+    resp = call(MyApp, request("POST", "/api/echo", json: %{"n" => 1}))
+    assert json(resp) == %{"method" => "POST", "body" => %{"n" => 1}}
   end
 
   test "unknown paths answer 404" do
-    assert request("GET", "/nope").status == 404
+    assert call(MyApp, request("GET", "/nope")).status == 404
   end
 end

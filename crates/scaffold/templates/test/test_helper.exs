@@ -1,0 +1,2 @@
+# Loaded before the tests by `elixir-workers test`.
+ExUnit.start()
