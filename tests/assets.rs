@@ -3,7 +3,8 @@
 //! for byte through Workers Static Assets beside the app's routes; assets
 //! first by default, and with `"assets": {"mode": "app_first"}` the app's
 //! route beats a file of the same name while a path the app answers 404
-//! falls through to the file.
+//! falls through to the file; and a project whose config predates static
+//! assets gets them from its next build.
 
 use std::path::Path;
 use test_support::cli::{ew, new_project};
@@ -86,4 +87,27 @@ fn public_files_are_served_beside_the_app() {
     assert_eq!(missing.status, 404, "{}", missing.text());
     // Only GET and HEAD fall through.
     assert_eq!(server.request("POST", "/robots.txt", &[], b"").status, 404);
+    drop(server);
+
+    // A project made before static assets: no `assets` in its config. The
+    // next build inserts one for public/, and the file is served again.
+    std::fs::remove_file(project.join("elixir-workers.json")).unwrap();
+    let old: String = config
+        .lines()
+        .filter(|l| !l.contains("\"assets\":"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert!(!old.contains("\"assets\""), "{old}");
+    std::fs::write(project.join("wrangler.jsonc"), &old).unwrap();
+    build(&project, &runtime);
+    let config = std::fs::read_to_string(project.join("wrangler.jsonc")).unwrap();
+    assert!(
+        config.contains(r#""assets": { "directory": "./public", "binding": "ASSETS" }"#)
+            && config.contains("// KV namespaces"),
+        "{config}"
+    );
+    let server = Server::start(&project, free_port(), &[], &xdg, "/robots.txt");
+    assert_file(&server, "/robots.txt", &robots, "text/plain");
+    let file = server.request("GET", "/api/health", &[], b"");
+    assert_eq!((file.status, file.text().as_str()), (200, "the file\n"));
 }
