@@ -183,7 +183,7 @@ fn new_build_deploy_package() {
         "the archive was bundled: {dist:?}"
     );
 
-    // package: the worker, wrangler.jsonc and a manifest.
+    // package: the worker, the static assets, wrangler.jsonc and a manifest.
     let packaged = run(ew(&project, &rt).args(["package", "-o", "out/app.tar.gz", "--json"])).ok();
     let manifest: serde_json::Value = serde_json::from_str(&packaged.stdout).unwrap();
     assert_eq!(manifest["startup_module"], "Elixir.E2eApp");
@@ -202,6 +202,7 @@ fn new_build_deploy_package() {
         "_build/worker/boot.bin",
         "_build/worker/src/index.js",
         "wrangler.jsonc",
+        "public/robots.txt",
         "elixir-workers-manifest.json",
     ] {
         assert!(

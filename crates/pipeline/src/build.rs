@@ -148,7 +148,17 @@ pub fn build(project: &Project, opts: &BuildOptions, report: Reporter<'_>) -> Re
             ),
         });
     }
-    lay_out_worker(project)?;
+    let assets = crate::assets::wire(project, &project.settings()?.assets)?;
+    if let Some(config) = &assets.updated {
+        report(Event::Step {
+            action: "Updated",
+            detail: format!(
+                "{} (its `assets` now serve public/ as elixir-workers.json's `assets` setting says)",
+                project.relative(config)
+            ),
+        });
+    }
+    lay_out_worker(project, &assets)?;
     let wasm = lay_out_boot(project, &runtime, &mut state)?;
     state.summary = Some(Summary {
         explain: None,

@@ -10,11 +10,13 @@
 //! line comment, so a file with one is read here where wrangler would refuse
 //! it (wrangler then says so itself).
 //!
-//! Nothing here edits a file: `build` only creates a missing `wrangler.jsonc`
-//! from its template, so comments and formatting never have to survive a
-//! write, and a parser with a syntax tree for editing in place (the
-//! `jsonc-parser` crate's CST) is not needed; its current release (0.34)
-//! also uses let chains, which need a newer Rust than this workspace's 1.85.
+//! Nothing here edits a file. The few edits `build` makes to a user's
+//! `wrangler.jsonc` (a glob added to a rule, the `assets` object) are small
+//! insertions of text at offsets found in the blanked copy [`strip`] gives,
+//! so comments and formatting survive, and a parser with a syntax tree for
+//! editing in place (the `jsonc-parser` crate's CST) is not needed; its
+//! current release (0.34) also uses let chains, which need a newer Rust than
+//! this workspace's 1.85.
 
 use anyhow::{Context as _, Result};
 use std::path::Path;
@@ -27,6 +29,13 @@ pub fn read(path: &Path) -> Result<serde_json::Value> {
 }
 
 pub fn parse(text: &str) -> Result<serde_json::Value> {
+    Ok(serde_json::from_slice(&strip(text)?)?)
+}
+
+/// `text` with its comments and trailing commas blanked out: plain JSON in
+/// which every byte sits where it sits in `text`, so a position found in it
+/// is a position in the file (how `crate::assets` edits in place).
+pub fn strip(text: &str) -> Result<Vec<u8>> {
     let mut json = text.as_bytes().to_vec();
     json_strip_comments::strip_slice(&mut json)
         .context("a `/` outside a string does not start a comment")?;
@@ -35,7 +44,7 @@ pub fn parse(text: &str) -> Result<serde_json::Value> {
             *stripped = b'\n';
         }
     }
-    Ok(serde_json::from_slice(&json)?)
+    Ok(json)
 }
 
 #[cfg(test)]

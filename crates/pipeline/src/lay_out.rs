@@ -1,4 +1,4 @@
-//! Writing what wrangler serves and reads: the JS shim and `budget.js` in
+//! Writing what wrangler serves and reads: the JS shim, `budget.js` and `assets.js` in
 //! `_build/worker/src/`, the boot image with the worker's copy of
 //! `atomvm.wasm`, and the project's `wrangler.jsonc` and `package.json` when
 //! it has none. Each file is rewritten only when its bytes change.
@@ -14,8 +14,9 @@ use anyhow::{Context as _, Result};
 use ew_runtime::digest::sha256_hex;
 
 /// Writes the JS shim into `_build/worker/src/` where it differs, with
-/// `budget.js` from the project's settings.
-pub(crate) fn lay_out_worker(project: &Project) -> Result<()> {
+/// `budget.js` from the project's settings and `assets.js` from how its
+/// static assets are wired.
+pub(crate) fn lay_out_worker(project: &Project, assets: &crate::assets::Wiring) -> Result<()> {
     let worker = project.worker_dir();
     let src_dir = worker.join("src");
     std::fs::create_dir_all(&src_dir)
@@ -36,10 +37,15 @@ pub(crate) fn lay_out_worker(project: &Project) -> Result<()> {
         }
         write_atomically(&to, bytes)?;
     }
-    let budget = src_dir.join("budget.js");
-    let text = project.settings()?.budget.to_js();
-    if std::fs::read(&budget).ok().as_deref() != Some(text.as_bytes()) {
-        write_atomically(&budget, text.as_bytes())?;
+    let generated = [
+        ("budget.js", project.settings()?.budget.to_js()),
+        ("assets.js", assets.to_js()),
+    ];
+    for (name, text) in generated {
+        let path = src_dir.join(name);
+        if std::fs::read(&path).ok().as_deref() != Some(text.as_bytes()) {
+            write_atomically(&path, text.as_bytes())?;
+        }
     }
 
     Ok(())
@@ -105,7 +111,8 @@ pub(crate) fn lay_out_boot(
     Ok(stamp)
 }
 
-/// Writes `wrangler.jsonc` and `package.json` when the project has none.
+/// Writes `wrangler.jsonc` (with an empty `public/` when there is none) and
+/// `package.json` when the project has none.
 pub(crate) fn ensure_project_files(project: &Project, report: Reporter<'_>) -> Result<()> {
     let name = if scaffold::validate_name(&project.name).is_ok() {
         project.name.clone()
@@ -119,6 +126,13 @@ pub(crate) fn ensure_project_files(project: &Project, report: Reporter<'_>) -> R
             action: "Created",
             detail: "wrangler.jsonc".into(),
         });
+        // The template's `assets` names public/; wrangler refuses to start
+        // when that directory is missing.
+        let public = project.root.join("public");
+        if !public.exists() {
+            std::fs::create_dir_all(&public)
+                .with_context(|| format!("could not create {}", public.display()))?;
+        }
     }
     let package = project.root.join("package.json");
     if !package.exists() {

@@ -8,6 +8,7 @@
 //! terminal: progress goes out as [`Event`]s through a callback and results
 //! come back as values the CLI renders.
 
+pub mod assets;
 pub mod boot;
 pub mod build;
 pub mod calls;

@@ -1,8 +1,9 @@
 //! `package`: the built worker as one `.tar.gz` for CI artifact stores.
 //!
-//! The archive holds `_build/worker/**` and `wrangler.jsonc` at the same
-//! relative paths as in the project (so `wrangler deploy` works in the
-//! unpacked directory) plus `elixir-workers-manifest.json`.
+//! The archive holds `_build/worker/**`, the static assets' directory
+//! (`public/**`) and `wrangler.jsonc` at the same relative paths as in the
+//! project (so `wrangler deploy` works in the unpacked directory) plus
+//! `elixir-workers-manifest.json`.
 
 use crate::build::{build, BuildOptions};
 use crate::project::Project;
@@ -51,18 +52,13 @@ pub fn package(
     let summary = build(project, &opts.build, report)?;
     let runtime = Runtime::locate()?;
     let mut entries: Vec<(String, Vec<u8>)> = Vec::new();
-    let worker = project.worker_dir();
-    for entry in walkdir::WalkDir::new(&worker).sort_by_file_name() {
-        let entry = entry.with_context(|| format!("could not list {}", worker.display()))?;
-        if entry.file_type().is_file() {
-            let bytes = std::fs::read(entry.path())
-                .with_context(|| format!("could not read {}", entry.path().display()))?;
-            entries.push((relative(project, entry.path()), bytes));
-        }
-    }
+    add_dir(project, &project.worker_dir(), &mut entries)?;
     let config = project
         .wrangler_config()
         .with_context(|| format!("{} has no wrangler.jsonc", project.root.display()))?;
+    if let Some(assets) = assets_dir(project, &config)? {
+        add_dir(project, &assets, &mut entries)?;
+    }
     let bytes =
         std::fs::read(&config).with_context(|| format!("could not read {}", config.display()))?;
     entries.push((relative(project, &config), bytes));
@@ -90,6 +86,36 @@ pub fn package(
     entries.push((MANIFEST_NAME.to_string(), json));
     ew_runtime::bundle::write_tar_gz(&opts.output, &entries)?;
     Ok((summary, manifest))
+}
+
+/// Every file under `dir`, by path relative to the project.
+fn add_dir(project: &Project, dir: &Path, entries: &mut Vec<(String, Vec<u8>)>) -> Result<()> {
+    for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
+        let entry = entry.with_context(|| format!("could not list {}", dir.display()))?;
+        if entry.file_type().is_file() {
+            let bytes = std::fs::read(entry.path())
+                .with_context(|| format!("could not read {}", entry.path().display()))?;
+            entries.push((relative(project, entry.path()), bytes));
+        }
+    }
+    Ok(())
+}
+
+/// `assets.directory` of a JSON(C) wrangler config, when it is a directory
+/// inside the project (wrangler refuses to deploy without it).
+fn assets_dir(project: &Project, config: &Path) -> Result<Option<PathBuf>> {
+    if config.extension().is_some_and(|e| e == "toml") {
+        return Ok(None);
+    }
+    let value = crate::jsonc::read(config)?;
+    let Some(dir) = value["assets"]["directory"].as_str() else {
+        return Ok(None);
+    };
+    let dir = project.root.join(dir);
+    let inside = dir.canonicalize().is_ok_and(|d| {
+        d.is_dir() && d.starts_with(project.root.canonicalize().unwrap_or_default())
+    });
+    Ok(inside.then_some(dir))
 }
 
 fn relative(project: &Project, path: &Path) -> String {

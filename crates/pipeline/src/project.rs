@@ -338,6 +338,26 @@ pub struct Settings {
     pub keep: Vec<String>,
     /// What one run of the VM may spend before it is stopped.
     pub budget: Budget,
+    /// Whether `public/` is served before the app runs or after it answers
+    /// 404 (`crate::assets`).
+    pub assets: AssetsSettings,
+}
+
+/// `"assets": {"mode": "assets_first" | "app_first"}` in `elixir-workers.json`:
+/// the order of `public/` and the app (`crate::assets` wires it).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AssetsSettings {
+    pub mode: Mode,
+}
+
+/// Who answers a request first: the platform's asset server or the app.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    #[default]
+    AssetsFirst,
+    AppFirst,
 }
 
 /// `"budget": {"reductions": N, "memory_mb": M, "subrequests": S}`: a run

@@ -34,7 +34,7 @@ pub fn wrangler() -> PathBuf {
 }
 
 /// Lays out a worker project the way the build does: the shim in
-/// `_build/worker/src` with `budget.js` from `budget`, the wasm and boot
+/// `_build/worker/src` with `budget.js` from `budget` (and no assets), the wasm and boot
 /// image beside it, and `config` (the body of wrangler.jsonc after `main`,
 /// `compatibility_date`, `dev` and the module rules) at the root.
 pub fn lay_out_project(
@@ -52,6 +52,11 @@ pub fn lay_out_project(
         std::fs::copy(&path, src.join(path.file_name().unwrap())).unwrap();
     }
     std::fs::write(src.join("budget.js"), budget.to_js()).unwrap();
+    std::fs::write(
+        src.join("assets.js"),
+        pipeline::assets::Wiring::default().to_js(),
+    )
+    .unwrap();
     // The boot image and the module it belongs to, made as `build` makes them.
     boot_test_app(runtime, avm, &dir.join("_build/worker")).unwrap();
     std::fs::copy(avm, dir.join("_build/worker/app.avm")).unwrap();
