@@ -111,16 +111,16 @@ fn awkward_bytes(n: usize, seed: u64) -> Vec<u8> {
         .collect()
 }
 
+/// A GET with no headers or body.
+fn get(server: &Server, path: &str) -> Reply {
+    server.request("GET", path, &[], b"")
+}
+
 /// Outbound HTTP: binary-safe both ways, status and headers, several
 /// fetches of one round in flight together, the per-fetch timeout, the
 /// subrequest limit and a refused connection as errors the route handles.
 fn outbound_fetch(server: &Server, up: &Upstream) {
-    let r = server.request(
-        "GET",
-        &format!("/fetch?url={}", encode(&up.url("/bytes"))),
-        &[],
-        b"",
-    );
+    let r = get(server, &format!("/fetch?url={}", encode(&up.url("/bytes"))));
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(
         r.body,
@@ -157,11 +157,9 @@ fn outbound_fetch(server: &Server, up: &Upstream) {
 
     // Four fetches of one round, held by the upstream until all four have
     // arrived: they answer "together" only if the worker made them at once.
-    let r = server.request(
-        "GET",
+    let r = get(
+        server,
         &format!("/fetch_many?n=4&url={}", encode(&up.url("/barrier/4"))),
-        &[],
-        b"",
     );
     let v = json_of(&r);
     assert_eq!(v["pass"], 2, "{v}");
@@ -173,11 +171,9 @@ fn outbound_fetch(server: &Server, up: &Upstream) {
     }
 
     let started = Instant::now();
-    let r = server.request(
-        "GET",
+    let r = get(
+        server,
         &format!("/fetch?timeout_ms=300&url={}", encode(&up.url("/slow"))),
-        &[],
-        b"",
     );
     assert_eq!(r.status, 502, "{}", r.text());
     let v = json_of(&r);
@@ -195,11 +191,9 @@ fn outbound_fetch(server: &Server, up: &Upstream) {
 
     let before = up.hits("/name");
     let n = SUBREQUESTS + 1;
-    let r = server.request(
-        "GET",
+    let r = get(
+        server,
         &format!("/fetch_many?n={n}&url={}", encode(&up.url("/name"))),
-        &[],
-        b"",
     );
     let v = json_of(&r);
     let results = v["results"].as_array().unwrap_or_else(|| panic!("{v}"));
@@ -223,14 +217,12 @@ fn outbound_fetch(server: &Server, up: &Upstream) {
     );
 
     let closed = free_port();
-    let r = server.request(
-        "GET",
+    let r = get(
+        server,
         &format!(
             "/fetch?url={}",
             encode(&format!("http://127.0.0.1:{closed}/"))
         ),
-        &[],
-        b"",
     );
     assert_eq!(r.status, 502, "{}", r.text());
     assert_eq!(json_of(&r)["error"]["reason"], "network", "{}", r.text());
@@ -247,13 +239,13 @@ fn env_and_secrets(server: &Server) {
         ("API_TOKEN", json!("s3cret-value")),
         ("CACHE", Value::Null),
     ] {
-        let r = server.request("GET", &format!("/env/{name}"), &[], b"");
+        let r = get(server, &format!("/env/{name}"));
         assert_eq!(json_of(&r), json!({ "value": value }), "env {name}");
     }
 }
 
 fn kv(server: &Server, key: &str) -> Value {
-    let v = json_of(&server.request("GET", &format!("/kv/{key}"), &[], b""));
+    let v = json_of(&get(server, &format!("/kv/{key}")));
     v["value"].clone()
 }
 
@@ -262,7 +254,7 @@ fn kv(server: &Server, key: &str) -> Value {
 fn cron_trigger(server: &Server) {
     let mut previous = Value::Null;
     for _ in 0..2 {
-        let r = server.request("GET", "/__scheduled?cron=*/5+*+*+*+*", &[], b"");
+        let r = get(server, "/__scheduled?cron=*/5+*+*+*+*");
         assert_eq!(r.status, 200, "{}\n{}", r.text(), server.log());
         let stored = kv(server, "cron-last");
         let record: Value =
@@ -307,7 +299,7 @@ fn r2_bucket(server: &Server) {
     assert_eq!(put.status, 202, "{}", put.text());
     let mut got = None;
     eventually("the R2 put", 15, || {
-        let r = server.request("GET", "/r2/big.bin", &[], b"");
+        let r = get(server, "/r2/big.bin");
         let found = r.status == 200;
         got = Some(r);
         found
@@ -319,13 +311,13 @@ fn r2_bucket(server: &Server) {
     assert_eq!(got.header("x-size"), Some("1048576"));
     assert_eq!(got.header("x-meta"), Some(r#"{"by":"test-app"}"#));
 
-    let part = server.request("GET", "/r2/big.bin?offset=1000&length=64", &[], b"");
+    let part = get(server, "/r2/big.bin?offset=1000&length=64");
     assert_eq!(part.body, &big[1000..1064]);
     assert_eq!(part.header("x-size"), Some("1048576"));
-    let tail = server.request("GET", "/r2/big.bin?suffix=10", &[], b"");
+    let tail = get(server, "/r2/big.bin?suffix=10");
     assert_eq!(tail.body, &big[big.len() - 10..]);
 
-    let head = json_of(&server.request("GET", "/r2_head/big.bin", &[], b""));
+    let head = json_of(&get(server, "/r2_head/big.bin"));
     assert_eq!(head["size"], 1048576, "{head}");
     assert_eq!(
         head["http_metadata"]["content_type"], "application/x-test",
@@ -351,7 +343,7 @@ fn r2_bucket(server: &Server) {
         let mut cursor = String::new();
         loop {
             let path = format!("/r2_list?prefix=list/&limit=2{cursor}");
-            let page = json_of(&server.request("GET", &path, &[], b""));
+            let page = json_of(&get(server, &path));
             keys.extend(
                 page["objects"]
                     .as_array()
@@ -373,7 +365,7 @@ fn r2_bucket(server: &Server) {
         202
     );
     eventually("the R2 delete", 15, || {
-        server.request("GET", "/r2/big.bin", &[], b"").status == 404
+        get(server, "/r2/big.bin").status == 404
     });
 }
 
@@ -389,24 +381,19 @@ fn one_round_of_reads(server: &Server, up: &Upstream) {
         202
     );
     eventually("the KV and R2 writes", 15, || {
-        kv(server, "round") == json!("from kv")
-            && server.request("GET", "/r2/round", &[], b"").status == 200
+        kv(server, "round") == json!("from kv") && get(server, "/r2/round").status == 200
     });
-    let v = json_of(&server.request(
-        "GET",
+    let v = json_of(&get(
+        server,
         &format!("/round/round?url={}", encode(&up.url("/bytes"))),
-        &[],
-        b"",
     ));
     assert_eq!(
         v,
         json!({"pass": 2, "kv": "from kv", "r2_size": 7, "fetch_status": 200})
     );
-    let v = json_of(&server.request(
-        "GET",
+    let v = json_of(&get(
+        server,
         &format!("/chain/round?url={}", encode(&up.url("/name"))),
-        &[],
-        b"",
     ));
     assert_eq!(v, json!({"pass": 3, "key": "round", "r2_size": 7}));
     eprintln!("passes measured under wrangler dev: KV + R2 + fetch in one round = 2 passes; fetch then R2 = 3");
