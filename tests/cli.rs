@@ -746,6 +746,73 @@ fn missing_project_files_are_recreated() {
     );
 }
 
+/// A Durable Object class bound in wrangler.jsonc (and defined by the app)
+/// becomes a class the worker's entry module exports; a binding to another
+/// worker's class (`script_name`) does not, and without bindings the
+/// generated module exports nothing.
+#[test]
+fn build_exports_the_durable_object_classes_wrangler_binds() {
+    let rt = test_runtime();
+    let tmp = tempdir();
+    let project = new_project(tmp.path(), "objects_app", &rt);
+    std::fs::write(
+        project.join("lib/objects_app.ex"),
+        r#"defmodule ObjectsApp do
+  use ElixirWorkers.App, router: ObjectsApp.Router, durable_objects: %{"Counter" => ObjectsApp.Counter}
+end
+
+defmodule ObjectsApp.Counter do
+  alias ElixirWorkers.{Conn, Storage}
+
+  def fetch(conn) do
+    n = (Storage.get(conn, "count") || 0) + 1
+    conn |> Storage.put("count", n) |> Conn.text(200, Integer.to_string(n))
+  end
+end
+"#,
+    )
+    .unwrap();
+    let config = project.join("wrangler.jsonc");
+    let scaffolded = std::fs::read_to_string(&config).unwrap();
+    let with_objects = scaffolded.replacen(
+        "  ]\n\n  // --- Bindings",
+        "  ],\n  \"durable_objects\": { \"bindings\": [\n    { \"name\": \"COUNTER\", \"class_name\": \"Counter\" },\n    \
+         { \"name\": \"REMOTE\", \"class_name\": \"Remote\", \"script_name\": \"other\" }\n  ] },\n  \
+         \"migrations\": [{ \"tag\": \"v1\", \"new_sqlite_classes\": [\"Counter\"] }]\n\n  // --- Bindings",
+        1,
+    );
+    assert_ne!(
+        with_objects, scaffolded,
+        "the scaffold's rules end where the test expects"
+    );
+    std::fs::write(&config, &with_objects).unwrap();
+
+    run(ew(&project, &rt).args(["build", "--no-install"])).ok();
+    let generated = project.join("_build/worker/src/durable_objects.js");
+    let js = std::fs::read_to_string(&generated).unwrap();
+    assert!(
+        js.contains("export const Counter = objectClass(\"Counter\", app);"),
+        "{js}"
+    );
+    assert!(
+        !js.contains("Remote"),
+        "another worker's class is not this one's: {js}"
+    );
+    let index = std::fs::read_to_string(project.join("_build/worker/src/index.js")).unwrap();
+    assert!(
+        index.contains("export * from \"./durable_objects.js\";"),
+        "{index}"
+    );
+
+    std::fs::write(&config, &scaffolded).unwrap();
+    run(ew(&project, &rt).args(["build", "--no-install"])).ok();
+    let js = std::fs::read_to_string(&generated).unwrap();
+    assert!(
+        js.ends_with("export {};\n") && !js.contains("Counter"),
+        "{js}"
+    );
+}
+
 /// Without an ELIXIRC override, builds go through the warm compile server:
 /// an edit recompiles, a compile error is Elixir's message with exit code 1
 /// and the previous archive survives.

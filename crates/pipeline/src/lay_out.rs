@@ -1,5 +1,6 @@
-//! Writing what wrangler serves and reads: the JS shim, `budget.js` and `assets.js` in
-//! `_build/worker/src/`, the boot image with the worker's copy of
+//! Writing what wrangler serves and reads: the JS shim, `budget.js`,
+//! `assets.js` and `durable_objects.js` in `_build/worker/src/`, the boot
+//! image with the worker's copy of
 //! `atomvm.wasm`, and the project's `wrangler.jsonc` and `package.json` when
 //! it has none. Each file is rewritten only when its bytes change.
 
@@ -14,8 +15,9 @@ use anyhow::{Context as _, Result};
 use ew_runtime::digest::sha256_hex;
 
 /// Writes the JS shim into `_build/worker/src/` where it differs, with
-/// `budget.js` from the project's settings and `assets.js` from how its
-/// static assets are wired.
+/// `budget.js` from the project's settings, `assets.js` from how its
+/// static assets are wired and `durable_objects.js` from the Durable Object
+/// classes its wrangler config says the worker defines.
 pub(crate) fn lay_out_worker(project: &Project, assets: &crate::assets::Wiring) -> Result<()> {
     let worker = project.worker_dir();
     let src_dir = worker.join("src");
@@ -40,6 +42,10 @@ pub(crate) fn lay_out_worker(project: &Project, assets: &crate::assets::Wiring) 
     let generated = [
         ("budget.js", project.settings()?.budget.to_js()),
         ("assets.js", assets.to_js()),
+        (
+            "durable_objects.js",
+            durable_objects_js(&project.durable_object_classes()?),
+        ),
     ];
     for (name, text) in generated {
         let path = src_dir.join(name);
@@ -49,6 +55,30 @@ pub(crate) fn lay_out_worker(project: &Project, assets: &crate::assets::Wiring) 
     }
 
     Ok(())
+}
+
+/// `src/durable_objects.js`: a class exported for each of `classes`, each
+/// running the app with the object's event and storage (`durable.js`).
+pub fn durable_objects_js(classes: &[String]) -> String {
+    let mut text = String::from(
+        "// Written by `elixir-workers build`: the Durable Object classes the\n\
+         // worker defines (durable_objects.bindings in wrangler.jsonc without\n\
+         // script_name), each served by the app.\n",
+    );
+    if classes.is_empty() {
+        text.push_str("export {};\n");
+        return text;
+    }
+    text.push_str(
+        "import { objectClass } from \"./durable.js\";\nimport { app } from \"./app.js\";\n",
+    );
+    for class in classes {
+        let name = serde_json::to_string(class).expect("a string serializes");
+        text.push_str(&format!(
+            "export const {class} = objectClass({name}, app);\n"
+        ));
+    }
+    text
 }
 
 /// Boots the VM on the archive ([`crate::boot`]) and writes `boot.bin` with
@@ -144,4 +174,42 @@ pub(crate) fn ensure_project_files(project: &Project, report: Reporter<'_>) -> R
         });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_worker_exports_a_class_for_each_object_class_it_defines() {
+        let config = serde_json::json!({
+            "durable_objects": {"bindings": [
+                {"name": "COUNTER", "class_name": "Counter"},
+                {"name": "OTHER_COUNTER", "class_name": "Counter"},
+                {"name": "ROOMS", "class_name": "Room"},
+                {"name": "REMOTE", "class_name": "Elsewhere", "script_name": "other-worker"}
+            ]}
+        });
+        let classes = crate::project::durable_object_classes(&config);
+        assert_eq!(classes, ["Counter", "Room"]);
+        let js = durable_objects_js(&classes);
+        assert!(
+            js.contains("export const Counter = objectClass(\"Counter\", app);\n"),
+            "{js}"
+        );
+        assert!(
+            js.contains("export const Room = objectClass(\"Room\", app);\n"),
+            "{js}"
+        );
+        assert!(!js.contains("Elsewhere"), "{js}");
+
+        let none = durable_objects_js(&crate::project::durable_object_classes(&serde_json::json!(
+            {}
+        )));
+        assert!(none.ends_with("export {};\n"), "{none}");
+        assert!(
+            !none.contains("import"),
+            "no object, nothing of durable.js loaded: {none}"
+        );
+    }
 }

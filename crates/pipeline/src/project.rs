@@ -185,6 +185,33 @@ impl Project {
         Ok(None)
     }
 
+    /// The Durable Object classes the worker defines, from wrangler.jsonc or
+    /// wrangler.json ([`durable_object_classes`]); a class
+    /// name that is not a JavaScript identifier is an error naming it.
+    pub fn durable_object_classes(&self) -> Result<Vec<String>> {
+        let Some(config) = self
+            .wrangler_config()
+            .filter(|p| p.extension().is_some_and(|e| e != "toml"))
+        else {
+            return Ok(Vec::new());
+        };
+        let classes = durable_object_classes(&crate::jsonc::read(&config)?);
+        for class in &classes {
+            let mut chars = class.chars();
+            let ok = chars
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == '$')
+                && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$');
+            anyhow::ensure!(
+                ok,
+                "{}: the Durable Object class_name {class:?} is not a JavaScript class name \
+                 (letters, digits, _ and $, not starting with a digit)",
+                config.display()
+            );
+        }
+        Ok(classes)
+    }
+
     /// The dev port: `dev.port` in wrangler.jsonc/wrangler.json, else 8797.
     pub fn dev_port(&self) -> Result<u16> {
         if let Some(config) = self
@@ -243,6 +270,26 @@ fn app_name_from_dir(dir: &str) -> String {
     name
 }
 
+/// The Durable Object classes a wrangler config (JSON) has this worker
+/// define: the `class_name` of each `durable_objects.bindings` entry without
+/// a `script_name` (one with it names another worker's class). Each name
+/// once, in the config's order.
+pub fn durable_object_classes(config: &serde_json::Value) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let bindings = config["durable_objects"]["bindings"].as_array();
+    for binding in bindings.into_iter().flatten() {
+        if binding.get("script_name").is_some() {
+            continue;
+        }
+        if let Some(class) = binding["class_name"].as_str() {
+            if !out.iter().any(|c| c == class) {
+                out.push(class.to_string());
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -266,6 +313,27 @@ mod tests {
         let p = Project::find(&tmp.path().join("lib/deep")).unwrap();
         assert_eq!(p.root, tmp.path().canonicalize().unwrap());
         assert_eq!(p.dev_port().unwrap(), 9001);
+    }
+
+    #[test]
+    fn a_class_name_that_is_no_js_name_is_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(tmp.path().join("lib")).unwrap();
+        let config = tmp.path().join("wrangler.jsonc");
+        let with = |class: &str| {
+            format!(
+                r#"{{ "durable_objects": {{ "bindings": [{{ "name": "X", "class_name": "{class}" }}] }} }}"#
+            )
+        };
+        std::fs::write(&config, with("Counter_2")).unwrap();
+        let p = Project::find(tmp.path()).unwrap();
+        assert_eq!(p.durable_object_classes().unwrap(), ["Counter_2"]);
+        std::fs::write(&config, with("2Counter")).unwrap();
+        let err = format!("{:#}", p.durable_object_classes().unwrap_err());
+        assert!(
+            err.contains("\"2Counter\" is not a JavaScript class name"),
+            "{err}"
+        );
     }
 
     #[test]

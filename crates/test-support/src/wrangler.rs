@@ -34,7 +34,8 @@ pub fn wrangler() -> PathBuf {
 }
 
 /// Lays out a worker project the way the build does: the shim in
-/// `_build/worker/src` with `budget.js` from `budget` (and no assets), the wasm and boot
+/// `_build/worker/src` with `budget.js` from `budget` (and no assets) and
+/// `durable_objects.js` from the classes `config` binds, the wasm and boot
 /// image beside it, and `config` (the body of wrangler.jsonc after `main`,
 /// `compatibility_date`, `dev` and the module rules) at the root.
 pub fn lay_out_project(
@@ -73,6 +74,13 @@ pub fn lay_out_project(
 }}
 "#
     );
+    let classes =
+        pipeline::project::durable_object_classes(&pipeline::jsonc::parse(&config).unwrap());
+    std::fs::write(
+        src.join("durable_objects.js"),
+        pipeline::lay_out::durable_objects_js(&classes),
+    )
+    .unwrap();
     std::fs::write(dir.join("wrangler.jsonc"), config).unwrap();
 }
 

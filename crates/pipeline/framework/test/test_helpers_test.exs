@@ -130,6 +130,42 @@ defmodule ElixirWorkers.TestHelpersTest do
     assert log =~ "boom from TestApp"
   end
 
+  test "a Durable Object run reads its storage fake and writes through effects" do
+    req = T.request("POST", "/increment") |> T.durable_object("Counter", name: "shared")
+    resp = T.call(TestApp, req, storage: %{"count" => 41})
+    assert resp.status == 200 and resp.body == "42"
+    assert resp.passes == 2
+    assert T.effects(resp, "do_storage_put") == [%{"type" => "do_storage_put", "key" => "count", "value" => 42}]
+
+    resp = T.call(TestApp, T.request("GET", "/") |> T.durable_object("Counter", name: "fresh"), storage: %{})
+    assert T.json(resp) == %{"count" => 0, "class" => "Counter", "name" => "fresh", "id" => String.duplicate("0", 64)}
+  end
+
+  test "a request to an object class the app does not define answers 500, the log naming it" do
+    log =
+      capture_io(:stderr, fn ->
+        resp = T.call(TestApp, T.request("GET", "/") |> T.durable_object("Nope"))
+        assert resp.status == 500
+      end)
+
+    assert log =~ ~s(the Durable Object class "Nope")
+  end
+
+  test "a route calls a Durable Object through the durable_objects: fake, by name or id" do
+    counter = fn
+      %{"name" => "shared", "method" => "POST", "path" => "/increment"} -> %{"status" => 200, "body" => "7"}
+      %{"id" => "abc", "method" => "GET"} -> {:error, "invalid"}
+    end
+
+    resp = T.call(TestApp, T.request("POST", "/counter/shared"), durable_objects: %{"COUNTER" => counter})
+    assert resp.status == 200 and resp.body == "7"
+    assert T.header(resp, "x-pass") == "2"
+
+    resp = T.call(TestApp, T.request("GET", "/counter_by_id/abc"), durable_objects: %{"COUNTER" => counter})
+    assert resp.status == 502
+    assert T.json(resp)["reason"] == "invalid"
+  end
+
   test "a cron trigger and a queue batch run the app's event handlers" do
     resp = T.call(TestApp, T.scheduled("*/5 * * * *", scheduled_time: 1000), kv: %{"CACHE" => %{}})
     assert resp.status == 200

@@ -1,12 +1,13 @@
 // Cloudflare bindings on behalf of the VM: reads ("needs") are fulfilled
 // before the next pass, writes ("effects") run after the response.
-// Shapes: PROTOCOL.md. KV and D1 are here; outbound fetch, R2 and queues
-// have a file each.
+// Shapes: PROTOCOL.md. KV and D1 are here; outbound fetch, R2, queues and
+// Durable Objects have a file each.
 
 import { BlobArea } from "./bytes.js";
 import { fetchNeed, NeedError, Subrequests } from "./fetch.js";
 import { r2Effect, r2Need } from "./r2.js";
 import { queueEffect, VERDICTS } from "./queues.js";
+import { doFetchNeed, storageNeed, storageEffect } from "./durable.js";
 
 const describe = (e) => (e && e.message ? e.message : String(e));
 
@@ -43,6 +44,11 @@ async function fulfilOne(need, env, io) {
   switch (need.type) {
     case "fetch":
       return await fetchNeed(need, io);
+    case "do_fetch":
+      return await doFetchNeed(need, env, io);
+    case "do_storage_get":
+    case "do_storage_list":
+      return await storageNeed(need, io);
     case "r2_get":
     case "r2_head":
     case "r2_list":
@@ -94,7 +100,7 @@ export async function fulfilNeeds(needs, env, io = newIo()) {
   return Object.fromEntries(results);
 }
 
-async function runEffect(effect, env) {
+async function runEffect(effect, env, storage) {
   switch (effect.type) {
     case "kv_put": {
       const opts = {};
@@ -119,6 +125,10 @@ async function runEffect(effect, env) {
     case "r2_delete":
       await r2Effect(effect, env);
       return;
+    case "do_storage_put":
+    case "do_storage_delete":
+      await storageEffect(effect, storage);
+      return;
     case "queue_send":
     case "queue_send_batch":
       await queueEffect(effect, env);
@@ -133,12 +143,13 @@ async function runEffect(effect, env) {
  * Runs effects one after another, in the order the route queued them (a put
  * then a delete of the same key must stay in that order). A failing effect
  * is logged and does not stop the others. Returns how many failed.
+ * `storage` is the object's storage in a run of a Durable Object.
  */
-export async function runEffects(effects, env, logger = console, requestId = "") {
+export async function runEffects(effects, env, logger = console, requestId = "", storage = null) {
   let failed = 0;
   for (const effect of effects) {
     try {
-      await runEffect(effect, env);
+      await runEffect(effect, env, storage);
     } catch (e) {
       failed++;
       logger.error(`[${requestId}] effect ${effect.type} failed: ${describe(e)}`);

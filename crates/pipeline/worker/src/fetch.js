@@ -74,7 +74,8 @@ export async function readLimited(stream, limit, what) {
   return out;
 }
 
-function responseHeaders(headers) {
+/** Response headers as the framework gets them: set-cookie always a list. */
+export function responseHeaders(headers) {
   const out = {};
   for (const [name, value] of headers) {
     if (name !== "set-cookie") out[name] = value;

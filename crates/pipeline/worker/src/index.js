@@ -1,20 +1,16 @@
-// The worker entry point. wrangler bundles atomvm.wasm as a compiled
-// WebAssembly.Module (rule CompiledWasm) and boot.bin, the VM booted on the
-// app at build time, as an ArrayBuffer (rule Data); both are set up once per
-// isolate and shared by every request, cron trigger and queue batch.
-// app.avm is inside the image and is not bundled.
+// The worker entry point: HTTP requests, cron triggers and queue batches go
+// to the app set up in app.js.
 
-import wasmModule from "../atomvm.wasm";
-import bootImage from "../boot.bin";
 import { handleRequest } from "./worker.js";
 import { handleScheduled, handleQueue } from "./events.js";
-// Written by `elixir-workers build` from the project's `budget` setting.
-import { BUDGET as budget } from "./budget.js";
+import { app } from "./app.js";
 // Written by `elixir-workers build`: the assets binding to fall through to
 // when the project runs the app before its static assets, else null.
 import { ASSETS } from "./assets.js";
-
-const app = { wasmModule, bootImage, budget };
+// Written by `elixir-workers build`: a class for every Durable Object class
+// the app defines (`class_name` of a binding in wrangler.jsonc without
+// `script_name`), which the platform needs exported from this module.
+export * from "./durable_objects.js";
 
 // App first: a GET or HEAD the app answers 404 goes to Workers Static
 // Assets, whose answer wins unless it has no such file either (then the

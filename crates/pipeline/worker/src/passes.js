@@ -64,7 +64,7 @@ export async function runPasses(head, body, env, app, label, io) {
 
     if (answer.needs) {
       if (pass === MAX_PASSES) {
-        const asked = answer.needs.map((n) => n.type + " " + (n.key ?? n.sql ?? n.url ?? "")).join(", ");
+        const asked = answer.needs.map((n) => n.type + " " + (n.key ?? n.sql ?? n.url ?? n.path ?? "")).join(", ");
         logger.error(
           `[${id}] ${label}: still asking for bindings after ${MAX_PASSES} passes ` +
             `(last asked: ${asked}); a route may read at most ${MAX_PASSES - 1} times in sequence`,

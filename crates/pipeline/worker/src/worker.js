@@ -7,7 +7,8 @@
 // benchmark).
 
 import { runPasses, MAX_PASSES } from "./passes.js";
-import { runEffects } from "./bindings.js";
+import { newIo, runEffects } from "./bindings.js";
+import { DEFAULT_SUBREQUESTS } from "./fetch.js";
 
 export { MAX_PASSES };
 
@@ -114,9 +115,13 @@ export function appEnv(env) {
  *   `onRun`, when given, receives the duration of each VM run (benchmarks);
  *   `budget` overrides DEFAULT_BUDGET and DEFAULT_SUBREQUESTS (the
  *   project's `budget` setting)
+ * @param {{event: object, storage: object}} [object] set when the request is
+ *   one to a Durable Object the app defines: the run carries its `event`,
+ *   reads and writes its `storage`, and its writes are in before the
+ *   response is returned
  * @returns {Promise<Response>}
  */
-export async function handleRequest(request, env, ctx, app) {
+export async function handleRequest(request, env, ctx, app, object) {
   const requestId = request.headers.get("cf-ray") ?? crypto.randomUUID();
 
   let body;
@@ -143,14 +148,26 @@ export async function handleRequest(request, env, ctx, app) {
     env: appEnv(env),
   };
   if (request.cf) head.cf = request.cf;
+  let io, label = `${request.method} ${url.pathname}`;
+  if (object) {
+    head.event = object.event;
+    io = newIo(app.budget?.subrequests ?? DEFAULT_SUBREQUESTS);
+    io.storage = object.storage;
+    label = `${object.event.class} ${label}`;
+  }
 
-  const outcome = await runPasses(head, body, env, app, `${request.method} ${url.pathname}`);
+  const outcome = await runPasses(head, body, env, app, label, io);
   if (outcome.failure) {
     const { status, ...fields } = outcome.failure;
     return jsonResponse(status, { ...fields, request_id: requestId });
   }
   const { answer } = outcome;
-  if (answer.effects.length > 0) {
+  if (object) {
+    // Awaited here, not after the response: the next request to the object
+    // must find them, and a caller that got an answer may count on them.
+    const failed = await runEffects(answer.effects, env, app.logger ?? console, requestId, object.storage);
+    if (failed > 0) return jsonResponse(500, { error: "effects_failed", failed, request_id: requestId });
+  } else if (answer.effects.length > 0) {
     const done = runEffects(answer.effects, env, app.logger ?? console, requestId);
     if (ctx && typeof ctx.waitUntil === "function") ctx.waitUntil(done);
     else await done;

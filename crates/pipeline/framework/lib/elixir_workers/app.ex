@@ -6,7 +6,8 @@ defmodule ElixirWorkers.App do
         use ElixirWorkers.App,
           router: MyApp.Router,
           scheduled: MyApp.Cron,        # optional: cron triggers
-          queue: MyApp.Consumer         # optional: queue batches
+          queue: MyApp.Consumer,        # optional: queue batches
+          durable_objects: %{"Counter" => MyApp.Counter}  # optional
       end
 
   defines `start/0` (what AtomVM runs for each request), `handle/1` (the
@@ -22,7 +23,10 @@ defmodule ElixirWorkers.App do
   bindings and queue writes as a route does (the writes run before the
   trigger counts as done; a crash marks the run failed). `queue:` names the
   consumer of queue batches the same way (a module's `queue/1`, or a
-  capture): see `ElixirWorkers.Queue`.
+  capture): see `ElixirWorkers.Queue`. `durable_objects:` maps the class
+  names of Durable Objects this worker defines (`class_name` in
+  `wrangler.jsonc`) to the module whose `fetch/1` serves a request sent to
+  one (or a capture): see `ElixirWorkers.DurableObject`.
 
   The wire format is in `crates/pipeline/worker/PROTOCOL.md`: one line of JSON (the
   request head), a newline, then the raw body bytes; the response is shaped
@@ -38,18 +42,45 @@ defmodule ElixirWorkers.App do
     router = Keyword.fetch!(opts, :router)
     scheduled = entry(Keyword.get(opts, :scheduled), :scheduled, __CALLER__)
     queue = entry(Keyword.get(opts, :queue), :queue, __CALLER__)
+    objects = objects(Keyword.get(opts, :durable_objects), __CALLER__)
+    app = quote do: {unquote(router), unquote(scheduled), unquote(queue), unquote(objects)}
 
     quote do
       @doc false
       def __elixir_workers_app__, do: unquote(router)
 
       @doc "Serves the request on stdin (run by the worker for every request)."
-      def start, do: ElixirWorkers.Handler.start({unquote(router), unquote(scheduled), unquote(queue)})
+      def start, do: ElixirWorkers.Handler.start(unquote(app))
 
       @doc "The response bytes (iodata) for the request bytes `input`."
-      def handle(input),
-        do: ElixirWorkers.Handler.handle({unquote(router), unquote(scheduled), unquote(queue)}, input)
+      def handle(input), do: ElixirWorkers.Handler.handle(unquote(app), input)
     end
+  end
+
+  # `%{"Counter" => MyApp.Counter}`: a map of class name to the function
+  # serving its requests, as a list of pairs the handler looks through.
+  defp objects(nil, _caller), do: []
+
+  defp objects({:%{}, _, pairs}, caller) do
+    for {name, target} <- pairs do
+      unless is_binary(name) do
+        raise CompileError,
+          file: caller.file,
+          line: caller.line,
+          description: "durable_objects: class names are strings, got: " <> Macro.to_string(name)
+      end
+
+      {name, entry(target, :fetch, caller)}
+    end
+  end
+
+  defp objects(other, caller) do
+    raise CompileError,
+      file: caller.file,
+      line: caller.line,
+      description:
+        ~s(durable_objects: takes a map of class name to module, such as %{"Counter" => MyApp.Counter}, got: ) <>
+          Macro.to_string(other)
   end
 
   # A module stands for its function named after the event; a capture is

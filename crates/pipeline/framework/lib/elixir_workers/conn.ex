@@ -13,7 +13,10 @@ defmodule ElixirWorkers.Conn do
   event instead of a request: `%{"type" => "scheduled", "cron" => ...,
   "scheduled_time" => ...}` for a cron trigger (see `ElixirWorkers.App`,
   `scheduled:`) or `%{"type" => "queue", "queue" => ..., "messages" => [...]}`
-  for a batch of queue messages (see `ElixirWorkers.Queue`).
+  for a batch of queue messages (see `ElixirWorkers.Queue`). A request to a
+  Durable Object the app defines has both: the request, and `%{"type" =>
+  "durable_object", "class" => ..., "id" => ..., "name" => ...}` (see
+  `ElixirWorkers.DurableObject`).
 
   Response fields: `status`, `resp_headers` (name => value or list of values),
   `resp_body` (iodata), `halted`, `effects` (writes to run after the response).

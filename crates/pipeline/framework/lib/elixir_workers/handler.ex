@@ -18,8 +18,10 @@ defmodule ElixirWorkers.Handler do
 
   @doc """
   Serves the request on stdin with `app`: the router module, or
-  `{router, scheduled, queue}` where the last two are the functions for cron
-  triggers and queue batches (`nil` when the app has none).
+  `{router, scheduled, queue, objects}` where the middle two are the
+  functions for cron triggers and queue batches (`nil` when the app has
+  none) and `objects` pairs Durable Object class names with the functions
+  serving them.
   """
   def start(app) do
     input = Runtime.read_request()
@@ -65,7 +67,8 @@ defmodule ElixirWorkers.Handler do
   Handles one request: `input` is the request head line, a newline and the
   raw body. Returns the response as iodata. Never raises.
   """
-  def handle(router, input) when is_atom(router), do: handle({router, nil, nil}, input)
+  def handle(router, input) when is_atom(router), do: handle({router, nil, nil, []}, input)
+  def handle({router, scheduled, queue}, input), do: handle({router, scheduled, queue, []}, input)
 
   def handle(app, input) when is_tuple(app) and is_binary(input) do
     case split_input(input) do
@@ -140,9 +143,27 @@ defmodule ElixirWorkers.Handler do
 
   # An HTTP request goes to the router; an event to the function the app
   # named for it.
-  defp entry({router, _, _}, %Conn{event: nil} = conn), do: router.call(conn)
-  defp entry({_, scheduled, _}, %Conn{event: %{"type" => "scheduled"}} = conn), do: event(scheduled, "scheduled", conn)
-  defp entry({_, _, queue}, %Conn{event: %{"type" => "queue"}} = conn), do: event(queue, "queue", conn)
+  defp entry({router, _, _, _}, %Conn{event: nil} = conn), do: router.call(conn)
+  defp entry({_, scheduled, _, _}, %Conn{event: %{"type" => "scheduled"}} = conn), do: event(scheduled, "scheduled", conn)
+  defp entry({_, _, queue, _}, %Conn{event: %{"type" => "queue"}} = conn), do: event(queue, "queue", conn)
+
+  defp entry({_, _, _, objects}, %Conn{event: %{"type" => "durable_object"} = e} = conn) do
+    class = :maps.get("class", e, "")
+
+    case :lists.keyfind(class, 1, objects) do
+      {_, fun} ->
+        fun.(conn)
+
+      false ->
+        :erlang.error(
+          ElixirWorkers.Error.exception(
+            "the worker got a request for the Durable Object class " <> JSON.encode(class) <>
+              " but the app defines none by that name: add it to `use ElixirWorkers.App, durable_objects: %{" <>
+              JSON.encode(class) <> " => MyApp.Module}`"
+          )
+        )
+    end
+  end
 
   defp entry(_app, %Conn{event: event}) do
     :erlang.error(ElixirWorkers.Error.exception("unknown event " <> JSON.encode(:maps.get("type", event, nil))))
@@ -186,6 +207,9 @@ defmodule ElixirWorkers.Handler do
   defp what(%Conn{event: nil, method: method, path: path}), do: [method, " ", path]
   defp what(%Conn{event: %{"type" => "scheduled"} = e}), do: ["scheduled ", to_text(:maps.get("cron", e, ""))]
   defp what(%Conn{event: %{"type" => "queue"} = e}), do: ["queue ", to_text(:maps.get("queue", e, ""))]
+  defp what(%Conn{event: %{"type" => "durable_object"} = e, method: method, path: path}),
+    do: [to_text(:maps.get("class", e, "")), " ", method, " ", path]
+
   defp what(%Conn{}), do: "event"
 
   defp to_text(t) when is_binary(t), do: t

@@ -60,7 +60,7 @@ defmodule ElixirWorkers.Router do
 
     quote do
       import ElixirWorkers.Router, only: [get: 2, post: 2, put: 2, patch: 2, delete: 2, options: 2, head: 2, match: 3, plug: 1, plug: 2]
-      alias ElixirWorkers.{Body, Conn, D1, Fetch, HTML, JSON, KV, Middleware, Queue, R2, URL}
+      alias ElixirWorkers.{Body, Conn, D1, DurableObject, Fetch, HTML, JSON, KV, Middleware, Queue, R2, URL}
 
       Module.register_attribute(__MODULE__, :ew_routes, accumulate: true)
       Module.register_attribute(__MODULE__, :ew_plugs, accumulate: true)

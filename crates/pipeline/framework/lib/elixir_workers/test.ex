@@ -132,6 +132,25 @@ defmodule ElixirWorkers.Test do
     event_request(%{"type" => "queue", "queue" => queue, "messages" => messages}, opts)
   end
 
+  @doc """
+  Makes `request` one to a Durable Object of class `class` the app defines
+  (`durable_objects:` of `use ElixirWorkers.App`), as the worker's object
+  class runs it. Options: `name:` (the name the object was called by),
+  `id:` (its hex id; 64 zeros unless given). Its storage is the `storage:`
+  fake of `call/3`; its writes are the `do_storage_put` and
+  `do_storage_delete` effects.
+  """
+  def durable_object(%{head: head} = request, class, opts \\ []) when is_binary(class) do
+    event = %{
+      "type" => "durable_object",
+      "class" => class,
+      "id" => Keyword.get(opts, :id, String.duplicate("0", 64)),
+      "name" => Keyword.get(opts, :name)
+    }
+
+    %{request | head: Map.put(head, "event", event)}
+  end
+
   defp event_request(event, opts) do
     %{
       head: %{"id" => Keyword.get(opts, :id, "test-event"), "event" => event, "env" => Keyword.get(opts, :env, %{})},
@@ -158,6 +177,11 @@ defmodule ElixirWorkers.Test do
       "headers", "body"}` and returns `%{"status", "headers", "body"}`
       (status defaults to 200), `{:ok, that}`, or `{:error, reason}` (a
       failed fetch, e.g. `"timeout"`); or `fetch: %{url => response}`.
+    * `durable_objects: %{"BINDING" => fun}` where `fun.(request)` gets
+      `%{"name" or "id", "method", "path", "headers", "body"}` and answers
+      as a fetch fake does: what a route's `DurableObject.fetch/4` gets.
+    * `storage: %{"key" => value}`: the storage of the Durable Object a
+      `durable_object/3` request runs in (`Storage.get/2` and `list/2`).
     * `needs: fun`: any other need (its map, as in PROTOCOL.md) gets
       `fun.(need)`, which returns `{:ok, value}` or `{:error, message}`.
 
@@ -384,6 +408,59 @@ defmodule ElixirWorkers.Test do
     end
   end
 
+  defp answer(%{"type" => "do_fetch", "binding" => binding} = need, fakes, blobs) do
+    who = if need["object_id"], do: %{"id" => need["object_id"]}, else: %{"name" => need["object_name"]}
+
+    request =
+      Map.merge(who, %{
+        "method" => need["method"],
+        "path" => need["path"],
+        "headers" => Map.get(need, "headers", %{}),
+        "body" => Base.decode64!(Map.get(need, "body_base64", ""))
+      })
+
+    fun =
+      case fakes |> Keyword.get(:durable_objects, %{}) |> Map.fetch(binding) do
+        {:ok, fun} when is_function(fun, 1) ->
+          fun
+
+        _ ->
+          raise ArgumentError,
+                "the app called the Durable Object binding #{inspect(binding)}, which the test did not fake: " <>
+                  "pass durable_objects: %{#{inspect(binding)} => fn request -> response end} to call/3"
+      end
+
+    case fun.(request) do
+      {:error, reason} ->
+        reason = to_string(reason)
+        {%{"error" => "Durable Object #{binding}: #{reason}", "reason" => reason}, blobs}
+
+      {:ok, %{} = response} ->
+        {%{"ok" => result}, blobs} = fetch_response(response, "", blobs)
+        {%{"ok" => Map.delete(result, "url")}, blobs}
+
+      %{} = response ->
+        {%{"ok" => result}, blobs} = fetch_response(response, "", blobs)
+        {%{"ok" => Map.delete(result, "url")}, blobs}
+    end
+  end
+
+  defp answer(%{"type" => "do_storage_get", "key" => key}, fakes, blobs),
+    do: {%{"ok" => Map.get(storage(fakes), key)}, blobs}
+
+  defp answer(%{"type" => "do_storage_list"} = need, fakes, blobs) do
+    prefix = Map.get(need, "prefix", "")
+
+    entries =
+      storage(fakes)
+      |> Enum.filter(fn {k, _} -> String.starts_with?(k, prefix) end)
+      |> Enum.sort()
+
+    entries = if need["reverse"], do: Enum.reverse(entries), else: entries
+    {page, _complete} = limit(entries, Map.get(need, "limit"))
+    {%{"ok" => Map.new(page)}, blobs}
+  end
+
   defp answer(need, fakes, blobs) do
     case Keyword.fetch(fakes, :needs) do
       {:ok, fun} when is_function(fun, 1) ->
@@ -409,6 +486,13 @@ defmodule ElixirWorkers.Test do
     }
 
     {%{"ok" => result}, blobs <> bytes}
+  end
+
+  defp storage(fakes) do
+    case Keyword.fetch(fakes, :storage) do
+      {:ok, %{} = map} -> map
+      _ -> raise ArgumentError, "the app read Durable Object storage, which the test did not fake: pass storage: %{...} to call/3"
+    end
   end
 
   defp store(fakes, kind, name) do

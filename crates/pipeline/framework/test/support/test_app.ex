@@ -60,9 +60,30 @@ defmodule TestApp.Router do
   get "/r2_list", :r2_list
   post "/queue/send", :queue_send
   post "/queue/batch", :queue_batch
+  post "/counter/:name", :counter_increment
+  get "/counter/:name", :counter_read
+  get "/counter_by_id/:id", :counter_by_id
   match "*", "/any", fn conn -> Conn.text(conn, 200, "any " <> conn.method) end
 
   def home(conn), do: Conn.text(conn, 200, "home")
+
+  # The Counter Durable Object, by name; its answer passed on as it came.
+  def counter_increment(conn), do: call_counter(conn, conn.params["name"], "POST", "/increment")
+  def counter_read(conn), do: call_counter(conn, conn.params["name"], "GET", "/")
+  def counter_by_id(conn), do: call_counter(conn, {:id, conn.params["id"]}, "GET", "/")
+
+  defp call_counter(conn, object, method, path) do
+    case ElixirWorkers.DurableObject.fetch(conn, "COUNTER", object, %{"method" => method, "path" => path}) do
+      nil ->
+        conn
+
+      {:ok, %{"status" => status, "body" => body}} ->
+        conn |> Conn.put_resp_header("x-pass", :erlang.integer_to_binary(conn.pass)) |> Conn.text(status, body)
+
+      {:error, error} ->
+        Conn.json(conn, 502, error)
+    end
+  end
 
   def health(conn), do: Conn.json(conn, 200, %{"status" => "ok"})
 
@@ -513,7 +534,40 @@ defmodule TestApp.Events do
   defp digit(d), do: ?a + d - 10
 end
 
+defmodule TestApp.Counter do
+  @moduledoc false
+  # A Durable Object: POST /increment adds one to the stored count and
+  # answers the new count; GET / answers the count with the object's id and
+  # name, as JSON.
+
+  alias ElixirWorkers.{Conn, Storage}
+
+  def fetch(%Conn{method: "POST", path: "/increment"} = conn) do
+    # nil on the first pass (not read yet; that pass is discarded) and when
+    # the object has never counted.
+    n = (Storage.get(conn, "count") || 0) + 1
+    conn |> Storage.put("count", n) |> Conn.text(200, :erlang.integer_to_binary(n))
+  end
+
+  def fetch(%Conn{method: "GET", path: "/"} = conn) do
+    event = ElixirWorkers.DurableObject.current(conn)
+
+    Conn.json(conn, 200, %{
+      "count" => Storage.get(conn, "count") || 0,
+      "id" => :maps.get("id", event),
+      "name" => :maps.get("name", event),
+      "class" => :maps.get("class", event)
+    })
+  end
+
+  def fetch(conn), do: Conn.text(conn, 404, "no such counter route")
+end
+
 defmodule TestApp do
   @moduledoc false
-  use ElixirWorkers.App, router: TestApp.Router, scheduled: TestApp.Events, queue: TestApp.Events
+  use ElixirWorkers.App,
+    router: TestApp.Router,
+    scheduled: TestApp.Events,
+    queue: TestApp.Events,
+    durable_objects: %{"Counter" => TestApp.Counter}
 end
