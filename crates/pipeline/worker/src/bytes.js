@@ -15,6 +15,32 @@ const DECODE = new Int16Array(256).fill(-1);
 for (let i = 0; i < ALPHABET.length; i++) DECODE[ALPHABET.charCodeAt(i)] = i;
 
 /**
+ * Reads a stream's reader to its end into one Uint8Array, stopping as soon
+ * as more than `limit` bytes have come: then `body` is null and `size` what
+ * was read so far, and the caller drains or cancels the rest.
+ * @returns {Promise<{body: Uint8Array|null, size: number}>}
+ */
+export async function readUpTo(reader, limit) {
+  const chunks = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.length;
+    if (size > limit) return { body: null, size };
+    chunks.push(value);
+  }
+  if (chunks.length === 1) return { body: chunks[0], size };
+  const body = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    body.set(c, at);
+    at += c.length;
+  }
+  return { body, size };
+}
+
+/**
  * Decodes base64 text (padding optional, no whitespace) into bytes.
  * @param {string} text
  * @returns {Uint8Array}

@@ -4,7 +4,7 @@
 // subrequest limit) are NeedErrors: their `reason` goes to the framework
 // with the message, and ElixirWorkers.Fetch returns them instead of raising.
 
-import { fromBase64 } from "./bytes.js";
+import { fromBase64, readUpTo } from "./bytes.js";
 
 /** Outbound fetches one invocation may make: the Workers Free plan's limit. */
 export const DEFAULT_SUBREQUESTS = 50;
@@ -52,26 +52,12 @@ export class Subrequests {
 export async function readLimited(stream, limit, what) {
   if (stream === null) return new Uint8Array(0);
   const reader = stream.getReader();
-  const chunks = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.length;
-    if (size > limit) {
-      await reader.cancel().catch(() => {});
-      throw new NeedError("too_large", `${what}: the body is larger than ${limit} bytes, the most a result may hand the app`);
-    }
-    chunks.push(value);
+  const { body } = await readUpTo(reader, limit);
+  if (body === null) {
+    await reader.cancel().catch(() => {});
+    throw new NeedError("too_large", `${what}: the body is larger than ${limit} bytes, the most a result may hand the app`);
   }
-  if (chunks.length === 1) return chunks[0];
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
+  return body;
 }
 
 /** Response headers as the framework gets them: set-cookie always a list. */

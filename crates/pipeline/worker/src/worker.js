@@ -9,6 +9,7 @@
 import { runPasses, MAX_PASSES } from "./passes.js";
 import { newIo, runEffects } from "./bindings.js";
 import { DEFAULT_SUBREQUESTS } from "./fetch.js";
+import { readUpTo } from "./bytes.js";
 
 export { MAX_PASSES };
 
@@ -48,24 +49,10 @@ async function readBody(request, limit) {
   const declared = request.headers.get("content-length");
   if (declared !== null && Number(declared) > limit) throw new BodyTooLarge();
   const reader = request.body.getReader();
-  const chunks = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.length;
-    if (size > limit) {
-      await drain(reader, size);
-      throw new BodyTooLarge();
-    }
-    chunks.push(value);
-  }
-  if (chunks.length === 1) return chunks[0];
-  const body = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    body.set(c, at);
-    at += c.length;
+  const { body, size } = await readUpTo(reader, limit);
+  if (body === null) {
+    await drain(reader, size);
+    throw new BodyTooLarge();
   }
   return body;
 }

@@ -110,6 +110,16 @@ defmodule ElixirWorkers.Bindings do
   """
   def encode_bytes(iodata), do: :base64.encode(:erlang.iolist_to_binary(iodata))
 
+  @doc false
+  # Puts `opts[name]` into the map `into` when the caller gave it: the
+  # optional fields of a need or an effect (`timeout_ms`, `expiration_ttl`, ...).
+  def copy_opt(opts, name, into) do
+    case :maps.find(name, opts) do
+      {:ok, v} -> :maps.put(name, v, into)
+      :error -> into
+    end
+  end
+
   defp to_message(m) when is_binary(m), do: m
   defp to_message(m), do: JSON.encode(m)
 

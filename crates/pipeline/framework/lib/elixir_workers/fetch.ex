@@ -97,15 +97,8 @@ defmodule ElixirWorkers.Fetch do
         :error -> need
       end
 
-    need = copy_opt(opts, "timeout_ms", need)
-    copy_opt(opts, "redirect", need)
-  end
-
-  defp copy_opt(opts, name, into) do
-    case :maps.find(name, opts) do
-      {:ok, v} -> :maps.put(name, v, into)
-      :error -> into
-    end
+    need = Bindings.copy_opt(opts, "timeout_ms", need)
+    Bindings.copy_opt(opts, "redirect", need)
   end
 
   # Methods go out in upper case, so that "get" and "GET" are one need.

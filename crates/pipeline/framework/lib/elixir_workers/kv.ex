@@ -36,9 +36,9 @@ defmodule ElixirWorkers.KV do
   """
   def list(%Conn{} = conn, namespace, opts \\ %{}) when is_binary(namespace) and is_map(opts) do
     need = %{"type" => "kv_list", "ns" => namespace}
-    need = copy_opt(opts, "prefix", need)
-    need = copy_opt(opts, "limit", need)
-    need = copy_opt(opts, "cursor", need)
+    need = Bindings.copy_opt(opts, "prefix", need)
+    need = Bindings.copy_opt(opts, "limit", need)
+    need = Bindings.copy_opt(opts, "cursor", need)
     Bindings.fetch(conn, need)
   end
 
@@ -49,20 +49,13 @@ defmodule ElixirWorkers.KV do
   def put(%Conn{} = conn, namespace, key, value, opts \\ %{})
       when is_binary(namespace) and is_binary(key) and is_binary(value) and is_map(opts) do
     effect = %{"type" => "kv_put", "ns" => namespace, "key" => key, "value" => value}
-    effect = copy_opt(opts, "expiration_ttl", effect)
-    effect = copy_opt(opts, "expiration", effect)
-    effect = copy_opt(opts, "metadata", effect)
+    effect = Bindings.copy_opt(opts, "expiration_ttl", effect)
+    effect = Bindings.copy_opt(opts, "expiration", effect)
+    effect = Bindings.copy_opt(opts, "metadata", effect)
     Conn.add_effect(conn, effect)
   end
 
   @doc "Queues the deletion of `key`."
   def delete(%Conn{} = conn, namespace, key) when is_binary(namespace) and is_binary(key),
     do: Conn.add_effect(conn, %{"type" => "kv_delete", "ns" => namespace, "key" => key})
-
-  defp copy_opt(opts, name, into) do
-    case :maps.find(name, opts) do
-      {:ok, v} -> :maps.put(name, v, into)
-      :error -> into
-    end
-  end
 end

@@ -66,7 +66,7 @@ defmodule ElixirWorkers.Queue do
       )
 
     effect = %{"type" => "queue_send_batch", "queue" => queue, "messages" => list}
-    Conn.add_effect(conn, copy_opt(opts, "delay_seconds", effect))
+    Conn.add_effect(conn, Bindings.copy_opt(opts, "delay_seconds", effect))
   end
 
   @doc """
@@ -93,7 +93,7 @@ defmodule ElixirWorkers.Queue do
   `opts` may hold `"delay_seconds"`.
   """
   def retry(%Conn{} = conn, message, opts \\ %{}) when is_map(opts) do
-    effect = copy_opt(opts, "delay_seconds", %{"type" => "queue_retry", "id" => id(message)})
+    effect = Bindings.copy_opt(opts, "delay_seconds", %{"type" => "queue_retry", "id" => id(message)})
     Conn.add_effect(conn, effect)
   end
 
@@ -102,7 +102,7 @@ defmodule ElixirWorkers.Queue do
 
   @doc "Marks every message of the batch to be delivered again; `opts` may hold `\"delay_seconds\"`."
   def retry_all(%Conn{} = conn, opts \\ %{}) when is_map(opts),
-    do: Conn.add_effect(conn, copy_opt(opts, "delay_seconds", %{"type" => "queue_retry_all"}))
+    do: Conn.add_effect(conn, Bindings.copy_opt(opts, "delay_seconds", %{"type" => "queue_retry_all"}))
 
   defp id(%{"id" => id}) when is_binary(id), do: id
   defp id(id) when is_binary(id), do: id
@@ -115,13 +115,6 @@ defmodule ElixirWorkers.Queue do
         "bytes" -> %{"body_base64" => Bindings.encode_bytes(body), "content_type" => "bytes"}
       end
 
-    copy_opt(opts, "delay_seconds", m)
-  end
-
-  defp copy_opt(opts, name, into) do
-    case :maps.find(name, opts) do
-      {:ok, v} -> :maps.put(name, v, into)
-      :error -> into
-    end
+    Bindings.copy_opt(opts, "delay_seconds", m)
   end
 end

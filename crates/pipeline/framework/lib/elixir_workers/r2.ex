@@ -54,10 +54,10 @@ defmodule ElixirWorkers.R2 do
   """
   def list(%Conn{} = conn, bucket, opts \\ %{}) when is_binary(bucket) and is_map(opts) do
     need = %{"type" => "r2_list", "bucket" => bucket}
-    need = copy_opt(opts, "prefix", need)
-    need = copy_opt(opts, "cursor", need)
-    need = copy_opt(opts, "limit", need)
-    need = copy_opt(opts, "delimiter", need)
+    need = Bindings.copy_opt(opts, "prefix", need)
+    need = Bindings.copy_opt(opts, "cursor", need)
+    need = Bindings.copy_opt(opts, "limit", need)
+    need = Bindings.copy_opt(opts, "delimiter", need)
     Bindings.fetch(conn, need)
   end
 
@@ -75,19 +75,12 @@ defmodule ElixirWorkers.R2 do
       "body_base64" => Bindings.encode_bytes(body)
     }
 
-    effect = copy_opt(opts, "http_metadata", effect)
-    effect = copy_opt(opts, "custom_metadata", effect)
+    effect = Bindings.copy_opt(opts, "http_metadata", effect)
+    effect = Bindings.copy_opt(opts, "custom_metadata", effect)
     Conn.add_effect(conn, effect)
   end
 
   @doc "Queues the deletion of `key`, or of every key in a list (up to 1000)."
   def delete(%Conn{} = conn, bucket, keys) when is_binary(bucket) and (is_binary(keys) or is_list(keys)),
     do: Conn.add_effect(conn, %{"type" => "r2_delete", "bucket" => bucket, "keys" => keys})
-
-  defp copy_opt(opts, name, into) do
-    case :maps.find(name, opts) do
-      {:ok, v} -> :maps.put(name, v, into)
-      :error -> into
-    end
-  end
 end
