@@ -5,20 +5,7 @@ import test from "node:test";
 import assert from "node:assert/strict";
 import { objectClass } from "../src/durable.js";
 import { fulfilNeeds, newIo } from "../src/bindings.js";
-import { vmProbeModule, recordingLogger } from "./helpers.mjs";
-
-const enc = new TextEncoder();
-
-function canned(first, second = "") {
-  const a = enc.encode(first);
-  const b = enc.encode(second);
-  const out = new Uint8Array(7 + a.length + 1 + b.length);
-  out.set(enc.encode("CANNED\n"), 0);
-  out.set(a, 7);
-  out[7 + a.length] = 0;
-  out.set(b, 8 + a.length);
-  return out;
-}
+import { vmProbeModule, recordingLogger, canned } from "./helpers.mjs";
 
 // The platform's storage as far as the shim uses it; writes are recorded
 // and can be made to wait, to see that the response waits for them.

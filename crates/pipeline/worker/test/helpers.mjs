@@ -62,6 +62,23 @@ export function report(lines) {
   return out;
 }
 
+/**
+ * An archive the VM probe (vmProbeModule) answers from without an app: its
+ * first answer on pass 1, the second once the head carries bindings.
+ */
+export function canned(first, second = "") {
+  const enc = new TextEncoder();
+  const bytes = (x) => (typeof x === "string" ? enc.encode(x) : x);
+  const a = bytes(first);
+  const b = bytes(second);
+  const out = new Uint8Array(7 + a.length + 1 + b.length);
+  out.set(enc.encode("CANNED\n"), 0);
+  out.set(a, 7);
+  out[7 + a.length] = 0;
+  out.set(b, 8 + a.length);
+  return out;
+}
+
 export function recordingLogger() {
   const logger = { out: [], err: [] };
   logger.log = (line) => logger.out.push(line);

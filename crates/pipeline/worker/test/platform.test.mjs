@@ -10,9 +10,8 @@ import { encodeRequest } from "../src/protocol.js";
 import { appEnv, handleRequest } from "../src/worker.js";
 import { handleQueue, handleScheduled } from "../src/events.js";
 import { readLimited } from "../src/fetch.js";
-import { vmProbeModule, recordingLogger, collectingCtx, FakeKV, FakeR2, FakeQueue, fakeBatch, upstream, ALL_BYTES } from "./helpers.mjs";
+import { vmProbeModule, recordingLogger, collectingCtx, FakeKV, FakeR2, FakeQueue, fakeBatch, upstream, ALL_BYTES, canned } from "./helpers.mjs";
 
-const enc = new TextEncoder();
 const dec = new TextDecoder();
 const b64 = (bytes) => Buffer.from(bytes).toString("base64");
 
@@ -202,20 +201,6 @@ test("env: variables keep their JSON types, secrets are strings, bindings stay o
   };
   assert.deepEqual(appEnv(env), { S: "text", N: 42, F: 1.5, B: true, NUL: null, OBJ: { a: [1, { b: "c" }] }, ARR: [1, "x"] });
 });
-
-// The probe hands back canned answers: the first on pass 1, the second once
-// the head carries bindings.
-function canned(first, second = "") {
-  const bytes = (x) => (typeof x === "string" ? enc.encode(x) : x);
-  const a = bytes(first);
-  const b = bytes(second);
-  const out = new Uint8Array(7 + a.length + 1 + b.length);
-  out.set(enc.encode("CANNED\n"), 0);
-  out.set(a, 7);
-  out[7 + a.length] = 0;
-  out.set(b, 8 + a.length);
-  return out;
-}
 
 // The request heads the probe saw, pass by pass.
 function heads(logger) {

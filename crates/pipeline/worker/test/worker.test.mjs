@@ -6,22 +6,10 @@ import assert from "node:assert/strict";
 import { handleRequest, MAX_BODY_BYTES, MAX_PASSES } from "../src/worker.js";
 import { encodeRequest, decodeResponse, ProtocolError } from "../src/protocol.js";
 import { fulfilNeeds, runEffects } from "../src/bindings.js";
-import { vmProbeModule, recordingLogger, collectingCtx, FakeKV, FakeD1 } from "./helpers.mjs";
+import { vmProbeModule, recordingLogger, collectingCtx, FakeKV, FakeD1, canned } from "./helpers.mjs";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
-
-function canned(first, second = "") {
-  const bytes = (x) => (typeof x === "string" ? enc.encode(x) : x);
-  const a = bytes(first);
-  const b = bytes(second);
-  const out = new Uint8Array(7 + a.length + 1 + b.length);
-  out.set(enc.encode("CANNED\n"), 0);
-  out.set(a, 7);
-  out[7 + a.length] = 0;
-  out.set(b, 8 + a.length);
-  return out;
-}
 
 async function serve(avmBytes, request, env = {}) {
   const logger = recordingLogger();
