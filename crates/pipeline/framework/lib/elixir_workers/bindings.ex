@@ -120,6 +120,17 @@ defmodule ElixirWorkers.Bindings do
     end
   end
 
+  @doc false
+  # Puts the caller's `"headers"` (a map, or a list of pairs) into a need as
+  # a map: what an outbound request or a Durable Object call sends.
+  def copy_headers(opts, need) do
+    case :maps.find("headers", opts) do
+      {:ok, headers} when is_map(headers) -> :maps.put("headers", headers, need)
+      {:ok, headers} when is_list(headers) -> :maps.put("headers", :maps.from_list(headers), need)
+      _ -> need
+    end
+  end
+
   defp to_message(m) when is_binary(m), do: m
   defp to_message(m), do: JSON.encode(m)
 

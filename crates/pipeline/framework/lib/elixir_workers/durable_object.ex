@@ -91,12 +91,7 @@ defmodule ElixirWorkers.DurableObject do
         name when is_binary(name) -> :maps.put("object_name", name, need)
       end
 
-    need =
-      case :maps.find("headers", opts) do
-        {:ok, headers} when is_map(headers) -> :maps.put("headers", headers, need)
-        {:ok, headers} when is_list(headers) -> :maps.put("headers", :maps.from_list(headers), need)
-        _ -> need
-      end
+    need = Bindings.copy_headers(opts, need)
 
     case :maps.find("body", opts) do
       {:ok, nil} -> need

@@ -83,12 +83,7 @@ defmodule ElixirWorkers.Fetch do
   defp need(url, opts) do
     need = %{"type" => "fetch", "url" => url, "method" => upcase(:maps.get("method", opts, "GET"))}
 
-    need =
-      case :maps.find("headers", opts) do
-        {:ok, headers} when is_map(headers) -> :maps.put("headers", headers, need)
-        {:ok, headers} when is_list(headers) -> :maps.put("headers", :maps.from_list(headers), need)
-        _ -> need
-      end
+    need = Bindings.copy_headers(opts, need)
 
     need =
       case :maps.find("body", opts) do
