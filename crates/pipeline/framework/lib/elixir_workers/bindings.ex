@@ -121,6 +121,10 @@ defmodule ElixirWorkers.Bindings do
   end
 
   @doc false
+  # `copy_opt/3` for each of `names`.
+  def copy_opts(opts, names, into), do: :lists.foldl(&copy_opt(opts, &1, &2), into, names)
+
+  @doc false
   # Puts the caller's `"headers"` (a map, or a list of pairs) into a need as
   # a map: what an outbound request or a Durable Object call sends.
   def copy_headers(opts, need) do

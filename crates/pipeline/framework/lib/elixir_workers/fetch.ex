@@ -92,8 +92,7 @@ defmodule ElixirWorkers.Fetch do
         :error -> need
       end
 
-    need = Bindings.copy_opt(opts, "timeout_ms", need)
-    Bindings.copy_opt(opts, "redirect", need)
+    Bindings.copy_opts(opts, ["timeout_ms", "redirect"], need)
   end
 
   # Methods go out in upper case, so that "get" and "GET" are one need.

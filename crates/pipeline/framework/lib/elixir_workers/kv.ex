@@ -36,9 +36,7 @@ defmodule ElixirWorkers.KV do
   """
   def list(%Conn{} = conn, namespace, opts \\ %{}) when is_binary(namespace) and is_map(opts) do
     need = %{"type" => "kv_list", "ns" => namespace}
-    need = Bindings.copy_opt(opts, "prefix", need)
-    need = Bindings.copy_opt(opts, "limit", need)
-    need = Bindings.copy_opt(opts, "cursor", need)
+    need = Bindings.copy_opts(opts, ["prefix", "limit", "cursor"], need)
     Bindings.fetch(conn, need)
   end
 
@@ -49,9 +47,7 @@ defmodule ElixirWorkers.KV do
   def put(%Conn{} = conn, namespace, key, value, opts \\ %{})
       when is_binary(namespace) and is_binary(key) and is_binary(value) and is_map(opts) do
     effect = %{"type" => "kv_put", "ns" => namespace, "key" => key, "value" => value}
-    effect = Bindings.copy_opt(opts, "expiration_ttl", effect)
-    effect = Bindings.copy_opt(opts, "expiration", effect)
-    effect = Bindings.copy_opt(opts, "metadata", effect)
+    effect = Bindings.copy_opts(opts, ["expiration_ttl", "expiration", "metadata"], effect)
     Conn.add_effect(conn, effect)
   end
 

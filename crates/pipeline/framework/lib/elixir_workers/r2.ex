@@ -54,10 +54,7 @@ defmodule ElixirWorkers.R2 do
   """
   def list(%Conn{} = conn, bucket, opts \\ %{}) when is_binary(bucket) and is_map(opts) do
     need = %{"type" => "r2_list", "bucket" => bucket}
-    need = Bindings.copy_opt(opts, "prefix", need)
-    need = Bindings.copy_opt(opts, "cursor", need)
-    need = Bindings.copy_opt(opts, "limit", need)
-    need = Bindings.copy_opt(opts, "delimiter", need)
+    need = Bindings.copy_opts(opts, ["prefix", "cursor", "limit", "delimiter"], need)
     Bindings.fetch(conn, need)
   end
 
@@ -75,8 +72,7 @@ defmodule ElixirWorkers.R2 do
       "body_base64" => Bindings.encode_bytes(body)
     }
 
-    effect = Bindings.copy_opt(opts, "http_metadata", effect)
-    effect = Bindings.copy_opt(opts, "custom_metadata", effect)
+    effect = Bindings.copy_opts(opts, ["http_metadata", "custom_metadata"], effect)
     Conn.add_effect(conn, effect)
   end
 
