@@ -404,40 +404,20 @@ fn one_round_of_reads(server: &Server, up: &Upstream) {
 /// once, which comes back with its attempt count raised.
 fn queues(server: &Server) {
     let json_ct = [("content-type", "application/json")];
-    assert_eq!(
-        server
-            .request("POST", "/queue/send", &json_ct, br#"{"id":"q1"}"#)
-            .status,
-        202
-    );
-    assert_eq!(
-        server
-            .request(
-                "POST",
-                "/queue/send",
-                &json_ct,
-                br#"{"id":"q2","retry_once":true}"#
-            )
-            .status,
-        202
-    );
-    assert_eq!(
-        server
-            .request(
-                "POST",
-                "/queue/batch",
-                &json_ct,
-                br#"[{"id":"q3"},"hello text"]"#
-            )
-            .status,
-        202
-    );
-    assert_eq!(
-        server
-            .request("POST", "/queue/send?bytes=1", &[], &[0, 1, 254, 255])
-            .status,
-        202
-    );
+    type Header<'a> = (&'a str, &'a str);
+    let sends: [(&str, &[Header<'_>], &[u8]); 4] = [
+        ("/queue/send", &json_ct, br#"{"id":"q1"}"#),
+        ("/queue/send", &json_ct, br#"{"id":"q2","retry_once":true}"#),
+        ("/queue/batch", &json_ct, br#"[{"id":"q3"},"hello text"]"#),
+        ("/queue/send?bytes=1", &[], &[0, 1, 254, 255]),
+    ];
+    for (path, headers, body) in sends {
+        assert_eq!(
+            server.request("POST", path, headers, body).status,
+            202,
+            "POST {path}"
+        );
+    }
 
     let record = |key: &str| -> Option<Value> {
         kv(server, key)
