@@ -12,7 +12,7 @@
 use serde_json::Value;
 use std::collections::BTreeSet;
 use test_support::wrangler::{lay_out_project, Server};
-use test_support::{build_test_app, free_port, http, require_runtime, tempdir, Reply};
+use test_support::{free_port, http, require_runtime, tempdir, Reply};
 
 /// How many increments run at once.
 const CONCURRENT: usize = 40;
@@ -28,13 +28,11 @@ fn a_counter_object_counts_concurrent_increments_exactly() {
         return;
     };
     let dir = tempdir();
-    let avm = build_test_app(&runtime, dir.path()).unwrap_or_else(|e| panic!("{e:#}"));
     let project = dir.path().join("project");
     let port = free_port();
     lay_out_project(
         &project,
         &runtime,
-        &avm,
         port,
         &Default::default(),
         r#"  "name": "e2e-durable",

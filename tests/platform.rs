@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 use test_support::wrangler::{lay_out_project, Server};
-use test_support::{build_test_app, free_port, require_runtime, tempdir, Reply};
+use test_support::{free_port, require_runtime, tempdir, Reply};
 
 /// The most outbound fetches one request may make in this project
 /// (`"budget": {"subrequests": 5}`).
@@ -28,7 +28,6 @@ fn the_workers_platform_under_wrangler_dev() {
         return;
     };
     let dir = tempdir();
-    let avm = build_test_app(&runtime, dir.path()).unwrap_or_else(|e| panic!("{e:#}"));
     let project = dir.path().join("project");
     let port = free_port();
     let budget = pipeline::project::Budget {
@@ -38,7 +37,6 @@ fn the_workers_platform_under_wrangler_dev() {
     lay_out_project(
         &project,
         &runtime,
-        &avm,
         port,
         &budget,
         r#"  "name": "e2e-platform",

@@ -63,13 +63,11 @@ fn real_wrangler_dev_serves_the_app() {
         return;
     };
     let dir = tempdir();
-    let avm = build_test_app(&runtime, dir.path()).unwrap_or_else(|e| panic!("{e:#}"));
     let project = dir.path().join("project");
     let port = free_port();
     lay_out_project(
         &project,
         &runtime,
-        &avm,
         port,
         &pipeline::project::Budget::default(),
         r#"  "name": "e2e-app",

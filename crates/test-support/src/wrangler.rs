@@ -1,12 +1,12 @@
 //! A real `wrangler dev` for end-to-end tests: wrangler installed once under
-//! `target/wrangler-cache`, a worker project laid out the way `build` lays
-//! one out, the server on 127.0.0.1 and a free port (stopped with its whole
+//! `target/wrangler-cache`, a project built by the real `elixir-workers
+//! build`, the server on 127.0.0.1 and a free port (stopped with its whole
 //! process group when the test ends, pass or fail).
 
-use crate::app::boot_test_app;
+use crate::cli::ew;
 use crate::net::{http, Reply};
 use crate::process::{run, tool};
-use crate::{worker_dir, workspace_root};
+use crate::{framework_dir, workspace_root};
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -33,34 +33,36 @@ pub fn wrangler() -> PathBuf {
     bin
 }
 
-/// Lays out a worker project the way the build does: the shim in
-/// `_build/worker/src` with `budget.js` from `budget` (and no assets) and
-/// `durable_objects.js` from the classes `config` binds, the wasm and boot
-/// image beside it, and `config` (the body of wrangler.jsonc after `main`,
-/// `compatibility_date`, `dev` and the module rules) at the root.
+/// A project of the framework's test app (`framework/test/support` as its
+/// `lib/`), with `config` (the body of wrangler.jsonc after `main`,
+/// `compatibility_date`, `dev` and the module rules) and `budget` in
+/// `elixir-workers.json`, built by the real `elixir-workers build`: the
+/// worker directory wrangler then serves is the one a user's build makes.
 pub fn lay_out_project(
     dir: &Path,
     runtime: &Path,
-    avm: &Path,
     port: u16,
     budget: &pipeline::project::Budget,
     config: &str,
 ) {
-    let src = dir.join("_build/worker/src");
-    std::fs::create_dir_all(&src).unwrap();
-    for entry in std::fs::read_dir(worker_dir().join("src")).unwrap() {
+    let lib = dir.join("lib");
+    std::fs::create_dir_all(&lib).unwrap();
+    for entry in std::fs::read_dir(framework_dir().join("test/support")).unwrap() {
         let path = entry.unwrap().path();
-        std::fs::copy(&path, src.join(path.file_name().unwrap())).unwrap();
+        std::fs::copy(&path, lib.join(path.file_name().unwrap())).unwrap();
     }
-    std::fs::write(src.join("budget.js"), budget.to_js()).unwrap();
-    std::fs::write(
-        src.join("assets.js"),
-        pipeline::assets::Wiring::default().to_js(),
-    )
-    .unwrap();
-    // The boot image and the module it belongs to, made as `build` makes them.
-    boot_test_app(runtime, avm, &dir.join("_build/worker")).unwrap();
-    std::fs::copy(avm, dir.join("_build/worker/app.avm")).unwrap();
+    let mut settings = serde_json::Map::new();
+    for (key, value) in [
+        ("reductions", budget.reductions),
+        ("memory_mb", budget.memory_mb),
+        ("subrequests", budget.subrequests),
+    ] {
+        if let Some(v) = value {
+            settings.insert(key.into(), v.into());
+        }
+    }
+    let settings = serde_json::json!({ "budget": settings });
+    std::fs::write(dir.join("elixir-workers.json"), settings.to_string()).unwrap();
     let config = format!(
         r#"{{
   "main": "_build/worker/src/index.js",
@@ -74,14 +76,9 @@ pub fn lay_out_project(
 }}
 "#
     );
-    let classes =
-        pipeline::project::durable_object_classes(&pipeline::jsonc::parse(&config).unwrap());
-    std::fs::write(
-        src.join("durable_objects.js"),
-        pipeline::lay_out::durable_objects_js(&classes),
-    )
-    .unwrap();
     std::fs::write(dir.join("wrangler.jsonc"), config).unwrap();
+    std::fs::write(dir.join("package.json"), "{\"private\":true}\n").unwrap();
+    run(ew(dir, runtime).args(["build", "--no-install", "-q"])).ok();
 }
 
 /// `wrangler dev` serving a project; stops wrangler (and workerd under it)
