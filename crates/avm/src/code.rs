@@ -8,7 +8,7 @@
 //! (opcodes 1..183, OTP 21 to 27); an opcode past the table is an error, and
 //! the caller then treats the module as one opaque unit.
 
-use crate::beam::{be32, Beam, CODE, EXPT, FUNT, LOCT};
+use crate::beam::{be32, Beam, CODE, EXPT, FUNT, LITT, LITU, LOCT};
 use crate::error::{Error, ErrorKind, Result};
 use std::collections::HashMap;
 
@@ -35,6 +35,9 @@ pub struct FunctionRefs {
     pub atoms: Vec<String>,
     /// Calls `apply` (the instruction, or `erlang:apply/2,3`).
     pub applies: bool,
+    /// Indices into the literal table of the literals its instructions
+    /// load or compare with, ascending.
+    pub literals: Vec<u32>,
 }
 
 /// Every function of a module with its references, and the exports.
@@ -348,6 +351,14 @@ pub fn code_refs(beam: &Beam<'_>, cap: usize) -> Result<CodeRefs> {
         // instructions, as `ops`'s is.
         nested.clear();
         nested.append(&mut r.pending);
+        for o in ops.iter().chain(nested.iter()) {
+            if let Operand::Literal(i) = o {
+                let i = u32::try_from(*i).map_err(|_| bad("a literal index past 2^32"))?;
+                if let Err(at) = f.literals.binary_search(&i) {
+                    f.literals.insert(at, i);
+                }
+            }
+        }
         if matches!(op, 41..=44 | 59 | 157 | 158 | 159) {
             continue;
         }
@@ -424,9 +435,17 @@ pub fn code_refs(beam: &Beam<'_>, cap: usize) -> Result<CodeRefs> {
 /// `code_refs(beam).functions[i]`): their code is cut out of the `Code`
 /// chunk and their entries out of `ExpT` and `LocT`; every other chunk is
 /// unchanged. Labels of cut functions are simply absent (AtomVM leaves them
-/// unset and nothing kept jumps to them); atoms, imports, literals and the
-/// fun table keep entries nothing uses any more. Returns the whole BEAM file.
-pub fn strip_functions(beam: &Beam<'_>, refs: &CodeRefs, keep: &[bool]) -> Result<Vec<u8>> {
+/// unset and nothing kept jumps to them). The literal table is written
+/// uncompressed (`LitU`, as the packer would), and a literal no kept
+/// function loads becomes `[]` in it, so every index stays where it was;
+/// `cap` bounds inflating it. Atoms, imports and the fun table keep entries
+/// nothing uses any more. Returns the whole BEAM file.
+pub fn strip_functions(
+    beam: &Beam<'_>,
+    refs: &CodeRefs,
+    keep: &[bool],
+    cap: usize,
+) -> Result<Vec<u8>> {
     let bad = |what: &str| Error::new(ErrorKind::Malformed(what.to_string())).with_chunk(CODE);
     if keep.len() != refs.functions.len() || refs.spans.len() != refs.functions.len() {
         return Err(bad(
@@ -459,6 +478,29 @@ pub fn strip_functions(beam: &Beam<'_>, refs: &CodeRefs, keep: &[bool]) -> Resul
             }
             d.extend_from_slice(&c.data[refs.code_end..]);
             d
+        } else if c.id == LITT || c.id == LITU {
+            let table = beam
+                .literal_table(cap)?
+                .ok_or_else(|| bad("a literal table chunk without a table"))?;
+            let used: Vec<u32> = refs
+                .functions
+                .iter()
+                .zip(keep)
+                .filter(|(_, &k)| k)
+                .flat_map(|(f, _)| f.literals.iter().copied())
+                .collect();
+            let d = blank_literals(&table, &used).ok_or_else(|| {
+                Error::at(
+                    ErrorKind::Malformed("a bad literal table".into()),
+                    c.data_offset(),
+                )
+                .with_chunk(c.id)
+            })?;
+            out.extend_from_slice(&LITU);
+            out.extend_from_slice(&(d.len() as u32).to_be_bytes());
+            out.extend_from_slice(&d);
+            out.resize(out.len().next_multiple_of(4), 0);
+            continue;
         } else if c.id == EXPT || c.id == LOCT {
             let table = u32_table(c.data, 3).ok_or_else(|| bad("a bad function table"))?;
             let rows: Vec<&Vec<u32>> = table
@@ -483,4 +525,30 @@ pub fn strip_functions(beam: &Beam<'_>, refs: &CodeRefs, keep: &[bool]) -> Resul
     let size = (out.len() - 8) as u32;
     out[4..8].copy_from_slice(&size.to_be_bytes());
     Ok(out)
+}
+
+/// `[]` in the external term format: what an unused literal becomes.
+const NIL_TERM: [u8; 2] = [131, 106];
+
+/// The literal table (`[count u32]`, then per literal `[size u32][term]`)
+/// with every literal whose index is not in `used` replaced by `[]`. None
+/// when the table is not one.
+fn blank_literals(table: &[u8], used: &[u32]) -> Option<Vec<u8>> {
+    let count = be32(table.get(..4)?, 0);
+    let mut keep = vec![false; count as usize];
+    for &i in used {
+        *keep.get_mut(i as usize)? = true;
+    }
+    let mut out = Vec::with_capacity(table.len());
+    out.extend_from_slice(&count.to_be_bytes());
+    let mut at = 4usize;
+    for k in keep {
+        let size = be32(table.get(at..at + 4)?, 0) as usize;
+        let term = table.get(at + 4..at.checked_add(4 + size)?)?;
+        at += 4 + size;
+        let term = if k { term } else { &NIL_TERM[..] };
+        out.extend_from_slice(&(term.len() as u32).to_be_bytes());
+        out.extend_from_slice(term);
+    }
+    (at == table.len()).then_some(out)
 }

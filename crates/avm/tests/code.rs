@@ -107,21 +107,27 @@ fn the_installed_elixir_and_otp_stdlib_decode() {
 
 /// `strip_functions` keeps exactly the marked functions: the result loads
 /// as a BEAM whose functions, exports and local table are those, in order,
-/// with their code byte for byte, and whose code is smaller.
+/// with their code byte for byte, and whose code is smaller; its literal
+/// table has every literal a kept function loads, byte for byte at its
+/// index, and `[]` at every other index.
 #[test]
 fn stripping_keeps_exactly_the_marked_functions() {
+    let otp = |name: &str| {
+        PathBuf::from(
+            avm_otp_beam(name).unwrap_or_else(|| panic!("OTP's {name}.beam is not installed")),
+        )
+    };
     for path in [
         fixtures().join("erlang/ebin/many_funs.beam"),
-        PathBuf::from(
-            avm_otp_beam("lists").unwrap_or_else(|| panic!("OTP's lists.beam is not installed")),
-        ),
+        otp("lists"),
+        otp("unicode_util"),
     ] {
         let bytes = std::fs::read(&path).unwrap();
         let beam = avm::Beam::parse(&bytes).unwrap();
         let all = refs(&path);
         // Every other function, and always the first (with the prologue).
         let keep: Vec<bool> = (0..all.functions.len()).map(|i| i % 2 == 0).collect();
-        let out = avm::code::strip_functions(&beam, &all, &keep).unwrap();
+        let out = avm::code::strip_functions(&beam, &all, &keep, avm::DEFAULT_INFLATE_CAP).unwrap();
         let stripped = avm::Beam::parse(&out).unwrap();
         let left = avm::code::code_refs(&stripped, avm::DEFAULT_INFLATE_CAP).unwrap();
         let want: Vec<(&str, u32)> = all
@@ -155,7 +161,67 @@ fn stripping_keeps_exactly_the_marked_functions() {
             );
         }
         assert!(stripped.exports().len() < beam.exports().len() || beam.exports().len() <= 1);
+
+        let table = |b: &avm::Beam<'_>| {
+            b.literal_table(avm::DEFAULT_INFLATE_CAP)
+                .unwrap()
+                .map(|t| literals(&t))
+                .unwrap_or_default()
+        };
+        let (was, now) = (table(&beam), table(&stripped));
+        assert_eq!(now.len(), was.len(), "{}", path.display());
+        let used: Vec<u32> = left
+            .functions
+            .iter()
+            .flat_map(|f| f.literals.clone())
+            .collect();
+        for (i, (w, n)) in was.iter().zip(&now).enumerate() {
+            if used.contains(&(i as u32)) {
+                assert_eq!(n, w, "literal {i} of {}", path.display());
+            } else {
+                assert_eq!(n, &[131, 106], "literal {i} of {}", path.display());
+            }
+        }
+        assert!(
+            stripped.chunk(*b"LitT").is_none(),
+            "{}: the literal table is written as LitU",
+            path.display()
+        );
     }
+    // unicode_util's tables serve its normalisation and case functions:
+    // with only `gc/1` kept, most of its literal bytes go.
+    let path = otp("unicode_util");
+    let bytes = std::fs::read(&path).unwrap();
+    let beam = avm::Beam::parse(&bytes).unwrap();
+    let all = refs(&path);
+    let keep: Vec<bool> = all.functions.iter().map(|f| f.name == "gc").collect();
+    let out = avm::code::strip_functions(&beam, &all, &keep, avm::DEFAULT_INFLATE_CAP).unwrap();
+    let stripped = avm::Beam::parse(&out).unwrap();
+    let size = |b: &avm::Beam<'_>| {
+        b.literal_table(avm::DEFAULT_INFLATE_CAP)
+            .unwrap()
+            .unwrap()
+            .len()
+    };
+    assert!(
+        size(&stripped) * 4 < size(&beam),
+        "{} -> {}",
+        size(&beam),
+        size(&stripped)
+    );
+}
+
+/// The literals of a literal table (`[count u32]`, then `[size u32][term]`).
+fn literals(table: &[u8]) -> Vec<Vec<u8>> {
+    let be32 = |at: usize| u32::from_be_bytes(table[at..at + 4].try_into().unwrap()) as usize;
+    let mut at = 4;
+    (0..be32(0))
+        .map(|_| {
+            let size = be32(at);
+            at += 4 + size;
+            table[at - size..at].to_vec()
+        })
+        .collect()
 }
 
 /// OTP's own `name.beam` on this machine, through `erl`.

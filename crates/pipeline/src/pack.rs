@@ -225,9 +225,10 @@ fn shake_and_pack(
                 (Some(keep), Some(code)) if keep.iter().any(|k| !k) => {
                     let beam = avm::Beam::parse(&c.bytes)
                         .with_context(|| format!("reading {}", c.path.display()))?;
-                    avm::code::strip_functions(&beam, code, keep).with_context(|| {
-                        format!("cutting unused functions from {}", c.path.display())
-                    })?
+                    avm::code::strip_functions(&beam, code, keep, avm::DEFAULT_INFLATE_CAP)
+                        .with_context(|| {
+                            format!("cutting unused functions from {}", c.path.display())
+                        })?
                 }
                 _ => c.bytes.clone(),
             };
