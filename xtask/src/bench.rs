@@ -4,6 +4,7 @@ mod build;
 mod pack;
 mod runtime;
 mod selur;
+mod size;
 mod soak;
 mod startup;
 mod workerd;
@@ -23,6 +24,9 @@ enum What {
     /// Per-route request cost of the worker shim on the real atomvm.wasm;
     /// the first request under workerd next to a trivial JS worker; bundle size
     Runtime(runtime::Args),
+    /// What `build` ships for the starter and a small ordinary app:
+    /// app.avm and boot image sizes, the largest modules and why they are kept
+    Size(size::Args),
     /// selur round trips from Rust and Elixir vs a JSON/HTTP baseline
     Selur(selur::Args),
     /// Load without loss: many clients against `wrangler dev` for a while,
@@ -36,6 +40,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         What::Build(a) => build::run(a),
         What::Runtime(a) => runtime::run(a),
         What::Selur(a) => selur::run(a),
+        What::Size(a) => size::run(a),
         What::Soak(a) => soak::run(a),
     }
 }

@@ -5,7 +5,7 @@
 //! tool's figures (`mix elixir_workers.build` on its starter, measured on the
 //! development machine) and the targets.
 
-use anyhow::{bail, Context as _, Result};
+use anyhow::{Context as _, Result};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -26,7 +26,7 @@ pub struct Args {
     /// Timed runs per scenario (the median is reported)
     #[arg(long, default_value_t = 10)]
     runs: usize,
-    /// Runtime directory [default: $ELIXIR_WORKERS_RUNTIME, else priv/]
+    /// Runtime directory [default: $ELIXIR_WORKERS_RUNTIME, else the user cache's]
     #[arg(long)]
     runtime: Option<PathBuf>,
     /// Use an existing elixir-workers binary instead of building the release one
@@ -55,17 +55,13 @@ fn ms(d: Duration) -> f64 {
 
 pub fn run(args: Args) -> Result<()> {
     let root = crate::workspace_root();
-    let runtime = args
-        .runtime
-        .or_else(|| std::env::var_os("ELIXIR_WORKERS_RUNTIME").map(PathBuf::from))
-        .unwrap_or_else(|| root.join("priv"));
-    if !runtime.join("atomvm.wasm").is_file() || !runtime.join("stdlib").is_dir() {
-        bail!(
-            "no AtomVM runtime at {} (app.avm sizes only mean something with the real stdlib); \
-             run `cargo xtask runtime --atomvm-src DIR` or pass --runtime",
-            runtime.display()
-        );
-    }
+    let runtime = match args.runtime {
+        Some(dir) => dir,
+        None => test_support::runtime_dir().context(
+            "no AtomVM runtime (app.avm sizes only mean something with the real stdlib): \
+             run `elixir-workers runtime build`, set ELIXIR_WORKERS_RUNTIME or pass --runtime",
+        )?,
+    };
     let runs = args.runs.max(1);
     let bin = match args.bin {
         Some(bin) => bin,

@@ -345,7 +345,7 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     Ok(())
 }
 
-fn gzip_len(bytes: &[u8]) -> Result<usize> {
+pub(super) fn gzip_len(bytes: &[u8]) -> Result<usize> {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     gz.write_all(bytes)?;
     Ok(gz.finish()?.len())
