@@ -11,9 +11,9 @@
 
 use std::process::Command;
 use std::time::{Duration, Instant};
-use test_support::wrangler::{lay_out_project, Server};
+use test_support::wrangler::TestProject;
 use test_support::{
-    boot_test_app, build_test_app, free_port, http, require_runtime, run, tempdir, tool, worker_dir,
+    boot_test_app, build_test_app, http, require_runtime, run, tempdir, tool, worker_dir,
 };
 
 #[test]
@@ -62,19 +62,15 @@ fn real_wrangler_dev_serves_the_app() {
     let Some(runtime) = require_runtime("end-to-end test through wrangler dev") else {
         return;
     };
-    let dir = tempdir();
-    let project = dir.path().join("project");
-    let port = free_port();
-    lay_out_project(
-        &project,
+    let project = TestProject::build(
         &runtime,
-        port,
         &pipeline::project::Budget::default(),
         r#"  "name": "e2e-app",
   "kv_namespaces": [{ "binding": "CACHE", "id": "e2e-cache" }],
   "vars": { "APP_NAME": "from-wrangler" }"#,
     );
-    let server = Server::start(&project, port, &[], &dir.path().join("xdg"), "/health");
+    let server = project.serve(&[]);
+    let port = server.port;
     let health = http(port, "GET", "/health", &[], b"").unwrap();
     assert_eq!(health.status, 200, "{}", health.text());
     assert_eq!(health.text(), r#"{"status":"ok"}"#);
