@@ -396,46 +396,46 @@ fn random_value(out: &mut Vec<u8>, rng: &mut Rng, depth: u32) {
             }
         }
         3 | 4 => random_string(out, rng),
-        5 => {
-            out.push(b'[');
-            ws(out, rng);
-            let n = rng.below(5);
-            for i in 0..n {
-                if i > 0 {
-                    out.push(b',');
-                    ws(out, rng);
-                }
-                random_value(out, rng, depth + 1);
-                ws(out, rng);
+        5 => random_container(out, rng, b"[]", 5, |out, rng| {
+            random_value(out, rng, depth + 1)
+        }),
+        _ => random_container(out, rng, b"{}", 6, |out, rng| {
+            if rng.below(3) == 0 {
+                // Short keys from a small alphabet collide often.
+                out.extend_from_slice(
+                    format!("\"{}\"", ["a", "b", "ab", "", "\\u0061"][rng.below(5)]).as_bytes(),
+                );
+            } else {
+                random_string(out, rng);
             }
-            out.push(b']');
-        }
-        _ => {
-            out.push(b'{');
             ws(out, rng);
-            let n = rng.below(6);
-            for i in 0..n {
-                if i > 0 {
-                    out.push(b',');
-                    ws(out, rng);
-                }
-                if rng.below(3) == 0 {
-                    // Short keys from a small alphabet collide often.
-                    out.extend_from_slice(
-                        format!("\"{}\"", ["a", "b", "ab", "", "\\u0061"][rng.below(5)]).as_bytes(),
-                    );
-                } else {
-                    random_string(out, rng);
-                }
-                ws(out, rng);
-                out.push(b':');
-                ws(out, rng);
-                random_value(out, rng, depth + 1);
-                ws(out, rng);
-            }
-            out.push(b'}');
-        }
+            out.push(b':');
+            ws(out, rng);
+            random_value(out, rng, depth + 1);
+        }),
     }
+}
+
+/// An array or object (`brackets`) of fewer than `max` items written by
+/// `item`, separated by commas, with random whitespace around each.
+fn random_container(
+    out: &mut Vec<u8>,
+    rng: &mut Rng,
+    brackets: &[u8; 2],
+    max: usize,
+    mut item: impl FnMut(&mut Vec<u8>, &mut Rng),
+) {
+    out.push(brackets[0]);
+    ws(out, rng);
+    for i in 0..rng.below(max) {
+        if i > 0 {
+            out.push(b',');
+            ws(out, rng);
+        }
+        item(out, rng);
+        ws(out, rng);
+    }
+    out.push(brackets[1]);
 }
 
 fn random_string(out: &mut Vec<u8>, rng: &mut Rng) {
