@@ -11,8 +11,8 @@
 
 use serde_json::Value;
 use std::collections::BTreeSet;
-use test_support::wrangler::{lay_out_project, Server};
-use test_support::{free_port, http, require_runtime, tempdir, Reply};
+use test_support::wrangler::TestProject;
+use test_support::{http, require_runtime, Reply};
 
 /// How many increments run at once.
 const CONCURRENT: usize = 40;
@@ -27,25 +27,21 @@ fn a_counter_object_counts_concurrent_increments_exactly() {
     let Some(runtime) = require_runtime("Durable Objects under wrangler dev") else {
         return;
     };
-    let dir = tempdir();
-    let project = dir.path().join("project");
-    let port = free_port();
-    lay_out_project(
-        &project,
+    let project = TestProject::build(
         &runtime,
-        port,
         &Default::default(),
         r#"  "name": "e2e-durable",
   "durable_objects": { "bindings": [{ "name": "COUNTER", "class_name": "Counter" }] },
   "migrations": [{ "tag": "v1", "new_sqlite_classes": ["Counter"] }]"#,
     );
     let generated =
-        std::fs::read_to_string(project.join("_build/worker/src/durable_objects.js")).unwrap();
+        std::fs::read_to_string(project.path.join("_build/worker/src/durable_objects.js")).unwrap();
     assert!(
         generated.contains("export const Counter = objectClass(\"Counter\", app);"),
         "{generated}"
     );
-    let server = Server::start(&project, port, &[], &dir.path().join("xdg"), "/health");
+    let server = project.serve(&[]);
+    let port = server.port;
 
     // A new object counts from nothing; the route's answer is the object's,
     // one extra pass for the call.

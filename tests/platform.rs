@@ -15,8 +15,8 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
-use test_support::wrangler::{lay_out_project, Server};
-use test_support::{free_port, require_runtime, tempdir, Reply};
+use test_support::wrangler::{Server, TestProject};
+use test_support::{free_port, require_runtime, Reply};
 
 /// The most outbound fetches one request may make in this project
 /// (`"budget": {"subrequests": 5}`).
@@ -27,17 +27,12 @@ fn the_workers_platform_under_wrangler_dev() {
     let Some(runtime) = require_runtime("the Workers platform under wrangler dev") else {
         return;
     };
-    let dir = tempdir();
-    let project = dir.path().join("project");
-    let port = free_port();
     let budget = pipeline::project::Budget {
         subrequests: Some(SUBREQUESTS),
         ..Default::default()
     };
-    lay_out_project(
-        &project,
+    let project = TestProject::build(
         &runtime,
-        port,
         &budget,
         r#"  "name": "e2e-platform",
   "kv_namespaces": [{ "binding": "CACHE", "id": "e2e-cache" }],
@@ -56,16 +51,10 @@ fn the_workers_platform_under_wrangler_dev() {
   }"#,
     );
     // What `wrangler dev` reads secrets from.
-    std::fs::write(project.join(".dev.vars"), "API_TOKEN=s3cret-value\n").unwrap();
+    std::fs::write(project.path.join(".dev.vars"), "API_TOKEN=s3cret-value\n").unwrap();
 
     let upstream = Upstream::start(Duration::from_secs(600));
-    let server = Server::start(
-        &project,
-        port,
-        &["--test-scheduled"],
-        &dir.path().join("xdg"),
-        "/health",
-    );
+    let server = project.serve(&["--test-scheduled"]);
 
     outbound_fetch(&server, &upstream);
     env_and_secrets(&server);

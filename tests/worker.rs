@@ -11,9 +11,9 @@
 
 use std::process::Command;
 use std::time::{Duration, Instant};
-use test_support::wrangler::{lay_out_project, Server};
+use test_support::wrangler::TestProject;
 use test_support::{
-    boot_test_app, build_test_app, free_port, http, require_runtime, run, tempdir, tool, worker_dir,
+    boot_test_app, build_test_app, http, require_runtime, run, tempdir, tool, worker_dir,
 };
 
 #[test]
@@ -62,19 +62,15 @@ fn real_wrangler_dev_serves_the_app() {
     let Some(runtime) = require_runtime("end-to-end test through wrangler dev") else {
         return;
     };
-    let dir = tempdir();
-    let project = dir.path().join("project");
-    let port = free_port();
-    lay_out_project(
-        &project,
+    let project = TestProject::build(
         &runtime,
-        port,
         &pipeline::project::Budget::default(),
         r#"  "name": "e2e-app",
   "kv_namespaces": [{ "binding": "CACHE", "id": "e2e-cache" }],
   "vars": { "APP_NAME": "from-wrangler" }"#,
     );
-    let server = Server::start(&project, port, &[], &dir.path().join("xdg"), "/health");
+    let server = project.serve(&[]);
+    let port = server.port;
     let health = http(port, "GET", "/health", &[], b"").unwrap();
     assert_eq!(health.status, 200, "{}", health.text());
     assert_eq!(health.text(), r#"{"status":"ok"}"#);
@@ -400,46 +396,46 @@ fn random_value(out: &mut Vec<u8>, rng: &mut Rng, depth: u32) {
             }
         }
         3 | 4 => random_string(out, rng),
-        5 => {
-            out.push(b'[');
-            ws(out, rng);
-            let n = rng.below(5);
-            for i in 0..n {
-                if i > 0 {
-                    out.push(b',');
-                    ws(out, rng);
-                }
-                random_value(out, rng, depth + 1);
-                ws(out, rng);
+        5 => random_container(out, rng, b"[]", 5, |out, rng| {
+            random_value(out, rng, depth + 1)
+        }),
+        _ => random_container(out, rng, b"{}", 6, |out, rng| {
+            if rng.below(3) == 0 {
+                // Short keys from a small alphabet collide often.
+                out.extend_from_slice(
+                    format!("\"{}\"", ["a", "b", "ab", "", "\\u0061"][rng.below(5)]).as_bytes(),
+                );
+            } else {
+                random_string(out, rng);
             }
-            out.push(b']');
-        }
-        _ => {
-            out.push(b'{');
             ws(out, rng);
-            let n = rng.below(6);
-            for i in 0..n {
-                if i > 0 {
-                    out.push(b',');
-                    ws(out, rng);
-                }
-                if rng.below(3) == 0 {
-                    // Short keys from a small alphabet collide often.
-                    out.extend_from_slice(
-                        format!("\"{}\"", ["a", "b", "ab", "", "\\u0061"][rng.below(5)]).as_bytes(),
-                    );
-                } else {
-                    random_string(out, rng);
-                }
-                ws(out, rng);
-                out.push(b':');
-                ws(out, rng);
-                random_value(out, rng, depth + 1);
-                ws(out, rng);
-            }
-            out.push(b'}');
-        }
+            out.push(b':');
+            ws(out, rng);
+            random_value(out, rng, depth + 1);
+        }),
     }
+}
+
+/// An array or object (`brackets`) of fewer than `max` items written by
+/// `item`, separated by commas, with random whitespace around each.
+fn random_container(
+    out: &mut Vec<u8>,
+    rng: &mut Rng,
+    brackets: &[u8; 2],
+    max: usize,
+    mut item: impl FnMut(&mut Vec<u8>, &mut Rng),
+) {
+    out.push(brackets[0]);
+    ws(out, rng);
+    for i in 0..rng.below(max) {
+        if i > 0 {
+            out.push(b',');
+            ws(out, rng);
+        }
+        item(out, rng);
+        ws(out, rng);
+    }
+    out.push(brackets[1]);
 }
 
 fn random_string(out: &mut Vec<u8>, rng: &mut Rng) {

@@ -141,11 +141,9 @@ impl<'a> Archive<'a> {
                 }
                 let after = pos + END.len();
                 if after != bytes.len() {
-                    return Err(Error::at(
-                        ErrorKind::TrailingData {
-                            len: (bytes.len() - after) as u64,
-                            after: "the archive's end marker",
-                        },
+                    return Err(Error::trailing(
+                        bytes.len() - after,
+                        "the archive's end marker",
                         after as u64,
                     ));
                 }
@@ -201,11 +199,9 @@ impl<'a> Archive<'a> {
                 }
                 let (chunks, form_len) = walk_form(payload, payload_offset)?;
                 if pad4(form_len) != payload.len() {
-                    return Err(Error::at(
-                        ErrorKind::TrailingData {
-                            len: (payload.len() - form_len) as u64,
-                            after: "the BEAM form of this section",
-                        },
+                    return Err(Error::trailing(
+                        payload.len() - form_len,
+                        "the BEAM form of this section",
                         payload_offset + form_len as u64,
                     ));
                 }

@@ -61,14 +61,10 @@ impl<'a> Beam<'a> {
     pub fn parse(bytes: &'a [u8]) -> Result<Self> {
         let (chunks, end) = walk_form(bytes, 0)?;
         if end != bytes.len() {
-            return Err(Error::at(
-                ErrorKind::TrailingData {
-                    len: (bytes.len() - end) as u64,
-                    after: "the end of the FOR1 form",
-                },
-                end as u64,
-            )
-            .with_chunk(FOR1));
+            return Err(
+                Error::trailing(bytes.len() - end, "the end of the FOR1 form", end as u64)
+                    .with_chunk(FOR1),
+            );
         }
         Self::from_chunks(bytes, chunks)
     }

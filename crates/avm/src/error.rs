@@ -94,6 +94,18 @@ impl Error {
         }
     }
 
+    /// `len` unexpected bytes at absolute byte `offset`, after what `after`
+    /// names.
+    pub(crate) fn trailing(len: usize, after: &'static str, offset: u64) -> Self {
+        Error::at(
+            ErrorKind::TrailingData {
+                len: len as u64,
+                after,
+            },
+            offset,
+        )
+    }
+
     /// Attach the file the bytes came from (kept if already set).
     pub fn with_file(mut self, file: impl AsRef<Path>) -> Self {
         if self.file.is_none() {

@@ -153,13 +153,12 @@ fn inflate_into(
     }
     let used = z.total_in() as usize;
     if used != stream.len() {
-        return Err(err(
-            ErrorKind::TrailingData {
-                len: (stream.len() - used) as u64,
-                after: "the end of the zlib stream",
-            },
+        return Err(Error::trailing(
+            stream.len() - used,
+            "the end of the zlib stream",
             stream_at + used as u64,
-        ));
+        )
+        .with_chunk(LITT));
     }
     Ok(())
 }

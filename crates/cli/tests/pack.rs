@@ -23,6 +23,15 @@ fn run(args: &[&str]) -> Run {
     )
 }
 
+/// `pack [flags...] -o OUT --start START INPUTS...`.
+fn pack(flags: &[&str], out: &Path, start: &str, inputs: &[&str]) -> Run {
+    let mut args = vec!["pack"];
+    args.extend(flags);
+    args.extend(["-o", s(out), "--start", start]);
+    args.extend(inputs);
+    run(&args)
+}
+
 fn stderr(o: &Run) -> String {
     o.stderr.clone()
 }
@@ -54,14 +63,7 @@ fn pack_reproduces_every_golden_and_inspect_its_dump() {
     for set in sets() {
         let name = set.file_name().unwrap().to_string_lossy().into_owned();
         let out = tmp.path().join(format!("{name}.avm"));
-        let o = run(&[
-            "pack",
-            "-o",
-            s(&out),
-            "--start",
-            s(&start_of(&set)),
-            s(&set.join("ebin")),
-        ]);
+        let o = pack(&[], &out, s(&start_of(&set)), &[s(&set.join("ebin"))]);
         if !o.success() {
             failures.push(format!("{name}: pack failed: {}", stderr(&o)));
             continue;
@@ -130,7 +132,7 @@ fn extract_writes_each_section_back_out() {
     // idempotent and the names are the modules' own.
     let start = dir.join("Elixir.Fixture.App.beam");
     let again = tmp.path().join("again.avm");
-    let o = run(&["pack", "-q", "-o", s(&again), "--start", s(&start), s(&dir)]);
+    let o = pack(&["-q"], &again, s(&start), &[s(&dir)]);
     assert!(o.success(), "{}", stderr(&o));
     assert_eq!(std::fs::read(&again).unwrap(), bytes);
 }
@@ -142,14 +144,7 @@ fn file_name_differing_from_module_warns_and_uses_the_module_atom() {
     let renamed = tmp.path().join("renamed.beam");
     std::fs::copy(ebin.join("a.beam"), &renamed).unwrap();
     let out = tmp.path().join("out.avm");
-    let o = run(&[
-        "pack",
-        "-o",
-        s(&out),
-        "--start",
-        s(&ebin.join("hello.beam")),
-        s(&renamed),
-    ]);
+    let o = pack(&[], &out, s(&ebin.join("hello.beam")), &[s(&renamed)]);
     assert!(o.success(), "{}", stderr(&o));
     let err = stderr(&o);
     assert!(
@@ -172,15 +167,8 @@ fn startup_inside_an_input_directory_is_packed_once_and_first() {
     let ebin = root().join("fixtures/packs/erlang/ebin");
     let out = tmp.path().join("out.avm");
     // Files and a directory mixed; the start file is also listed explicitly.
-    let o = run(&[
-        "pack",
-        "-o",
-        s(&out),
-        "--start",
-        s(&ebin.join("hello.beam")),
-        s(&ebin.join("hello.beam")),
-        s(&ebin),
-    ]);
+    let start = ebin.join("hello.beam");
+    let o = pack(&[], &out, s(&start), &[s(&start), s(&ebin)]);
     assert!(o.success(), "{}", stderr(&o));
     assert_eq!(
         std::fs::read(&out).unwrap(),
@@ -188,17 +176,17 @@ fn startup_inside_an_input_directory_is_packed_once_and_first() {
     );
 }
 
+/// `pack -o OUT --start START INPUTS...` fails with `expected` on stderr.
 /// Leaves a sentinel where the output goes: a failed run must neither
 /// create an output nor replace an existing one, nor leave temp files.
-fn assert_fails_cleanly(args_for: impl Fn(&str) -> Vec<String>, expected: &str, what: &str) {
+fn assert_fails_cleanly(start: &str, inputs: &[&str], expected: &str, what: &str) {
     let tmp = tempfile::tempdir().unwrap();
     for existing in [false, true] {
         let out = tmp.path().join("out.avm");
         if existing {
             std::fs::write(&out, b"previous archive").unwrap();
         }
-        let args = args_for(s(&out));
-        let o = run(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        let o = pack(&[], &out, start, inputs);
         assert!(!o.success(), "{what}: exited 0");
         let err = stderr(&o);
         assert!(
@@ -251,36 +239,16 @@ fn every_bad_beam_fails_with_its_error_and_writes_nothing() {
         );
         let rel = format!("fixtures/bad/{name}");
         assert_fails_cleanly(
-            |out| {
-                [
-                    "pack",
-                    "-o",
-                    out,
-                    "--start",
-                    &rel,
-                    "fixtures/packs/erlang/ebin/a.beam",
-                ]
-                .map(String::from)
-                .to_vec()
-            },
+            &rel,
+            &["fixtures/packs/erlang/ebin/a.beam"],
             &expected,
             &name,
         );
         // A bad module that is not the startup module fails the same way.
         if name != "no_start.beam" {
             assert_fails_cleanly(
-                |out| {
-                    [
-                        "pack",
-                        "-o",
-                        out,
-                        "--start",
-                        "fixtures/packs/erlang/ebin/hello.beam",
-                        &rel,
-                    ]
-                    .map(String::from)
-                    .to_vec()
-                },
+                "fixtures/packs/erlang/ebin/hello.beam",
+                &[&rel],
                 &expected,
                 &name,
             );
@@ -321,18 +289,8 @@ fn every_bad_archive_fails_inspect_and_extract_and_writes_nothing() {
 #[test]
 fn missing_startup_module_fails_and_writes_nothing() {
     assert_fails_cleanly(
-        |out| {
-            [
-                "pack",
-                "-o",
-                out,
-                "--start",
-                "fixtures/bad/does_not_exist.beam",
-                "fixtures/packs/erlang/ebin",
-            ]
-            .map(String::from)
-            .to_vec()
-        },
+        "fixtures/bad/does_not_exist.beam",
+        &["fixtures/packs/erlang/ebin"],
         "error: cannot read startup module fixtures/bad/does_not_exist.beam",
         "missing start",
     );
@@ -341,18 +299,9 @@ fn missing_startup_module_fails_and_writes_nothing() {
 #[test]
 fn empty_input_directory_fails_and_writes_nothing() {
     let empty = tempfile::tempdir().unwrap();
-    let dir = empty.path().to_str().unwrap().to_owned();
     assert_fails_cleanly(
-        |out| {
-            vec![
-                "pack".into(),
-                "-o".into(),
-                out.into(),
-                "--start".into(),
-                "fixtures/packs/erlang/ebin/hello.beam".into(),
-                dir.clone(),
-            ]
-        },
+        "fixtures/packs/erlang/ebin/hello.beam",
+        &[s(empty.path())],
         "no .beam files in this directory",
         "empty directory",
     );
@@ -375,7 +324,7 @@ fn symlinked_beams_are_packed_and_a_dangling_one_is_refused() {
     }
     let out = tmp.path().join("out.avm");
     let start = ebin.join("hello.beam");
-    let o = run(&["pack", "-q", "-o", s(&out), "--start", s(&start), s(&ebin)]);
+    let o = pack(&["-q"], &out, s(&start), &[s(&ebin)]);
     assert!(o.success(), "{}", stderr(&o));
     assert_eq!(
         std::fs::read(&out).unwrap(),
@@ -385,11 +334,8 @@ fn symlinked_beams_are_packed_and_a_dangling_one_is_refused() {
     let gone = ebin.join("gone.beam");
     symlink(tmp.path().join("no_such_file.beam"), &gone).unwrap();
     assert_fails_cleanly(
-        |out| {
-            ["pack", "-o", out, "--start", s(&start), s(&ebin)]
-                .map(String::from)
-                .to_vec()
-        },
+        s(&start),
+        &[s(&ebin)],
         &format!(
             "error: cannot read input {}: No such file or directory",
             gone.display()
@@ -415,16 +361,12 @@ fn a_smaller_inflate_cap_refuses_a_table_the_default_accepts() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out.avm");
     let ebin = "fixtures/packs/erlang/ebin";
-    let o = run(&[
-        "pack",
-        "-o",
-        s(&out),
-        "--inflate-cap",
-        "1000",
-        "--start",
+    let o = pack(
+        &["--inflate-cap", "1000"],
+        &out,
         &format!("{ebin}/hello.beam"),
-        ebin,
-    ]);
+        &[ebin],
+    );
     assert!(!o.success());
     let err = stderr(&o);
     assert!(

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use test_support::cli::{bin, new_project, request, test_runtime};
-use test_support::{run, serve_dir, skip, tempdir};
+use test_support::{assert_contains, run, serve_dir, skip, tempdir};
 
 /// A runtime directory that passes every check `install` makes, with `id`.
 fn stand_in_runtime(dir: &Path, id: &str) -> PathBuf {
@@ -188,16 +188,13 @@ fn with_no_runtime_status_fails_and_names_both_ways_to_get_one() {
     let tmp = tempdir();
     let r = run(ew(tmp.path()).args(["runtime", "status"]));
     assert_eq!(r.code, Some(1));
-    assert!(r.stdout.contains(&ew_runtime::runtime_id()), "{}", r.stdout);
-    assert!(
-        r.stdout.contains("elixir-workers runtime install"),
-        "{}",
-        r.stdout
-    );
-    assert!(
-        r.stdout.contains("elixir-workers runtime build"),
-        "{}",
-        r.stdout
+    assert_contains(
+        &r.stdout,
+        &[
+            &ew_runtime::runtime_id(),
+            "elixir-workers runtime install",
+            "elixir-workers runtime build",
+        ],
     );
 }
 

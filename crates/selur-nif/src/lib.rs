@@ -334,57 +334,50 @@ fn nif_free<'a>(env: Env<'a>, res: Term<'a>) -> Term<'a> {
     })
 }
 
+/// An accessor that only reads the bridge: `$body` is `{:ok, $value}`, with
+/// `$env` and the slot `$s` in scope for `$value`; see `accessor!`.
+macro_rules! reader {
+    ($nif:ident, $name:literal, $raw:ident, $body:ident, |$env:ident, $s:ident| $value:expr) => {
+        fn $body<'a>(
+            env: Env<'a>,
+            lock: Lock,
+            busy: impl FnOnce() -> Term<'a>,
+            res: Term<'a>,
+        ) -> Term<'a> {
+            let $env = env;
+            with_bridge($env, res, lock, busy, |$s| ok_with($env, $value))
+        }
+        accessor!($nif, $name, $raw, $body, res);
+    };
+}
+
 // Reading the size, the last error, the blocking flag, or echoing never
 // touches the backend, so none has an Elixir `_dirty` twin; each reruns on
 // a dirty scheduler only when the lock is busy.
-fn memory_size<'a>(
-    env: Env<'a>,
-    lock: Lock,
-    busy: impl FnOnce() -> Term<'a>,
-    res: Term<'a>,
-) -> Term<'a> {
-    with_bridge(env, res, lock, busy, |s| {
-        ok_with(env, s.bridge.memory_size() as u64)
-    })
-}
-accessor!(
+reader!(
     nif_memory_size,
     "memory_size",
     memory_size_dirty,
     memory_size,
-    res
+    |_env, s| s.bridge.memory_size() as u64
 );
 
-/// The message of the bridge's last error, `""` when none.
-fn last_error<'a>(
-    env: Env<'a>,
-    lock: Lock,
-    busy: impl FnOnce() -> Term<'a>,
-    res: Term<'a>,
-) -> Term<'a> {
-    with_bridge(env, res, lock, busy, |s| {
-        ok_with(env, binary(env, s.last_error.as_bytes()))
-    })
-}
-accessor!(
+// The message of the bridge's last error, `""` when none.
+reader!(
     nif_last_error,
     "last_error",
     last_error_dirty,
     last_error,
-    res
+    |env, s| binary(env, s.last_error.as_bytes())
 );
 
-fn blocking<'a>(
-    env: Env<'a>,
-    lock: Lock,
-    busy: impl FnOnce() -> Term<'a>,
-    res: Term<'a>,
-) -> Term<'a> {
-    with_bridge(env, res, lock, busy, |s| {
-        ok_with(env, s.bridge.is_blocking())
-    })
-}
-accessor!(nif_blocking, "nif_blocking", blocking_dirty, blocking, res);
+reader!(
+    nif_blocking,
+    "nif_blocking",
+    blocking_dirty,
+    blocking,
+    |_env, s| s.bridge.is_blocking()
+);
 
 /// The diagnostics echo: the payload goes through guest memory and back.
 fn echo<'a>(

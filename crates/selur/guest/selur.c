@@ -413,46 +413,38 @@ static i32 refuse(Container *c, const char *what) {
     return finish(ST_INVALID_REQUEST);
 }
 
-static i32 ok_empty(void) {
-    begin();
-    return finish(ST_OK);
-}
-
-static i32 cmd_start(const u8 *p, u32 n) {
-    i32 st;
-    Container *c = lookup(p, n, &st);
-    if (!c) return st;
-    if (c->state == STATE_RUNNING) return refuse(c, "start");
-    st = host_start(c->id, c->id_len);
-    if (st != ST_OK) return fail_effect(st);
+/* What starting, stopping and deleting do to the container once the
+ * host has done its part. */
+static void started(Container *c) {
     if (c->state == STATE_STOPPED) c->restart_count++;
     c->state = STATE_RUNNING;
     c->started_at = host_now_ms();
-    return ok_empty();
 }
 
-static i32 cmd_stop(const u8 *p, u32 n) {
-    i32 st;
-    Container *c = lookup(p, n, &st);
-    if (!c) return st;
-    if (c->state != STATE_RUNNING) return refuse(c, "stop");
-    st = host_stop(c->id, c->id_len);
-    if (st != ST_OK) return fail_effect(st);
+static void stopped(Container *c) {
     c->state = STATE_STOPPED;
     c->stopped_at = host_now_ms();
-    return ok_empty();
 }
 
-static i32 cmd_delete(const u8 *p, u32 n) {
+static void deleted(Container *c) {
+    release(c->image);
+    *c = table[--n_containers];
+}
+
+/* Start, stop or delete (`what`) the container named by the payload: only
+ * a running one (`running`) or only one not running may; the host's
+ * `effect` first, then `done`. */
+static i32 transition(const u8 *p, u32 n, const char *what, int running,
+                      i32 (*effect)(const u8 *, u32), void (*done)(Container *)) {
     i32 st;
     Container *c = lookup(p, n, &st);
     if (!c) return st;
-    if (c->state == STATE_RUNNING) return refuse(c, "delete");
-    st = host_delete(c->id, c->id_len);
+    if ((c->state == STATE_RUNNING) != running) return refuse(c, what);
+    st = effect(c->id, c->id_len);
     if (st != ST_OK) return fail_effect(st);
-    release(c->image);
-    *c = table[--n_containers];
-    return ok_empty();
+    done(c);
+    begin();
+    return finish(ST_OK);
 }
 
 static void put_time(const char *key, i64 t) {
@@ -522,10 +514,10 @@ EXPORT("send_request") i32 send_request(const u8 *req, u32 len) {
     const u8 *p = req + HEADER_LEN;
     switch (req[0]) {
     case CMD_CREATE: return cmd_create(p, n);
-    case CMD_START: return cmd_start(p, n);
-    case CMD_STOP: return cmd_stop(p, n);
+    case CMD_START: return transition(p, n, "start", 0, host_start, started);
+    case CMD_STOP: return transition(p, n, "stop", 1, host_stop, stopped);
     case CMD_INSPECT: return cmd_inspect(p, n);
-    case CMD_DELETE: return cmd_delete(p, n);
+    case CMD_DELETE: return transition(p, n, "delete", 0, host_delete, deleted);
     case CMD_LIST: return cmd_list(n);
     case CMD_ECHO: return cmd_echo(p, n);
     default: return fail(ST_INVALID_REQUEST, "unknown command");

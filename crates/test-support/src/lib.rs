@@ -80,6 +80,14 @@ pub fn scratch() -> PathBuf {
     dir
 }
 
+/// Fails, showing `text`, unless it holds every one of `needles`.
+#[track_caller]
+pub fn assert_contains(text: &str, needles: &[&str]) {
+    for needle in needles {
+        assert!(text.contains(needle), "{needle:?} missing from:\n{text}");
+    }
+}
+
 /// A fresh temporary directory under [`scratch`], removed when the value
 /// drops.
 pub fn tempdir() -> tempfile::TempDir {

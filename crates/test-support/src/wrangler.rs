@@ -4,9 +4,9 @@
 //! process group when the test ends, pass or fail).
 
 use crate::cli::ew;
-use crate::net::{http, Reply};
+use crate::net::{free_port, http, Reply};
 use crate::process::{run, tool};
-use crate::{framework_dir, workspace_root};
+use crate::{framework_dir, tempdir, workspace_root};
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -33,12 +33,39 @@ pub fn wrangler() -> PathBuf {
     bin
 }
 
-/// A project of the framework's test app (`framework/test/support` as its
-/// `lib/`), with `config` (the body of wrangler.jsonc after `main`,
-/// `compatibility_date`, `dev` and the module rules) and `budget` in
-/// `elixir-workers.json`, built by the real `elixir-workers build`: the
-/// worker directory wrangler then serves is the one a user's build makes.
-pub fn lay_out_project(
+/// A project of the framework's test app in a temp dir of its own, and the
+/// free port its `wrangler dev` listens on.
+pub struct TestProject {
+    /// The project's directory.
+    pub path: PathBuf,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl TestProject {
+    /// The test app (`framework/test/support` as its `lib/`), with
+    /// `config` (the body of wrangler.jsonc after `main`,
+    /// `compatibility_date`, `dev` and the module rules) and `budget` in
+    /// `elixir-workers.json`, built by the real `elixir-workers build`: the
+    /// worker directory wrangler then serves is the one a user's build
+    /// makes.
+    pub fn build(runtime: &Path, budget: &pipeline::project::Budget, config: &str) -> TestProject {
+        let dir = tempdir();
+        let path = dir.path().join("project");
+        let port = free_port();
+        lay_out_project(&path, runtime, port, budget, config);
+        TestProject { path, port, dir }
+    }
+
+    /// `wrangler dev` serving the project with `extra` arguments, once
+    /// `/health` answers.
+    pub fn serve(&self, extra: &[&str]) -> Server {
+        let xdg = self.dir.path().join("xdg");
+        Server::start(&self.path, self.port, extra, &xdg, "/health")
+    }
+}
+
+fn lay_out_project(
     dir: &Path,
     runtime: &Path,
     port: u16,

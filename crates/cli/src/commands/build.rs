@@ -29,6 +29,28 @@ impl Args {
     }
 }
 
+// The flag of the commands that build the project before they serve,
+// deploy or package it (a plain comment: clap would take a doc comment for
+// their about text).
+#[derive(Debug, clap::Args)]
+pub struct BuildFirst {
+    /// Do not run `npm install` when node_modules/ is missing
+    #[arg(long)]
+    pub no_install: bool,
+}
+
+impl BuildFirst {
+    /// The build those commands run: no `--explain`, and a call that
+    /// nothing answers is an error.
+    pub fn options(&self) -> pipeline::BuildOptions {
+        pipeline::BuildOptions {
+            explain: false,
+            no_install: self.no_install,
+            ..Default::default()
+        }
+    }
+}
+
 /// The project around the current directory.
 pub fn current_project() -> anyhow::Result<pipeline::Project> {
     let cwd = std::env::current_dir().context("could not read the current directory")?;

@@ -5,9 +5,8 @@ use std::process::ExitCode;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Do not run `npm install` when node_modules/ is missing
-    #[arg(long)]
-    pub no_install: bool,
+    #[command(flatten)]
+    pub build: super::build::BuildFirst,
     #[command(flatten)]
     pub global: GlobalArgs,
     /// Arguments passed through to `wrangler deploy` (e.g. --dry-run --outdir dist)
@@ -23,11 +22,7 @@ pub fn run(args: Args, top: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let ui = Ui::new(&top.merge(&args.global));
     let project = super::build::current_project()?;
     let opts = pipeline::deploy::DeployOptions {
-        build: pipeline::BuildOptions {
-            explain: false,
-            no_install: args.no_install,
-            ..Default::default()
-        },
+        build: args.build.options(),
         wrangler_args: args.wrangler_args,
     };
     let (summary, code) =

@@ -21,9 +21,8 @@ pub struct Args {
     /// Milliseconds of quiet after a change before rebuilding
     #[arg(long, default_value_t = 200, value_name = "MS")]
     pub debounce: u64,
-    /// Do not run `npm install` when node_modules/ is missing
-    #[arg(long)]
-    pub no_install: bool,
+    #[command(flatten)]
+    pub build: super::build::BuildFirst,
     /// Extra arguments for `wrangler dev` (after `--`)
     #[arg(last = true, value_name = "WRANGLER_ARGS")]
     pub wrangler_args: Vec<String>,
@@ -35,11 +34,7 @@ pub fn run(args: Args, top: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let ui = Ui::new(&top.merge(&args.global));
     let project = super::build::current_project()?;
     let opts = pipeline::dev::DevOptions {
-        build: pipeline::BuildOptions {
-            explain: false,
-            no_install: args.no_install,
-            ..Default::default()
-        },
+        build: args.build.options(),
         port: args.port,
         ip: args.ip,
         watch: !args.no_watch,

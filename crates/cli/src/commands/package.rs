@@ -9,9 +9,8 @@ pub struct Args {
     /// The archive to write (.tar.gz): _build/worker/, wrangler.jsonc and a manifest
     #[arg(short = 'o', long = "output", value_name = "FILE.tar.gz")]
     pub output: PathBuf,
-    /// Do not run `npm install` when node_modules/ is missing
-    #[arg(long)]
-    pub no_install: bool,
+    #[command(flatten)]
+    pub build: super::build::BuildFirst,
     #[command(flatten)]
     pub global: GlobalArgs,
 }
@@ -22,11 +21,7 @@ pub fn run(args: Args, top: &GlobalArgs) -> anyhow::Result<ExitCode> {
     // Relative to where the user stands, not to the project root.
     let output = std::path::absolute(&args.output)?;
     let opts = pipeline::package::PackageOptions {
-        build: pipeline::BuildOptions {
-            explain: false,
-            no_install: args.no_install,
-            ..Default::default()
-        },
+        build: args.build.options(),
         output: output.clone(),
     };
     let (_summary, manifest) = pipeline::package::package(&project, &opts, &mut |e| ui.event(e))?;

@@ -1,5 +1,6 @@
 defmodule ElixirWorkers.RouterTest do
   use ExUnit.Case, async: true
+  import TestHelper, only: [conn: 2, conn: 3, assert_headers: 2]
   alias ElixirWorkers.{Conn, JSON}
 
   defmodule CorsRouter do
@@ -22,16 +23,15 @@ defmodule ElixirWorkers.RouterTest do
     def not_found(conn), do: Conn.text(conn, 404, "custom 404")
   end
 
-  defp conn(method, url, headers \\ %{}) do
-    Conn.from_request(%{"method" => method, "url" => url, "headers" => headers}, "")
-  end
-
   test "plugs run in order and can halt" do
     c = CorsRouter.call(conn("GET", "/"))
     assert c.resp_body == "root tagged"
-    assert c.resp_headers["access-control-allow-origin"] == "https://example.com"
-    assert c.resp_headers["vary"] == "origin"
-    refute Map.has_key?(c.resp_headers, "x-frame-options")
+
+    assert_headers(c, %{
+      "access-control-allow-origin" => "https://example.com",
+      "vary" => "origin",
+      "x-frame-options" => nil
+    })
 
     c = CorsRouter.call(conn("GET", "/?halt=stop"))
     assert c.status == 418 and c.halted

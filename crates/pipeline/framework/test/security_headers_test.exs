@@ -45,8 +45,6 @@ defmodule ElixirWorkers.SecurityHeadersTest do
     end
   end
 
-  defp conn(method, url), do: Conn.from_request(%{"method" => method, "url" => url}, "")
-
   test "responses carry the default content-security-policy, 404s too" do
     {head, _} = call("GET", "/health")
     assert head["headers"]["content-security-policy"] == @default_csp
@@ -60,42 +58,46 @@ defmodule ElixirWorkers.SecurityHeadersTest do
   test "security_headers/1 sends the default, /2 takes another or none" do
     assert Middleware.security_headers(%Conn{}).resp_headers["content-security-policy"] == @default_csp
 
-    c = Middleware.security_headers(%Conn{}, %{"csp" => "default-src 'none'"})
-    assert c.resp_headers["content-security-policy"] == "default-src 'none'"
-    assert c.resp_headers["x-content-type-options"] == "nosniff"
+    Middleware.security_headers(%Conn{}, %{"csp" => "default-src 'none'"})
+    |> assert_headers(%{
+      "content-security-policy" => "default-src 'none'",
+      "x-content-type-options" => "nosniff"
+    })
 
-    c = Middleware.security_headers(%Conn{}, %{"csp" => false})
-    refute Map.has_key?(c.resp_headers, "content-security-policy")
-    assert c.resp_headers["x-content-type-options"] == "nosniff"
+    Middleware.security_headers(%Conn{}, %{"csp" => false})
+    |> assert_headers(%{"content-security-policy" => nil, "x-content-type-options" => "nosniff"})
 
     assert_raise ElixirWorkers.Error, ~r/"csp" must be a binary or false, got: nil/, fn ->
       Middleware.security_headers(%Conn{}, %{"csp" => nil})
     end
   end
 
-  test "a router's csp: option replaces the default" do
-    c = CustomCspRouter.call(conn("GET", "/"))
-    assert c.resp_body == "custom"
-    assert c.resp_headers["content-security-policy"] == "default-src 'none'"
-    assert c.resp_headers["x-frame-options"] == "DENY"
-  end
+  # GET / of each router: the body, and each header's value (nil: not sent).
+  @answers [
+    # A router's csp: option replaces the default.
+    {CustomCspRouter, "custom",
+     %{"content-security-policy" => "default-src 'none'", "x-frame-options" => "DENY"}},
+    # csp: false sends no content-security-policy but the other headers.
+    {NoCspRouter, "none",
+     %{"content-security-policy" => nil, "x-content-type-options" => "nosniff"}},
+    # A content-security-policy set by the route wins, and so does one an
+    # earlier plug set (with its x-frame-options).
+    {OwnCspRouter, "<script src=\"https://cdn.example.com/app.js\"></script>",
+     %{"content-security-policy" => "script-src 'self' https://cdn.example.com"}},
+    {PlugFirstRouter, "plugged",
+     %{
+       "content-security-policy" => "frame-ancestors 'self'",
+       "x-frame-options" => "SAMEORIGIN",
+       "x-content-type-options" => "nosniff"
+     }}
+  ]
 
-  test "csp: false sends no content-security-policy but the other headers" do
-    c = NoCspRouter.call(conn("GET", "/"))
-    assert c.resp_body == "none"
-    refute Map.has_key?(c.resp_headers, "content-security-policy")
-    assert c.resp_headers["x-content-type-options"] == "nosniff"
-  end
-
-  test "a content-security-policy set by the route or an earlier plug wins" do
-    c = OwnCspRouter.call(conn("GET", "/"))
-    assert c.resp_headers["content-security-policy"] == "script-src 'self' https://cdn.example.com"
-
-    c = PlugFirstRouter.call(conn("GET", "/"))
-    assert c.resp_body == "plugged"
-    assert c.resp_headers["content-security-policy"] == "frame-ancestors 'self'"
-    assert c.resp_headers["x-frame-options"] == "SAMEORIGIN"
-    assert c.resp_headers["x-content-type-options"] == "nosniff"
+  test "a router's csp: option, csp: false, and a policy the route or a plug set" do
+    for {router, body, headers} <- @answers do
+      c = router.call(conn("GET", "/"))
+      assert c.resp_body == body, "#{inspect(router)} answered #{inspect(c.resp_body)}"
+      assert_headers(c, headers)
+    end
   end
 
   test "bad router options fail at compile time" do

@@ -2,7 +2,8 @@ ExUnit.start()
 
 defmodule TestHelper do
   @moduledoc false
-  alias ElixirWorkers.JSON
+  import ExUnit.Assertions
+  alias ElixirWorkers.{Conn, JSON}
 
   # Builds request bytes in the wire format of PROTOCOL.md. `blobs:` is the
   # blob area after the body (the head then says where the body ends);
@@ -26,6 +27,24 @@ defmodule TestHelper do
 
   defp put_opt(map, _k, nil), do: map
   defp put_opt(map, k, v), do: Map.put(map, k, v)
+
+  # A Conn of a request without a body, as a router is called with it.
+  def conn(method, url, headers \\ %{}) do
+    Conn.from_request(%{"method" => method, "url" => url, "headers" => headers}, "")
+  end
+
+  # Asserts a response's headers: each of `expected` (name => value) has
+  # that value, or is absent where the value is nil. Returns the conn.
+  def assert_headers(conn, expected) do
+    for {name, value} <- expected do
+      got = Map.fetch(conn.resp_headers, name)
+
+      assert got == if(value == nil, do: :error, else: {:ok, value}),
+             "response header #{name}: #{inspect(got)}, expected #{inspect(value)}"
+    end
+
+    conn
+  end
 
   # Runs an event (a cron trigger, a queue batch) through TestApp.
   def call_event(event, opts \\ []), do: call(nil, nil, Keyword.put(opts, :event, event))

@@ -251,6 +251,38 @@ static term decode(term bin, term depth, const uint8_t *data, size_t size)
     return r;
 }
 
+/* json_encode of the term in SlotDecoded (`name` names the call in
+ * messages): fallback, or the binary, then also kept in SlotEncoded. */
+static term encode_decoded(const char *name, const uint8_t *data, size_t size)
+{
+    ensure_free(0);
+    term argv[1] = { *slot(SlotDecoded) };
+    term enc = call(&json_encode_nif, 1, argv, name, data, size);
+    if (enc == fallback) {
+        return enc;
+    }
+    if (!term_is_binary(enc)) {
+        char what[128];
+        snprintf(what, sizeof(what), "%s returned neither a binary nor fallback", name);
+        die(what, data, size);
+    }
+    *slot(SlotEncoded) = enc;
+    return enc;
+}
+
+/* json_decode of SlotEncoded with no depth limit: its {ok, Term}, or
+ * `rejected` and an abort. */
+static term decode_encoded(const char *rejected, const uint8_t *data, size_t size)
+{
+    ensure_free(BOXED_INT64_SIZE);
+    term big = term_make_maybe_boxed_int64(INT64_MAX, &ctx->heap);
+    term r = decode(*slot(SlotEncoded), big, data, size);
+    if (!check_decode_result(r, data, size)) {
+        die(rejected, data, size);
+    }
+    return r;
+}
+
 static void round_trip(const uint8_t *data, size_t size)
 {
     bool sorted = true;
@@ -258,33 +290,20 @@ static void round_trip(const uint8_t *data, size_t size)
     if (!sorted) {
         die("json_decode made a map whose keys are not sorted and unique", data, size);
     }
-    ensure_free(0);
-    term argv[1] = { *slot(SlotDecoded) };
-    term enc = call(&json_encode_nif, 1, argv, "json_encode", data, size);
-    if (enc == fallback) {
+    if (encode_decoded("json_encode", data, size) == fallback) {
         if (nesting <= ENCODE_MAX_DEPTH) {
             die("json_encode fell back on a term json_decode made", data, size);
         }
         return;
     }
-    if (!term_is_binary(enc)) {
-        die("json_encode returned neither a binary nor fallback", data, size);
-    }
-    *slot(SlotEncoded) = enc;
-
-    ensure_free(BOXED_INT64_SIZE);
-    term big = term_make_maybe_boxed_int64(INT64_MAX, &ctx->heap);
-    term r = decode(*slot(SlotEncoded), big, data, size);
-    if (!check_decode_result(r, data, size)) {
-        die("json_decode rejected what json_encode made", data, size);
-    }
+    term r = decode_encoded("json_decode rejected what json_encode made", data, size);
     *slot(SlotDecodedAgain) = term_get_tuple_element(r, 1);
     if (!equal(*slot(SlotDecoded), *slot(SlotDecodedAgain))) {
         die("round trip: decode(encode(T)) differs from T", data, size);
     }
 
     ensure_free(0);
-    argv[0] = *slot(SlotDecodedAgain);
+    term argv[1] = { *slot(SlotDecodedAgain) };
     term enc2 = call(&json_encode_nif, 1, argv, "json_encode", data, size);
     term enc1 = *slot(SlotEncoded);
     if (!term_is_binary(enc2) || term_binary_size(enc2) != term_binary_size(enc1)
@@ -586,17 +605,12 @@ static void check_encode_any(const uint8_t *data, size_t size)
         abort();
     }
 
-    ensure_free(0);
-    term argv[1] = { *slot(SlotDecoded) };
-    term enc = call(&json_encode_nif, 1, argv, "json_encode (any term)", data, size);
+    term enc = encode_decoded("json_encode (any term)", data, size);
     if (enc == fallback) {
         if (encodable && !may_fall_back) {
             die("json_encode fell back on a term the Elixir encoder encodes", data, size);
         }
         return;
-    }
-    if (!term_is_binary(enc)) {
-        die("json_encode (any term) returned neither a binary nor fallback", data, size);
     }
     if (!encodable) {
         fprintf(stderr, "term: ");
@@ -604,13 +618,7 @@ static void check_encode_any(const uint8_t *data, size_t size)
         fprintf(stderr, "\njson: %.*s\n", (int) term_binary_size(enc), term_binary_data(enc));
         die("json_encode encoded a term the Elixir encoder raises on", data, size);
     }
-    *slot(SlotEncoded) = enc;
-    ensure_free(BOXED_INT64_SIZE);
-    term big = term_make_maybe_boxed_int64(INT64_MAX, &ctx->heap);
-    term d = decode(*slot(SlotEncoded), big, data, size);
-    if (!check_decode_result(d, data, size)) {
-        die("json_encode (any term) made text json_decode rejects", data, size);
-    }
+    decode_encoded("json_encode (any term) made text json_decode rejects", data, size);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)

@@ -93,16 +93,26 @@ static InteropFunctionResult iodata_bytes(term t, struct IodataBytes *out)
     return InteropOk;
 }
 
-static term write_iodata_to(Context *ctx, term data, FILE *stream)
+/* iodata_bytes for a NIF's argument: OK_ATOM, or the error raised
+ * (badarg when it is not iodata). */
+static term iodata_arg(Context *ctx, term data, struct IodataBytes *out)
 {
-    struct IodataBytes bytes;
-    switch (iodata_bytes(data, &bytes)) {
+    switch (iodata_bytes(data, out)) {
         case InteropOk:
-            break;
+            return OK_ATOM;
         case InteropMemoryAllocFail:
             RAISE_ERROR(OUT_OF_MEMORY_ATOM);
         default:
             RAISE_ERROR(BADARG_ATOM);
+    }
+}
+
+static term write_iodata_to(Context *ctx, term data, FILE *stream)
+{
+    struct IodataBytes bytes;
+    term r = iodata_arg(ctx, data, &bytes);
+    if (term_is_invalid_term(r)) {
+        return r;
     }
     // Through stdio, like the core's own console output (IO.puts,
     // erlang:display), so the two stay in order; main.c line-buffers stdout.
@@ -127,13 +137,9 @@ static term nif_wasi_respond(Context *ctx, int argc, term argv[])
 {
     UNUSED(argc);
     struct IodataBytes bytes;
-    switch (iodata_bytes(argv[0], &bytes)) {
-        case InteropOk:
-            break;
-        case InteropMemoryAllocFail:
-            RAISE_ERROR(OUT_OF_MEMORY_ATOM);
-        default:
-            RAISE_ERROR(BADARG_ATOM);
+    term r = iodata_arg(ctx, argv[0], &bytes);
+    if (term_is_invalid_term(r)) {
+        return r;
     }
     wasi_host_respond((const uint8_t *) bytes.data, (uint32_t) bytes.len);
     free(bytes.owned);

@@ -146,6 +146,101 @@ static bool read_scope(term scope, size_t size, size_t *start, size_t *end)
     return true;
 }
 
+static bool is_atom(Context *ctx, term t, AtomString name)
+{
+    return term_is_atom(t) && globalcontext_is_term_equal_to_atom_string(ctx->global, t, name);
+}
+
+/* binary:split/3's flags; binary:matches/3 takes none of them. */
+struct SplitFlags
+{
+    bool global;
+    bool trim;
+    bool trim_all;
+};
+
+/* The options list of binary:matches/3 ([{scope, _}]) or, given `flags`,
+ * of binary:split/3 (also global, trim and trim_all), read into [*start,
+ * *end) of a subject of `size` bytes and `flags`. False on anything else. */
+static bool read_options(Context *ctx, term opts, size_t size, size_t *start, size_t *end, struct SplitFlags *flags)
+{
+    while (term_is_nonempty_list(opts)) {
+        term opt = term_get_list_head(opts);
+        if (flags && is_atom(ctx, opt, (AtomString) "\x6" "global")) {
+            flags->global = true;
+        } else if (flags && is_atom(ctx, opt, (AtomString) "\x4" "trim")) {
+            flags->trim = true;
+        } else if (flags && is_atom(ctx, opt, (AtomString) "\x8" "trim_all")) {
+            flags->trim_all = true;
+        } else if (!(term_is_tuple(opt) && term_get_tuple_arity(opt) == 2
+                       && is_atom(ctx, term_get_tuple_element(opt, 0), (AtomString) "\x5" "scope")
+                       && read_scope(term_get_tuple_element(opt, 1), size, start, end))) {
+            return false;
+        }
+        opts = term_get_list_tail(opts);
+    }
+    return term_is_nil(opts);
+}
+
+/* binary:matches/2,3 and, given `flags` to read from its options,
+ * binary:split/2,3: where the patterns argv[1] match in the subject argv[0]
+ * within the options' scope: non-overlapping, from the left, the longest
+ * where several start at once (the longest match decides where the next
+ * may start); for split without global only the first. Match i starts at
+ * spans[2i] and is spans[2i + 1] bytes long; the array, which the caller
+ * frees, has room for one pair more. NULL, with *error what to raise, on
+ * bad arguments or when out of memory. */
+static size_t *search(Context *ctx, int argc, term argv[], struct SplitFlags *flags, size_t *found, term *error)
+{
+    term subject = argv[0];
+    struct Patterns p;
+    if (!term_is_binary(subject) || !read_patterns(argv[1], &p)) {
+        *error = BADARG_ATOM;
+        return NULL;
+    }
+    size_t size = term_binary_size(subject);
+    size_t start = 0;
+    size_t end = size;
+    if (argc == 3 && !read_options(ctx, argv[2], size, &start, &end, flags)) {
+        *error = BADARG_ATOM;
+        return NULL;
+    }
+    bool all = flags == NULL || flags->global;
+    const uint8_t *s = (const uint8_t *) term_binary_data(subject);
+    size_t cap = 16;
+    *found = 0;
+    size_t *spans = malloc(cap * 2 * sizeof(size_t));
+    if (IS_NULL_PTR(spans)) {
+        *error = OUT_OF_MEMORY_ATOM;
+        return NULL;
+    }
+    for (size_t at = start; at < end;) {
+        size_t n = longest_at(&p, s, at, end);
+        if (n == 0) {
+            at++;
+            continue;
+        }
+        if (*found + 1 == cap) {
+            cap *= 2;
+            size_t *grown = realloc(spans, cap * 2 * sizeof(size_t));
+            if (IS_NULL_PTR(grown)) {
+                free(spans);
+                *error = OUT_OF_MEMORY_ATOM;
+                return NULL;
+            }
+            spans = grown;
+        }
+        spans[*found * 2] = at;
+        spans[*found * 2 + 1] = n;
+        (*found)++;
+        at += n;
+        if (!all) {
+            break;
+        }
+    }
+    return spans;
+}
+
 static term nif_binary_compile_pattern(Context *ctx, int argc, term argv[])
 {
     UNUSED(argc);
@@ -159,63 +254,13 @@ static term nif_binary_compile_pattern(Context *ctx, int argc, term argv[])
 
 static term nif_binary_matches(Context *ctx, int argc, term argv[])
 {
-    term subject = argv[0];
-    struct Patterns p;
-    if (!term_is_binary(subject) || !read_patterns(argv[1], &p)) {
-        RAISE_ERROR(BADARG_ATOM);
-    }
-    size_t size = term_binary_size(subject);
-    size_t start = 0;
-    size_t end = size;
-    if (argc == 3) {
-        /* Options: [] or [{scope, {Start, Length}}]. */
-        term opts = argv[2];
-        while (term_is_nonempty_list(opts)) {
-            term opt = term_get_list_head(opts);
-            if (!term_is_tuple(opt) || term_get_tuple_arity(opt) != 2
-                || !globalcontext_is_term_equal_to_atom_string(
-                    ctx->global, term_get_tuple_element(opt, 0), (AtomString) "\x5" "scope")) {
-                RAISE_ERROR(BADARG_ATOM);
-            }
-            if (!read_scope(term_get_tuple_element(opt, 1), size, &start, &end)) {
-                RAISE_ERROR(BADARG_ATOM);
-            }
-            opts = term_get_list_tail(opts);
-        }
-        if (!term_is_nil(opts)) {
-            RAISE_ERROR(BADARG_ATOM);
-        }
-    }
-
-    /* Find every match first (the longest match from the left decides
-     * where the next may start), then grow the heap once and build the
-     * list from its end. */
-    const uint8_t *s = (const uint8_t *) term_binary_data(subject);
-    size_t cap = 16;
-    size_t found = 0;
-    size_t *spans = malloc(cap * 2 * sizeof(size_t));
+    /* Find every match first, then grow the heap once and build the list
+     * from its end. */
+    size_t found;
+    term error;
+    size_t *spans = search(ctx, argc, argv, NULL, &found, &error);
     if (IS_NULL_PTR(spans)) {
-        RAISE_ERROR(OUT_OF_MEMORY_ATOM);
-    }
-    for (size_t at = start; at < end;) {
-        size_t n = longest_at(&p, s, at, end);
-        if (n == 0) {
-            at++;
-            continue;
-        }
-        if (found == cap) {
-            cap *= 2;
-            size_t *grown = realloc(spans, cap * 2 * sizeof(size_t));
-            if (IS_NULL_PTR(grown)) {
-                free(spans);
-                RAISE_ERROR(OUT_OF_MEMORY_ATOM);
-            }
-            spans = grown;
-        }
-        spans[found * 2] = at;
-        spans[found * 2 + 1] = n;
-        found++;
-        at += n;
+        RAISE_ERROR(error);
     }
     if (UNLIKELY(memory_ensure_free_with_roots(ctx, found * (TUPLE_SIZE(2) + CONS_SIZE), argc, argv, MEMORY_CAN_SHRINK) != MEMORY_GC_OK)) {
         free(spans);
@@ -232,82 +277,27 @@ static term nif_binary_matches(Context *ctx, int argc, term argv[])
     return list;
 }
 
-static bool is_atom(Context *ctx, term t, AtomString name)
-{
-    return term_is_atom(t) && globalcontext_is_term_equal_to_atom_string(ctx->global, t, name);
-}
-
 static term nif_binary_split(Context *ctx, int argc, term argv[])
 {
-    term subject = argv[0];
-    struct Patterns p;
-    if (!term_is_binary(subject) || !read_patterns(argv[1], &p)) {
-        RAISE_ERROR(BADARG_ATOM);
-    }
-    size_t size = term_binary_size(subject);
-    size_t start = 0;
-    size_t end = size;
-    bool global = false;
-    bool trim = false;
-    bool trim_all = false;
-    if (argc == 3) {
-        term opts = argv[2];
-        while (term_is_nonempty_list(opts)) {
-            term opt = term_get_list_head(opts);
-            if (is_atom(ctx, opt, (AtomString) "\x6" "global")) {
-                global = true;
-            } else if (is_atom(ctx, opt, (AtomString) "\x4" "trim")) {
-                trim = true;
-            } else if (is_atom(ctx, opt, (AtomString) "\x8" "trim_all")) {
-                trim_all = true;
-            } else if (term_is_tuple(opt) && term_get_tuple_arity(opt) == 2
-                && is_atom(ctx, term_get_tuple_element(opt, 0), (AtomString) "\x5" "scope")) {
-                if (!read_scope(term_get_tuple_element(opt, 1), size, &start, &end)) {
-                    RAISE_ERROR(BADARG_ATOM);
-                }
-            } else {
-                RAISE_ERROR(BADARG_ATOM);
-            }
-            opts = term_get_list_tail(opts);
-        }
-        if (!term_is_nil(opts)) {
-            RAISE_ERROR(BADARG_ATOM);
-        }
-    }
-
-    /* The parts' bounds: part i runs from bounds[2i] for bounds[2i+1]
-     * bytes. The first match only, unless global. */
-    const uint8_t *s = (const uint8_t *) term_binary_data(subject);
-    size_t cap = 8;
-    size_t parts = 0;
-    size_t *bounds = malloc(cap * 2 * sizeof(size_t));
+    /* The parts' bounds, in place of the matches' spans: part i runs from
+     * bounds[2i] for bounds[2i+1] bytes, from the end of match i - 1 (or
+     * the start) to the start of match i (or the end). */
+    struct SplitFlags flags = { false, false, false };
+    size_t parts;
+    term error;
+    size_t *bounds = search(ctx, argc, argv, &flags, &parts, &error);
     if (IS_NULL_PTR(bounds)) {
-        RAISE_ERROR(OUT_OF_MEMORY_ATOM);
+        RAISE_ERROR(error);
     }
+    term subject = argv[0];
+    size_t size = term_binary_size(subject);
     size_t from = 0;
-    for (size_t at = start; at < end;) {
-        size_t n = longest_at(&p, s, at, end);
-        if (n == 0) {
-            at++;
-            continue;
-        }
-        if (parts + 2 > cap) {
-            cap *= 2;
-            size_t *grown = realloc(bounds, cap * 2 * sizeof(size_t));
-            if (IS_NULL_PTR(grown)) {
-                free(bounds);
-                RAISE_ERROR(OUT_OF_MEMORY_ATOM);
-            }
-            bounds = grown;
-        }
-        bounds[parts * 2] = from;
-        bounds[parts * 2 + 1] = at - from;
-        parts++;
+    for (size_t i = 0; i < parts; i++) {
+        size_t at = bounds[i * 2];
+        size_t n = bounds[i * 2 + 1];
+        bounds[i * 2] = from;
+        bounds[i * 2 + 1] = at - from;
         from = at + n;
-        at += n;
-        if (!global) {
-            break;
-        }
     }
     bounds[parts * 2] = from;
     bounds[parts * 2 + 1] = size - from;
@@ -315,14 +305,14 @@ static term nif_binary_split(Context *ctx, int argc, term argv[])
 
     /* trim drops the empty parts at the end, trim_all every empty part. */
     size_t last = parts;
-    if (trim || trim_all) {
+    if (flags.trim || flags.trim_all) {
         while (last > 0 && bounds[(last - 1) * 2 + 1] == 0) {
             last--;
         }
     }
     size_t heap = 0;
     for (size_t i = 0; i < last; i++) {
-        if (!(trim_all && bounds[i * 2 + 1] == 0)) {
+        if (!(flags.trim_all && bounds[i * 2 + 1] == 0)) {
             heap += CONS_SIZE + term_sub_binary_heap_size(subject, bounds[i * 2 + 1]);
         }
     }
@@ -334,7 +324,7 @@ static term nif_binary_split(Context *ctx, int argc, term argv[])
     term list = term_nil();
     for (size_t i = last; i > 0; i--) {
         size_t len = bounds[(i - 1) * 2 + 1];
-        if (trim_all && len == 0) {
+        if (flags.trim_all && len == 0) {
             continue;
         }
         term part = term_maybe_create_sub_binary(subject, bounds[(i - 1) * 2], len, &ctx->heap, ctx->global);
