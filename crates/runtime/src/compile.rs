@@ -5,7 +5,9 @@
 
 use crate::identity::ATOMVM_PIN;
 use crate::process::{self, Cmd};
-use crate::settings::{ADAPTER_SOURCES, COMMON_CFLAGS, CORE_FILE_DEFINES, CORE_SOURCES};
+use crate::settings::{
+    ADAPTER_SOURCES, COMMON_CFLAGS, CORE_FILE_DEFINES, CORE_HEADER_PATCHES, CORE_SOURCES,
+};
 use crate::source::AtomVmSource;
 use crate::{Progress, Reporter};
 use anyhow::{bail, Context as _, Result};
@@ -36,13 +38,16 @@ pub(crate) fn units(
     common.extend(extra.iter().cloned());
     let mut units = Vec::new();
     for name in CORE_SOURCES {
-        let source = lib.join(format!("{name}.c"));
+        let mut source = lib.join(format!("{name}.c"));
         if !source.is_file() {
             bail!(
                 "{} is missing: is {} AtomVM at {ATOMVM_PIN}?",
                 source.display(),
                 atomvm.root.display()
             );
+        }
+        if CORE_HEADER_PATCHES.iter().any(|(file, ..)| file == name) {
+            source = patched_core(&lib, adapter_dir, gen_dir, name)?;
         }
         let mut flags = common.clone();
         // Upstream code, built unchanged: its warnings are upstream's business.
@@ -84,6 +89,54 @@ pub(crate) fn units(
         });
     }
     Ok(units)
+}
+
+/// A copy of core file `name` in `gen_dir/patched-<name>/`, beside copies
+/// of the upstream headers [`CORE_HEADER_PATCHES`] names for it, each with
+/// `#include "<ours>"` before its anchor line, and of our headers: a quoted
+/// `#include` looks in the including file's directory first, so the copy
+/// gets the patched headers and every other header from `lib`. Files are
+/// rewritten only when their bytes change.
+fn patched_core(lib: &Path, adapter_dir: &Path, gen_dir: &Path, name: &str) -> Result<PathBuf> {
+    let dir = gen_dir.join(format!("patched-{name}"));
+    fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let write = |file: &str, bytes: &[u8]| -> Result<()> {
+        let path = dir.join(file);
+        if fs::read(&path).ok().as_deref() != Some(bytes) {
+            crate::atomic::write(&path, bytes)?;
+        }
+        Ok(())
+    };
+    let source = format!("{name}.c");
+    let read =
+        |path: PathBuf| fs::read(&path).with_context(|| format!("reading {}", path.display()));
+    write(&source, &read(lib.join(&source))?)?;
+    for (_, header, anchor, ours) in CORE_HEADER_PATCHES.iter().filter(|(f, ..)| *f == name) {
+        let upstream = String::from_utf8(read(lib.join(header))?)
+            .with_context(|| format!("{header} is not UTF-8"))?;
+        let patched = insert_before_line(&upstream, anchor, &format!("#include \"{ours}\""))
+            .with_context(|| format!("patching AtomVM's {header} for {source}"))?;
+        write(header, patched.as_bytes())?;
+        write(ours, &read(adapter_dir.join(ours))?)?;
+    }
+    Ok(dir.join(source))
+}
+
+/// `text` with `line` inserted before the one line that is `anchor`.
+fn insert_before_line(text: &str, anchor: &str, line: &str) -> Result<String> {
+    let at: Vec<usize> = text
+        .match_indices('\n')
+        .map(|(i, _)| i + 1)
+        .chain(std::iter::once(0))
+        .filter(|&start| text[start..].split('\n').next() == Some(anchor))
+        .collect();
+    match at.as_slice() {
+        [start] => Ok(format!("{}{line}\n{}", &text[..*start], &text[*start..])),
+        found => bail!(
+            "the line `{anchor}` is there {} times, not once: is this AtomVM at {ATOMVM_PIN}?",
+            found.len()
+        ),
+    }
 }
 
 /// Digest of every header a unit could include (the `.h`/`.def` files of
@@ -227,4 +280,24 @@ fn compile_one(clang: &Path, unit: &Unit, object: &Path) -> Result<()> {
     tmp.persist(object)
         .with_context(|| format!("renaming into {}", object.display()))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inserts_before_the_one_anchor_line() {
+        let text = "a\n#define X \\\n  1\nb\n";
+        assert_eq!(
+            insert_before_line(text, "#define X \\", "#include \"o.h\"").unwrap(),
+            "a\n#include \"o.h\"\n#define X \\\n  1\nb\n"
+        );
+        assert_eq!(insert_before_line("x\ny\n", "x", "w").unwrap(), "w\nx\ny\n");
+        // A line that merely contains the anchor is not it.
+        let err = insert_before_line("  x\nx y\n", "x", "w").unwrap_err();
+        assert!(err.to_string().contains("0 times"), "{err}");
+        let err = insert_before_line("x\nx\n", "x", "w").unwrap_err();
+        assert!(err.to_string().contains("2 times"), "{err}");
+    }
 }

@@ -78,6 +78,11 @@ pub fn runtime_id() -> String {
         field(file.as_bytes());
         field(define.as_bytes());
     }
+    for (file, header, anchor, ours) in settings::CORE_HEADER_PATCHES {
+        for part in [file, header, anchor, ours] {
+            field(part.as_bytes());
+        }
+    }
     let digest = crate::digest::hex(&h.finalize());
     format!("atomvm-{}-{}", &ATOMVM_PIN[..8], &digest[..16])
 }

@@ -76,6 +76,20 @@ pub const CORE_FILE_DEFINES: &[(&str, &str)] = &[
     ),
 ];
 
+/// Upstream headers a core file is compiled against in a copy that
+/// includes one of our headers before an anchor line: (core file, upstream
+/// header, the line to insert before, our header). `context.c` runs the
+/// interpreter loop of `opcodesswitch.h`; `opcodes_outline.h` replaces its
+/// three operand-decoding macros, right after their definitions, with ones
+/// whose rare cases are a call (that file says why). The build refuses a
+/// header where the anchor is not exactly one line.
+pub const CORE_HEADER_PATCHES: &[(&str, &str, &str, &str)] = &[(
+    "context",
+    "opcodesswitch.h",
+    "#define IS_EXTENDED_ALLOCATOR(decode_pc) \\",
+    "opcodes_outline.h",
+)];
+
 /// exavmlib modules left out of the stdlib: they drive hardware (GPIO,
 /// I2C, LEDC) or talk to port drivers (AVMPort), none of which exist
 /// under WASI; `Base` is one of ours (`atomvm-wasi/lib/Elixir.Base.erl`).
