@@ -317,7 +317,14 @@ const ARROWS: &[(&str, &[&str])] = &[
     ),
     // The end-to-end tests: dev-dependencies only.
     ("e2e", &[]),
-    ("xtask", &["test-support", "elixir-workers-runtime", "elixir-workers-avm"]),
+    (
+        "xtask",
+        &[
+            "test-support",
+            "elixir-workers-runtime",
+            "elixir-workers-avm",
+        ],
+    ),
 ];
 
 /// Crates `avm` (bytes in, bytes out) must not have in its tree: the
