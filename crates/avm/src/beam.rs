@@ -396,6 +396,11 @@ fn parse_atoms<'a>(c: &Chunk<'a>) -> Result<Vec<&'a str>> {
             0,
         ));
     }
+    // Validating the whole table at once is much faster than atom by atom
+    // (most atoms are a few bytes long); where it is valid UTF-8, an atom
+    // that starts and ends on character boundaries is too. Otherwise, and
+    // for any atom that does not, each is validated on its own.
+    let whole = std::str::from_utf8(&d[4..]).ok();
     let mut atoms = Vec::with_capacity(count);
     let mut pos = 4;
     for i in 0..count {
@@ -438,8 +443,11 @@ fn parse_atoms<'a>(c: &Chunk<'a>) -> Result<Vec<&'a str>> {
                 start,
             ));
         };
-        let s = std::str::from_utf8(bytes)
-            .map_err(|_| bad(format!("atom {} is not valid UTF-8", i + 1), pos))?;
+        let s = match whole.and_then(|w| w.get(pos - 4..pos - 4 + len)) {
+            Some(s) => s,
+            None => std::str::from_utf8(bytes)
+                .map_err(|_| bad(format!("atom {} is not valid UTF-8", i + 1), pos))?,
+        };
         atoms.push(s);
         pos += len;
     }
@@ -701,6 +709,26 @@ mod tests {
             assert_eq!(e.chunk(), Some(ATU8), "{what}");
             assert!(e.to_string().contains(what), "{e} should mention {what}");
         }
+    }
+
+    #[test]
+    fn atoms_are_checked_one_by_one_where_the_table_as_a_whole_cannot_tell() {
+        // Atom 2 is 195 (0xc3) bytes long: its length byte and its first
+        // byte (0xa9) read as "é", so the table is valid UTF-8 as a whole,
+        // but the atom starts inside that character.
+        let mut bad = vec![0, 0, 0, 2, 1, b'm', 0xc3, 0xa9];
+        bad.extend_from_slice(&[b'a'; 194]);
+        let e = Beam::parse(&form(&[(b"AtU8", &bad)])).unwrap_err();
+        assert!(e.to_string().contains("atom 2 is not valid UTF-8"), "{e}");
+        // A length byte that is not UTF-8 at all: the table is not, its
+        // atoms are.
+        let mut good = vec![0, 0, 0, 3, 1, b'm', 0xc3];
+        good.extend_from_slice(&[b'a'; 0xc3]);
+        good.extend_from_slice(&[2, 0xc3, 0xa9]);
+        let bytes = form(&[(b"AtU8", &good)]);
+        let beam = Beam::parse(&bytes).unwrap();
+        assert_eq!(beam.atoms()[1].len(), 0xc3);
+        assert_eq!(beam.atoms()[2], "é");
     }
 
     #[test]
