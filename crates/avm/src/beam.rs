@@ -290,6 +290,34 @@ impl StripPlan<'_> {
         self.len
     }
 
+    /// Writes the bytes [`StripPlan::write_to`] appends into `out`, which is
+    /// exactly [`StripPlan::len`] bytes long, inflating in place.
+    pub(crate) fn write_into(&self, out: &mut [u8]) -> Result<()> {
+        debug_assert_eq!(out.len(), self.len);
+        let mut w = Cursor::new(out);
+        w.put(&FOR1);
+        w.put(&((self.len - 8) as u32).to_be_bytes());
+        w.put(&BEAM);
+        for kept in &self.chunks {
+            let (id, len) = match kept {
+                Kept::Copy(id, data) => (*id, data.len()),
+                Kept::Inflate { declared, .. } => (LITU, *declared),
+            };
+            w.put(&id);
+            w.put(&(len as u32).to_be_bytes());
+            match *kept {
+                Kept::Copy(_, data) => w.put(data),
+                Kept::Inflate { chunk, declared } => {
+                    let table = w.take(declared);
+                    litt::inflate_exact(chunk.data, chunk.data_offset(), declared, table)?;
+                }
+            }
+            w.take(pad4(len) - len).fill(0);
+        }
+        debug_assert_eq!(w.at, self.len);
+        Ok(())
+    }
+
     /// Appends the same bytes as [`Stripped::write_to`], inflating `LitT`
     /// directly into `out`.
     pub(crate) fn write_to(&self, out: &mut Vec<u8>) -> Result<()> {
@@ -313,6 +341,29 @@ impl StripPlan<'_> {
             out.resize(out.len() + (pad4(len) - len), 0);
         }
         Ok(())
+    }
+}
+
+/// Writes into a slice from its start, one piece after the other.
+pub(crate) struct Cursor<'o> {
+    out: &'o mut [u8],
+    at: usize,
+}
+
+impl<'o> Cursor<'o> {
+    pub(crate) fn new(out: &'o mut [u8]) -> Self {
+        Cursor { out, at: 0 }
+    }
+
+    /// The next `n` bytes.
+    pub(crate) fn take(&mut self, n: usize) -> &mut [u8] {
+        let piece = &mut self.out[self.at..self.at + n];
+        self.at += n;
+        piece
+    }
+
+    pub(crate) fn put(&mut self, bytes: &[u8]) {
+        self.take(bytes.len()).copy_from_slice(bytes);
     }
 }
 
