@@ -479,6 +479,36 @@ mod tests {
     }
 
     #[test]
+    fn a_module_named_twice_is_the_error_unless_a_module_fails() {
+        let dir = tempfile::tempdir().unwrap();
+        let (one, two) = (dir.path().join("one"), dir.path().join("two"));
+        std::fs::create_dir(&one).unwrap();
+        std::fs::create_dir(&two).unwrap();
+        for i in 0..80 {
+            let m = format!("m{i:02}");
+            std::fs::write(one.join(format!("{m}.beam")), beam(&m, i == 0, 3)).unwrap();
+        }
+        std::fs::write(two.join("m05.beam"), beam("m05", false, 9)).unwrap();
+        let out = dir.path().join("out.avm");
+        let start = one.join("m00.beam");
+        let pack = || {
+            let files = collect_inputs(&start, &[one.clone(), two.clone()]).unwrap();
+            let e = pack_to(&out, &start, files, avm::DEFAULT_INFLATE_CAP).unwrap_err();
+            assert!(!out.exists());
+            e.downcast::<avm::Error>().unwrap()
+        };
+        let e = pack();
+        assert!(
+            matches!(e.kind(), avm::ErrorKind::DuplicateModule { module, first } if module == "m05" && *first == one.join("m05.beam")),
+            "{e}"
+        );
+        assert_eq!(e.file(), Some(two.join("m05.beam").as_path()));
+        // A module that fails, even one after both, comes first.
+        std::fs::write(one.join("m70.beam"), b"FOR1").unwrap();
+        assert_eq!(pack().file(), Some(one.join("m70.beam").as_path()));
+    }
+
+    #[test]
     fn arena_room_comes_in_order_and_in_new_chunks_when_full() {
         let mut arena = Arena::default();
         assert_eq!(arena.alloc(10).unwrap(), (0, 0..10));
