@@ -54,4 +54,3 @@ pub use pack::{
     archive_order_of, pack, prepare_section, PackInput, PackOptions, Packed, PackedSection,
     SectionCheck, SectionInfo, SectionPlan, Warning, WarningKind,
 };
-pub use parallel::for_each_in_order;

@@ -126,9 +126,10 @@ pub struct SectionInfo {
 
 /// Parses, checks and strips one `.beam` (see [`pack`]) and appends its
 /// whole archive section to `out`, the literal table inflated in place: for
-/// callers that stream an archive a module at a time, reusing their buffers
-/// (the CLI does; see [`for_each_in_order`] and [`SectionCheck`]). Errors
-/// carry `path`; after one, `out` holds unspecified bytes past its old end.
+/// callers that make an archive a module at a time, reusing their buffers
+/// (see [`SectionCheck`]; the CLI's `pack` uses it, in archive order, to
+/// find the error to report once something failed). Errors carry `path`;
+/// after one, `out` holds unspecified bytes past its old end.
 pub fn prepare_section(
     path: &Path,
     bytes: &[u8],
