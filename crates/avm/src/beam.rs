@@ -286,6 +286,34 @@ impl StripPlan<'_> {
         self.len
     }
 
+    /// Writes the bytes [`StripPlan::write_to`] appends into `out`, which is
+    /// exactly [`StripPlan::len`] bytes long, inflating in place.
+    pub(crate) fn write_into(&self, out: &mut [u8]) -> Result<()> {
+        debug_assert_eq!(out.len(), self.len);
+        let mut w = Cursor::new(out);
+        w.put(&FOR1);
+        w.put(&((self.len - 8) as u32).to_be_bytes());
+        w.put(&BEAM);
+        for kept in &self.chunks {
+            let (id, len) = match kept {
+                Kept::Copy(id, data) => (*id, data.len()),
+                Kept::Inflate { declared, .. } => (LITU, *declared),
+            };
+            w.put(&id);
+            w.put(&(len as u32).to_be_bytes());
+            match *kept {
+                Kept::Copy(_, data) => w.put(data),
+                Kept::Inflate { chunk, declared } => {
+                    let table = w.take(declared);
+                    litt::inflate_exact(chunk.data, chunk.data_offset(), declared, table)?;
+                }
+            }
+            w.take(pad4(len) - len).fill(0);
+        }
+        debug_assert_eq!(w.at, self.len);
+        Ok(())
+    }
+
     /// Appends the same bytes as [`Stripped::write_to`], inflating `LitT`
     /// directly into `out`.
     pub(crate) fn write_to(&self, out: &mut Vec<u8>) -> Result<()> {
@@ -309,6 +337,29 @@ impl StripPlan<'_> {
             out.resize(out.len() + (pad4(len) - len), 0);
         }
         Ok(())
+    }
+}
+
+/// Writes into a slice from its start, one piece after the other.
+pub(crate) struct Cursor<'o> {
+    out: &'o mut [u8],
+    at: usize,
+}
+
+impl<'o> Cursor<'o> {
+    pub(crate) fn new(out: &'o mut [u8]) -> Self {
+        Cursor { out, at: 0 }
+    }
+
+    /// The next `n` bytes.
+    pub(crate) fn take(&mut self, n: usize) -> &mut [u8] {
+        let piece = &mut self.out[self.at..self.at + n];
+        self.at += n;
+        piece
+    }
+
+    pub(crate) fn put(&mut self, bytes: &[u8]) {
+        self.take(bytes.len()).copy_from_slice(bytes);
     }
 }
 
@@ -392,6 +443,11 @@ fn parse_atoms<'a>(c: &Chunk<'a>) -> Result<Vec<&'a str>> {
             0,
         ));
     }
+    // Validating the whole table at once is much faster than atom by atom
+    // (most atoms are a few bytes long); where it is valid UTF-8, an atom
+    // that starts and ends on character boundaries is too. Otherwise, and
+    // for any atom that does not, each is validated on its own.
+    let whole = std::str::from_utf8(&d[4..]).ok();
     let mut atoms = Vec::with_capacity(count);
     let mut pos = 4;
     for i in 0..count {
@@ -434,8 +490,11 @@ fn parse_atoms<'a>(c: &Chunk<'a>) -> Result<Vec<&'a str>> {
                 start,
             ));
         };
-        let s = std::str::from_utf8(bytes)
-            .map_err(|_| bad(format!("atom {} is not valid UTF-8", i + 1), pos))?;
+        let s = match whole.and_then(|w| w.get(pos - 4..pos - 4 + len)) {
+            Some(s) => s,
+            None => std::str::from_utf8(bytes)
+                .map_err(|_| bad(format!("atom {} is not valid UTF-8", i + 1), pos))?,
+        };
         atoms.push(s);
         pos += len;
     }
@@ -697,6 +756,26 @@ mod tests {
             assert_eq!(e.chunk(), Some(ATU8), "{what}");
             assert!(e.to_string().contains(what), "{e} should mention {what}");
         }
+    }
+
+    #[test]
+    fn atoms_are_checked_one_by_one_where_the_table_as_a_whole_cannot_tell() {
+        // Atom 2 is 195 (0xc3) bytes long: its length byte and its first
+        // byte (0xa9) read as "é", so the table is valid UTF-8 as a whole,
+        // but the atom starts inside that character.
+        let mut bad = vec![0, 0, 0, 2, 1, b'm', 0xc3, 0xa9];
+        bad.extend_from_slice(&[b'a'; 194]);
+        let e = Beam::parse(&form(&[(b"AtU8", &bad)])).unwrap_err();
+        assert!(e.to_string().contains("atom 2 is not valid UTF-8"), "{e}");
+        // A length byte that is not UTF-8 at all: the table is not, its
+        // atoms are.
+        let mut good = vec![0, 0, 0, 3, 1, b'm', 0xc3];
+        good.extend_from_slice(&[b'a'; 0xc3]);
+        good.extend_from_slice(&[2, 0xc3, 0xa9]);
+        let bytes = form(&[(b"AtU8", &good)]);
+        let beam = Beam::parse(&bytes).unwrap();
+        assert_eq!(beam.atoms()[1].len(), 0xc3);
+        assert_eq!(beam.atoms()[2], "é");
     }
 
     #[test]

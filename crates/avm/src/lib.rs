@@ -52,6 +52,5 @@ pub use graph::{
 pub const MAX_MODULES_WASM32: usize = 256;
 pub use pack::{
     archive_order_of, pack, prepare_section, PackInput, PackOptions, Packed, PackedSection,
-    SectionCheck, SectionInfo, Warning, WarningKind,
+    SectionCheck, SectionInfo, SectionPlan, Warning, WarningKind,
 };
-pub use parallel::for_each_in_order;

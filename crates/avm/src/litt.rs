@@ -91,6 +91,32 @@ pub(crate) fn inflate(data: &[u8], at: u64, declared: usize, out: &mut Vec<u8>) 
     result
 }
 
+/// [`inflate`] into `out`, which has room for exactly the `declared` bytes:
+/// for a caller that placed the table before inflating it. Succeeds and
+/// fails as [`inflate`] does, with the same error: only the common case
+/// (the stream ends, after exactly `declared` bytes and at the end of the
+/// chunk) is decided here; anything else goes through [`inflate`].
+pub(crate) fn inflate_exact(data: &[u8], at: u64, declared: usize, out: &mut [u8]) -> Result<()> {
+    debug_assert_eq!(out.len(), declared);
+    let stream = &data[4..];
+    let mut z = INFLATER
+        .with(|cell| cell.take())
+        .unwrap_or_else(|| Decompress::new(true));
+    z.reset(true);
+    let status = z.decompress(stream, out, FlushDecompress::Finish);
+    let whole = matches!(status, Ok(Status::StreamEnd))
+        && z.total_out() == declared as u64
+        && z.total_in() == stream.len() as u64;
+    INFLATER.with(|cell| cell.set(Some(z)));
+    if whole {
+        return Ok(());
+    }
+    let mut table = Vec::new();
+    inflate(data, at, declared, &mut table)?;
+    out.copy_from_slice(&table);
+    Ok(())
+}
+
 thread_local! {
     static INFLATER: std::cell::Cell<Option<Decompress>> = const { std::cell::Cell::new(None) };
 }
@@ -306,6 +332,43 @@ mod tests {
             e.kind(),
             ErrorKind::LiteralSizeMismatch { actual_at_least: true, actual, declared } if *actual == *declared + 1
         ));
+    }
+
+    #[test]
+    fn inflating_in_place_succeeds_and_fails_as_appending_does() {
+        let lit = literal_table();
+        let z = zlib(&lit);
+        let mut trailing = z.clone();
+        trailing.extend_from_slice(b"junk");
+        let mut bad_header = z.clone();
+        bad_header[0] = 0x12;
+        let mut bad_checksum = z.clone();
+        *bad_checksum.last_mut().unwrap() ^= 1;
+        let n = lit.len() as u32;
+        for (chunk, what) in [
+            (litt(n, &z), "whole"),
+            (litt(n + 5, &z), "overstated"),
+            (litt(n - 5, &z), "understated"),
+            (litt(n, &z[..z.len() / 2]), "cut short"),
+            (litt(n, &trailing), "trailing bytes"),
+            (litt(n, &bad_header), "bad header"),
+            (litt(n, &bad_checksum), "bad checksum"),
+            (litt(0x10000, &zlib(&[0; 0x10000])), "64 KiB of zeros"),
+        ] {
+            let declared = be32(&chunk);
+            let mut appended = b"before".to_vec();
+            let expected = inflate(&chunk, AT, declared, &mut appended);
+            let mut room = vec![0xa5; declared];
+            let got = inflate_exact(&chunk, AT, declared, &mut room);
+            assert_eq!(got, expected, "{what}");
+            if got.is_ok() {
+                assert_eq!(room, appended[b"before".len()..], "{what}");
+            }
+        }
+    }
+
+    fn be32(chunk: &[u8]) -> usize {
+        u32::from_be_bytes(chunk[..4].try_into().unwrap()) as usize
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::archive::{self, BEAM_CODE_FLAG, BEAM_START_FLAG, END, HEADER};
-use crate::beam::{Beam, Stripped, DEFAULT_INFLATE_CAP};
+use crate::beam::{pad4, Beam, Cursor, StripPlan, Stripped, DEFAULT_INFLATE_CAP};
 use crate::error::{Error, ErrorKind, Result};
 
 /// One `.beam` file to pack.
@@ -126,9 +126,10 @@ pub struct SectionInfo {
 
 /// Parses, checks and strips one `.beam` (see [`pack`]) and appends its
 /// whole archive section to `out`, the literal table inflated in place: for
-/// callers that stream an archive a module at a time, reusing their buffers
-/// (the CLI does; see [`for_each_in_order`] and [`SectionCheck`]). Errors
-/// carry `path`; after one, `out` holds unspecified bytes past its old end.
+/// callers that make an archive a module at a time, reusing their buffers
+/// (see [`SectionCheck`]; the CLI's `pack` uses it, in archive order, to
+/// find the error to report once something failed). Errors carry `path`;
+/// after one, `out` holds unspecified bytes past its old end.
 pub fn prepare_section(
     path: &Path,
     bytes: &[u8],
@@ -156,6 +157,78 @@ pub fn prepare_section(
     })
 }
 
+/// One module parsed, checked and laid out as an archive section, its literal
+/// table not yet inflated: the section's length is known from the declared
+/// sizes alone, so a caller can make room for it before writing it (the CLI
+/// writes sections straight into memory it hands out in large pieces).
+///
+/// The checks are [`prepare_section`]'s, but made before inflating rather
+/// than after: when a module has several faults, the one reported may
+/// differ. A caller that must report exactly what [`pack`] reports runs
+/// [`prepare_section`] over the modules again once something failed.
+#[derive(Debug, Clone)]
+pub struct SectionPlan<'a> {
+    module: &'a str,
+    start: bool,
+    plan: StripPlan<'a>,
+}
+
+impl<'a> SectionPlan<'a> {
+    /// Parses `bytes`, plans the stripped form and checks `start/0` for the
+    /// startup module. Errors carry `path`.
+    pub fn new(path: &Path, bytes: &'a [u8], start: bool, inflate_cap: usize) -> Result<Self> {
+        let with_file = |e: Error| e.with_file(path);
+        let beam = Beam::parse(bytes).map_err(with_file)?;
+        let plan = beam.strip_plan(inflate_cap).map_err(with_file)?;
+        check_start(&beam, start).map_err(with_file)?;
+        Ok(SectionPlan {
+            module: beam.module_name(),
+            start,
+            plan,
+        })
+    }
+
+    /// The module name (atom 1 of `AtU8`); the section is `<module>.beam`.
+    pub fn module(&self) -> &'a str {
+        self.module
+    }
+
+    /// The section's length: header, name, stripped form and padding (a
+    /// multiple of 4).
+    pub fn len(&self) -> usize {
+        12 + pad4(self.module.len() + ".beam".len() + 1) + self.plan.len()
+    }
+
+    /// Never: a section has at least its header.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// Writes the whole section into `out`, which is exactly
+    /// [`SectionPlan::len`] bytes long, inflating the literal table in
+    /// place: the bytes [`prepare_section`] appends. Errors (a literal table
+    /// that does not inflate to its declared size) carry `path`, and are
+    /// [`prepare_section`]'s; after one, `out` holds unspecified bytes.
+    ///
+    /// # Panics
+    ///
+    /// When `out` is not [`SectionPlan::len`] bytes long.
+    pub fn write_into(&self, path: &Path, out: &mut [u8]) -> Result<()> {
+        assert_eq!(out.len(), self.len(), "a section's room");
+        let name_len = self.module.len() + ".beam".len();
+        let head = 12 + pad4(name_len + 1);
+        let (head_out, form) = out.split_at_mut(head);
+        let mut w = Cursor::new(head_out);
+        w.put(&(self.len() as u32).to_be_bytes());
+        w.put(&flags(self.start).to_be_bytes());
+        w.put(&0u32.to_be_bytes());
+        w.put(self.module.as_bytes());
+        w.put(b".beam");
+        w.take(head - 12 - name_len).fill(0);
+        self.plan.write_into(form).map_err(|e| e.with_file(path))
+    }
+}
+
 fn file_name(p: &Path) -> &[u8] {
     p.file_name().unwrap_or(p.as_os_str()).as_encoded_bytes()
 }
@@ -170,15 +243,29 @@ fn archive_order<T>(
     if items.is_empty() {
         return Err(Error::new(ErrorKind::NoInputs));
     }
-    let (mut starts, mut rest): (Vec<T>, Vec<T>) = items.into_iter().partition(|i| is_start(i));
+    let (mut starts, rest): (Vec<T>, Vec<T>) = items.into_iter().partition(|i| is_start(i));
     if starts.is_empty() {
         return Err(Error::new(ErrorKind::NoStartModule));
     }
     if starts.len() > 1 {
         return Err(Error::new(ErrorKind::MultipleStartModules).with_file(path(&starts[1])));
     }
-    rest.sort_by(|a, b| file_name(path(a)).cmp(file_name(path(b))));
-    starts.extend(rest);
+    // Each file name found once rather than at every comparison (a path's
+    // last component is found by parsing it from the end): 0.15 ms less
+    // for Elixir's 253 modules.
+    let mut by_name: Vec<(&[u8], usize)> = rest
+        .iter()
+        .enumerate()
+        .map(|(i, item)| (file_name(path(item)), i))
+        .collect();
+    by_name.sort_by(|a, b| a.0.cmp(b.0));
+    let sorted: Vec<usize> = by_name.into_iter().map(|(_, i)| i).collect();
+    let mut rest: Vec<Option<T>> = rest.into_iter().map(Some).collect();
+    starts.extend(
+        sorted
+            .into_iter()
+            .map(|i| rest[i].take().expect("each once")),
+    );
     Ok(starts)
 }
 
@@ -238,6 +325,15 @@ impl SectionCheck {
     pub fn add(&mut self, s: &SectionInfo) -> Result<()> {
         self.module(&s.module, &s.path)?;
         self.len += s.len;
+        Ok(())
+    }
+
+    /// [`SectionCheck::add`] for a section made some other way (with
+    /// [`SectionPlan`], say): the module's name, its input and the
+    /// section's length.
+    pub fn add_section(&mut self, module: &str, path: &Path, len: usize) -> Result<()> {
+        self.module(module, path)?;
+        self.len += len;
         Ok(())
     }
 
@@ -533,6 +629,75 @@ mod tests {
         assert!(
             matches!(e.kind(), ErrorKind::DuplicateModule { module, first } if module == "b" && first == Path::new("x/old.beam"))
         );
+    }
+
+    /// A module `name` with a compressed literal table (or one stored as
+    /// it is), a code chunk of odd length and a chunk AtomVM drops.
+    fn module_with_literals(name: &str, start: bool, stored: bool) -> Vec<u8> {
+        use crate::test_support::{literal_table, litt, zlib};
+        let at = atoms(&[name, "start"]);
+        let exp: &[u8] = if start {
+            &[0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 1]
+        } else {
+            &[0, 0, 0, 0]
+        };
+        let lit = literal_table();
+        let lit_t = if stored {
+            litt(0, &lit)
+        } else {
+            litt(lit.len() as u32, &zlib(&lit))
+        };
+        form(&[
+            (b"AtU8", &at),
+            (b"Code", b"odd"),
+            (b"ExpT", exp),
+            (b"LitT", &lit_t),
+            (b"Dbgi", b"dropped"),
+        ])
+    }
+
+    #[test]
+    fn a_planned_section_is_the_prepared_section() {
+        for (name, start, stored) in [
+            ("m", true, false),
+            ("Elixir.Mod", false, false),
+            ("abc", false, true),
+            ("abcd", true, true),
+        ] {
+            let path = Path::new("x.beam");
+            let bytes = module_with_literals(name, start, stored);
+            let mut expected = b"earlier".to_vec();
+            prepare_section(path, &bytes, start, DEFAULT_INFLATE_CAP, &mut expected).unwrap();
+            let expected = &expected[b"earlier".len()..];
+            let plan = SectionPlan::new(path, &bytes, start, DEFAULT_INFLATE_CAP).unwrap();
+            assert_eq!((plan.module(), plan.len()), (name, expected.len()));
+            let mut room = vec![0xa5; plan.len()];
+            plan.write_into(path, &mut room).unwrap();
+            assert_eq!(room, expected, "{name}");
+        }
+    }
+
+    #[test]
+    fn a_planned_section_fails_as_prepare_section_does() {
+        let path = Path::new("bad.beam");
+        let mut bytes = module_with_literals("m", false, false);
+        // The literal table's last byte (its checksum's) flipped: found
+        // only when inflating.
+        let at = bytes.windows(4).position(|w| w == b"LitT").unwrap();
+        let size = u32::from_be_bytes(bytes[at + 4..at + 8].try_into().unwrap()) as usize;
+        bytes[at + 8 + size - 1] ^= 1;
+        let expected =
+            prepare_section(path, &bytes, false, DEFAULT_INFLATE_CAP, &mut Vec::new()).unwrap_err();
+        let plan = SectionPlan::new(path, &bytes, false, DEFAULT_INFLATE_CAP).unwrap();
+        let got = plan.write_into(path, &mut vec![0; plan.len()]).unwrap_err();
+        assert_eq!(got, expected);
+        assert_eq!(got.file(), Some(path));
+        // Refused before inflating: the startup module without start/0.
+        let bytes = module_with_literals("m", false, false);
+        let expected =
+            prepare_section(path, &bytes, true, DEFAULT_INFLATE_CAP, &mut Vec::new()).unwrap_err();
+        let got = SectionPlan::new(path, &bytes, true, DEFAULT_INFLATE_CAP).unwrap_err();
+        assert_eq!(got, expected);
     }
 
     #[test]

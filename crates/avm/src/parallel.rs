@@ -1,29 +1,29 @@
 //! Running one function over many items on a few scoped threads, results in
 //! input order whatever the scheduling: how [`crate::pack`] reports the
-//! earliest failing input, and how the CLI streams an archive to disk while
-//! later modules are still being prepared.
+//! earliest failing input.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 /// How far past the next result due a thread may start an item. Results
-/// that wait for their turn hold their memory (in the CLI, a section
-/// buffer each): unbounded, a thread that got ahead while another worked
-/// through a large module, or was not scheduled, had 40 to 200 of them
-/// waiting on Elixir's ebin, each fresh memory, each page a page fault.
+/// that wait for their turn hold their memory (when the CLI streamed
+/// sections through here, a section buffer each): unbounded, a thread that
+/// got ahead while another worked through a large module, or was not
+/// scheduled, had 40 to 200 of them waiting on Elixir's ebin, each fresh
+/// memory, each page a page fault.
 const WINDOW: usize = 16;
 
 /// Runs `f` over `items` on up to `threads` threads (0: one per core), the
 /// calling thread being one of them, and hands each result to `consume`, on
 /// the calling thread, in input order as soon as it and every result before
-/// it are ready. Each thread has its own scratch value `S` (the CLI keeps a
-/// reusable read buffer there). Items are taken in order by whichever thread
+/// it are ready. Each thread has its own scratch value `S` (a reusable
+/// buffer, say). Items are taken in order by whichever thread
 /// is free, and no thread starts an item more than a few places past the
 /// next one due, so few results wait.
 ///
 /// The calling thread works too, rather than only waiting to consume: a
-/// consumer that only writes (the CLI's) would otherwise be a third thread
-/// on two cores, scheduled late, while results it has not taken pile up.
+/// consumer that only writes would otherwise be a third thread on two
+/// cores, scheduled late, while results it has not taken pile up.
 ///
 /// When `consume` fails, threads start no further items and the error is
 /// returned; so, as with a loop, the error is that of the first failing

@@ -35,6 +35,30 @@ pub fn write_with(
             .and_then(|()| w.flush())
             .with_context(|| format!("could not write {}", path.display()))?;
     }
+    persist(tmp, path)
+}
+
+/// Writes `path` through `produce`, which gets the temporary file itself (for
+/// positional writes, from several threads if it likes) rather than a
+/// buffered stream. Its errors are returned as they are; on any error the
+/// temporary file is removed and `path` is left as it was.
+pub fn write_file_with<T>(
+    path: &Path,
+    produce: impl FnOnce(&std::fs::File) -> Result<T>,
+) -> Result<T> {
+    let dir = parent(path);
+    let tmp = tempfile::Builder::new()
+        .prefix(".elixir-workers-")
+        .tempfile_in(dir)
+        .with_context(|| format!("could not create a temporary file in {}", dir.display()))?;
+    let value = produce(tmp.as_file())?;
+    persist(tmp, path)?;
+    Ok(value)
+}
+
+/// Gives the finished temporary file an ordinary file's permissions and
+/// renames it over `path`.
+fn persist(tmp: tempfile::NamedTempFile, path: &Path) -> Result<()> {
     // Temporary files are created 0600; outputs are ordinary files.
     use std::os::unix::fs::PermissionsExt as _;
     tmp.as_file()
@@ -107,6 +131,32 @@ mod tests {
         write(&p, b"one").unwrap();
         write(&p, b"two").unwrap();
         assert_eq!(std::fs::read(&p).unwrap(), b"two");
+        assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_file_written_through_its_handle_is_replaced_whole_or_not_at_all() {
+        use std::os::unix::fs::{FileExt as _, PermissionsExt as _};
+        let tmp = tempfile::tempdir().unwrap();
+        let p = tmp.path().join("f");
+        write(&p, b"old").unwrap();
+        let n = write_file_with(&p, |f| {
+            f.write_all_at(b"!", 3)?;
+            f.write_all_at(b"new", 0)?;
+            Ok(4)
+        })
+        .unwrap();
+        assert_eq!(n, 4);
+        assert_eq!(std::fs::read(&p).unwrap(), b"new!");
+        let mode = std::fs::metadata(&p).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o644);
+        let e = write_file_with(&p, |f| -> Result<()> {
+            f.write_all_at(b"partial", 0)?;
+            anyhow::bail!("stopped")
+        })
+        .unwrap_err();
+        assert_eq!(e.to_string(), "stopped");
+        assert_eq!(std::fs::read(&p).unwrap(), b"new!");
         assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 1);
     }
 
