@@ -10,7 +10,7 @@
  * the first time it runs, so a new isolate's first request paid for all of
  * it. Here each macro keeps the operand kinds that nearly every instruction
  * uses (x and y registers, small integers, one- and two-byte values) in
- * place and hands the rest to one out-of-line function: the loop is 106 KB,
+ * place and hands the rest to one out-of-line function: the loop is 111 KB,
  * and warm requests take the same time (measured in the README).
  *
  * The out-of-line functions cannot jump to the loop's labels, so they
