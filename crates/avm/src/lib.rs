@@ -31,6 +31,7 @@ mod iff;
 mod litt;
 mod pack;
 mod parallel;
+mod strip;
 #[cfg(test)]
 mod test_support;
 
@@ -38,12 +39,13 @@ mod test_support;
 pub type ChunkId = [u8; 4];
 
 pub use archive::{Archive, ChunkInfo, Section};
-pub use beam::{Beam, Chunk, Stripped, DEFAULT_INFLATE_CAP};
+pub use beam::{Beam, Chunk, DEFAULT_INFLATE_CAP};
 pub use error::{Error, ErrorKind, Result};
 pub use graph::{
     prune, prune_functions, prune_with, ExternalCall, FunctionPruned, Kept, ModuleCode, ModuleRefs,
     Pruned,
 };
+pub use strip::Stripped;
 
 /// The most modules AtomVM can run from one archive on a 32-bit platform
 /// such as wasm32: a continuation pointer keeps the module's index in its top

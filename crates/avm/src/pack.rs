@@ -3,8 +3,9 @@
 use std::path::{Path, PathBuf};
 
 use crate::archive::{self, BEAM_CODE_FLAG, BEAM_START_FLAG, END, HEADER};
-use crate::beam::{pad4, Beam, Cursor, StripPlan, Stripped, DEFAULT_INFLATE_CAP};
+use crate::beam::{pad4, Beam, DEFAULT_INFLATE_CAP};
 use crate::error::{Error, ErrorKind, Result};
+use crate::strip::{Cursor, StripPlan, Stripped};
 
 /// One `.beam` file to pack.
 #[derive(Debug, Clone)]
