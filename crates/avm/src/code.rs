@@ -38,6 +38,27 @@ pub struct FunctionRefs {
     /// Indices into the literal table of the literals its instructions
     /// load or compare with, ascending.
     pub literals: Vec<u32>,
+    /// Modules its errors name as their formatter: `[{error_info,
+    /// #{module => M}}]`, the third argument `raise` gives `erlang:error/3`.
+    /// Whoever formats such an error calls `M:format_error/2`, and only
+    /// that; the function itself does not ([`FunctionRefs::reaches`]).
+    pub error_info: Vec<String>,
+}
+
+impl FunctionRefs {
+    /// The external functions that may run because this one runs: what it
+    /// calls, and the `format_error/2` of each [`error_info`](Self::error_info)
+    /// module.
+    pub fn reaches(&self) -> impl Iterator<Item = (&str, &str, u32)> {
+        self.external
+            .iter()
+            .map(|(m, f, a)| (m.as_str(), f.as_str(), *a))
+            .chain(
+                self.error_info
+                    .iter()
+                    .map(|m| (m.as_str(), "format_error", 2)),
+            )
+    }
 }
 
 /// Every function of a module with its references, and the exports.
@@ -381,9 +402,8 @@ pub fn code_refs(beam: &Beam<'_>, cap: usize) -> Result<CodeRefs> {
                     // calls M:format_error/2, and only that.
                     if let [e, m, module] = atoms {
                         if e == "error_info" && m == "module" {
-                            let target = (module.clone(), "format_error".to_string(), 2);
-                            if !f.external.contains(&target) {
-                                f.external.push(target);
+                            if !f.error_info.contains(module) {
+                                f.error_info.push(module.clone());
                             }
                             continue;
                         }

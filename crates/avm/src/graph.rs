@@ -456,18 +456,18 @@ impl Walk<'_> {
         for (name, arity) in &func.local {
             self.reach(m, name, *arity, None, String::new);
         }
-        for (tm, tf, ta) in &func.external {
-            if (self.native)(tm, tf, *ta) {
+        for (tm, tf, ta) in func.reaches() {
+            if (self.native)(tm, tf, ta) {
                 continue;
             }
-            match self.index.get(tm.as_str()).copied() {
+            match self.index.get(tm).copied() {
                 Some(k) => {
                     let exported = match &self.modules[k].code {
-                        Some(c) => c.exports.iter().any(|(n, a)| n == tf && a == ta),
+                        Some(c) => c.exports.iter().any(|(n, a)| n == tf && *a == ta),
                         None => true,
                     };
                     if exported {
-                        self.reach(k, tf, *ta, Some(m), || {
+                        self.reach(k, tf, ta, Some(m), || {
                             format!("{} calls {}.{tf}/{ta}", here(), display(tm))
                         });
                     } else {
@@ -475,7 +475,7 @@ impl Walk<'_> {
                         self.external.push(ExternalCall {
                             caller: module.refs.name.clone(),
                             function: (func.name.clone(), func.arity),
-                            target: (tm.clone(), tf.clone(), *ta),
+                            target: (tm.to_string(), tf.to_string(), ta),
                             not_exported: true,
                         });
                     }
@@ -483,7 +483,7 @@ impl Walk<'_> {
                 None => self.external.push(ExternalCall {
                     caller: module.refs.name.clone(),
                     function: (func.name.clone(), func.arity),
-                    target: (tm.clone(), tf.clone(), *ta),
+                    target: (tm.to_string(), tf.to_string(), ta),
                     not_exported: false,
                 }),
             }

@@ -99,6 +99,10 @@ pub struct Unresolved {
     pub target: String,
     /// Why it cannot be answered.
     pub reason: String,
+    /// For a call the app reaches through a stdlib function it calls: that
+    /// function, and the function of the same module that makes the call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<(String, String)>,
 }
 
 impl std::fmt::Display for Unresolved {
@@ -108,11 +112,20 @@ impl std::fmt::Display for Unresolved {
             Origin::Framework => "the framework",
             Origin::Stdlib => "the stdlib",
         };
-        write!(
-            f,
-            "{} ({origin}) calls {}: {}",
-            self.caller, self.target, self.reason
-        )
+        match &self.via {
+            None => write!(f, "{} ({origin}) calls {}", self.caller, self.target)?,
+            Some((entry, inner)) if entry == inner => write!(
+                f,
+                "{} ({origin}) calls {entry}, which calls {}",
+                self.caller, self.target
+            )?,
+            Some((entry, inner)) => write!(
+                f,
+                "{} ({origin}) calls {entry}, through which {inner} calls {}",
+                self.caller, self.target
+            )?,
+        }
+        write!(f, ": {}", self.reason)
     }
 }
 
