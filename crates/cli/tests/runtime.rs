@@ -17,6 +17,10 @@ fn stand_in_runtime(dir: &Path, id: &str) -> PathBuf {
              (func (export "_initialize")) (func (export "ew_boot"))
              (func (export "ew_run")) (func (export "ew_heap_high_water"))
              (func (export "ew_set_budget") (param i32 i32))
+             (func (export "module_new_from_iff_binary") (param i32 i32 i32) (result i32)
+               i32.const 0)
+             (func (export "ew_loader_absent") (param i32 i32 i32) (result i32) i32.const 0)
+             (global (export "__stack_pointer") (mut i32) (i32.const 0))
              (export "memory" (memory 0)))"#,
     )
     .unwrap();

@@ -9,7 +9,10 @@ use anyhow::{bail, Context as _, Result};
 pub const BOOT_MEMORY_PAGES: u64 = 160;
 
 /// What the worker calls: the reactor's constructor, boot (snapshotted
-/// once), run (once per request), the heap mark and the memory.
+/// once), run (once per request), the heap mark and the memory; the two
+/// functions `build` needs to take the loader out of the worker's copy
+/// (pipeline/src/boot.rs); and the stack pointer, which the worker puts
+/// back before each run of its one instance.
 const REQUIRED_EXPORTS: &[&str] = &[
     "_initialize",
     "ew_boot",
@@ -17,6 +20,9 @@ const REQUIRED_EXPORTS: &[&str] = &[
     "ew_heap_high_water",
     "ew_set_budget",
     "memory",
+    "module_new_from_iff_binary",
+    "ew_loader_absent",
+    "__stack_pointer",
 ];
 
 /// The runtime ABI allows imports from WASI preview1, the function

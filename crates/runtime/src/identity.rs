@@ -65,6 +65,7 @@ pub fn runtime_id() -> String {
         settings::LDFLAGS,
         settings::WASM_OPT_FLAGS,
         settings::EXAVMLIB_EXCLUDED,
+        settings::ESTDLIB_EXCLUDED,
         settings::NIFS_REPLACED,
     ] {
         field(&(list.len() as u64).to_le_bytes());

@@ -95,6 +95,11 @@ pub const CORE_HEADER_PATCHES: &[(&str, &str, &str, &str)] = &[(
 /// under WASI; `Base` is one of ours (`atomvm-wasi/lib/Elixir.Base.erl`).
 pub const EXAVMLIB_EXCLUDED: &[&str] = &["GPIO", "I2C", "LEDC", "AVMPort", "Base"];
 
+/// estdlib modules left out of the stdlib because one of ours replaces
+/// them (`atomvm-wasi/lib/<name>.erl`): AtomVM's `application` has only
+/// `get_env/2,3`, where Elixir's `Exception` and `Application` ask for more.
+pub const ESTDLIB_EXCLUDED: &[&str] = &["application"];
+
 /// Flags for every C file. The defines are AtomVM's CMake options for
 /// this platform: no SMP and no task driver (one thread), no JIT, stack
 /// traces and crash dumps on (upstream's defaults). Deliberately absent:
@@ -140,6 +145,13 @@ pub const LDFLAGS: &[&str] = &[
     "-Wl,--wrap=realloc",
     "-Wl,--wrap=aligned_alloc",
     "-Wl,--wrap=posix_memalign",
+    // The worker's copy of the module replaces this function's body
+    // (pipeline/src/boot.rs), so it must stay one function, found by name.
+    "-Wl,--export=module_new_from_iff_binary",
+    // The instance's only mutable global: the worker runs request after
+    // request on one instance, putting this back before each run
+    // (worker/src/runtime.js), as a new instance would have it.
+    "-Wl,--export=__stack_pointer",
     "-Wl,--gc-sections",
     "-Wl,--strip-debug",
     "-Wl,-z,stack-size=524288",

@@ -1,5 +1,6 @@
-//! The runtime's stdlib: AtomVM's estdlib (erlc) and exavmlib (elixirc,
-//! without the modules that drive hardware), our own modules of
+//! The runtime's stdlib: AtomVM's estdlib (erlc, without the modules ours
+//! replace) and exavmlib (elixirc, without the modules that drive
+//! hardware), our own modules of
 //! `atomvm-wasi/lib/`, each name built once, and every beam stripped to what
 //! a loader reads (plus `LocT`) with the source paths made relative, so two
 //! builds give the same bytes anywhere.
@@ -7,7 +8,7 @@
 use crate::identity;
 use crate::locate::sorted_files;
 use crate::process::Cmd;
-use crate::settings::{EXAVMLIB_EXCLUDED, STRIP_SCRIPT};
+use crate::settings::{ESTDLIB_EXCLUDED, EXAVMLIB_EXCLUDED, STRIP_SCRIPT};
 use crate::source::AtomVmSource;
 use crate::toolchain::Tools;
 use anyhow::{bail, Context as _, Result};
@@ -21,7 +22,8 @@ pub(crate) fn compile_stdlib(tools: &Tools, atomvm: &AtomVmSource, out: &Path) -
     let libs = atomvm.root.join("libs");
     let erl_dir = out.with_extension("erl");
     let ex_dir = out.with_extension("ex");
-    for d in [out, &erl_dir, &ex_dir] {
+    let ours_out = out.with_extension("ours");
+    for d in [out, &erl_dir, &ex_dir, &ours_out] {
         fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
     }
     // Both compilers run in an empty directory: Erlang puts the current
@@ -29,7 +31,13 @@ pub(crate) fn compile_stdlib(tools: &Tools, atomvm: &AtomVmSource, out: &Path) -
     // found there would replace OTP's inside the compiler itself.
     let scratch = tempfile::tempdir().context("creating a scratch directory")?;
 
-    let estdlib = sorted_files(&libs.join("estdlib/src"), "erl")?;
+    let estdlib: Vec<PathBuf> = sorted_files(&libs.join("estdlib/src"), "erl")?
+        .into_iter()
+        .filter(|p| {
+            let stem = p.file_stem().and_then(OsStr::to_str).unwrap_or_default();
+            !ESTDLIB_EXCLUDED.contains(&stem)
+        })
+        .collect();
     // `deterministic` and the strip below keep build paths (the user's
     // cache, a staging directory) out of the beams, so two builds of the
     // same source are the same bytes on any machine.
@@ -79,14 +87,14 @@ pub(crate) fn compile_stdlib(tools: &Tools, atomvm: &AtomVmSource, out: &Path) -
             .current_dir(scratch.path())
             .arg("+deterministic")
             .arg("-o")
-            .arg(&erl_dir)
+            .arg(&ours_out)
             .args(&ours)
             .run()
             .context("compiling the runtime's own Erlang modules")?;
     }
 
     let mut seen = BTreeMap::new();
-    for dir in [&erl_dir, &ex_dir] {
+    for dir in [&erl_dir, &ex_dir, &ours_out] {
         for beam in sorted_files(dir, "beam")? {
             let name = beam
                 .file_name()
@@ -123,7 +131,7 @@ pub(crate) fn compile_stdlib(tools: &Tools, atomvm: &AtomVmSource, out: &Path) -
             seen.len()
         );
     }
-    for d in [&erl_dir, &ex_dir] {
+    for d in [&erl_dir, &ex_dir, &ours_out] {
         fs::remove_dir_all(d).with_context(|| format!("removing {}", d.display()))?;
     }
     Ok(())

@@ -15,9 +15,11 @@
  *
  * The split is what makes a boot snapshot possible: between the two calls the
  * VM holds no process and no C frame, so the whole state of the instance is
- * its linear memory. The host boots once, copies the memory, and serves each
- * request with a fresh instance whose memory is that copy (see the worker's
- * runtime.js). A request never sees anything an earlier one did.
+ * its linear memory (and the stack pointer, back at its start). The host
+ * boots once, copies the memory, and serves each request with an instance
+ * whose memory is reset to that copy and whose exported __stack_pointer is
+ * put back (see the worker's runtime.js). A request never sees anything an
+ * earlier one did.
  *
  * stdout is never written here: it belongs to the application's logs.
  */
@@ -174,6 +176,27 @@ __attribute__((export_name("ew_boot"))) int ew_boot(void)
     booted_startup = startup;
     booted_section_name = section_name;
     return WASI_EXIT_OK;
+}
+
+/* The loader of the module the worker serves. `elixir-workers build` boots
+ * the app with this whole module, then bundles a copy in which the body of
+ * module_new_from_iff_binary (exported for this) only calls this function:
+ * a worker starts from the booted memory and never loads a module, and the
+ * loader is a quarter of the module's code (crates/pipeline/src/boot.rs).
+ * What would load one after boot, :code.load_binary/3 or
+ * :erlang.load_module/2, gets the NULL of a module that does not load, and
+ * the reason here on stderr. A module missing from the archive never gets
+ * this far: the archive is searched first. */
+__attribute__((export_name("ew_loader_absent"))) Module *ew_loader_absent(
+    GlobalContext *global, const void *iff_binary, unsigned long size)
+{
+    UNUSED(global);
+    UNUSED(iff_binary);
+    fprintf(stderr,
+        WASI_DIAG "cannot load a module (%lu bytes) at run time: a worker runs the modules "
+                  "`elixir-workers build` booted; add the module to the app instead\n",
+        size);
+    return NULL;
 }
 
 __attribute__((export_name("ew_run"))) int ew_run(void)
