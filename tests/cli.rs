@@ -139,13 +139,14 @@ fn new_build_deploy_package() {
     ] {
         assert!(project.join(f).is_file(), "{f} missing");
     }
-    // The worker's module is the runtime's with the boot image's build id
-    // appended as a custom section.
+    // The worker's module is the runtime's without its loader, with the
+    // boot image's build id appended as a custom section.
     let worker_wasm = std::fs::read(project.join("_build/worker/atomvm.wasm")).unwrap();
     let runtime_wasm = std::fs::read(rt.join("atomvm.wasm")).unwrap();
+    let served = pipeline::boot::serve::without_loader(&runtime_wasm).unwrap();
     assert!(
-        worker_wasm.len() > runtime_wasm.len() && worker_wasm.starts_with(&runtime_wasm),
-        "the worker's atomvm.wasm is not the runtime's plus the build id"
+        worker_wasm.len() > served.len() && worker_wasm.starts_with(&served),
+        "the worker's atomvm.wasm is not the runtime's without its loader plus the build id"
     );
     let image = std::fs::read(project.join("_build/worker/boot.bin")).unwrap();
     let image = pipeline::boot::BootImage::decode(&image).unwrap();

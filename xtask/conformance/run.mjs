@@ -3,10 +3,11 @@
 //   node run.mjs WORKER_DIR ID...
 //
 // WORKER_DIR is a project's _build/worker/. Each ID is one request,
-// GET /run/ID, through the worker's own handleRequest (a fresh VM per
-// request, as in production), so a test that crashes the VM or logs an
-// unresolved call is told apart from the others. One JSON line per test is
-// written as soon as it is done: {"id", "status", "body", "logs"}. The caller
+// GET /run/ID, through the worker's own handleRequest, atomvm.wasm and
+// boot.bin (a VM reset to the boot snapshot per request, as in production),
+// so a test that crashes the VM or logs an unresolved call is told apart
+// from the others. One JSON line per test is written as soon as it is done:
+// {"id", "status", "body", "logs"}. The caller
 // kills this process when a test hangs and starts it again after that test.
 
 import { readFileSync, writeSync } from "node:fs";
@@ -16,7 +17,7 @@ import { pathToFileURL } from "node:url";
 const [worker, ...ids] = process.argv.slice(2);
 const { handleRequest } = await import(pathToFileURL(join(worker, "src/worker.js")).href);
 const wasmModule = await WebAssembly.compile(readFileSync(join(worker, "atomvm.wasm")));
-const avmBytes = new Uint8Array(readFileSync(join(worker, "app.avm")));
+const bootImage = new Uint8Array(readFileSync(join(worker, "boot.bin")));
 
 for (const id of ids) {
   const logs = [];
@@ -29,7 +30,7 @@ for (const id of ids) {
       new Request(`http://localhost/run/${id}`),
       {},
       { waitUntil() {} },
-      { wasmModule, avmBytes, logger },
+      { wasmModule, bootImage, logger },
     );
     status = res.status;
     body = await res.text();

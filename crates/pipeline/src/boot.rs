@@ -13,9 +13,11 @@
 //! The image is a separate file rather than a per-app `atomvm.wasm` whose
 //! data segments hold the booted memory (Wizer's way): that would cost no
 //! more per request (instantiating with 640 KB more of data segments measured
-//! the same), but the separate image keeps `atomvm.wasm` the runtime's own
-//! bytes plus one custom section, so one module both boots archives and starts from images,
-//! and needs no Wasm rewriting (ARCHITECTURE.md has the figures).
+//! the same), but the separate image leaves the module's memory layout the
+//! runtime's own (ARCHITECTURE.md has the figures). The worker's copy of the
+//! module differs from the runtime's in one function body, the loader, which
+//! a worker started from an image never runs ([`serve`]), and one custom
+//! section.
 //!
 //! The image and the module are paired by a build id: the first 16 bytes of
 //! SHA-256 over the runtime's `atomvm.wasm` and `app.avm`, stored in the
@@ -47,6 +49,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use sha2::{Digest, Sha256};
 use wasmi::{Caller, Engine, Extern, Linker, Memory, MemoryType, Module, Store};
 
+pub mod serve;
 mod wasi;
 use wasi::Host;
 
@@ -107,10 +110,17 @@ pub fn with_id_section(wasm: &[u8], id: &[u8; 16]) -> Vec<u8> {
 }
 
 /// What the worker bundles for this runtime module and archive: its
-/// `atomvm.wasm` (the module with the build id appended) and `boot.bin`.
+/// `atomvm.wasm` (the module without its loader, with the build id
+/// appended) and `boot.bin`.
 pub fn worker_files(wasm: &[u8], avm: &[u8]) -> Result<(Vec<u8>, Vec<u8>)> {
     let image = boot(wasm, avm)?;
-    Ok((with_id_section(wasm, &image.id), image.encode()))
+    Ok((worker_module(wasm, &image)?, image.encode()))
+}
+
+/// The worker's `atomvm.wasm` for an image booted on the runtime's `wasm`:
+/// without its loader ([`serve`]), with the image's build id appended.
+pub fn worker_module(wasm: &[u8], image: &BootImage) -> Result<Vec<u8>> {
+    Ok(with_id_section(&serve::without_loader(wasm)?, &image.id))
 }
 
 impl BootImage {

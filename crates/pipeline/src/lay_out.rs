@@ -121,12 +121,15 @@ pub(crate) fn lay_out_boot(
         std::fs::read(&from).with_context(|| format!("could not read {}", from.display()))?;
     let avm = std::fs::read(&archive_path)
         .with_context(|| format!("could not read {}", archive_path.display()))?;
-    let (wasm, image_bytes) = crate::boot::worker_files(&wasm, &avm).with_context(|| {
+    let image = crate::boot::boot(&wasm, &avm).with_context(|| {
         format!(
             "{} does not boot on the runtime (every request on Workers would fail the same way)",
             project.relative(&archive_path)
         )
     })?;
+    let wasm = crate::boot::worker_module(&wasm, &image)
+        .with_context(|| format!("{}: cannot make the worker's copy", from.display()))?;
+    let image_bytes = image.encode();
     write_atomically(&image_path, &image_bytes)?;
     write_atomically(&to, &wasm)?;
     let stamp = WasmStamp {

@@ -91,6 +91,7 @@ pub fn test_runtime() -> PathBuf {
                 "-Xlinker",
                 "--import-memory=elixir_workers,memory",
                 "-Wl,--export-memory",
+                "-Wl,--export=__stack_pointer",
                 "-o",
             ])
             .arg(staging.path().join("atomvm.wasm"))
@@ -173,7 +174,7 @@ pub fn interrupt(pid: u32) {
 }
 
 /// One GET of `path` through a built project's own worker (`handleRequest`
-/// of `_build/worker/src/worker.js`, its `atomvm.wasm`, `app.avm` and the
+/// of `_build/worker/src/worker.js`, its `atomvm.wasm`, `boot.bin` and the
 /// budget `build` wrote) in Node: the status and the body.
 pub fn request(project: &Path, path: &str) -> (u16, String) {
     requests(project, &[path]).remove(0)
@@ -195,14 +196,14 @@ pub fn requests_logged(project: &Path, paths: &[&str]) -> Vec<(u16, String, Vec<
 import {{ handleRequest }} from {src:?};
 import {{ BUDGET as budget }} from {budget:?};
 const wasmModule = await WebAssembly.compile(readFileSync({wasm:?}));
-const avmBytes = new Uint8Array(readFileSync({avm:?}));
+const bootImage = new Uint8Array(readFileSync({image:?}));
 const out = [];
 for (const path of {paths}) {{
   const logs = [];
   const keep = (...parts) => logs.push(parts.map(String).join(" "));
   const logger = {{ log: keep, info: keep, warn: keep, error: keep, debug: keep }};
   const res = await handleRequest(new Request("http://localhost" + path), {{}},
-    {{ waitUntil() {{}} }}, {{ wasmModule, avmBytes, logger, budget }});
+    {{ waitUntil() {{}} }}, {{ wasmModule, bootImage, logger, budget }});
   out.push([res.status, await res.text(), logs]);
 }}
 process.stdout.write(JSON.stringify(out));
@@ -210,7 +211,7 @@ process.stdout.write(JSON.stringify(out));
         src = format!("file://{}", worker.join("src/worker.js").display()),
         budget = format!("file://{}", worker.join("src/budget.js").display()),
         wasm = worker.join("atomvm.wasm").display().to_string(),
-        avm = worker.join("app.avm").display().to_string(),
+        image = worker.join("boot.bin").display().to_string(),
         paths = serde_json::to_string(paths).unwrap(),
     );
     let out = run(Command::new(tool("NODE", "node"))
