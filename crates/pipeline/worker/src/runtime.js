@@ -1,14 +1,20 @@
-// Runs atomvm.wasm for one request: a fresh instance of the compiled module
-// per request, started from a snapshot of the booted VM, the request on
-// stdin, the response through the `elixir_workers.respond` import.
+// Runs atomvm.wasm for one request: an instance of the compiled module reset
+// to a snapshot of the booted VM, the request on stdin, the response through
+// the `elixir_workers.respond` import.
 //
 // The module is a WASI reactor (crates/runtime/atomvm-wasi/src/main.c): `ew_boot`
 // loads the archive and every module in it, `ew_run` runs start/0. Between
 // the two the VM holds no process and no C frame, so the instance's whole
-// state is its linear memory. The first request of an isolate boots once and
-// copies that memory; every request then gets a fresh instance whose memory
-// is reset to the copy before it runs, so no request sees anything an
-// earlier one did and none pays for loading the app again.
+// state is its linear memory and its one mutable global, the stack pointer
+// (the module never writes its function table). The first request of an
+// isolate boots once and copies that memory; every request then runs on an
+// instance whose memory is reset to the copy and whose stack pointer is put
+// back where instantiation sets it, so no request sees anything an earlier
+// one did and none pays for loading the app again. The instance is the same
+// one from request to request (a new one costs about 80 µs and the garbage
+// of its wrappers, which showed as collector pauses among a new isolate's
+// first hundred requests); it is made anew with a new memory, and for a
+// module that does not export `__stack_pointer`.
 //
 // A built worker does not boot at all: `elixir-workers build` boots the VM
 // on the app once (crates/pipeline/src/boot.rs) and ships what the boot
@@ -182,7 +188,12 @@ export class AppRuntime {
     this.boots = 0;
     /** Memories created (the boot's, and one after each run that grew its memory). */
     this.memoriesCreated = 0;
+    /** @type {{wasi: WasiHost, instance: WebAssembly.Instance, memory: WebAssembly.Memory, stackPointer: number|null}|null} */
+    this.live = null;
   }
+
+  /** Where the running instance's output and response go. */
+  #io = { logger: console, onRespond: () => {} };
 
   #instantiate(memory, stdin, logger, onRespond) {
     const wasi = new WasiHost({
@@ -190,23 +201,43 @@ export class AppRuntime {
       env: [],
       stdin,
       preopens: { "/app": this.avmBytes ? { "app.avm": this.avmBytes } : {} },
-      stdout: (line) => logger.log(line),
-      stderr: (line) => logger.error(line),
+      stdout: (line) => this.#io.logger.log(line),
+      stderr: (line) => this.#io.logger.error(line),
     });
+    this.#io = { logger, onRespond };
     const imports = {
       wasi_snapshot_preview1: wasi.imports,
       elixir_workers: {
         memory,
         // The last response handed over wins; it is copied out at once
         // because the guest may reuse the memory afterwards.
-        respond(ptr, len) {
-          onRespond(wasi.copyOut(ptr, len));
+        respond: (ptr, len) => {
+          this.#io.onRespond(wasi.copyOut(ptr, len));
         },
       },
     };
     const instance = new WebAssembly.Instance(this.wasmModule, imports);
     wasi.memory = memory;
-    return { wasi, instance };
+    const sp = instance.exports.__stack_pointer;
+    const stackPointer = sp instanceof WebAssembly.Global ? sp.value : null;
+    return { wasi, instance, memory, stackPointer };
+  }
+
+  // The instance for the next run on `memory`: the last one, made as new
+  // (its stack pointer back where instantiation put it, its WASI host
+  // reset), or a new one when the memory is new or the module does not
+  // export its stack pointer. The linear memory and that global are all the
+  // state an instance has: the module's table is never written.
+  #instanceFor(memory, stdin, logger, onRespond) {
+    const live = this.live;
+    if (live !== null && live.memory === memory && live.stackPointer !== null) {
+      live.instance.exports.__stack_pointer.value = live.stackPointer;
+      live.wasi.reset(stdin);
+      this.#io = { logger, onRespond };
+      return live;
+    }
+    this.live = this.#instantiate(memory, stdin, logger, onRespond);
+    return this.live;
   }
 
   /**
@@ -219,7 +250,8 @@ export class AppRuntime {
     this.boots++;
     const memory = new WebAssembly.Memory({ initial: BOOT_MEMORY_PAGES });
     this.memoriesCreated++;
-    const { wasi, instance } = this.#instantiate(memory, new Uint8Array(0), logger, () => {});
+    this.live = this.#instantiate(memory, new Uint8Array(0), logger, () => {});
+    const { wasi, instance } = this.live;
     let code;
     try {
       code = wasi.call(() => {
@@ -265,7 +297,7 @@ export class AppRuntime {
     }
     const memory = new WebAssembly.Memory({ initial: image.pages });
     this.memoriesCreated++;
-    this.#instantiate(memory, new Uint8Array(0), logger, () => {});
+    this.live = this.#instantiate(memory, new Uint8Array(0), logger, () => {});
     const bytes = new Uint8Array(memory.buffer);
     for (const { at, data } of image.ranges) bytes.set(data, at);
     this.snapshot = bytes.slice(0, image.dirty);
@@ -305,11 +337,11 @@ export class AppRuntime {
     }
     const memory = this.#nextMemory();
     let response = null;
-    const { wasi, instance } = this.#instantiate(memory, stdin, logger, (bytes) => {
+    const { wasi, instance } = this.#instanceFor(memory, stdin, logger, (bytes) => {
       response = bytes;
     });
-    // Instantiation wrote the module's data segments into the memory again;
-    // the snapshot goes over them and over everything the last run left.
+    // A new instance wrote the module's data segments into the memory again;
+    // either way the snapshot goes over everything the last run left.
     const bytes = new Uint8Array(memory.buffer);
     bytes.set(this.snapshot);
     if (this.dirty > this.snapshot.length) {

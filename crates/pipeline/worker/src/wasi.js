@@ -109,7 +109,20 @@ export class WasiHost {
       this.fds.set(fd++, { kind: "dir", name: utf8.encode(name), files: new Map(Object.entries(files)) });
     }
     this.nextFd = fd;
+    this.firstFreeFd = fd;
     this.imports = this.#makeImports();
+  }
+
+  /**
+   * Makes the host as it was new, for another run of the instance it serves:
+   * `stdin` read from its start, and no file open but the preopened
+   * directories.
+   */
+  reset(stdin) {
+    this.stdin = stdin;
+    this.stdinPos = 0;
+    for (const fd of [...this.fds.keys()]) if (fd >= this.firstFreeFd) this.fds.delete(fd);
+    this.nextFd = this.firstFreeFd;
   }
 
   /** Runs the command's `_start`; returns the exit code (0 when _start returns). */

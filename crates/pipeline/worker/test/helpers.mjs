@@ -39,15 +39,23 @@ export function probeModule() {
 
 /**
  * The probe as a reactor with atomvm.wasm's interface (imported memory,
- * `ew_boot`, `ew_run`, and `ew_heap_high_water` and `ew_set_budget` from the
- * runtime's own heap_mark.c and budget.c): stands in for the VM on the
- * request path.
+ * `ew_boot`, `ew_run`, the exported `__stack_pointer`, and
+ * `ew_heap_high_water` and `ew_set_budget` from the runtime's own
+ * heap_mark.c and budget.c): stands in for the VM on the request path.
  */
 export function vmProbeModule() {
   const wraps = ["malloc", "calloc", "realloc", "aligned_alloc", "posix_memalign"].map((f) => `-Wl,--wrap=${f}`);
   return buildProbe(
     "reactor",
-    ["-DPROBE_REACTOR", "-mexec-model=reactor", "-Xlinker", "--import-memory=elixir_workers,memory", "-Wl,--export-memory", ...wraps],
+    [
+      "-DPROBE_REACTOR",
+      "-mexec-model=reactor",
+      "-Xlinker",
+      "--import-memory=elixir_workers,memory",
+      "-Wl,--export-memory",
+      "-Wl,--export=__stack_pointer",
+      ...wraps,
+    ],
     ["heap_mark.c", "budget.c"].map((f) => path.join(here, "../../../runtime/atomvm-wasi/src", f)),
   );
 }

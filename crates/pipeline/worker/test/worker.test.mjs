@@ -6,7 +6,8 @@ import assert from "node:assert/strict";
 import { handleRequest, MAX_BODY_BYTES, MAX_PASSES } from "../src/worker.js";
 import { encodeRequest, decodeResponse, ProtocolError } from "../src/protocol.js";
 import { fulfilNeeds, runEffects } from "../src/bindings.js";
-import { vmProbeModule, recordingLogger, collectingCtx, FakeKV, FakeD1, canned } from "./helpers.mjs";
+import { AppRuntime } from "../src/runtime.js";
+import { vmProbeModule, recordingLogger, collectingCtx, FakeKV, FakeD1, canned, report } from "./helpers.mjs";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -208,4 +209,36 @@ test("binary response bodies pass byte for byte", async () => {
   const safe = resp.map((b) => (b === 0 ? 1 : b));
   const { res } = await serve(canned(safe), new Request("http://w.test/"));
   assert.deepEqual(new Uint8Array(await res.arrayBuffer()), safe.subarray(head.length));
+});
+
+test("one instance serves run after run, each from the snapshot and the top of its stack", () => {
+  const rt = new AppRuntime(vmProbeModule(), enc.encode("app"));
+  const logger = recordingLogger();
+  const run = (stdin) => {
+    logger.out.length = 0;
+    const r = rt.run(enc.encode(stdin), logger);
+    return { ...r, seen: report(logger.out) };
+  };
+  const first = run("hello");
+  assert.equal(first.exitCode, 0);
+  const instance = rt.live.instance;
+  const sp = instance.exports.__stack_pointer;
+  // An exit from deep in the stack (a budget's exit is one) leaves the
+  // stack pointer below where it starts; the next run must start where the
+  // first did.
+  const deep = run("deep_exit:4");
+  assert.equal(deep.exitCode, 4);
+  assert.ok(sp.value < rt.live.stackPointer, `stack pointer ${sp.value} after the exit, ${rt.live.stackPointer} before`);
+  for (const stdin of ["again", "trap!", "and again"]) {
+    const r = run(stdin);
+    if (stdin === "trap!") {
+      assert.match(r.trap, /unreachable/);
+      continue;
+    }
+    assert.equal(r.exitCode, 0);
+    assert.equal(r.seen.stack_at, first.seen.stack_at, `the stack of run "${stdin}"`);
+    assert.equal(r.seen.runs_since_boot, "1", "static memory came from the snapshot");
+  }
+  assert.equal(rt.live.instance, instance, "no new instance");
+  assert.equal(rt.memoriesCreated, 1);
 });
