@@ -31,13 +31,7 @@ pub(crate) fn compile_stdlib(tools: &Tools, atomvm: &AtomVmSource, out: &Path) -
     // found there would replace OTP's inside the compiler itself.
     let scratch = tempfile::tempdir().context("creating a scratch directory")?;
 
-    let estdlib: Vec<PathBuf> = sorted_files(&libs.join("estdlib/src"), "erl")?
-        .into_iter()
-        .filter(|p| {
-            let stem = p.file_stem().and_then(OsStr::to_str).unwrap_or_default();
-            !ESTDLIB_EXCLUDED.contains(&stem)
-        })
-        .collect();
+    let estdlib = sources_but(&libs.join("estdlib/src"), "erl", ESTDLIB_EXCLUDED)?;
     // `deterministic` and the strip below keep build paths (the user's
     // cache, a staging directory) out of the beams, so two builds of the
     // same source are the same bytes on any machine.
@@ -52,13 +46,7 @@ pub(crate) fn compile_stdlib(tools: &Tools, atomvm: &AtomVmSource, out: &Path) -
         .run()
         .context("compiling AtomVM's estdlib")?;
 
-    let exavmlib: Vec<PathBuf> = sorted_files(&libs.join("exavmlib/lib"), "ex")?
-        .into_iter()
-        .filter(|p| {
-            let stem = p.file_stem().and_then(OsStr::to_str).unwrap_or_default();
-            !EXAVMLIB_EXCLUDED.contains(&stem)
-        })
-        .collect();
+    let exavmlib = sources_but(&libs.join("exavmlib/lib"), "ex", EXAVMLIB_EXCLUDED)?;
     // exavmlib redefines modules of Elixir's own stdlib (Enum, Kernel, ...)
     // with AtomVM-sized versions; the conflict is the point.
     Cmd::new(&tools.elixirc)
@@ -135,6 +123,17 @@ pub(crate) fn compile_stdlib(tools: &Tools, atomvm: &AtomVmSource, out: &Path) -
         fs::remove_dir_all(d).with_context(|| format!("removing {}", d.display()))?;
     }
     Ok(())
+}
+
+/// The `ext` files of `dir`, sorted, but those whose stem `excluded` lists.
+fn sources_but(dir: &Path, ext: &str, excluded: &[&str]) -> Result<Vec<PathBuf>> {
+    Ok(sorted_files(dir, ext)?
+        .into_iter()
+        .filter(|p| {
+            let stem = p.file_stem().and_then(OsStr::to_str).unwrap_or_default();
+            !excluded.contains(&stem)
+        })
+        .collect())
 }
 
 /// Runs [`STRIP_SCRIPT`] over every beam in `dir` and checks that each
