@@ -331,6 +331,30 @@ export class AppRuntime {
    * @returns {{exitCode: number|null, trap: string|null, response: Uint8Array|null}}
    */
   run(stdin, logger = console, budget = DEFAULT_BUDGET) {
+    return this.#call("ew_run", stdin, logger, budget);
+  }
+
+  /**
+   * What an isolate does when it starts, before any request: boots (from
+   * the image) and, when the module has `ew_warm`, runs it (no app code, see
+   * crates/runtime/atomvm-wasi/src/main.c), so that V8 has compiled the
+   * interpreter loop and the process machinery by the first request. The
+   * next run resets the memory as after any run. Returns null, or the failed
+   * outcome (the first request then tries again, as without this): an exit
+   * other than 0, a trap, or a response, which only app code would give.
+   */
+  warm(logger = console) {
+    if (this.snapshot === null) {
+      const failed = this.boot(logger);
+      if (failed !== null) return failed;
+    }
+    if (typeof this.live?.instance.exports.ew_warm !== "function") return null;
+    const warmed = this.#call("ew_warm", new Uint8Array(0), logger, DEFAULT_BUDGET);
+    return warmed.exitCode === 0 && warmed.response === null ? null : warmed;
+  }
+
+  // One call of `name` (ew_run, or ew_warm) from the boot snapshot.
+  #call(name, stdin, logger, budget) {
     if (this.snapshot === null) {
       const failed = this.boot(logger);
       if (failed !== null) return failed;
@@ -353,7 +377,7 @@ export class AppRuntime {
     let exitCode = null;
     let trap = null;
     try {
-      exitCode = wasi.call(() => instance.exports.ew_run());
+      exitCode = wasi.call(() => instance.exports[name]());
     } catch (e) {
       trap = trapMessage(e);
     }
@@ -384,6 +408,14 @@ export function appRuntime(wasmModule, { avmBytes = null, bootImage = null }) {
     byApp.set(key, rt);
   }
   return rt;
+}
+
+/**
+ * Starts an isolate's runtime for this module and app before any request
+ * (`AppRuntime.warm`). Returns null, or the failed outcome.
+ */
+export function warmRuntime(wasmModule, app, logger = console) {
+  return appRuntime(wasmModule, app).warm(logger);
 }
 
 /**

@@ -25,7 +25,7 @@ import {
   ALL_BYTES,
   assertTailCoversMemory,
 } from "./helpers.mjs";
-import { AppRuntime } from "../src/runtime.js";
+import { AppRuntime, appRuntime, warmRuntime } from "../src/runtime.js";
 
 const { E2E_WASM: wasmPath, E2E_AVM: avmPath, E2E_BOOT_WASM: bootWasmPath, E2E_BOOT_IMAGE: imagePath } = process.env;
 const skip =
@@ -84,6 +84,25 @@ test("each request starts from the boot snapshot: nothing an earlier one left is
   // Also after a crash in between.
   assert.equal((await serve("GET", "/crash")).res.status, 500);
   assert.deepEqual((await serve("GET", "/state/leak")).json(), { atom_existed: false, registered: false });
+});
+
+test("the run at isolate start runs no app code and leaves nothing for requests", { skip }, async () => {
+  // A copy of the image: a runtime of its own, not the one other tests used.
+  const app = { wasmModule: getApp().wasmModule, bootImage: getApp().bootImage.slice() };
+  const logger = recordingLogger();
+  // null: it exited 0 without a response (app code, even on no request,
+  // answers one: a 400) and without a trap.
+  assert.equal(warmRuntime(app.wasmModule, app, logger), null, logger.err.join("\n"));
+  const rt = appRuntime(app.wasmModule, app);
+  assert.ok(rt.dirty > 0 && rt.live !== null);
+  assert.deepEqual([logger.out, logger.err], [[], []]);
+  const warmed = rt.live.instance;
+  for (let i = 0; i < 2; i++) {
+    const res = await handleRequest(new Request("http://w.test/state/leak"), {}, collectingCtx(), { ...app, logger });
+    assert.equal(res.status, 200, logger.err.join("\n"));
+    assert.deepEqual(await res.json(), { atom_existed: false, registered: false });
+  }
+  assert.equal(rt.live.instance, warmed, "requests ran on the instance the start warmed");
 });
 
 test("the boot image made at build time is, byte for byte, the memory a boot in the isolate leaves", { skip }, () => {

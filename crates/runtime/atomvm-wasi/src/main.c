@@ -2,12 +2,16 @@
  * elixir-workers: AtomVM platform adapter for WASI preview1.
  * SPDX-License-Identifier: Apache-2.0
  *
- * Entry points of atomvm.wasm, a WASI *reactor* with two exports run in order:
+ * Entry points of atomvm.wasm, a WASI *reactor* whose exports run in this
+ * order (ew_warm may be left out):
  *
  *   ew_boot()  reads argv (`atomvm /app/app.avm`), loads the archive and
  *              every module in it, and checks the startup module (the section
  *              flagged BEAM_START_FLAG) exports start/0. Returns 0, or 2 for
  *              bad usage or an archive that cannot be loaded.
+ *   ew_warm()  runs the startup module's module_info/0 (no app code) so that
+ *              the host can have the interpreter compiled when an isolate
+ *              starts; the host then resets the memory as before any run.
  *   ew_run()   runs start/0 in a fresh first process. Returns
  *                0  start/0 returned (whatever the value) or exited normal
  *                1  start/0 crashed; the crash report is on stderr
@@ -197,6 +201,33 @@ __attribute__((export_name("ew_loader_absent"))) Module *ew_loader_absent(
                   "`elixir-workers build` booted; add the module to the app instead\n",
         size);
     return NULL;
+}
+
+/* A run of no app code, for the host to call when an isolate starts, before
+ * any request: the startup module's module_info/0 (the compiler writes it;
+ * it asks the VM for the module's metadata) in a first process, as ew_run
+ * runs start/0. V8 compiles each function of the module on its first call,
+ * the interpreter loop (about 110 KB) taking most of that time; this has the
+ * loop, process creation and exit and the allocator compiled by then. The
+ * host resets the memory to the boot snapshot before the next run, as it
+ * does before every run, so nothing of this is left for a request to see.
+ * Returns 0, or 1 when module_info/0 did not return. */
+__attribute__((export_name("ew_warm"))) int ew_warm(void)
+{
+    if (booted_glb == NULL || ran) {
+        fprintf(stderr, WASI_DIAG "ew_warm needs a freshly booted VM\n");
+        return WASI_EXIT_USAGE;
+    }
+    ran = true;
+    Context *ctx = context_new(booted_glb);
+    if (IS_NULL_PTR(ctx)) {
+        fprintf(stderr, WASI_DIAG "out of memory creating the first process\n");
+        return WASI_EXIT_USAGE;
+    }
+    // The loop returns when the leader exits.
+    ctx->leader = 1;
+    context_execute_loop(ctx, booted_startup, "module_info", 0);
+    return ctx->exit_reason == NORMAL_ATOM ? WASI_EXIT_OK : WASI_EXIT_CRASH;
 }
 
 __attribute__((export_name("ew_run"))) int ew_run(void)
