@@ -2,7 +2,8 @@
 //! ranges, a struct with its own `defimpl String.Chars`, `raise`, a module
 //! called through a variable) built with `elixir-workers build` and run on
 //! the real runtime; the build's refusals: a call nothing answers, and
-//! more modules than the runtime can address; and a run's budgets.
+//! more modules than the runtime can address; a run's budgets; and a
+//! module loaded at run time.
 
 use std::path::Path;
 use test_support::cli::{ew, new_project, request, requests, requests_logged, test_runtime};
@@ -320,4 +321,55 @@ fn a_budget_the_memory_cannot_hold_is_refused() {
         "{}",
         err.stderr
     );
+}
+
+/// The worker's module has no loader (`build` takes it out: a worker runs
+/// the modules it booted): loading one at run time fails as a route's
+/// error, with the reason in the log, and the isolate serves on.
+#[test]
+fn a_module_loaded_at_run_time_is_refused_with_the_reason() {
+    let Some(rt) = require_runtime("a_module_loaded_at_run_time_is_refused_with_the_reason") else {
+        return;
+    };
+    let tmp = tempdir();
+    let project = new_project(tmp.path(), "late_load", &rt);
+    edit_router(
+        &project,
+        "late_load",
+        "  def health(conn) do",
+        r#"  get "/load", :load
+  def load(conn) do
+    beam = File.read!("missing") <> conn.method
+    Conn.text(conn, 200, inspect(:code.load_binary(:late, ~c"late.beam", beam)))
+  end
+
+  def health(conn) do"#,
+    );
+    // File.read!/1 cannot run here either, and the build says so; bytes
+    // made in the route take its place.
+    let refused = run(ew(&project, &rt).args(["build", "--no-install"]));
+    assert_eq!(refused.code, Some(1), "{}", refused.stderr);
+    assert!(
+        refused
+            .stderr
+            .contains("LateLoad.Router.load/1 (the app) calls File.read!/1, through which File.read/1 calls file.read_file/1"),
+        "{}",
+        refused.stderr
+    );
+    edit_router(
+        &project,
+        "late_load",
+        r#"File.read!("missing") <> conn.method"#,
+        r#""FOR1" <> conn.method"#,
+    );
+    run(ew(&project, &rt).args(["build", "--no-install"])).ok();
+    let answers = requests_logged(&project, &["/load", "/api/health"]);
+    let (status, _, logs) = &answers[0];
+    assert_eq!(*status, 500, "{:?}", answers[0]);
+    let logs = logs.join("\n");
+    assert!(
+        logs.contains("cannot load a module (7 bytes) at run time: a worker runs the modules `elixir-workers build` booted"),
+        "{logs}"
+    );
+    assert_eq!(answers[1].0, 200, "{:?}", answers[1]);
 }
