@@ -203,6 +203,28 @@ __attribute__((export_name("ew_loader_absent"))) Module *ew_loader_absent(
     return NULL;
 }
 
+/* The first process of a freshly booted VM, which ew_warm and ew_run start
+ * (each once per instance); NULL after saying why. It is the leader: the
+ * loop returns when it exits. */
+static Context *first_process(const char *entry)
+{
+    if (booted_glb == NULL || ran) {
+        fprintf(stderr, WASI_DIAG "%s needs a freshly booted VM (call ew_boot first, once)\n", entry);
+        return NULL;
+    }
+    ran = true;
+    Context *ctx = context_new(booted_glb);
+    if (IS_NULL_PTR(ctx)) {
+        fprintf(stderr, WASI_DIAG "out of memory creating the first process\n");
+        return NULL;
+    }
+    ctx->leader = 1;
+    // AtomVM's default strategy collects garbage every few allocated cells;
+    // Fibonacci growth makes building a large term linear instead of quadratic.
+    ctx->heap_growth_strategy = FibonacciHeapGrowth;
+    return ctx;
+}
+
 /* A run of no app code, for the host to call when an isolate starts, before
  * any request: the startup module's module_info/0 (the compiler writes it;
  * it asks the VM for the module's metadata) in a first process, as ew_run
@@ -214,44 +236,25 @@ __attribute__((export_name("ew_loader_absent"))) Module *ew_loader_absent(
  * Returns 0, or 1 when module_info/0 did not return. */
 __attribute__((export_name("ew_warm"))) int ew_warm(void)
 {
-    if (booted_glb == NULL || ran) {
-        fprintf(stderr, WASI_DIAG "ew_warm needs a freshly booted VM\n");
-        return WASI_EXIT_USAGE;
-    }
-    ran = true;
-    Context *ctx = context_new(booted_glb);
+    Context *ctx = first_process("ew_warm");
     if (IS_NULL_PTR(ctx)) {
-        fprintf(stderr, WASI_DIAG "out of memory creating the first process\n");
         return WASI_EXIT_USAGE;
     }
-    // The loop returns when the leader exits.
-    ctx->leader = 1;
     context_execute_loop(ctx, booted_startup, "module_info", 0);
     return ctx->exit_reason == NORMAL_ATOM ? WASI_EXIT_OK : WASI_EXIT_CRASH;
 }
 
 __attribute__((export_name("ew_run"))) int ew_run(void)
 {
-    if (booted_glb == NULL || ran) {
-        fprintf(stderr, WASI_DIAG "ew_run needs a freshly booted VM (call ew_boot first, once)\n");
-        return WASI_EXIT_USAGE;
-    }
-    ran = true;
-
     // Started directly instead of through globalcontext_run: that function
     // first looks for an `init` module (walking every section of the archive
     // and printing "Failed load module: init.beam" when, as here, there is
     // none) and reports only start/0's return value, which cannot tell a
     // crash from a return of something other than `ok`. The exit reason can.
-    Context *ctx = context_new(booted_glb);
+    Context *ctx = first_process("ew_run");
     if (IS_NULL_PTR(ctx)) {
-        fprintf(stderr, WASI_DIAG "out of memory creating the first process\n");
         return WASI_EXIT_USAGE;
     }
-    ctx->leader = 1;
-    // AtomVM's default strategy collects garbage every few allocated cells;
-    // Fibonacci growth makes building a large term linear instead of quadratic.
-    ctx->heap_growth_strategy = FibonacciHeapGrowth;
     context_execute_loop(ctx, booted_startup, "start", 0);
 
     int status = WASI_EXIT_OK;
@@ -262,7 +265,8 @@ __attribute__((export_name("ew_run"))) int ew_run(void)
         status = WASI_EXIT_CRASH;
     }
     // Whatever the app left in stdio buffers goes out now; there is no exit
-    // to flush them. No teardown: the host discards the instance.
+    // to flush them. No teardown: the host resets the memory before the
+    // next run.
     fflush(stdout);
     fflush(stderr);
     return status;
