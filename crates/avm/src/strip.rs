@@ -121,29 +121,12 @@ impl StripPlan<'_> {
         Ok(())
     }
 
-    /// Appends the same bytes as [`Stripped::write_to`], inflating `LitT`
-    /// directly into `out`.
+    /// Appends the same bytes as [`Stripped::write_to`]: the form made
+    /// [`StripPlan::len`] bytes longer, written by [`StripPlan::write_into`].
     pub(crate) fn write_to(&self, out: &mut Vec<u8>) -> Result<()> {
-        out.reserve(self.len);
-        out.extend_from_slice(&FOR1);
-        out.extend_from_slice(&((self.len - 8) as u32).to_be_bytes());
-        out.extend_from_slice(&BEAM);
-        for kept in &self.chunks {
-            let (id, len) = match kept {
-                Kept::Copy(id, data) => (*id, data.len()),
-                Kept::Inflate { declared, .. } => (LITU, *declared),
-            };
-            out.extend_from_slice(&id);
-            out.extend_from_slice(&(len as u32).to_be_bytes());
-            match *kept {
-                Kept::Copy(_, data) => out.extend_from_slice(data),
-                Kept::Inflate { chunk, declared } => {
-                    litt::inflate(chunk.data, chunk.data_offset(), declared, out)?
-                }
-            }
-            out.resize(out.len() + (pad4(len) - len), 0);
-        }
-        Ok(())
+        let start = out.len();
+        out.resize(start + self.len, 0);
+        self.write_into(&mut out[start..])
     }
 }
 
