@@ -27,20 +27,20 @@ fn mfa(m: &str, f: &str, a: u32) -> String {
 /// into the module and following that module's own local calls, each with
 /// the app's function that calls in and the function it calls.
 #[derive(Debug, Default)]
-pub struct AppReach {
+pub struct AppReach<'c> {
     /// (module, function, arity) → (the app's caller, the function it calls),
-    /// both as `Module.fun/arity`.
-    reached: HashMap<(String, String, u32), (String, String)>,
+    /// both as `Module.fun/arity`; the keys borrow the modules' code.
+    reached: HashMap<(&'c str, &'c str, u32), (String, String)>,
 }
 
-impl AppReach {
+impl<'c> AppReach<'c> {
     /// `app_calls`: each external call of the app's shipped functions, as
     /// (caller module, caller function, arity, target). `stdlib_code` gives
     /// the code of a stdlib module (None for any other).
-    pub fn new<'c>(
+    pub fn new(
         app_calls: impl IntoIterator<Item = (&'c str, &'c str, u32, &'c (String, String, u32))>,
         stdlib_code: impl Fn(&str) -> Option<&'c CodeRefs>,
-    ) -> AppReach {
+    ) -> AppReach<'c> {
         let mut reached = HashMap::new();
         let mut queue: VecDeque<(&str, &CodeRefs, usize)> = VecDeque::new();
         for (module, function, arity, (tm, tf, ta)) in app_calls {
@@ -50,21 +50,22 @@ impl AppReach {
             let Some(f) = code.function(tf, *ta) else {
                 continue;
             };
-            if let Entry::Vacant(slot) = reached.entry((tm.clone(), tf.clone(), *ta)) {
+            let name = code.functions[f].name.as_str();
+            if let Entry::Vacant(slot) = reached.entry((tm.as_str(), name, *ta)) {
                 slot.insert((mfa(module, function, arity), mfa(tm, tf, *ta)));
                 queue.push_back((tm.as_str(), code, f));
             }
         }
         while let Some((module, code, f)) = queue.pop_front() {
             let func = &code.functions[f];
-            let why = reached[&(module.to_string(), func.name.clone(), func.arity)].clone();
             for (name, arity) in &func.local {
-                let key = (module.to_string(), name.clone(), *arity);
-                if reached.contains_key(&key) {
+                let Some(g) = code.function(name, *arity) else {
                     continue;
-                }
-                if let Some(g) = code.function(name, *arity) {
-                    reached.insert(key, why.clone());
+                };
+                let key = (module, code.functions[g].name.as_str(), *arity);
+                if !reached.contains_key(&key) {
+                    let why = reached[&(module, func.name.as_str(), func.arity)].clone();
+                    reached.insert(key, why);
                     queue.push_back((module, code, g));
                 }
             }
@@ -72,9 +73,14 @@ impl AppReach {
         AppReach { reached }
     }
 
-    fn get(&self, module: &str, function: &str, arity: u32) -> Option<&(String, String)> {
-        self.reached
-            .get(&(module.to_string(), function.to_string(), arity))
+    fn get<'a>(
+        &'a self,
+        module: &'a str,
+        function: &'a str,
+        arity: u32,
+    ) -> Option<&'a (String, String)> {
+        let reached: &'a HashMap<(&'a str, &'a str, u32), (String, String)> = &self.reached;
+        reached.get(&(module, function, arity))
     }
 }
 
@@ -87,7 +93,7 @@ pub fn unresolved(
     native: &NativeFunctions,
     origin: impl Fn(&str) -> Origin,
     left_out: impl Fn(&str) -> Option<&'static str>,
-    app_reach: &AppReach,
+    app_reach: &AppReach<'_>,
 ) -> Vec<Unresolved> {
     let native: HashSet<&str> = native
         .bifs
@@ -112,31 +118,25 @@ pub fn unresolved(
             )
         };
         let caller = mfa(&call.caller, &call.function.0, call.function.1);
-        let (f0, a0) = (&call.function.0, call.function.1);
-        let u = match origin(&call.caller) {
-            Origin::Stdlib => match app_reach.get(&call.caller, f0, a0) {
-                Some((app_caller, entry)) => Unresolved {
-                    caller: app_caller.clone(),
-                    origin: Origin::App,
-                    target: mfa(m, f, *a),
-                    reason,
-                    via: Some((entry.clone(), caller)),
-                },
-                None => Unresolved {
-                    caller,
-                    origin: Origin::Stdlib,
-                    target: mfa(m, f, *a),
-                    reason,
-                    via: None,
-                },
-            },
-            origin => Unresolved {
-                caller,
-                origin,
-                target: mfa(m, f, *a),
-                reason,
-                via: None,
-            },
+        let (caller, origin, via) = match origin(&call.caller) {
+            Origin::Stdlib => {
+                match app_reach.get(&call.caller, &call.function.0, call.function.1) {
+                    Some((app_caller, entry)) => (
+                        app_caller.clone(),
+                        Origin::App,
+                        Some((entry.clone(), caller)),
+                    ),
+                    None => (caller, Origin::Stdlib, None),
+                }
+            }
+            origin => (caller, origin, None),
+        };
+        let u = Unresolved {
+            caller,
+            origin,
+            target: mfa(m, f, *a),
+            reason,
+            via,
         };
         if !out.contains(&u) {
             out.push(u);

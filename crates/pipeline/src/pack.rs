@@ -163,44 +163,13 @@ fn shake_and_pack(
         .iter()
         .map(|c| (c.name.as_str(), c.origin))
         .collect();
-    // What the app's shipped functions call, for the calls it makes happen
-    // inside the stdlib functions it calls.
-    let reached_of: BTreeMap<&str, &Vec<bool>> = shaken
-        .pruned
-        .kept
-        .iter()
-        .zip(&shaken.reached)
-        .filter_map(|(k, r)| Some((k.name.as_str(), r.as_ref()?)))
-        .collect();
-    let app_calls = candidates
-        .iter()
-        .filter(|c| c.origin == Origin::App)
-        .filter_map(|c| Some((c.name.as_str(), c.code.as_ref()?)))
-        .flat_map(|(name, code)| {
-            let reached = reached_of.get(name).copied();
-            code.functions
-                .iter()
-                .enumerate()
-                .filter(move |(i, _)| reached.is_some_and(|r| r[*i]))
-                .flat_map(move |(_, f)| {
-                    f.external
-                        .iter()
-                        .map(move |t| (name, f.name.as_str(), f.arity, t))
-                })
-        });
-    let stdlib_code: BTreeMap<&str, &avm::code::CodeRefs> = candidates
-        .iter()
-        .filter(|c| c.origin == Origin::Stdlib)
-        .filter_map(|c| Some((c.name.as_str(), c.code.as_ref()?)))
-        .collect();
-    let app_reach = crate::calls::AppReach::new(app_calls, |m| stdlib_code.get(m).copied());
     let unresolved = match &check.native {
         Some(native) => crate::calls::unresolved(
             &shaken.external,
             native,
             |m| origin_of.get(m).copied().unwrap_or(Origin::Stdlib),
             left_out,
-            &app_reach,
+            &app_reach(candidates, &shaken),
         ),
         None => Vec::new(),
     };
@@ -338,4 +307,41 @@ fn shake_and_pack(
         stdlib_unresolved: stdlib_only,
         explain,
     })
+}
+
+/// What the app's shipped functions call, for the calls the app makes
+/// happen inside the stdlib functions it calls ([`crate::calls::AppReach`]).
+fn app_reach<'c>(
+    candidates: &'c [Candidate],
+    shaken: &'c avm::FunctionPruned,
+) -> crate::calls::AppReach<'c> {
+    let reached_of: BTreeMap<&str, &Vec<bool>> = shaken
+        .pruned
+        .kept
+        .iter()
+        .zip(&shaken.reached)
+        .filter_map(|(k, r)| Some((k.name.as_str(), r.as_ref()?)))
+        .collect();
+    let app_calls = candidates
+        .iter()
+        .filter(|c| c.origin == Origin::App)
+        .filter_map(|c| Some((c.name.as_str(), c.code.as_ref()?)))
+        .flat_map(|(name, code)| {
+            let reached = reached_of.get(name).copied();
+            code.functions
+                .iter()
+                .enumerate()
+                .filter(move |(i, _)| reached.is_some_and(|r| r[*i]))
+                .flat_map(move |(_, f)| {
+                    f.external
+                        .iter()
+                        .map(move |t| (name, f.name.as_str(), f.arity, t))
+                })
+        });
+    let stdlib_code: BTreeMap<&str, &avm::code::CodeRefs> = candidates
+        .iter()
+        .filter(|c| c.origin == Origin::Stdlib)
+        .filter_map(|c| Some((c.name.as_str(), c.code.as_ref()?)))
+        .collect();
+    crate::calls::AppReach::new(app_calls, |m| stdlib_code.get(m).copied())
 }
