@@ -109,14 +109,6 @@ pub fn with_id_section(wasm: &[u8], id: &[u8; 16]) -> Vec<u8> {
     out
 }
 
-/// What the worker bundles for this runtime module and archive: its
-/// `atomvm.wasm` (the module without its loader, with the build id
-/// appended) and `boot.bin`.
-pub fn worker_files(wasm: &[u8], avm: &[u8]) -> Result<(Vec<u8>, Vec<u8>)> {
-    let image = boot(wasm, avm)?;
-    Ok((worker_module(wasm, &image)?, image.encode()))
-}
-
 /// The worker's `atomvm.wasm` for an image booted on the runtime's `wasm`:
 /// without its loader ([`serve`]), with the image's build id appended.
 pub fn worker_module(wasm: &[u8], image: &BootImage) -> Result<Vec<u8>> {

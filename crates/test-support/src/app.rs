@@ -69,12 +69,17 @@ pub fn build_test_app(runtime: &Path, dir: &Path) -> Result<PathBuf> {
 }
 
 /// What a built worker ships for the archive `avm` on `runtime`, made by the
-/// build's own function (`pipeline::boot::worker_files`): `atomvm.wasm` with
-/// its build id and `boot.bin`, written into `dir`. Returns their paths.
+/// functions `build` makes them with (`pipeline::boot::boot` and
+/// `worker_module`): `atomvm.wasm` without its loader and with its build id,
+/// and `boot.bin`, written into `dir`. Returns their paths.
 pub fn boot_test_app(runtime: &Path, avm: &Path, dir: &Path) -> Result<(PathBuf, PathBuf)> {
     let read = |p: &Path| std::fs::read(p).with_context(|| format!("cannot read {}", p.display()));
-    let (wasm, image) =
-        pipeline::boot::worker_files(&read(&runtime.join("atomvm.wasm"))?, &read(avm)?)?;
+    let runtime_wasm = read(&runtime.join("atomvm.wasm"))?;
+    let image = pipeline::boot::boot(&runtime_wasm, &read(avm)?)?;
+    let (wasm, image) = (
+        pipeline::boot::worker_module(&runtime_wasm, &image)?,
+        image.encode(),
+    );
     let (wasm_path, image_path) = (dir.join("atomvm.wasm"), dir.join("boot.bin"));
     for (path, bytes) in [(&wasm_path, wasm), (&image_path, image)] {
         std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
