@@ -375,9 +375,7 @@ pub fn code_refs(beam: &Beam<'_>, cap: usize) -> Result<CodeRefs> {
         for o in ops.iter().chain(nested.iter()) {
             if let Operand::Literal(i) = o {
                 let i = u32::try_from(*i).map_err(|_| bad("a literal index past 2^32"))?;
-                if let Err(at) = f.literals.binary_search(&i) {
-                    f.literals.insert(at, i);
-                }
+                f.literals.push(i);
             }
         }
         if matches!(op, 41..=44 | 59 | 157 | 158 | 159) {
@@ -437,6 +435,8 @@ pub fn code_refs(beam: &Beam<'_>, cap: usize) -> Result<CodeRefs> {
     for (f, mut l) in functions.iter_mut().zip(local) {
         l.dedup();
         f.local = l;
+        f.literals.sort_unstable();
+        f.literals.dedup();
     }
     let spans = starts
         .iter()
