@@ -121,7 +121,8 @@ export class WasiHost {
   reset(stdin) {
     this.stdin = stdin;
     this.stdinPos = 0;
-    for (const fd of [...this.fds.keys()]) if (fd >= this.firstFreeFd) this.fds.delete(fd);
+    // Files get fds in order, so those a run opened are [firstFreeFd, nextFd).
+    for (let fd = this.firstFreeFd; fd < this.nextFd; fd++) this.fds.delete(fd);
     this.nextFd = this.firstFreeFd;
   }
 
