@@ -4,7 +4,10 @@
 
 use crate::identity::ATOMVM_PIN;
 use crate::locate::{sorted_files, NativeFunctions};
-use crate::settings::{COMMON_CFLAGS, EXAVMLIB_EXCLUDED, LDFLAGS, WASM_OPT_FLAGS};
+use crate::settings::{
+    COMMON_CFLAGS, CORE_HEADER_PATCHES, ESTDLIB_EXCLUDED, EXAVMLIB_EXCLUDED, LDFLAGS,
+    WASM_OPT_FLAGS,
+};
 use crate::source::AtomVmSource;
 use crate::toolchain::Tools;
 use anyhow::{bail, Context as _, Result};
@@ -98,6 +101,8 @@ pub(crate) fn manifest(
             "ldflags": LDFLAGS,
             "wasm_opt": tools.wasm_opt.as_ref().map(|_| WASM_OPT_FLAGS.join(" ")),
             "exavmlib_excluded": EXAVMLIB_EXCLUDED,
+            "estdlib_excluded": ESTDLIB_EXCLUDED,
+            "core_header_patches": CORE_HEADER_PATCHES,
         },
         "functions": functions,
         "artifacts": artifacts,

@@ -49,7 +49,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Reads, prepares and writes every module. Up to two threads (this one
+/// Reads, prepares and writes every module. Up to [`MAX_THREADS`] threads (this one
 /// among them) take the modules in turn, read each file into a buffer of
 /// their own, plan its section (`avm::SectionPlan`: its length is known
 /// before anything is inflated) and write it (the kept chunks copied, the

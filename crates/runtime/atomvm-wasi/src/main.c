@@ -49,7 +49,8 @@
 static GlobalContext *booted_glb;
 static Module *booted_startup;
 static const char *booted_section_name;
-/* Set by ew_run: a state runs once, the host restores a copy for the next. */
+/* Set by ew_warm and ew_run (first_process): a state runs once, the host
+ * restores a copy for the next. */
 static bool ran;
 
 /* argv[1] from the host, in a malloc'd buffer that stays with the VM, or NULL
@@ -186,7 +187,7 @@ __attribute__((export_name("ew_boot"))) int ew_boot(void)
  * the app with this whole module, then bundles a copy in which the body of
  * module_new_from_iff_binary (exported for this) only calls this function:
  * a worker starts from the booted memory and never loads a module, and the
- * loader is a quarter of the module's code (crates/pipeline/src/boot.rs).
+ * loader is a quarter of the module's code (crates/pipeline/src/boot/serve.rs).
  * What would load one after boot, :code.load_binary/3 or
  * :erlang.load_module/2, gets the NULL of a module that does not load, and
  * the reason here on stderr. A module missing from the archive never gets
@@ -233,7 +234,8 @@ static Context *first_process(const char *entry)
  * loop, process creation and exit and the allocator compiled by then. The
  * host resets the memory to the boot snapshot before the next run, as it
  * does before every run, so nothing of this is left for a request to see.
- * Returns 0, or 1 when module_info/0 did not return. */
+ * Returns 0, 1 when module_info/0 did not return, or 2 when the VM is not
+ * freshly booted. */
 __attribute__((export_name("ew_warm"))) int ew_warm(void)
 {
     Context *ctx = first_process("ew_warm");
