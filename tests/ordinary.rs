@@ -43,6 +43,19 @@ fn ordinary_elixir_runs_on_the_runtime() {
     let project = project_with(tmp.path(), "ordinary", "ordinary", &rt);
     let build = run(ew(&project, &rt).args(["build", "--no-install", "--json"])).ok();
     let summary: serde_json::Value = serde_json::from_str(&build.stdout).unwrap();
+    // The worker's interpreter dispatches every opcode the archive's code
+    // holds, and only those; the requests below run on it.
+    let avm = std::fs::read(project.join("_build/worker/app.avm")).unwrap();
+    let used = pipeline::boot::archive_opcodes(&avm).unwrap();
+    let opcodes = &summary["opcodes"];
+    assert_eq!(opcodes["kept"].as_u64(), Some(used.len() as u64), "{opcodes}");
+    assert!(
+        opcodes["handled"].as_u64().unwrap() > used.len() as u64 + 10,
+        "{opcodes}"
+    );
+    let runtime_wasm = std::fs::read(rt.join("atomvm.wasm")).unwrap();
+    let worker_wasm = std::fs::read(project.join("_build/worker/atomvm.wasm")).unwrap();
+    assert!(worker_wasm.len() + 100_000 < runtime_wasm.len());
     let modules: Vec<&str> = summary["module_list"]
         .as_array()
         .unwrap()

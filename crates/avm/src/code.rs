@@ -451,6 +451,75 @@ pub fn code_refs(beam: &Beam<'_>, cap: usize) -> Result<CodeRefs> {
     })
 }
 
+/// A set of opcodes (bit `op` for opcode `op`, 0..=255).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Opcodes([u64; 4]);
+
+impl Opcodes {
+    pub fn insert(&mut self, op: u8) {
+        self.0[usize::from(op >> 6)] |= 1 << (op & 63);
+    }
+
+    pub fn contains(&self, op: u8) -> bool {
+        self.0[usize::from(op >> 6)] & (1 << (op & 63)) != 0
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.iter().map(|w| w.count_ones() as usize).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Adds every opcode of `other`.
+    pub fn extend(&mut self, other: &Opcodes) {
+        for (w, o) in self.0.iter_mut().zip(other.0) {
+            *w |= o;
+        }
+    }
+}
+
+/// The opcodes of `beam`'s `Code` chunk, up to and with `int_code_end`:
+/// what an interpreter running the module can be asked to dispatch.
+pub fn opcodes(beam: &Beam<'_>) -> Result<Opcodes> {
+    let code = beam
+        .chunk(CODE)
+        .ok_or_else(|| Error::new(ErrorKind::MissingChunk(CODE)))?;
+    let data = code.data;
+    let bad = |what: &str| {
+        Error::at(ErrorKind::Malformed(what.to_string()), code.data_offset()).with_chunk(CODE)
+    };
+    let start = (data.len() >= 4)
+        .then(|| (be32(data, 0) as usize).checked_add(4))
+        .flatten()
+        .filter(|&s| s <= data.len())
+        .ok_or_else(|| bad("a code header longer than the chunk"))?;
+    let mut r = Reader {
+        d: data,
+        pos: start,
+        base: code.data_offset(),
+        pending: Vec::new(),
+    };
+    let mut set = Opcodes::default();
+    while r.pos < data.len() {
+        let op = r.byte()?;
+        let arity = *ARITY
+            .get(op as usize)
+            .filter(|_| op != 0)
+            .ok_or_else(|| r.err(format!("unknown opcode {op}")))?;
+        set.insert(op);
+        if op == 3 {
+            break;
+        }
+        for _ in 0..arity {
+            r.operand()?;
+        }
+        r.pending.clear();
+    }
+    Ok(set)
+}
+
 /// The module with only the functions `keep` marks (`keep[i]` for
 /// `code_refs(beam).functions[i]`): their code is cut out of the `Code`
 /// chunk and their entries out of `ExpT` and `LocT`; every other chunk is

@@ -236,3 +236,16 @@ fn avm_otp_beam(name: &str) -> Option<String> {
         .ok()?;
     Some(String::from_utf8(out.stdout).ok()?).filter(|p| p.ends_with(".beam"))
 }
+
+/// `opcodes` gives the opcodes of the module's code: for the fixture, what
+/// OTP's `beam_disasm` lists for its functions (mapped through
+/// `beam_opcodes:opcode/2`) and `int_code_end`.
+#[test]
+fn the_opcodes_of_a_module_are_those_of_its_instructions() {
+    let bytes = std::fs::read(fixtures().join("erlang/ebin/hello.beam")).unwrap();
+    let set = avm::code::opcodes(&avm::Beam::parse(&bytes).unwrap()).unwrap();
+    let expected = [1, 2, 3, 7, 12, 16, 18, 19, 64, 69, 78, 153, 164, 172];
+    let found: Vec<u8> = (0..=255).filter(|&op| set.contains(op)).collect();
+    assert_eq!(found, expected);
+    assert_eq!(set.len(), expected.len());
+}

@@ -294,6 +294,12 @@ impl Ui {
                 group(f.gzip_bytes)
             );
         }
+        if s.opcodes.handled > 0 {
+            eprintln!(
+                "  interpreter  {} of its {} opcodes (those the archive's code uses)",
+                s.opcodes.kept, s.opcodes.handled
+            );
+        }
         eprintln!(
             "  gzipped total {} B (Workers limits: free 3 MB, paid 10 MB)",
             group(s.gzip_total_bytes)

@@ -49,6 +49,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use sha2::{Digest, Sha256};
 use wasmi::{Caller, Engine, Extern, Linker, Memory, MemoryType, Module, Store};
 
+pub mod prune;
 pub mod serve;
 mod wasi;
 use wasi::Host;
@@ -109,10 +110,56 @@ pub fn with_id_section(wasm: &[u8], id: &[u8; 16]) -> Vec<u8> {
     out
 }
 
-/// The worker's `atomvm.wasm` for an image booted on the runtime's `wasm`:
-/// without its loader ([`serve`]), with the image's build id appended.
-pub fn worker_module(wasm: &[u8], image: &BootImage) -> Result<Vec<u8>> {
-    Ok(with_id_section(&serve::without_loader(wasm)?, &image.id))
+/// The worker's `atomvm.wasm` for the archive `avm` booted on the runtime's
+/// `wasm` into `image`: without its loader ([`serve`]), its interpreter cut
+/// to the opcodes of the archive's modules and without what the worker never
+/// calls ([`prune`]), with the image's build id appended. The result is
+/// validated (wasmi's validator) before it is returned.
+pub fn worker_module(wasm: &[u8], avm: &[u8], image: &BootImage) -> Result<Served> {
+    let used = archive_opcodes(avm)?;
+    let pruned = prune::prune(&serve::without_loader(wasm)?, &used, BOOT_ONLY)?;
+    Module::new(&Engine::default(), &pruned.wasm[..])
+        .map_err(|e| anyhow!("the worker's cut of atomvm.wasm does not validate: {e}"))?;
+    Ok(Served {
+        wasm: with_id_section(&pruned.wasm, &image.id),
+        opcodes: OpcodeCut {
+            kept: pruned.kept,
+            handled: pruned.handled,
+        },
+    })
+}
+
+/// The exports only a boot calls: a worker applies its image instead, so
+/// its copy of the module keeps them as `unreachable`.
+pub const BOOT_ONLY: &[&str] = &["_initialize", "ew_boot"];
+
+/// The worker's module, and how far its interpreter was cut.
+#[derive(Debug, Clone)]
+pub struct Served {
+    pub wasm: Vec<u8>,
+    pub opcodes: OpcodeCut,
+}
+
+/// How many opcodes the runtime's interpreter handles, and how many of them
+/// the worker's copy still dispatches (those the app's modules use; the rest
+/// abort as undecoded).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct OpcodeCut {
+    pub kept: usize,
+    pub handled: usize,
+}
+
+/// Every opcode of every module in the archive `avm`.
+pub fn archive_opcodes(avm: &[u8]) -> Result<avm::code::Opcodes> {
+    let archive = avm::Archive::parse(avm).context("the archive does not parse")?;
+    let mut set = avm::code::Opcodes::default();
+    for section in archive.sections.iter().filter(|s| s.is_beam()) {
+        let read = avm::Beam::parse(section.contents())
+            .and_then(|beam| avm::code::opcodes(&beam))
+            .with_context(|| format!("the archive's {}", section.name))?;
+        set.extend(&read);
+    }
+    Ok(set)
 }
 
 impl BootImage {

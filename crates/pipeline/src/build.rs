@@ -123,6 +123,7 @@ pub fn build(project: &Project, opts: &BuildOptions, report: Reporter<'_>) -> Re
                 files: Vec::new(),
                 app_avm_bytes: app.bytes.len() as u64,
                 atomvm_wasm_bytes: 0,
+                opcodes: Default::default(),
                 gzip_total_bytes: 0,
                 free_limit_bytes: FREE_LIMIT,
                 paid_limit_bytes: PAID_LIMIT,

@@ -127,8 +127,9 @@ pub(crate) fn lay_out_boot(
             project.relative(&archive_path)
         )
     })?;
-    let wasm = crate::boot::worker_module(&wasm, &image)
+    let served = crate::boot::worker_module(&wasm, &avm, &image)
         .with_context(|| format!("{}: cannot make the worker's copy", from.display()))?;
+    let wasm = served.wasm;
     let image_bytes = image.encode();
     write_atomically(&image_path, &image_bytes)?;
     write_atomically(&to, &wasm)?;
@@ -139,6 +140,7 @@ pub(crate) fn lay_out_boot(
         gzip_bytes: gzip_len(&wasm),
         image: FileStamp::of(&image_path, &image_bytes)?,
         image_gzip_bytes: gzip_len(&image_bytes),
+        opcodes: served.opcodes,
     };
     state.wasm = Some(stamp.clone());
     Ok(stamp)

@@ -101,6 +101,9 @@ pub struct WasmStamp {
     pub gzip_bytes: u64,
     pub image: FileStamp,
     pub image_gzip_bytes: u64,
+    /// How far the worker's copy of the interpreter was cut.
+    #[serde(default)]
+    pub opcodes: crate::boot::OpcodeCut,
 }
 
 #[derive(Serialize, Deserialize)]

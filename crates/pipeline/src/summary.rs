@@ -68,6 +68,10 @@ pub struct Summary {
     pub files: Vec<WorkerFile>,
     pub app_avm_bytes: u64,
     pub atomvm_wasm_bytes: u64,
+    /// The opcodes the worker's interpreter still dispatches, of those the
+    /// runtime's handles.
+    #[serde(default)]
+    pub opcodes: crate::boot::OpcodeCut,
     pub gzip_total_bytes: u64,
     pub free_limit_bytes: u64,
     pub paid_limit_bytes: u64,

@@ -75,9 +75,10 @@ pub fn build_test_app(runtime: &Path, dir: &Path) -> Result<PathBuf> {
 pub fn boot_test_app(runtime: &Path, avm: &Path, dir: &Path) -> Result<(PathBuf, PathBuf)> {
     let read = |p: &Path| std::fs::read(p).with_context(|| format!("cannot read {}", p.display()));
     let runtime_wasm = read(&runtime.join("atomvm.wasm"))?;
-    let image = pipeline::boot::boot(&runtime_wasm, &read(avm)?)?;
+    let avm = read(avm)?;
+    let image = pipeline::boot::boot(&runtime_wasm, &avm)?;
     let (wasm, image) = (
-        pipeline::boot::worker_module(&runtime_wasm, &image)?,
+        pipeline::boot::worker_module(&runtime_wasm, &avm, &image)?.wasm,
         image.encode(),
     );
     let (wasm_path, image_path) = (dir.join("atomvm.wasm"), dir.join("boot.bin"));
