@@ -48,7 +48,11 @@ fn ordinary_elixir_runs_on_the_runtime() {
     let avm = std::fs::read(project.join("_build/worker/app.avm")).unwrap();
     let used = pipeline::boot::archive_opcodes(&avm).unwrap();
     let opcodes = &summary["opcodes"];
-    assert_eq!(opcodes["kept"].as_u64(), Some(used.len() as u64), "{opcodes}");
+    assert_eq!(
+        opcodes["kept"].as_u64(),
+        Some(used.len() as u64),
+        "{opcodes}"
+    );
     assert!(
         opcodes["handled"].as_u64().unwrap() > used.len() as u64 + 10,
         "{opcodes}"
@@ -84,6 +88,7 @@ fn ordinary_elixir_runs_on_the_runtime() {
             "/plugin",
             "/text",
             "/more",
+            "/link?url=http%3A%2F%2F%5Bfe80%3A%3A1%5D%3A8080%2Fdocs",
         ],
     );
     let json = |i: usize| -> serde_json::Value {
@@ -137,6 +142,13 @@ fn ordinary_elixir_runs_on_the_runtime() {
                            "raised": "bad id",
                            "stable": ["bob", "dee", "ann", "cy"],
                            "max": 9, "tuple": [1, 2, 3]})
+    );
+    // URI.new/1 of an IPv6 host: uri_string, the runtime's inet, OTP's
+    // inet_parse; an invalid host is an error tuple, as on the BEAM.
+    assert_eq!(
+        json(10),
+        serde_json::json!({"host": "fe80::1", "port": 8080, "path": "/docs",
+                           "address": "fe80::1", "bad": true})
     );
 }
 

@@ -56,6 +56,11 @@ pub const OTP_MODULES: &[&str] = &[
     "unicode",
 ];
 
+/// The module taken from OTP's `kernel` the same way: `inet_parse`, which the
+/// runtime's `inet` (IP address parsing only) calls, as OTP's does, for
+/// `uri_string`'s IPv4 and IPv6 hosts (`URI.new/1`).
+pub const OTP_KERNEL_MODULES: &[&str] = &["inet_parse"];
+
 /// Elixir's compiler, which its stdlib reaches on paths that only run at
 /// compile time or in a full Erlang system (`IO.warn/2` through
 /// `elixir_errors`, `Exception.blame/3` through `elixir_erl`, typespecs,
@@ -100,7 +105,6 @@ pub const WASI_UNSUPPORTED: &[&str] = &[
     "gen_udp",
     "gen_udp_inet",
     "gen_udp_socket",
-    "inet",
     "net",
     "net_kernel",
     "net_kernel_sup",
@@ -117,7 +121,8 @@ pub struct Library {
     /// Elixir's own ebin, minus what AtomVM cannot load, Elixir's compiler
     /// and what the runtime's stdlib replaces.
     pub elixir: Vec<PathBuf>,
-    /// The [`OTP_MODULES`] of OTP's `stdlib` that this installation has.
+    /// The [`OTP_MODULES`] of OTP's `stdlib` and the
+    /// [`OTP_KERNEL_MODULES`] of its `kernel` that this installation has.
     pub otp: Vec<PathBuf>,
     /// The runtime's stdlib (AtomVM's, plus the adapter's modules).
     pub runtime: Vec<PathBuf>,
@@ -139,14 +144,15 @@ impl Library {
         };
         // OTP's own stdlib, for the plain-Erlang modules Elixir's stdlib
         // calls (ahead of AtomVM's modules of the same name).
-        let otp = match &toolchain.otp_stdlib_ebin {
-            Some(dir) => OTP_MODULES
-                .iter()
-                .map(|m| dir.join(format!("{m}.beam")))
-                .filter(|p| p.is_file())
-                .collect(),
-            None => Vec::new(),
-        };
+        let otp = [
+            (&toolchain.otp_stdlib_ebin, OTP_MODULES),
+            (&toolchain.otp_kernel_ebin, OTP_KERNEL_MODULES),
+        ]
+        .into_iter()
+        .filter_map(|(dir, modules)| Some((dir.as_ref()?, modules)))
+        .flat_map(|(dir, modules)| modules.iter().map(|m| dir.join(format!("{m}.beam"))))
+        .filter(|p| p.is_file())
+        .collect();
         Ok(Library {
             elixir,
             otp,

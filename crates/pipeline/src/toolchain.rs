@@ -19,6 +19,9 @@ pub struct Toolchain {
     /// OTP's `stdlib` application of the same installation, for the modules
     /// AtomVM's stdlib does not have (`unicode_util`, `io_lib_format`, ...).
     pub otp_stdlib_ebin: Option<PathBuf>,
+    /// OTP's `kernel` application, for the one module taken from it
+    /// (`inet_parse`, which parses IP addresses).
+    pub otp_kernel_ebin: Option<PathBuf>,
     pub elixir_version: String,
     pub otp_version: String,
 }
@@ -43,7 +46,8 @@ impl Toolchain {
         Ok(Toolchain {
             elixirc,
             elixir_ebin,
-            otp_stdlib_ebin: otp_stdlib_ebin(),
+            otp_stdlib_ebin: otp_app_ebin("stdlib"),
+            otp_kernel_ebin: otp_app_ebin("kernel"),
             elixir_version,
             otp_version,
         })
@@ -78,9 +82,10 @@ fn otp_version_from_files() -> Option<String> {
     Some(text.trim().to_string())
 }
 
-/// `<OTP root>/lib/stdlib-<vsn>/ebin` of the `erl` on PATH (the newest when
+/// `<OTP root>/lib/<app>-<vsn>/ebin` of the `erl` on PATH (the newest when
 /// there are several).
-fn otp_stdlib_ebin() -> Option<PathBuf> {
+fn otp_app_ebin(app: &str) -> Option<PathBuf> {
+    let prefix = format!("{app}-");
     let erl = process::ERL.resolve().ok()?.canonicalize().ok()?;
     let root = erl
         .ancestors()
@@ -91,7 +96,7 @@ fn otp_stdlib_ebin() -> Option<PathBuf> {
         .filter(|p| {
             p.file_name()
                 .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("stdlib-"))
+                .is_some_and(|n| n.starts_with(&prefix))
         })
         .map(|p| p.join("ebin"))
         .filter(|p| p.is_dir())

@@ -97,8 +97,10 @@ pub const EXAVMLIB_EXCLUDED: &[&str] = &["GPIO", "I2C", "LEDC", "AVMPort", "Base
 
 /// estdlib modules left out of the stdlib because one of ours replaces
 /// them (`atomvm-wasi/lib/<name>.erl`): AtomVM's `application` has only
-/// `get_env/2,3`, where Elixir's `Exception` and `Application` ask for more.
-pub const ESTDLIB_EXCLUDED: &[&str] = &["application"];
+/// `get_env/2,3`, where Elixir's `Exception` and `Application` ask for more;
+/// its `inet` is sockets, which a worker has none of, where `uri_string`
+/// needs only the address parsers.
+pub const ESTDLIB_EXCLUDED: &[&str] = &["application", "inet"];
 
 /// Flags for every C file. The defines are AtomVM's CMake options for
 /// this platform: no SMP and no task driver (one thread), no JIT, stack
