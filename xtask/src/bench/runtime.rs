@@ -315,8 +315,8 @@ pub fn run(args: Args) -> Result<()> {
     }
     println!();
     println!(
-        "atomvm.wasm (the worker's, without the loader): {wasm_size} bytes (original: \
-         {ORIGINAL_WASM_BYTES} bytes, {:+.1}%)",
+        "atomvm.wasm (the worker's: no loader, the interpreter cut to this app's opcodes): \
+         {wasm_size} bytes (original: {ORIGINAL_WASM_BYTES} bytes, {:+.1}%)",
         (wasm_size as f64 - ORIGINAL_WASM_BYTES as f64) / ORIGINAL_WASM_BYTES as f64 * 100.0
     );
 
