@@ -219,12 +219,36 @@ fn u32_table(data: &[u8], width: usize) -> Option<Vec<Vec<u32>>> {
     )
 }
 
-/// Decodes `beam`'s `Code` chunk into per-function references; `cap` bounds
-/// the inflated literal table.
-pub fn code_refs(beam: &Beam<'_>, cap: usize) -> Result<CodeRefs> {
+/// `beam`'s `Code` chunk and a reader at its first instruction (past the
+/// header, whose first word is the header's length).
+fn instructions<'b>(beam: &Beam<'b>) -> Result<(crate::beam::Chunk<'b>, Reader<'b>)> {
     let code = beam
         .chunk(CODE)
         .ok_or_else(|| Error::new(ErrorKind::MissingChunk(CODE)))?;
+    let data = code.data;
+    let bad = |what: &str| {
+        Error::at(ErrorKind::Malformed(what.to_string()), code.data_offset()).with_chunk(CODE)
+    };
+    if data.len() < 4 {
+        return Err(bad("a truncated code header"));
+    }
+    let start = (be32(data, 0) as usize)
+        .checked_add(4)
+        .filter(|&s| s <= data.len())
+        .ok_or_else(|| bad("a code header longer than the chunk"))?;
+    let reader = Reader {
+        d: data,
+        pos: start,
+        base: code.data_offset(),
+        pending: Vec::new(),
+    };
+    Ok((code, reader))
+}
+
+/// Decodes `beam`'s `Code` chunk into per-function references; `cap` bounds
+/// the inflated literal table.
+pub fn code_refs(beam: &Beam<'_>, cap: usize) -> Result<CodeRefs> {
+    let (code, mut r) = instructions(beam)?;
     let atoms = beam.atoms();
     let atom = |i: u64| -> Option<&str> {
         (i >= 1)
@@ -258,20 +282,6 @@ pub fn code_refs(beam: &Beam<'_>, cap: usize) -> Result<CodeRefs> {
     };
 
     let data = code.data;
-    if data.len() < 4 {
-        return Err(bad("a truncated code header"));
-    }
-    let header = be32(data, 0) as usize;
-    let start = header
-        .checked_add(4)
-        .filter(|&s| s <= data.len())
-        .ok_or_else(|| bad("a code header longer than the chunk"))?;
-    let mut r = Reader {
-        d: data,
-        pos: start,
-        base: code.data_offset(),
-        pending: Vec::new(),
-    };
     let mut functions: Vec<FunctionRefs> = Vec::new();
     let mut local_labels: Vec<Vec<u64>> = Vec::new();
     let mut fun_refs: Vec<Vec<u64>> = Vec::new();
@@ -483,26 +493,9 @@ impl Opcodes {
 /// The opcodes of `beam`'s `Code` chunk, up to and with `int_code_end`:
 /// what an interpreter running the module can be asked to dispatch.
 pub fn opcodes(beam: &Beam<'_>) -> Result<Opcodes> {
-    let code = beam
-        .chunk(CODE)
-        .ok_or_else(|| Error::new(ErrorKind::MissingChunk(CODE)))?;
-    let data = code.data;
-    let bad = |what: &str| {
-        Error::at(ErrorKind::Malformed(what.to_string()), code.data_offset()).with_chunk(CODE)
-    };
-    let start = (data.len() >= 4)
-        .then(|| (be32(data, 0) as usize).checked_add(4))
-        .flatten()
-        .filter(|&s| s <= data.len())
-        .ok_or_else(|| bad("a code header longer than the chunk"))?;
-    let mut r = Reader {
-        d: data,
-        pos: start,
-        base: code.data_offset(),
-        pending: Vec::new(),
-    };
+    let (code, mut r) = instructions(beam)?;
     let mut set = Opcodes::default();
-    while r.pos < data.len() {
+    while r.pos < code.data.len() {
         let op = r.byte()?;
         let arity = *ARITY
             .get(op as usize)

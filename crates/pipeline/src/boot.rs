@@ -52,6 +52,8 @@ use wasmi::{Caller, Engine, Extern, Linker, Memory, MemoryType, Module, Store};
 pub mod prune;
 pub mod serve;
 mod wasi;
+#[cfg(test)]
+mod wasm_test;
 use wasi::Host;
 
 /// The image file's first bytes.

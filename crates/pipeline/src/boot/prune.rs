@@ -25,7 +25,7 @@
 
 use anyhow::{bail, Context, Result};
 use avm::code::Opcodes;
-use wasm_encoder::{CodeSection, Encode, Instruction, RawSection, Section};
+use wasm_encoder::{CodeSection, Encode, Instruction};
 use wasmparser::{
     ElementItems, ExternalKind, FunctionBody, Operator, OperatorsReader, Parser, Payload, TypeRef,
 };
@@ -216,26 +216,7 @@ pub fn prune(wasm: &[u8], used: &Opcodes, unused_exports: &[&str]) -> Result<Pru
             }
         }
     }
-    let mut out = wasm[..8].to_vec();
-    let mut code = Some(code);
-    for payload in Parser::new(0).parse_all(wasm) {
-        let payload = payload?;
-        match &payload {
-            Payload::CodeSectionStart { .. } => code
-                .take()
-                .context("atomvm.wasm has two code sections")?
-                .append_to(&mut out),
-            Payload::CodeSectionEntry(_) | Payload::Version { .. } | Payload::End(_) => {}
-            other => match other.as_section() {
-                Some((id, range)) => RawSection {
-                    id,
-                    data: &wasm[range.start as usize..range.end as usize],
-                }
-                .append_to(&mut out),
-                None => bail!("atomvm.wasm: an unexpected part of the module ({other:?})"),
-            },
-        }
-    }
+    let out = super::serve::with_code(wasm, code)?;
     Ok(Pruned {
         wasm: out,
         handled,
@@ -475,7 +456,7 @@ fn cut_dead<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wasmi::{Engine, Linker, Module, Store};
+    use crate::boot::wasm_test::{instance, sections_but_code};
 
     /// An interpreter in miniature: `run` stores its argument as the opcode
     /// byte at address 0 and dispatches on it as AtomVM's loop does (byte
@@ -522,10 +503,7 @@ mod tests {
     }
 
     fn run(wasm: &[u8], export: &str, arg: Option<i32>) -> Result<i32, wasmi::Error> {
-        let engine = Engine::default();
-        let module = Module::new(&engine, wasm)?;
-        let mut store = Store::new(&engine, ());
-        let instance = Linker::new(&engine).instantiate_and_start(&mut store, &module)?;
+        let (mut store, instance) = instance(wasm)?;
         let f = instance.get_func(&store, export).unwrap();
         match arg {
             Some(a) => f.typed::<i32, i32>(&store)?.call(&mut store, a),
@@ -569,17 +547,7 @@ mod tests {
         assert_eq!(pruned.emptied, 1);
         assert_eq!(run(&pruned.wasm, "native", None).unwrap(), 7);
         // Every section but the code section is the same bytes.
-        let sections = |w: &[u8]| -> Vec<(u8, Vec<u8>)> {
-            Parser::new(0)
-                .parse_all(w)
-                .filter_map(|p| {
-                    let (id, r) = p.unwrap().as_section()?;
-                    Some((id, w[r.start as usize..r.end as usize].to_vec()))
-                })
-                .filter(|(id, _)| *id != 10)
-                .collect()
-        };
-        assert_eq!(sections(&pruned.wasm), sections(&wasm));
+        assert_eq!(sections_but_code(&pruned.wasm), sections_but_code(&wasm));
     }
 
     #[test]
@@ -588,12 +556,7 @@ mod tests {
         let pruned = prune(&wasm, &opcodes(&[1, 2]), &["_initialize"]).unwrap();
         // _initialize and $boot_only.
         assert_eq!(pruned.emptied, 2);
-        let engine = Engine::default();
-        let module = Module::new(&engine, &pruned.wasm[..]).unwrap();
-        let mut store = Store::new(&engine, ());
-        let instance = Linker::new(&engine)
-            .instantiate_and_start(&mut store, &module)
-            .unwrap();
+        let (mut store, instance) = instance(&pruned.wasm).unwrap();
         let init = instance
             .get_typed_func::<(), ()>(&store, "_initialize")
             .unwrap();

@@ -89,35 +89,45 @@ pub fn without_loader(wasm: &[u8]) -> Result<Vec<u8>> {
     }
     let params = loader_ty.params().len() as u32;
 
-    let mut out = wasm[..8].to_vec();
-    let mut code: Option<CodeSection> = None;
+    let mut code = CodeSection::new();
     let mut body_index = 0u32;
     for payload in Parser::new(0).parse_all(wasm) {
-        let payload = payload.context("atomvm.wasm: cannot parse the module")?;
-        match &payload {
-            Payload::CodeSectionStart { .. } => code = Some(CodeSection::new()),
-            Payload::CodeSectionEntry(body) => {
-                let section = code
-                    .as_mut()
-                    .context("atomvm.wasm: a function outside the code section")?;
-                if body_index == loader {
-                    let mut stub = Function::new([]);
-                    for i in 0..params {
-                        stub.instruction(&Instruction::LocalGet(i));
-                    }
-                    stub.instruction(&Instruction::Call(imported_funcs + absent));
-                    stub.instruction(&Instruction::End);
-                    section.function(&stub);
-                } else {
-                    let r = body.range();
-                    section.raw(&wasm[r.start as usize..r.end as usize]);
+        if let Payload::CodeSectionEntry(body) =
+            payload.context("atomvm.wasm: cannot parse the module")?
+        {
+            if body_index == loader {
+                let mut stub = Function::new([]);
+                for i in 0..params {
+                    stub.instruction(&Instruction::LocalGet(i));
                 }
-                body_index += 1;
-                if body_index == func_types.len() as u32 {
-                    code.take().expect("the code section").append_to(&mut out);
-                }
+                stub.instruction(&Instruction::Call(imported_funcs + absent));
+                stub.instruction(&Instruction::End);
+                code.function(&stub);
+            } else {
+                let r = body.range();
+                code.raw(&wasm[r.start as usize..r.end as usize]);
             }
-            Payload::Version { .. } | Payload::End(_) => {}
+            body_index += 1;
+        }
+    }
+    if body_index != func_types.len() as u32 {
+        bail!("atomvm.wasm: its code section does not hold every function");
+    }
+    with_code(wasm, code)
+}
+
+/// `wasm` with `code` in place of its code section; every other section is
+/// the same bytes, in the same place.
+pub(super) fn with_code(wasm: &[u8], code: CodeSection) -> Result<Vec<u8>> {
+    let mut out = wasm[..8].to_vec();
+    let mut code = Some(code);
+    for payload in Parser::new(0).parse_all(wasm) {
+        match &payload.context("atomvm.wasm: cannot parse the module")? {
+            Payload::CodeSectionStart { .. } => code
+                .take()
+                .context("atomvm.wasm has two code sections")?
+                .append_to(&mut out),
+            Payload::CodeSectionEntry(_) | Payload::Version { .. } | Payload::End(_) => {}
             other => match other.as_section() {
                 Some((id, range)) => RawSection {
                     id,
@@ -128,8 +138,8 @@ pub fn without_loader(wasm: &[u8]) -> Result<Vec<u8>> {
             },
         }
     }
-    if code.is_some() || body_index != func_types.len() as u32 {
-        bail!("atomvm.wasm: its code section does not hold every function");
+    if code.is_some() {
+        bail!("atomvm.wasm has no code section");
     }
     Ok(out)
 }
@@ -137,7 +147,7 @@ pub fn without_loader(wasm: &[u8]) -> Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wasmi::{Engine, Linker, Module, Store};
+    use crate::boot::wasm_test::{instance, sections_but_code};
 
     /// A module with a loader that answers 42 and an `ew_loader_absent` that
     /// answers the sum of its arguments, plus what lies between them.
@@ -156,12 +166,7 @@ mod tests {
     }
 
     fn call(wasm: &[u8], name: &str, args: (i32, i32, i32)) -> i32 {
-        let engine = Engine::default();
-        let module = Module::new(&engine, wasm).unwrap();
-        let mut store = Store::new(&engine, ());
-        let instance = Linker::new(&engine)
-            .instantiate_and_start(&mut store, &module)
-            .unwrap();
+        let (mut store, instance) = instance(wasm).unwrap();
         let f = instance.get_func(&store, name).unwrap();
         match f.typed::<(i32, i32, i32), i32>(&store) {
             Ok(f) => f.call(&mut store, args).unwrap(),
@@ -181,17 +186,7 @@ mod tests {
         assert_eq!(call(&served, LOADER, (1, 2, 3)), 6);
         assert_eq!(call(&served, "other", (0, 0, 0)), 5);
         // Every section but the code section is the same bytes.
-        let sections = |w: &[u8]| -> Vec<(u8, Vec<u8>)> {
-            Parser::new(0)
-                .parse_all(w)
-                .filter_map(|p| {
-                    let (id, r) = p.unwrap().as_section()?;
-                    Some((id, w[r.start as usize..r.end as usize].to_vec()))
-                })
-                .filter(|(id, _)| *id != 10)
-                .collect()
-        };
-        assert_eq!(sections(&served), sections(&wasm));
+        assert_eq!(sections_but_code(&served), sections_but_code(&wasm));
         assert!(served.len() < wasm.len() + 8);
     }
 
