@@ -513,6 +513,17 @@ pub fn opcodes(beam: &Beam<'_>) -> Result<Opcodes> {
     Ok(set)
 }
 
+/// The bytes of `beam`'s instructions (the `Code` chunk past its header)
+/// and its label count (from that header): what a return address and a
+/// catch term must be able to hold for the module.
+pub fn code_extent(beam: &Beam<'_>) -> Result<(usize, u32)> {
+    let (code, r) = instructions(beam)?;
+    // The header: its length, then instruction set, highest opcode,
+    // labels, functions.
+    let labels = if r.pos >= 16 { be32(code.data, 12) } else { 0 };
+    Ok((code.data.len() - r.pos, labels))
+}
+
 /// The module with only the functions `keep` marks (`keep[i]` for
 /// `code_refs(beam).functions[i]`): their code is cut out of the `Code`
 /// chunk and their entries out of `ExpT` and `LocT`; every other chunk is

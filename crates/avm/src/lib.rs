@@ -47,11 +47,6 @@ pub use graph::{
 };
 pub use strip::Stripped;
 
-/// The most modules AtomVM can run from one archive on a 32-bit platform
-/// such as wasm32: a continuation pointer keeps the module's index in its top
-/// 8 bits (`module_address` in AtomVM's `module.h`), so a return into module
-/// 256 or later would land in module `index - 256`.
-pub const MAX_MODULES_WASM32: usize = 256;
 pub use pack::{
     archive_order_of, pack, prepare_section, PackInput, PackOptions, Packed, PackedSection,
     SectionCheck, SectionInfo, SectionPlan, Warning, WarningKind,

@@ -12,9 +12,10 @@ use anyhow::{Context as _, Result};
 use std::collections::BTreeMap;
 use std::path::Path;
 
-/// The most modules an archive for the wasm32 runtime can hold (see the
-/// error in `shake_and_pack`).
-pub const MAX_MODULES: usize = avm::MAX_MODULES_WASM32;
+/// What the runtime's return addresses can hold: modules in an archive,
+/// bytes of instructions and labels in a module (see the runtime's
+/// settings, `CP_MODULE_BITS`).
+pub use ew_runtime::settings::{MAX_CODE_BYTES, MAX_LABELS, MAX_MODULES};
 
 /// Everything an archive is made from. `build` fills it from the project;
 /// the end-to-end tests and the runtime benches fill it for their test app,
@@ -205,8 +206,8 @@ fn shake_and_pack(
     if pruned.kept.len() > MAX_MODULES {
         anyhow::bail!(
             "the archive would hold {} modules; the runtime can run at most {MAX_MODULES}: \
-             AtomVM on wasm32 keeps a module's index in the top 8 bits of a return address, \
-             so a call returning into module {MAX_MODULES} or later lands in the wrong module \
+             a return address keeps a module's index in its top 10 bits, so a call \
+             returning into module {MAX_MODULES} or later would land in the wrong module \
              (`build --explain` lists what is kept and why)",
             pruned.kept.len()
         );
@@ -240,6 +241,9 @@ fn shake_and_pack(
             })
         })
         .collect::<Result<_>>()?;
+    for input in &inputs {
+        check_extent(input)?;
+    }
     let packed = avm::pack(&inputs, &avm::PackOptions::default())?;
 
     let mut counts = ModuleCounts {
@@ -344,4 +348,69 @@ fn app_reach<'c>(
         .filter_map(|c| Some((c.name.as_str(), c.code.as_ref()?)))
         .collect();
     crate::calls::AppReach::new(app_calls, |m| stdlib_code.get(m).copied())
+}
+
+/// Refuses a module whose code a return address or a catch term of the
+/// runtime cannot point into: more than [`MAX_CODE_BYTES`] of instructions
+/// or [`MAX_LABELS`] labels.
+fn check_extent(input: &avm::PackInput) -> Result<()> {
+    let path = input.path.display();
+    let beam = avm::Beam::parse(&input.bytes).with_context(|| format!("reading {path}"))?;
+    let (bytes, labels) =
+        avm::code::code_extent(&beam).with_context(|| format!("reading {path}"))?;
+    extent_fits(&input.path, bytes, labels)
+}
+
+fn extent_fits(path: &Path, bytes: usize, labels: u32) -> Result<()> {
+    if bytes > MAX_CODE_BYTES || labels as usize > MAX_LABELS {
+        anyhow::bail!(
+            "{}: {bytes} bytes of code and {labels} labels; the runtime can run a module \
+             of at most {MAX_CODE_BYTES} bytes of code and {MAX_LABELS} labels (a return \
+             address keeps the offset in 20 bits, a catch term the label in 16): split the module",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hello(labels: Option<u32>) -> avm::PackInput {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../fixtures/packs/erlang/ebin/hello.beam");
+        let mut bytes = std::fs::read(&path).unwrap();
+        let at = avm::Beam::parse(&bytes)
+            .unwrap()
+            .chunk(avm::beam::CODE)
+            .unwrap()
+            .data_offset() as usize;
+        if let Some(labels) = labels {
+            // The code header's label count.
+            bytes[at + 12..at + 16].copy_from_slice(&labels.to_be_bytes());
+        }
+        avm::PackInput {
+            path,
+            bytes,
+            start: false,
+        }
+    }
+
+    #[test]
+    fn a_module_past_what_a_return_address_can_hold_is_refused() {
+        check_extent(&hello(None)).unwrap();
+        check_extent(&hello(Some(MAX_LABELS as u32))).unwrap();
+        let err = check_extent(&hello(Some(MAX_LABELS as u32 + 1))).unwrap_err();
+        assert!(err.to_string().contains("65537 labels"), "{err}");
+        assert!(err.to_string().contains("hello.beam:"), "{err}");
+        let path = Path::new("big.beam");
+        extent_fits(path, MAX_CODE_BYTES, 0).unwrap();
+        let err = extent_fits(path, MAX_CODE_BYTES + 1, 0).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("big.beam: 1048577 bytes of code"),
+            "{err}"
+        );
+    }
 }

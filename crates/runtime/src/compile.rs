@@ -7,6 +7,7 @@ use crate::identity::ATOMVM_PIN;
 use crate::process::{self, Cmd};
 use crate::settings::{
     ADAPTER_SOURCES, COMMON_CFLAGS, CORE_FILE_DEFINES, CORE_HEADER_PATCHES, CORE_SOURCES,
+    CORE_SOURCE_EDITS,
 };
 use crate::source::AtomVmSource;
 use crate::{Progress, Reporter};
@@ -32,7 +33,9 @@ pub(crate) fn units(
     gen_dir: &Path,
     extra: &[String],
 ) -> Result<Vec<Unit>> {
-    let lib = atomvm.lib();
+    // Every core file and every header of AtomVM's is compiled from the
+    // edited copy, so no object sees an unedited header.
+    let lib = edited_core(&atomvm.lib(), gen_dir)?;
     let prelude = adapter_dir.join("core_prelude.h");
     let mut common: Vec<String> = COMMON_CFLAGS.iter().map(|s| s.to_string()).collect();
     common.extend(extra.iter().cloned());
@@ -41,8 +44,8 @@ pub(crate) fn units(
         let mut source = lib.join(format!("{name}.c"));
         if !source.is_file() {
             bail!(
-                "{} is missing: is {} AtomVM at {ATOMVM_PIN}?",
-                source.display(),
+                "{name}.c is missing from {}: is {} AtomVM at {ATOMVM_PIN}?",
+                atomvm.lib().display(),
                 atomvm.root.display()
             );
         }
@@ -89,6 +92,53 @@ pub(crate) fn units(
         });
     }
     Ok(units)
+}
+
+/// `gen_dir/core/`: a copy of AtomVM's `lib` directory (its `.c`, `.h` and
+/// `.def` files) with [`CORE_SOURCE_EDITS`] made, each text found exactly
+/// as many times as the edit says or the build stops. Files are rewritten
+/// only when their bytes change.
+fn edited_core(lib: &Path, gen_dir: &Path) -> Result<PathBuf> {
+    let dir = gen_dir.join("core");
+    fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let entries = fs::read_dir(lib).with_context(|| format!("listing {}", lib.display()))?;
+    for entry in entries {
+        let path = entry?.path();
+        let Some(name) = path.file_name().and_then(OsStr::to_str) else {
+            continue;
+        };
+        if !matches!(
+            path.extension().and_then(OsStr::to_str),
+            Some("c" | "h" | "def")
+        ) {
+            continue;
+        }
+        let mut bytes = fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+        let edits: Vec<_> = CORE_SOURCE_EDITS
+            .iter()
+            .filter(|(file, ..)| *file == name)
+            .collect();
+        if !edits.is_empty() {
+            let mut text = String::from_utf8(bytes)
+                .with_context(|| format!("{} is not UTF-8", path.display()))?;
+            for (_, from, to, times) in edits {
+                let found = text.matches(from).count();
+                if found != *times {
+                    bail!(
+                        "AtomVM's {name} has `{from}` {found} times, not {times}: \
+                         is this AtomVM at {ATOMVM_PIN}?"
+                    );
+                }
+                text = text.replace(from, to);
+            }
+            bytes = text.into_bytes();
+        }
+        let copy = dir.join(name);
+        if fs::read(&copy).ok().as_deref() != Some(&bytes[..]) {
+            crate::atomic::write(&copy, &bytes)?;
+        }
+    }
+    Ok(dir)
 }
 
 /// A copy of core file `name` in `gen_dir/patched-<name>/`, beside copies

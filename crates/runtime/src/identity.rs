@@ -84,6 +84,12 @@ pub fn runtime_id() -> String {
             field(part.as_bytes());
         }
     }
+    for (file, from, to, times) in settings::CORE_SOURCE_EDITS {
+        for part in [file, from, to] {
+            field(part.as_bytes());
+        }
+        field(&(*times as u64).to_le_bytes());
+    }
     let digest = crate::digest::hex(&h.finalize());
     format!("atomvm-{}-{}", &ATOMVM_PIN[..8], &digest[..16])
 }

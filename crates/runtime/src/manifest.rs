@@ -5,8 +5,8 @@
 use crate::identity::ATOMVM_PIN;
 use crate::locate::{sorted_files, NativeFunctions};
 use crate::settings::{
-    COMMON_CFLAGS, CORE_HEADER_PATCHES, ESTDLIB_EXCLUDED, EXAVMLIB_EXCLUDED, LDFLAGS,
-    WASM_OPT_FLAGS,
+    COMMON_CFLAGS, CORE_HEADER_PATCHES, CORE_SOURCE_EDITS, ESTDLIB_EXCLUDED, EXAVMLIB_EXCLUDED,
+    LDFLAGS, MAX_CODE_BYTES, MAX_LABELS, MAX_MODULES, WASM_OPT_FLAGS,
 };
 use crate::source::AtomVmSource;
 use crate::toolchain::Tools;
@@ -103,6 +103,10 @@ pub(crate) fn manifest(
             "exavmlib_excluded": EXAVMLIB_EXCLUDED,
             "estdlib_excluded": ESTDLIB_EXCLUDED,
             "core_header_patches": CORE_HEADER_PATCHES,
+            "core_source_edits": CORE_SOURCE_EDITS,
+            "max_modules": MAX_MODULES,
+            "max_code_bytes": MAX_CODE_BYTES,
+            "max_labels": MAX_LABELS,
         },
         "functions": functions,
         "artifacts": artifacts,

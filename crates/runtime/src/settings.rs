@@ -90,6 +90,80 @@ pub const CORE_HEADER_PATCHES: &[(&str, &str, &str, &str)] = &[(
     "opcodes_outline.h",
 )];
 
+/// How a 32-bit return address is split. Upstream AtomVM makes a
+/// continuation pointer `module_index << 24 | code_offset << 2` and a catch
+/// term `module_index << 24 | label << 6 | tag`: on wasm32 that leaves the
+/// module index 8 bits, and a return into module 256 or later lands in
+/// module `index - 256`. [`CORE_SOURCE_EDITS`] moves the split to
+/// `CP_MODULE_BITS` bits of module index, which leaves a module's
+/// instructions 2^20 bytes and its labels 2^16 (the largest module of
+/// Elixir's and OTP's stdlib, `unicode_util`, has 175,239 bytes of code and
+/// 7,973 labels). The build refuses an app past any of the three limits.
+pub const CP_MODULE_BITS: u32 = 10;
+/// Modules an archive may hold.
+pub const MAX_MODULES: usize = 1 << CP_MODULE_BITS;
+/// Bytes of instructions a module may have (the offset in a return address).
+pub const MAX_CODE_BYTES: usize = 1 << (30 - CP_MODULE_BITS);
+/// Labels a module may have (the label in a catch term).
+pub const MAX_LABELS: usize = 1 << (26 - CP_MODULE_BITS);
+
+/// Edits to AtomVM's own sources, made in the copy every core file is
+/// compiled from: (file, text, replacement, how many times the text must be
+/// there; anything else stops the build). They are the encoders and
+/// decoders of return addresses and catch terms, moved to
+/// [`CP_MODULE_BITS`] (a unit test holds the two together).
+pub const CORE_SOURCE_EDITS: &[(&str, &str, &str, usize)] = &[
+    (
+        "module.h",
+        "(module_index << 24) | (instruction_index << 2)",
+        "(module_index << 22) | (instruction_index << 2)",
+        1,
+    ),
+    (
+        "module.c",
+        "((uintptr_t) cp) >> 24)",
+        "((uintptr_t) cp) >> 22)",
+        1,
+    ),
+    (
+        "module.c",
+        "(cp & 0xFFFFFF) >> 2",
+        "(cp & 0x3FFFFF) >> 2",
+        1,
+    ),
+    (
+        "opcodesswitch.h",
+        "((uintptr_t) ctx->cp) >> 24",
+        "((uintptr_t) ctx->cp) >> 22",
+        2,
+    ),
+    (
+        "opcodesswitch.h",
+        "((uintptr_t) ctx->cp) & 0xFFFFFF)",
+        "((uintptr_t) ctx->cp) & 0x3FFFFF)",
+        2,
+    ),
+    (
+        "opcodesswitch.h",
+        "(ctx->cp & 0xFFFFFF)",
+        "(ctx->cp & 0x3FFFFF)",
+        1,
+    ),
+    (
+        "term.h",
+        "*module_index = t >> 24;",
+        "*module_index = t >> 22;",
+        1,
+    ),
+    ("term.h", "(t >> 6) & 0x3FFFF;", "(t >> 6) & 0xFFFF;", 1),
+    (
+        "term.h",
+        "((module_index << 24) | (label << 6) | TERM_IMMED2_CATCH)",
+        "((module_index << 22) | (label << 6) | TERM_IMMED2_CATCH)",
+        1,
+    ),
+];
+
 /// exavmlib modules left out of the stdlib: they drive hardware (GPIO,
 /// I2C, LEDC) or talk to port drivers (AVMPort), none of which exist
 /// under WASI; `Base` is one of ours (`atomvm-wasi/lib/Elixir.Base.erl`).
@@ -213,3 +287,27 @@ pub const STRIP_SCRIPT: &str = "
         ok = file:write_file(F, Out)
     end, [FILES]),
     halt(0).";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each edit is upstream's text with its 8-bit module index turned into
+    /// [`CP_MODULE_BITS`] bits: the shift, the offset mask and the label
+    /// mask the limits promise.
+    #[test]
+    fn the_source_edits_give_the_module_bits() {
+        let shift = 32 - CP_MODULE_BITS;
+        let offset_mask = format!("0x{:X}", (1u32 << shift) - 1);
+        let label_mask = format!("0x{:X};", MAX_LABELS - 1);
+        assert_eq!(MAX_CODE_BYTES, 1 << (shift - 2));
+        assert_eq!(MAX_LABELS, 1 << (shift - 6));
+        for (file, from, to, _) in CORE_SOURCE_EDITS {
+            let expected = from
+                .replace("24", &shift.to_string())
+                .replace("0xFFFFFF", &offset_mask)
+                .replace("0x3FFFF;", &label_mask);
+            assert_eq!(*to, expected, "{file}");
+        }
+    }
+}
