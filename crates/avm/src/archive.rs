@@ -26,12 +26,38 @@ pub fn section_len(name: &str, payload_len: usize) -> usize {
 /// Appends a section header and its padded name; the caller appends the
 /// payload and then [`pad_to_4`].
 pub fn write_section_head(out: &mut Vec<u8>, name: &str, flags: u32, payload_len: usize) {
+    let at = out.len();
+    out.resize(at + section_head_len(name), 0);
+    write_section_head_into(&mut out[at..], name, flags, payload_len);
+}
+
+/// Length of a section's header and padded name.
+pub fn section_head_len(name: &str) -> usize {
+    12 + pad4(name.len() + 1)
+}
+
+/// [`write_section_head`] into the first [`section_head_len`] bytes of
+/// `out`, for a caller that has made room for the whole section; returns
+/// that length.
+///
+/// # Panics
+///
+/// When `out` is shorter than that.
+pub fn write_section_head_into(
+    out: &mut [u8],
+    name: &str,
+    flags: u32,
+    payload_len: usize,
+) -> usize {
+    let head = section_head_len(name);
     let size = section_len(name, payload_len) as u32;
-    out.extend_from_slice(&size.to_be_bytes());
-    out.extend_from_slice(&flags.to_be_bytes());
-    out.extend_from_slice(&0u32.to_be_bytes());
-    out.extend_from_slice(name.as_bytes());
-    out.resize(out.len() + pad4(name.len() + 1) - name.len(), 0);
+    let out = &mut out[..head];
+    out[..4].copy_from_slice(&size.to_be_bytes());
+    out[4..8].copy_from_slice(&flags.to_be_bytes());
+    out[8..12].copy_from_slice(&0u32.to_be_bytes());
+    out[12..12 + name.len()].copy_from_slice(name.as_bytes());
+    out[12 + name.len()..].fill(0);
+    head
 }
 
 /// Zero-pads `out` to a multiple of 4 bytes.

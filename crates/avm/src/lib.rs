@@ -48,6 +48,6 @@ pub use graph::{
 pub use strip::Stripped;
 
 pub use pack::{
-    archive_order_of, pack, prepare_section, PackInput, PackOptions, Packed, PackedSection,
-    SectionCheck, SectionInfo, SectionPlan, Warning, WarningKind,
+    archive_order_of, pack, PackInput, PackOptions, Packed, PackedSection, SectionCheck,
+    SectionPlan, Warning, WarningKind,
 };

@@ -3,9 +3,9 @@
 use std::path::{Path, PathBuf};
 
 use crate::archive::{self, BEAM_CODE_FLAG, BEAM_START_FLAG, END, HEADER};
-use crate::beam::{pad4, Beam, DEFAULT_INFLATE_CAP};
+use crate::beam::{Beam, DEFAULT_INFLATE_CAP};
 use crate::error::{Error, ErrorKind, Result};
-use crate::strip::{Cursor, StripPlan, Stripped};
+use crate::strip::{StripPlan, Stripped};
 
 /// One `.beam` file to pack.
 #[derive(Debug, Clone)]
@@ -114,78 +114,40 @@ fn check_start(beam: &Beam<'_>, start: bool) -> Result<()> {
     Ok(())
 }
 
-/// One module as [`prepare_section`] wrote it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SectionInfo {
-    pub path: PathBuf,
-    /// The module name (atom 1 of `AtU8`); the section is `<module>.beam`.
-    pub module: String,
-    pub start: bool,
-    /// Bytes written: header, name, stripped form, padding (a multiple of 4).
-    pub len: usize,
-}
-
-/// Parses, checks and strips one `.beam` (see [`pack`]) and appends its
-/// whole archive section to `out`, the literal table inflated in place: for
-/// callers that make an archive a module at a time, reusing their buffers
-/// (see [`SectionCheck`]; the CLI's `pack` uses it, in archive order, to
-/// find the error to report once something failed). Errors carry `path`;
-/// after one, `out` holds unspecified bytes past its old end.
-pub fn prepare_section(
-    path: &Path,
-    bytes: &[u8],
-    start: bool,
-    inflate_cap: usize,
-    out: &mut Vec<u8>,
-) -> Result<SectionInfo> {
-    let with_file = |e: Error| e.with_file(path);
-    let beam = Beam::parse(bytes).map_err(with_file)?;
-    let plan = beam.strip_plan(inflate_cap).map_err(with_file)?;
-    let module = beam.module_name();
-    let name = format!("{module}.beam");
-    out.reserve(archive::section_len(&name, plan.len()));
-    let at = out.len();
-    archive::write_section_head(out, &name, flags(start), plan.len());
-    plan.write_to(out).map_err(with_file)?;
-    // Checked last, as `pack` does, so both report the same first error.
-    check_start(&beam, start).map_err(with_file)?;
-    debug_assert_eq!(out.len() - at, archive::section_len(&name, plan.len()));
-    Ok(SectionInfo {
-        path: path.to_path_buf(),
-        module: module.to_owned(),
-        start,
-        len: out.len() - at,
-    })
-}
-
 /// One module parsed, checked and laid out as an archive section, its literal
 /// table not yet inflated: the section's length is known from the declared
 /// sizes alone, so a caller can make room for it before writing it (the CLI
 /// writes sections straight into memory it hands out in large pieces).
 ///
-/// The checks are [`prepare_section`]'s, but made before inflating rather
-/// than after: when a module has several faults, the one reported may
-/// differ. A caller that must report exactly what [`pack`] reports runs
-/// [`prepare_section`] over the modules again once something failed.
+/// A module's faults are reported as [`pack`] reports them, in the same
+/// order: what parsing and planning find from [`SectionPlan::new`], what
+/// inflating finds and then a startup module without `start/0` from
+/// [`SectionPlan::write_into`]. With [`SectionCheck`] over the sections in
+/// archive order, a caller reports exactly what `pack` would.
 #[derive(Debug, Clone)]
 pub struct SectionPlan<'a> {
     module: &'a str,
+    /// `<module>.beam`, the section's name.
+    name: String,
     start: bool,
     plan: StripPlan<'a>,
+    /// Whether a startup module exports `start/0`: reported after
+    /// inflating, as `pack` does.
+    start_check: Result<()>,
 }
 
 impl<'a> SectionPlan<'a> {
-    /// Parses `bytes`, plans the stripped form and checks `start/0` for the
-    /// startup module. Errors carry `path`.
+    /// Parses `bytes` and plans the stripped form. Errors carry `path`.
     pub fn new(path: &Path, bytes: &'a [u8], start: bool, inflate_cap: usize) -> Result<Self> {
         let with_file = |e: Error| e.with_file(path);
         let beam = Beam::parse(bytes).map_err(with_file)?;
         let plan = beam.strip_plan(inflate_cap).map_err(with_file)?;
-        check_start(&beam, start).map_err(with_file)?;
         Ok(SectionPlan {
             module: beam.module_name(),
+            name: format!("{}.beam", beam.module_name()),
             start,
             plan,
+            start_check: check_start(&beam, start).map_err(with_file),
         })
     }
 
@@ -197,7 +159,7 @@ impl<'a> SectionPlan<'a> {
     /// The section's length: header, name, stripped form and padding (a
     /// multiple of 4).
     pub fn len(&self) -> usize {
-        12 + pad4(self.module.len() + ".beam".len() + 1) + self.plan.len()
+        archive::section_len(&self.name, self.plan.len())
     }
 
     /// Never: a section has at least its header.
@@ -207,26 +169,22 @@ impl<'a> SectionPlan<'a> {
 
     /// Writes the whole section into `out`, which is exactly
     /// [`SectionPlan::len`] bytes long, inflating the literal table in
-    /// place: the bytes [`prepare_section`] appends. Errors (a literal table
-    /// that does not inflate to its declared size) carry `path`, and are
-    /// [`prepare_section`]'s; after one, `out` holds unspecified bytes.
+    /// place: the section [`pack`] writes for the module. Errors (a literal
+    /// table that does not inflate to its declared size, then a startup
+    /// module without `start/0`) carry `path`; after one, `out` holds
+    /// unspecified bytes.
     ///
     /// # Panics
     ///
     /// When `out` is not [`SectionPlan::len`] bytes long.
     pub fn write_into(&self, path: &Path, out: &mut [u8]) -> Result<()> {
         assert_eq!(out.len(), self.len(), "a section's room");
-        let name_len = self.module.len() + ".beam".len();
-        let head = 12 + pad4(name_len + 1);
-        let (head_out, form) = out.split_at_mut(head);
-        let mut w = Cursor::new(head_out);
-        w.put(&(self.len() as u32).to_be_bytes());
-        w.put(&flags(self.start).to_be_bytes());
-        w.put(&0u32.to_be_bytes());
-        w.put(self.module.as_bytes());
-        w.put(b".beam");
-        w.take(head - 12 - name_len).fill(0);
-        self.plan.write_into(form).map_err(|e| e.with_file(path))
+        let head =
+            archive::write_section_head_into(out, &self.name, flags(self.start), self.plan.len());
+        self.plan
+            .write_into(&mut out[head..])
+            .map_err(|e| e.with_file(path))?;
+        self.start_check.clone()
     }
 }
 
@@ -298,7 +256,7 @@ fn flags(start: bool) -> u32 {
 }
 
 /// The checks [`pack`] makes across modules, for a caller that writes
-/// sections as they come ([`prepare_section`]): fed in archive order, it
+/// sections itself ([`SectionPlan`]): fed in archive order, it
 /// refuses a module seen before, collects the warnings and counts the
 /// archive's length.
 #[derive(Debug, Clone)]
@@ -321,17 +279,10 @@ impl Default for SectionCheck {
 }
 
 impl SectionCheck {
-    /// Takes the next section in archive order; a module seen before is a
-    /// [`ErrorKind::DuplicateModule`] error naming both files.
-    pub fn add(&mut self, s: &SectionInfo) -> Result<()> {
-        self.module(&s.module, &s.path)?;
-        self.len += s.len;
-        Ok(())
-    }
-
-    /// [`SectionCheck::add`] for a section made some other way (with
-    /// [`SectionPlan`], say): the module's name, its input and the
-    /// section's length.
+    /// Takes the next section in archive order (a [`SectionPlan`]'s, say):
+    /// the module's name, its input and the section's length. A module
+    /// seen before is a [`ErrorKind::DuplicateModule`] error naming both
+    /// files.
     pub fn add_section(&mut self, module: &str, path: &Path, len: usize) -> Result<()> {
         self.module(module, path)?;
         self.len += len;
@@ -607,26 +558,22 @@ mod tests {
         let mut check = SectionCheck::default();
         for (path, start) in &order {
             let i = inputs.iter().find(|i| &i.path == path).unwrap();
-            let at = streamed.len();
-            let s = prepare_section(path, &i.bytes, *start, DEFAULT_INFLATE_CAP, &mut streamed)
+            let plan = SectionPlan::new(path, &i.bytes, *start, DEFAULT_INFLATE_CAP).unwrap();
+            let mut section = vec![0; plan.len()];
+            plan.write_into(path, &mut section).unwrap();
+            check
+                .add_section(plan.module(), path, section.len())
                 .unwrap();
-            assert_eq!(s.len, streamed.len() - at);
-            check.add(&s).unwrap();
+            streamed.extend_from_slice(&section);
         }
         streamed.extend_from_slice(END);
         assert_eq!(streamed, packed.bytes);
         assert_eq!(check.len(), packed.bytes.len());
         assert_eq!(check.sections(), 3);
         assert_eq!(check.warnings(), packed.warnings);
-        let again = prepare_section(
-            Path::new("y/b.beam"),
-            &inputs[2].bytes,
-            false,
-            DEFAULT_INFLATE_CAP,
-            &mut Vec::new(),
-        )
-        .unwrap();
-        let e = check.add(&again).unwrap_err();
+        let e = check
+            .add_section("b", Path::new("y/b.beam"), 8)
+            .unwrap_err();
         assert!(
             matches!(e.kind(), ErrorKind::DuplicateModule { module, first } if module == "b" && first == Path::new("x/old.beam"))
         );
@@ -657,20 +604,29 @@ mod tests {
         ])
     }
 
+    /// The one section of an archive of the module at `path`.
+    fn packed_section(path: &Path, bytes: &[u8], start: bool) -> Result<Vec<u8>> {
+        let input = PackInput {
+            path: path.to_path_buf(),
+            bytes: bytes.to_vec(),
+            start,
+        };
+        let packed = pack(&[input], &PackOptions::default())?;
+        Ok(packed.bytes[HEADER.len()..packed.bytes.len() - END.len()].to_vec())
+    }
+
     #[test]
-    fn a_planned_section_is_the_prepared_section() {
-        for (name, start, stored) in [
-            ("m", true, false),
-            ("Elixir.Mod", false, false),
-            ("abc", false, true),
-            ("abcd", true, true),
+    fn a_planned_section_is_the_packed_section() {
+        for (name, stored) in [
+            ("m", false),
+            ("Elixir.Mod", false),
+            ("abc", true),
+            ("abcd", true),
         ] {
             let path = Path::new("x.beam");
-            let bytes = module_with_literals(name, start, stored);
-            let mut expected = b"earlier".to_vec();
-            prepare_section(path, &bytes, start, DEFAULT_INFLATE_CAP, &mut expected).unwrap();
-            let expected = &expected[b"earlier".len()..];
-            let plan = SectionPlan::new(path, &bytes, start, DEFAULT_INFLATE_CAP).unwrap();
+            let bytes = module_with_literals(name, true, stored);
+            let expected = packed_section(path, &bytes, true).unwrap();
+            let plan = SectionPlan::new(path, &bytes, true, DEFAULT_INFLATE_CAP).unwrap();
             assert_eq!((plan.module(), plan.len()), (name, expected.len()));
             let mut room = vec![0xa5; plan.len()];
             plan.write_into(path, &mut room).unwrap();
@@ -678,48 +634,30 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_planned_section_fails_as_prepare_section_does() {
-        let path = Path::new("bad.beam");
-        let mut bytes = module_with_literals("m", false, false);
-        // The literal table's last byte (its checksum's) flipped: found
-        // only when inflating.
+    /// `bytes` with its literal table's last byte (its checksum's) flipped:
+    /// found only when inflating.
+    fn bad_literals(mut bytes: Vec<u8>) -> Vec<u8> {
         let at = bytes.windows(4).position(|w| w == b"LitT").unwrap();
         let size = u32::from_be_bytes(bytes[at + 4..at + 8].try_into().unwrap()) as usize;
         bytes[at + 8 + size - 1] ^= 1;
-        let expected =
-            prepare_section(path, &bytes, false, DEFAULT_INFLATE_CAP, &mut Vec::new()).unwrap_err();
-        let plan = SectionPlan::new(path, &bytes, false, DEFAULT_INFLATE_CAP).unwrap();
-        let got = plan.write_into(path, &mut vec![0; plan.len()]).unwrap_err();
-        assert_eq!(got, expected);
-        assert_eq!(got.file(), Some(path));
-        // Refused before inflating: the startup module without start/0.
-        let bytes = module_with_literals("m", false, false);
-        let expected =
-            prepare_section(path, &bytes, true, DEFAULT_INFLATE_CAP, &mut Vec::new()).unwrap_err();
-        let got = SectionPlan::new(path, &bytes, true, DEFAULT_INFLATE_CAP).unwrap_err();
-        assert_eq!(got, expected);
+        bytes
     }
 
     #[test]
-    fn prepare_section_reports_what_pack_reports() {
-        let no_start = input("m.beam", "m", false);
-        let e = prepare_section(
-            &no_start.path,
-            &no_start.bytes,
-            true,
-            DEFAULT_INFLATE_CAP,
-            &mut Vec::new(),
-        )
-        .unwrap_err();
-        let expected = pack(
-            &[PackInput {
-                start: true,
-                ..no_start.clone()
-            }],
-            &PackOptions::default(),
-        )
-        .unwrap_err();
-        assert_eq!(e, expected);
+    fn a_planned_section_fails_as_pack_does() {
+        let path = Path::new("bad.beam");
+        // A bad literal table; a startup module without start/0; both, of
+        // which `pack` reports the literal table's.
+        for bytes in [
+            bad_literals(module_with_literals("m", true, false)),
+            module_with_literals("m", false, false),
+            bad_literals(module_with_literals("m", false, false)),
+        ] {
+            let expected = packed_section(path, &bytes, true).unwrap_err();
+            let plan = SectionPlan::new(path, &bytes, true, DEFAULT_INFLATE_CAP).unwrap();
+            let got = plan.write_into(path, &mut vec![0; plan.len()]).unwrap_err();
+            assert_eq!(got, expected);
+            assert_eq!(got.file(), Some(path));
+        }
     }
 }

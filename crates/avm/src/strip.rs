@@ -120,24 +120,16 @@ impl StripPlan<'_> {
         debug_assert_eq!(w.at, self.len);
         Ok(())
     }
-
-    /// Appends the same bytes as [`Stripped::write_to`]: the form made
-    /// [`StripPlan::len`] bytes longer, written by [`StripPlan::write_into`].
-    pub(crate) fn write_to(&self, out: &mut Vec<u8>) -> Result<()> {
-        let start = out.len();
-        out.resize(start + self.len, 0);
-        self.write_into(&mut out[start..])
-    }
 }
 
 /// Writes into a slice from its start, one piece after the other.
-pub(crate) struct Cursor<'o> {
+struct Cursor<'o> {
     out: &'o mut [u8],
     at: usize,
 }
 
 impl<'o> Cursor<'o> {
-    pub(crate) fn new(out: &'o mut [u8]) -> Self {
+    fn new(out: &'o mut [u8]) -> Self {
         Cursor { out, at: 0 }
     }
 

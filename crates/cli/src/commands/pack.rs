@@ -4,8 +4,8 @@ use std::ffi::OsStr;
 use std::io::{IoSlice, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
 
 use anyhow::{bail, Context};
 
@@ -61,9 +61,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 ///
 /// The first module in archive order that fails is the error, whatever the
 /// scheduling, as `avm::pack` reports it (a module named twice is reported
-/// only if none fails): once anything failed, the modules are gone through
-/// again, in order, with `avm::prepare_section`. On any error nothing is
-/// left behind.
+/// only if none fails): each module's result is kept by its index, and
+/// `avm::SectionPlan` reports a module's faults in `pack`'s order. On any
+/// error nothing is left behind.
 fn pack_to(
     output: &Path,
     start: &Path,
@@ -79,21 +79,19 @@ fn pack_to(
         .min(order.len().div_ceil(32))
         .clamp(1, MAX_THREADS);
 
-    let prepared: Vec<OnceLock<Prepared>> = order.iter().map(|_| OnceLock::new()).collect();
-    let failed = AtomicBool::new(false);
-    // The first failure seen, for the rare one that going through the
-    // modules again does not meet (no memory for an arena, say).
-    let first_failure = Mutex::new(None);
+    let prepared: Vec<OnceLock<anyhow::Result<Prepared>>> =
+        order.iter().map(|_| OnceLock::new()).collect();
     let scratch = in_turn(order.len(), threads, |k, t, scratch: &mut Scratch| {
-        if failed.load(Ordering::Relaxed) {
-            return;
-        }
         let (path, is_start) = &order[k];
+        let what = if *is_start { "startup module " } else { "" };
         let section = read_input(path, &mut scratch.read)
-            .map_err(anyhow::Error::from)
+            .with_context(|| format!("cannot read {what}{}", path.display()))
             .and_then(|bytes| {
                 let plan = avm::SectionPlan::new(path, bytes.as_ref(), *is_start, cap)?;
-                let (chunk, range) = scratch.arena.alloc(plan.len())?;
+                let (chunk, range) = scratch
+                    .arena
+                    .alloc(plan.len())
+                    .with_context(|| format!("no memory for {}", path.display()))?;
                 plan.write_into(path, &mut scratch.arena.chunks[chunk][range.clone()])?;
                 Ok(Prepared {
                     module: plan.module().to_owned(),
@@ -102,33 +100,18 @@ fn pack_to(
                     range,
                 })
             });
-        match section {
-            Ok(p) => {
-                let _ = prepared[k].set(p);
-            }
-            Err(e) => {
-                failed.store(true, Ordering::Relaxed);
-                first_failure.lock().expect("no panics").get_or_insert(e);
-            }
-        }
+        let _ = prepared[k].set(section);
     });
-    if failed.into_inner() {
-        return Err(first_error(
-            &order,
-            cap,
-            first_failure.into_inner().ok().flatten(),
-        ));
-    }
+    let prepared: Vec<Prepared> = prepared
+        .into_iter()
+        .map(|p| p.into_inner().expect("every module prepared"))
+        .collect::<anyhow::Result<_>>()?;
 
     let mut check = avm::SectionCheck::default();
     let mut slices = Vec::with_capacity(order.len() + 2);
     slices.push(IoSlice::new(avm::archive::HEADER));
     for ((path, _), p) in order.iter().zip(&prepared) {
-        let p = p.get().expect("every module prepared");
-        if check.add_section(&p.module, path, p.range.len()).is_err() {
-            // A later module that fails to prepare comes first.
-            return Err(first_error(&order, cap, None));
-        }
+        check.add_section(&p.module, path, p.range.len())?;
         slices.push(IoSlice::new(
             &scratch[p.thread].arena.chunks[p.chunk][p.range.clone()],
         ));
@@ -253,46 +236,6 @@ fn read_input<'b>(path: &Path, buf: &'b mut Vec<u8>) -> std::io::Result<Bytes<'b
             buf.extend_from_slice(&rest);
             Ok(Bytes::Read(buf))
         }
-    }
-}
-
-/// What `avm::pack` would report for these modules: the first one in
-/// archive order that cannot be read or prepared, and otherwise a module
-/// named twice, and otherwise `failure`. Only called once something failed,
-/// so it takes its time.
-fn first_error(
-    order: &[(PathBuf, bool)],
-    cap: usize,
-    failure: Option<anyhow::Error>,
-) -> anyhow::Error {
-    let mut check = avm::SectionCheck::default();
-    let mut section = Vec::new();
-    let mut duplicate = None;
-    for (path, is_start) in order {
-        let what = if *is_start { "startup module " } else { "" };
-        let bytes = match std::fs::read(path) {
-            Ok(bytes) => bytes,
-            Err(e) => {
-                return anyhow::Error::new(e)
-                    .context(format!("cannot read {what}{}", path.display()))
-            }
-        };
-        section.clear();
-        match avm::prepare_section(path, &bytes, *is_start, cap, &mut section) {
-            Ok(info) => {
-                if duplicate.is_none() {
-                    if let Err(e) = check.add(&info) {
-                        duplicate = Some(e);
-                    }
-                }
-            }
-            Err(e) => return e.into(),
-        }
-    }
-    match (duplicate, failure) {
-        (Some(e), _) => e.into(),
-        (None, Some(e)) => e,
-        (None, None) => anyhow::anyhow!("packing failed, but no module fails on its own"),
     }
 }
 
