@@ -30,7 +30,7 @@ pub mod graph;
 mod iff;
 mod litt;
 mod pack;
-mod parallel;
+pub mod parallel;
 mod strip;
 #[cfg(test)]
 mod test_support;

@@ -1,189 +1,46 @@
-//! Running one function over many items on a few scoped threads, results in
-//! input order whatever the scheduling: how [`crate::pack`] reports the
-//! earliest failing input.
+//! Running one function over many items on a few scoped threads: [`in_turn`]
+//! hands each index to whichever thread is free, and [`map_in_order`] keeps
+//! each result by its index, so a caller reports the earliest failing input
+//! whatever the scheduling (how [`crate::pack`] does; the CLI's `pack` runs
+//! [`in_turn`] itself, writing each section into memory of its thread's).
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::Duration;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
-/// How far past the next result due a thread may start an item. Results
-/// that wait for their turn hold their memory (when the CLI streamed
-/// sections through here, a section buffer each): unbounded, a thread that
-/// got ahead while another worked through a large module, or was not
-/// scheduled, had 40 to 200 of them waiting on Elixir's ebin, each fresh
-/// memory, each page a page fault.
-const WINDOW: usize = 16;
-
-/// Runs `f` over `items` on up to `threads` threads (0: one per core), the
-/// calling thread being one of them, and hands each result to `consume`, on
-/// the calling thread, in input order as soon as it and every result before
-/// it are ready. Each thread has its own scratch value `S` (a reusable
-/// buffer, say). Items are taken in order by whichever thread
-/// is free, and no thread starts an item more than a few places past the
-/// next one due, so few results wait.
-///
-/// The calling thread works too, rather than only waiting to consume: a
-/// consumer that only writes would otherwise be a third thread on two
-/// cores, scheduled late, while results it has not taken pile up.
-///
-/// When `consume` fails, threads start no further items and the error is
-/// returned; so, as with a loop, the error is that of the first failing
-/// result in input order.
-pub fn for_each_in_order<T, S, R, E>(
-    items: &[T],
+/// Runs `f` on every index below `n`, on up to `threads` threads (at least
+/// one; the calling thread is one of them), each taking the next index not
+/// yet taken and passing its own number (0 for the calling thread) and a
+/// scratch value `S` of its own (a reusable buffer, say). Returns the
+/// scratch values by thread number once every index is done.
+pub fn in_turn<S: Default + Send>(
+    n: usize,
     threads: usize,
-    f: impl Fn(&T, &mut S) -> R + Sync,
-    mut consume: impl FnMut(R) -> Result<(), E>,
-) -> Result<(), E>
-where
-    T: Sync,
-    S: Default,
-    R: Send,
-{
-    let threads = match threads {
-        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
-        n => n,
-    }
-    .min(items.len())
-    .max(1);
-    if threads == 1 {
+    f: impl Fn(usize, usize, &mut S) + Sync,
+) -> Vec<S> {
+    let next = AtomicUsize::new(0);
+    let work = |t: usize| {
         let mut scratch = S::default();
-        return items.iter().try_for_each(|i| consume(f(i, &mut scratch)));
-    }
-    let shared = Shared {
-        next: AtomicUsize::new(0),
-        due: AtomicUsize::new(0),
-        parked: AtomicUsize::new(0),
-        stop: AtomicBool::new(false),
+        loop {
+            let k = next.fetch_add(1, Ordering::Relaxed);
+            if k >= n {
+                break;
+            }
+            f(k, t, &mut scratch);
+        }
+        scratch
     };
     std::thread::scope(|s| {
-        let (tx, rx) = std::sync::mpsc::channel();
-        let helpers: Vec<std::thread::Thread> = (1..threads)
-            .map(|_| {
-                let (tx, f, shared) = (tx.clone(), &f, &shared);
-                let handle = s.spawn(move || {
-                    let mut scratch = S::default();
-                    while let Some(k) = shared.claim(items.len()) {
-                        if !shared.wait_for_turn(k)
-                            || tx.send((k, f(&items[k], &mut scratch))).is_err()
-                        {
-                            break;
-                        }
-                    }
-                });
-                handle.thread().clone()
-            })
+        let helpers: Vec<_> = (1..threads.min(n))
+            .map(|t| s.spawn(move || work(t)))
             .collect();
-        drop(tx);
-        let mut order = InOrder {
-            early: (0..items.len()).map(|_| None).collect(),
-            due: 0,
-        };
-        let mut scratch = S::default();
-        let mut arrive = |k: usize, r: R, order: &mut InOrder<R>| -> Result<(), E> {
-            order.arrive(k, r, &mut consume)?;
-            shared.due.store(order.due, Ordering::SeqCst);
-            if shared.parked.load(Ordering::SeqCst) > 0 {
-                helpers.iter().for_each(std::thread::Thread::unpark);
-            }
-            Ok(())
-        };
-        let done = (|| {
-            loop {
-                while let Ok((k, r)) = rx.try_recv() {
-                    arrive(k, r, &mut order)?;
-                }
-                // Far enough ahead: wait for what the others are doing.
-                if shared.next.load(Ordering::SeqCst) >= order.due + WINDOW {
-                    match rx.recv() {
-                        Ok((k, r)) => arrive(k, r, &mut order)?,
-                        Err(_) => break,
-                    }
-                    continue;
-                }
-                let Some(k) = shared.claim(items.len()) else {
-                    break;
-                };
-                arrive(k, f(&items[k], &mut scratch), &mut order)?;
-            }
-            // What the other threads still have; ends once they all have
-            // finished and dropped their senders.
-            for (k, r) in &rx {
-                arrive(k, r, &mut order)?;
-            }
-            Ok(())
-        })();
-        if done.is_err() {
-            shared.stop.store(true, Ordering::SeqCst);
-            helpers.iter().for_each(std::thread::Thread::unpark);
-        }
-        done
+        let mut all = vec![work(0)];
+        all.extend(helpers.into_iter().map(|h| h.join().expect("no panics")));
+        all
     })
 }
 
-/// What the threads of [`for_each_in_order`] share.
-struct Shared {
-    /// The next item to start.
-    next: AtomicUsize,
-    /// The next result to consume, as the calling thread last published it.
-    due: AtomicUsize,
-    /// Helper threads waiting for their turn.
-    parked: AtomicUsize,
-    stop: AtomicBool,
-}
-
-impl Shared {
-    /// The next item to start, unless all are taken or the run stopped.
-    fn claim(&self, n: usize) -> Option<usize> {
-        if self.stop.load(Ordering::SeqCst) {
-            return None;
-        }
-        let k = self.next.fetch_add(1, Ordering::SeqCst);
-        (k < n).then_some(k)
-    }
-
-    /// Parks a helper while item `k` is more than [`WINDOW`] past the next
-    /// result due; false if the run stopped meanwhile. The consumer unparks
-    /// after publishing a new `due` whenever `parked` is set, and a helper
-    /// looks at `due` again after setting it, so no wake-up is lost (the
-    /// timeout is only a backstop).
-    fn wait_for_turn(&self, k: usize) -> bool {
-        while k >= self.due.load(Ordering::SeqCst) + WINDOW {
-            if self.stop.load(Ordering::SeqCst) {
-                return false;
-            }
-            self.parked.fetch_add(1, Ordering::SeqCst);
-            if k >= self.due.load(Ordering::SeqCst) + WINDOW && !self.stop.load(Ordering::SeqCst) {
-                std::thread::park_timeout(Duration::from_millis(1));
-            }
-            self.parked.fetch_sub(1, Ordering::SeqCst);
-        }
-        !self.stop.load(Ordering::SeqCst)
-    }
-}
-
-/// Results that came early, by index, until their turn.
-struct InOrder<R> {
-    early: Vec<Option<R>>,
-    due: usize,
-}
-
-impl<R> InOrder<R> {
-    fn arrive<E>(
-        &mut self,
-        k: usize,
-        r: R,
-        consume: &mut impl FnMut(R) -> Result<(), E>,
-    ) -> Result<(), E> {
-        self.early[k] = Some(r);
-        while let Some(r) = self.early.get_mut(self.due).and_then(Option::take) {
-            self.due += 1;
-            consume(r)?;
-        }
-        Ok(())
-    }
-}
-
-/// [`for_each_in_order`], collecting the results.
+/// `f` over `items` on up to `threads` threads (0: one per core), each with
+/// a scratch value of its own; the results in input order.
 pub fn map_in_order<T, S, R>(
     items: &[T],
     threads: usize,
@@ -191,18 +48,22 @@ pub fn map_in_order<T, S, R>(
 ) -> Vec<R>
 where
     T: Sync,
-    S: Default,
+    S: Default + Send,
     R: Send,
 {
-    let mut out = Vec::with_capacity(items.len());
-    let done: Result<(), std::convert::Infallible> = for_each_in_order(items, threads, f, |r| {
-        out.push(r);
-        Ok(())
+    let threads = match threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    };
+    let results: Vec<Mutex<Option<R>>> = items.iter().map(|_| Mutex::new(None)).collect();
+    in_turn(items.len(), threads, |k, _, scratch: &mut S| {
+        let r = f(&items[k], scratch);
+        *results[k].lock().expect("no panics") = Some(r);
     });
-    match done {
-        Ok(()) => out,
-        Err(never) => match never {},
-    }
+    results
+        .into_iter()
+        .map(|r| r.into_inner().expect("no panics").expect("every item run"))
+        .collect()
 }
 
 #[cfg(test)]
@@ -226,58 +87,22 @@ mod tests {
     }
 
     #[test]
-    fn no_thread_runs_far_ahead_of_a_slow_item() {
-        let items: Vec<u32> = (0..200).collect();
-        for threads in [2, 3] {
-            let started = AtomicUsize::new(0);
-            let during_first = AtomicUsize::new(0);
-            let got = map_in_order(&items, threads, |&i, _: &mut ()| {
-                started.fetch_add(1, Ordering::SeqCst);
-                if i == 0 {
-                    std::thread::sleep(std::time::Duration::from_millis(30));
-                    during_first.store(started.load(Ordering::SeqCst), Ordering::SeqCst);
-                }
-                i
+    fn every_index_runs_once_with_its_threads_scratch() {
+        for (n, threads) in [(0, 2), (1, 4), (100, 1), (100, 3)] {
+            let runs: Vec<AtomicUsize> = (0..n).map(|_| AtomicUsize::new(0)).collect();
+            let scratch = in_turn(n, threads, |k, t, seen: &mut Vec<(usize, usize)>| {
+                runs[k].fetch_add(1, Ordering::Relaxed);
+                seen.push((k, t));
             });
-            assert_eq!(got, items);
-            let n = during_first.load(Ordering::SeqCst);
-            assert!(n <= WINDOW + threads, "{n} items started while item 0 ran");
-        }
-    }
-
-    #[test]
-    fn the_first_failure_in_order_stops_the_rest() {
-        let items: Vec<u32> = (0..1000).collect();
-        for threads in [1, 2, 4] {
-            let started = AtomicUsize::new(0);
-            let mut seen = Vec::new();
-            let r = for_each_in_order(
-                &items,
-                threads,
-                |&i, _: &mut ()| {
-                    started.fetch_add(1, Ordering::Relaxed);
-                    if i == 5 || i == 3 {
-                        // Item 5 fails fast, item 3 slowly: 3 is still
-                        // the error, as it comes first.
-                        if i == 3 {
-                            std::thread::sleep(std::time::Duration::from_millis(5));
-                        }
-                        Err(i)
-                    } else {
-                        Ok(i)
-                    }
-                },
-                |r| {
-                    seen.push(r?);
-                    Ok(())
-                },
-            );
-            assert_eq!(r, Err::<(), u32>(3));
-            assert_eq!(seen, [0, 1, 2]);
-            if threads == 1 {
-                // On more threads, how far the others got is up to timing.
-                assert_eq!(started.load(Ordering::Relaxed), 4);
+            assert!(runs.iter().all(|r| r.load(Ordering::Relaxed) == 1));
+            assert_eq!(scratch.len(), threads.min(n).max(1));
+            let mut all: Vec<usize> = Vec::new();
+            for (t, seen) in scratch.iter().enumerate() {
+                assert!(seen.iter().all(|&(_, by)| by == t));
+                all.extend(seen.iter().map(|&(k, _)| k));
             }
+            all.sort_unstable();
+            assert_eq!(all, (0..n).collect::<Vec<_>>());
         }
     }
 }

@@ -4,7 +4,6 @@ use std::ffi::OsStr;
 use std::io::{IoSlice, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
 use anyhow::{bail, Context};
@@ -81,7 +80,7 @@ fn pack_to(
 
     let prepared: Vec<OnceLock<anyhow::Result<Prepared>>> =
         order.iter().map(|_| OnceLock::new()).collect();
-    let scratch = in_turn(order.len(), threads, |k, t, scratch: &mut Scratch| {
+    let scratch = avm::parallel::in_turn(order.len(), threads, |k, t, scratch: &mut Scratch| {
         let (path, is_start) = &order[k];
         let what = if *is_start { "startup module " } else { "" };
         let section = read_input(path, &mut scratch.read)
@@ -253,37 +252,6 @@ fn write_all_vectored(
         }
     }
     Ok(())
-}
-
-/// Runs `f` on every index below `n`, on up to `threads` threads (this one
-/// among them), each taking the next index not yet taken and passing its
-/// own number (0 for this one) and a scratch value `S` of its own. Returns
-/// the scratch values by thread number once every index is done.
-fn in_turn<S: Default + Send>(
-    n: usize,
-    threads: usize,
-    f: impl Fn(usize, usize, &mut S) + Sync,
-) -> Vec<S> {
-    let next = AtomicUsize::new(0);
-    let work = |t: usize| {
-        let mut scratch = S::default();
-        loop {
-            let k = next.fetch_add(1, Ordering::Relaxed);
-            if k >= n {
-                break;
-            }
-            f(k, t, &mut scratch);
-        }
-        scratch
-    };
-    std::thread::scope(|s| {
-        let helpers: Vec<_> = (1..threads.min(n))
-            .map(|t| s.spawn(move || work(t)))
-            .collect();
-        let mut all = vec![work(0)];
-        all.extend(helpers.into_iter().map(|h| h.join().expect("no panics")));
-        all
-    })
 }
 
 /// Whether a `*.beam` entry of an input directory is a module to pack: a
