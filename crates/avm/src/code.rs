@@ -491,7 +491,11 @@ impl Opcodes {
 }
 
 /// The opcodes of `beam`'s `Code` chunk, up to and with `int_code_end`:
-/// what an interpreter running the module can be asked to dispatch.
+/// what an interpreter running the module can be asked to dispatch. The
+/// decoding must end exactly at the chunk's end with `int_code_end`, or it
+/// is an error: a misread operand that lost its place in the code would
+/// otherwise leave opcodes out (and the worker's interpreter, cut to this
+/// set, would abort on them).
 pub fn opcodes(beam: &Beam<'_>) -> Result<Opcodes> {
     let (code, mut r) = instructions(beam)?;
     let mut set = Opcodes::default();
@@ -503,14 +507,17 @@ pub fn opcodes(beam: &Beam<'_>) -> Result<Opcodes> {
             .ok_or_else(|| r.err(format!("unknown opcode {op}")))?;
         set.insert(op);
         if op == 3 {
-            break;
+            if r.pos != code.data.len() {
+                return Err(r.err("code after int_code_end".into()));
+            }
+            return Ok(set);
         }
         for _ in 0..arity {
             r.operand()?;
         }
         r.pending.clear();
     }
-    Ok(set)
+    Err(r.err("the code ends without int_code_end".into()))
 }
 
 /// The bytes of `beam`'s instructions (the `Code` chunk past its header)

@@ -74,6 +74,12 @@ fn decode_all(dir: &Path) -> usize {
         if path.extension().is_some_and(|e| e == "beam") {
             let r = refs(&path);
             assert!(!r.functions.is_empty(), "{}", path.display());
+            // The opcode scan reads every instruction and ends exactly at
+            // int_code_end, the chunk's end.
+            let bytes = std::fs::read(&path).unwrap();
+            let ops = avm::code::opcodes(&avm::Beam::parse(&bytes).unwrap())
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            assert!(ops.contains(2) && ops.contains(3), "{}", path.display());
             n += 1;
         }
     }
@@ -130,6 +136,13 @@ fn stripping_keeps_exactly_the_marked_functions() {
         let out = avm::code::strip_functions(&beam, &all, &keep, avm::DEFAULT_INFLATE_CAP).unwrap();
         let stripped = avm::Beam::parse(&out).unwrap();
         let left = avm::code::code_refs(&stripped, avm::DEFAULT_INFLATE_CAP).unwrap();
+        // A stripped module's code still ends with int_code_end, its
+        // opcodes a subset of the original's.
+        let (before, after) = (
+            avm::code::opcodes(&beam).unwrap(),
+            avm::code::opcodes(&stripped).unwrap(),
+        );
+        assert!((0..=255).all(|op| !after.contains(op) || before.contains(op)));
         let want: Vec<(&str, u32)> = all
             .functions
             .iter()

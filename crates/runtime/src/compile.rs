@@ -97,11 +97,12 @@ pub(crate) fn units(
 /// `gen_dir/core/`: a copy of AtomVM's `lib` directory (its `.c`, `.h` and
 /// `.def` files) with [`CORE_SOURCE_EDITS`] made, each text found exactly
 /// as many times as the edit says or the build stops. Files are rewritten
-/// only when their bytes change.
+/// only when their bytes change, and any other file there is removed.
 fn edited_core(lib: &Path, gen_dir: &Path) -> Result<PathBuf> {
     let dir = gen_dir.join("core");
     fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let entries = fs::read_dir(lib).with_context(|| format!("listing {}", lib.display()))?;
+    let mut copied = std::collections::HashSet::new();
     for entry in entries {
         let path = entry?.path();
         let Some(name) = path.file_name().and_then(OsStr::to_str) else {
@@ -136,6 +137,19 @@ fn edited_core(lib: &Path, gen_dir: &Path) -> Result<PathBuf> {
         let copy = dir.join(name);
         if fs::read(&copy).ok().as_deref() != Some(&bytes[..]) {
             crate::atomic::write(&copy, &bytes)?;
+        }
+        copied.insert(name.to_owned());
+    }
+    // A file of an earlier source that this one does not have must not be
+    // included in its place.
+    for entry in fs::read_dir(&dir).with_context(|| format!("listing {}", dir.display()))? {
+        let path = entry?.path();
+        let stale = path
+            .file_name()
+            .and_then(OsStr::to_str)
+            .is_none_or(|n| !copied.contains(n));
+        if stale {
+            fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))?;
         }
     }
     Ok(dir)

@@ -19,9 +19,10 @@
 //!   stubbed loader called.
 //!
 //! The rest of the module is copied as it is: data, globals, table, types.
-//! Reachability is exact for WebAssembly's structured control flow (every
-//! branch names its target), so the cut is sound given the opcode set; the
-//! module is validated afterwards by the caller.
+//! Reachability follows WebAssembly's structured control flow (every branch
+//! names its target) and errs only towards keeping code (a call counts as
+//! returning, a `br_if` as possibly taken and not), so the cut is sound
+//! given the opcode set; the module is validated afterwards by the caller.
 
 use anyhow::{bail, Context, Result};
 use avm::code::Opcodes;
@@ -119,6 +120,17 @@ pub fn prune(wasm: &[u8], used: &Opcodes, unused_exports: &[&str]) -> Result<Pru
                                         roots.push(function_index);
                                     }
                                 }
+                            }
+                        }
+                    }
+                }
+            }
+            Payload::TableSection(reader) => {
+                for table in reader {
+                    if let wasmparser::TableInit::Expr(expr) = table?.init {
+                        for op in expr.get_operators_reader() {
+                            if let Operator::RefFunc { function_index } = op? {
+                                roots.push(function_index);
                             }
                         }
                     }
