@@ -32,6 +32,9 @@ enum What {
     /// Load without loss: many clients against `wrangler dev` for a while,
     /// every response and KV write checked, workerd's memory sampled
     Soak(soak::Args),
+    /// The I/O floor `bench pack` times (run by it, as a child)
+    #[command(hide = true)]
+    IoFloor(pack::FloorArgs),
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -42,5 +45,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         What::Selur(a) => selur::run(a),
         What::Size(a) => size::run(a),
         What::Soak(a) => soak::run(a),
+        What::IoFloor(a) => pack::io_floor(a),
     }
 }

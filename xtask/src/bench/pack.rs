@@ -2,7 +2,10 @@
 //! whole `elixir-workers pack` process against the reference packer on
 //! Elixir's stdlib ebin, in one run, and the ratio. Target: at least 10x.
 //! Also checks the two outputs are identical, so the comparison is between
-//! equal work.
+//! equal work, and then times, in the same run, what the I/O alone costs on
+//! this machine (reading every input, writing the archive and renaming it,
+//! each by a process that does only that): the ratio that floor leaves room
+//! for.
 //!
 //! The timing loop is our own rather than hyperfine's: one tool less to
 //! install, and it can alternate the two commands run by run (so a change in
@@ -289,5 +292,90 @@ pub fn run(args: Args) -> Result<()> {
     if !same {
         bail!("the two archives differ; run cargo xtask parity");
     }
+    floor(ebin, &ours_out, tmp.path(), args.runs, r.median)
+}
+
+/// `bench io-floor`: the I/O of a packer and nothing else, as a process of
+/// its own. `none` does nothing; `read FILE...` reads every file to its end
+/// into one reused buffer; `write LEN DEST` writes LEN bytes to a temporary
+/// file beside DEST and renames it over DEST, as the toolchain writes every
+/// output.
+#[derive(Debug, clap::Args)]
+pub struct FloorArgs {
+    #[arg(value_parser = ["none", "read", "write"])]
+    what: String,
+    args: Vec<String>,
+}
+
+pub fn io_floor(a: FloorArgs) -> Result<()> {
+    use std::io::{Read, Write};
+    match a.what.as_str() {
+        "read" => {
+            let mut buf = vec![0u8; 1 << 20];
+            for path in &a.args {
+                let mut file = std::fs::File::open(path)?;
+                while file.read(&mut buf)? > 0 {}
+            }
+        }
+        "write" => {
+            let [len, dest] = &a.args[..] else {
+                bail!("usage: write LEN DEST");
+            };
+            let dest = Path::new(dest);
+            let bytes = vec![0x5au8; len.parse()?];
+            let mut tmp =
+                tempfile::NamedTempFile::new_in(dest.parent().context("DEST's directory")?)?;
+            tmp.write_all(&bytes)?;
+            tmp.persist(dest)?;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// What this machine charges for the I/O any packer does, in the same run,
+/// each part a process of its own that does only that (`bench io-floor`):
+/// reading every input, and writing the archive's length to a temporary
+/// file renamed over the output. Less the start of that process, plus the
+/// start of one that does nothing (`true`), it is a floor no packer that
+/// reads the inputs and writes the archive in one process gets under; set
+/// against the reference's median, it bounds the ratio this machine allows.
+fn floor(ebin: &Path, archive: &Path, tmp: &Path, runs: u32, reference_ms: f64) -> Result<()> {
+    let mut inputs: Vec<PathBuf> = std::fs::read_dir(ebin)
+        .with_context(|| format!("listing {}", ebin.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "beam"))
+        .collect();
+    inputs.sort();
+    let len = std::fs::metadata(archive)?.len().to_string();
+    let dest = tmp.join("floor.avm");
+    let xtask = std::env::current_exe().context("the running xtask")?;
+    let floor = |what: &str| {
+        let mut c = Command::new(&xtask);
+        c.args(["bench", "io-floor", what]);
+        c
+    };
+    let (mut start, mut nothing, mut read, mut write) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..runs {
+        start.push(run_once(&mut Command::new("true"))?);
+        nothing.push(run_once(&mut floor("none"))?);
+        read.push(run_once(floor("read").args(&inputs))?);
+        write.push(run_once(floor("write").arg(&len).arg(&dest))?);
+    }
+    let wall = |v: &[Sample]| summarize(v, |s: &Sample| s.wall).median;
+    let (t, n, r, w) = (wall(&start), wall(&nothing), wall(&read), wall(&write));
+    let (r, w) = (r - n, w - n);
+    let bound = t + r + w;
+    println!();
+    println!(
+        "  floor, same run (wall medians, each less its process's start): reading the {} inputs \
+         {r:.2} ms; writing {len} bytes and renaming {w:.2} ms; a process start (true) {t:.2} ms",
+        inputs.len()
+    );
+    println!(
+        "  together {bound:.2} ms: at most {:.1}x the reference's {reference_ms:.2} ms on this machine",
+        reference_ms / bound
+    );
     Ok(())
 }
