@@ -186,30 +186,25 @@ fn a_call_nothing_answers_stops_the_build_naming_caller_and_callee() {
     assert_eq!(request(&project, "/api/health").0, 200);
 }
 
-/// More modules than an 8-bit module index in a return address can name
-/// (AtomVM's own encoding on wasm32: a return into module 256 landed in
-/// module 0): each of 400 modules makes a call that returns into it and
-/// rescues an exception raised by another, and the sum comes back right.
-#[test]
-fn an_app_of_four_hundred_modules_runs() {
-    let Some(rt) = require_runtime("an_app_of_four_hundred_modules_runs") else {
-        return;
-    };
-    let tmp = tempdir();
-    let project = new_project(tmp.path(), "many_mods", &rt);
-    let mut source = String::from(
-        "defmodule ManyMods.Base do\n  def one, do: 1\n\n  \
-         def boom(i), do: raise(ArgumentError, \"no #{i}\")\nend\n",
-    );
-    for i in 0..400 {
+/// A new app `many_mods` in `parent` with `n` modules `ManyMods.M<i>`, each
+/// `def n` with the body `body(i)`, after `prelude`; its health route answers
+/// their sum as `n` (through `ManyMods.All.sum/0`).
+fn many_modules_app(
+    parent: &Path,
+    runtime: &Path,
+    prelude: &str,
+    n: usize,
+    body: impl Fn(usize) -> String,
+) -> std::path::PathBuf {
+    let project = new_project(parent, "many_mods", runtime);
+    let mut source = prelude.to_string();
+    for i in 0..n {
         source.push_str(&format!(
-            "defmodule ManyMods.M{i} do\n  def n do\n    caught =\n      try do\n        \
-             ManyMods.Base.boom({i})\n      rescue\n        e in ArgumentError -> \
-             String.length(e.message) - 3\n      end\n\n    \
-             caught + ManyMods.Base.one() + {i}\n  end\nend\n"
+            "defmodule ManyMods.M{i} do\n  def n do\n{}\n  end\nend\n",
+            body(i)
         ));
     }
-    let calls: Vec<String> = (0..400).map(|i| format!("ManyMods.M{i}.n()")).collect();
+    let calls: Vec<String> = (0..n).map(|i| format!("ManyMods.M{i}.n()")).collect();
     source.push_str(&format!(
         "defmodule ManyMods.All do\n  def sum, do: Enum.sum([{}])\nend\n",
         calls.join(", ")
@@ -221,6 +216,28 @@ fn an_app_of_four_hundred_modules_runs() {
         "%{\"status\" => \"ok\"}",
         "%{\"status\" => \"ok\", \"n\" => ManyMods.All.sum()}",
     );
+    project
+}
+
+/// More modules than an 8-bit module index in a return address can name
+/// (AtomVM's own encoding on wasm32: a return into module 256 landed in
+/// module 0): each of 400 modules makes a call that returns into it and
+/// rescues an exception raised by another, and the sum comes back right.
+#[test]
+fn an_app_of_four_hundred_modules_runs() {
+    let Some(rt) = require_runtime("an_app_of_four_hundred_modules_runs") else {
+        return;
+    };
+    let tmp = tempdir();
+    let base = "defmodule ManyMods.Base do\n  def one, do: 1\n\n  \
+                def boom(i), do: raise(ArgumentError, \"no #{i}\")\nend\n";
+    let project = many_modules_app(tmp.path(), &rt, base, 400, |i| {
+        format!(
+            "    caught =\n      try do\n        ManyMods.Base.boom({i})\n      rescue\n        \
+             e in ArgumentError -> String.length(e.message) - 3\n      end\n\n    \
+             caught + ManyMods.Base.one() + {i}"
+        )
+    });
     let out = run(ew(&project, &rt).args(["build", "--no-install", "--json"])).ok();
     let summary: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     let total = summary["modules"]["total"].as_u64().unwrap();
@@ -241,26 +258,8 @@ fn more_modules_than_the_runtime_can_address_are_refused() {
     // The stand-in runtime is enough: the build stops before anything runs.
     let rt = test_runtime();
     let tmp = tempdir();
-    let project = new_project(tmp.path(), "many_mods", &rt);
     let n = pipeline::pack::MAX_MODULES;
-    let mut source = String::new();
-    for i in 0..n {
-        source.push_str(&format!(
-            "defmodule ManyMods.M{i} do\n  def n, do: {i}\nend\n"
-        ));
-    }
-    let calls: Vec<String> = (0..n).map(|i| format!("ManyMods.M{i}.n()")).collect();
-    source.push_str(&format!(
-        "defmodule ManyMods.All do\n  def sum, do: Enum.sum([{}])\nend\n",
-        calls.join(", ")
-    ));
-    std::fs::write(project.join("lib/many_mods/many.ex"), source).unwrap();
-    edit_router(
-        &project,
-        "many_mods",
-        "%{\"status\" => \"ok\"}",
-        "%{\"status\" => \"ok\", \"n\" => ManyMods.All.sum()}",
-    );
+    let project = many_modules_app(tmp.path(), &rt, "", n, |i| format!("    {i}"));
     let out = run(ew(&project, &rt).args(["build", "--no-install"]));
     assert_eq!(out.code, Some(1), "{}", out.stderr);
     assert!(
