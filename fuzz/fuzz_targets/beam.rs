@@ -31,18 +31,33 @@ fuzz_target!(|data: &[u8]| {
         inflate_cap: CAP,
         threads: 1,
     };
-    if let Ok(packed) = avm::pack(&[input], &opts) {
-        let archive = avm::Archive::parse(&packed.bytes).expect("packed output reads back");
-        assert_eq!(archive.sections.len(), 1);
-        // The streaming path writes the same bytes.
-        let path = std::path::Path::new("fuzz.beam");
-        let mut streamed = avm::archive::HEADER.to_vec();
-        let section =
-            avm::prepare_section(path, data, true, CAP, &mut streamed).expect("pack accepted it");
-        let mut check = avm::SectionCheck::default();
-        check.add(&section).expect("pack accepted it");
-        streamed.extend_from_slice(avm::archive::END);
-        assert_eq!(streamed, packed.bytes);
-        assert_eq!(check.len(), packed.bytes.len());
+    // One module's section as the CLI makes it: the same bytes as `pack`, or
+    // the same error.
+    let path = std::path::Path::new("fuzz.beam");
+    let planned = avm::SectionPlan::new(path, data, true, CAP).and_then(|plan| {
+        let mut section = vec![0; plan.len()];
+        plan.write_into(path, &mut section)?;
+        Ok((plan.module().to_owned(), section))
+    });
+    match (avm::pack(&[input], &opts), planned) {
+        (Ok(packed), Ok((module, section))) => {
+            let archive = avm::Archive::parse(&packed.bytes).expect("packed output reads back");
+            assert_eq!(archive.sections.len(), 1);
+            let mut streamed = avm::archive::HEADER.to_vec();
+            streamed.extend_from_slice(&section);
+            streamed.extend_from_slice(avm::archive::END);
+            assert_eq!(streamed, packed.bytes);
+            let mut check = avm::SectionCheck::default();
+            check
+                .add_section(&module, path, section.len())
+                .expect("pack accepted it");
+            assert_eq!(check.len(), packed.bytes.len());
+        }
+        (Err(packed), Err(planned)) => assert_eq!(packed, planned),
+        (packed, planned) => panic!(
+            "pack and SectionPlan disagree: {:?} against {:?}",
+            packed.map(|_| ()),
+            planned.map(|_| ())
+        ),
     }
 });
