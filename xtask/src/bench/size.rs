@@ -98,6 +98,14 @@ fn report(
         image.len(),
         gzip_len(&image)?
     );
+    let (wasm, opcodes) = (read("atomvm.wasm")?, &summary["opcodes"]);
+    println!(
+        "  atomvm.wasm {} B ({} B gzipped), its interpreter cut to {} of {} opcodes",
+        wasm.len(),
+        gzip_len(&wasm)?,
+        opcodes["kept"],
+        opcodes["handled"]
+    );
     let why: std::collections::HashMap<&str, &str> = summary["explain"]
         .as_array()
         .context("build --explain --json printed no explain list")?
