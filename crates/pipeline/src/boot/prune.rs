@@ -155,8 +155,8 @@ pub fn prune(wasm: &[u8], used: &Opcodes, unused_exports: &[&str]) -> Result<Pru
         .map(read_ops)
         .collect::<Result<_>>()
         .context("atomvm.wasm: a function body")?;
-    // The loop as cut, when the module has one: its function, its body, its
-    // instructions (for the call graph) and its size before.
+    // The loop as cut, when the module has one: its function, its body, the
+    // functions it still calls and its size before.
     let (mut handled, mut kept) = (0, 0);
     let cut = match find_dispatch(&all)? {
         Some(dispatch) => {
@@ -183,9 +183,9 @@ pub fn prune(wasm: &[u8], used: &Opcodes, unused_exports: &[&str]) -> Result<Pru
                     })
                 })
                 .collect::<Result<_>>()?;
-            let (bytes, ops) = cut_dead(wasm, body, dispatch.op, &entries, default)?;
+            let (bytes, callees) = cut_dead(wasm, body, dispatch.op, &entries, default)?;
             let before = body.end - body.locals.start;
-            Some((dispatch.func, bytes, ops, before))
+            Some((dispatch.func, bytes, callees, before))
         }
         None => None,
     };
@@ -205,7 +205,7 @@ pub fn prune(wasm: &[u8], used: &Opcodes, unused_exports: &[&str]) -> Result<Pru
             continue;
         };
         match &cut {
-            Some((func, _, ops, _)) if *func == local => stack.extend(calls(ops)),
+            Some((func, _, callees, _)) if *func == local => stack.extend(callees),
             _ => stack.extend(all[local].ops.iter().filter_map(|(op, _)| called(op))),
         }
     }
@@ -247,10 +247,6 @@ fn called(op: &Operator<'_>) -> Option<u32> {
         | Operator::RefFunc { function_index } => Some(*function_index),
         _ => None,
     }
-}
-
-fn calls(ops: &[Operator<'_>]) -> Vec<u32> {
-    ops.iter().filter_map(called).collect()
 }
 
 /// The module's one opcode dispatch: the largest `br_table`, of at least
@@ -318,14 +314,14 @@ struct Frame {
 
 /// The loop's body with `br_table` number `at` given `entries`, every
 /// instruction no path reaches replaced (one `unreachable` per run), and the
-/// instructions of the new body, for the call graph.
-fn cut_dead<'a>(
+/// functions the new body still calls, for the call graph.
+fn cut_dead(
     wasm: &[u8],
-    body: &Ops<'a>,
+    body: &Ops<'_>,
     at: usize,
     entries: &[u32],
     default: u32,
-) -> Result<(Vec<u8>, Vec<Operator<'a>>)> {
+) -> Result<(Vec<u8>, Vec<u32>)> {
     // Pass 1: which instructions are reached.
     let mut live = vec![false; body.ops.len()];
     let mut frames: Vec<Frame> = Vec::new();
@@ -424,7 +420,7 @@ fn cut_dead<'a>(
 
     // Pass 2: write the live instructions; structure stays.
     let mut out = wasm[body.locals.clone()].to_vec();
-    let mut kept = Vec::new();
+    let mut callees = Vec::new();
     // Depth inside a construct whose start is dead: all of it goes.
     let mut dead_depth = 0usize;
     let mut in_dead_run = false;
@@ -450,19 +446,18 @@ fn cut_dead<'a>(
             } else {
                 out.extend_from_slice(&wasm[*from..to]);
             }
-            kept.push(op.clone());
+            callees.extend(called(op));
             continue;
         }
         if !in_dead_run {
             out.push(0x00);
-            kept.push(Operator::Unreachable);
             in_dead_run = true;
         }
         if opens {
             dead_depth = 1;
         }
     }
-    Ok((out, kept))
+    Ok((out, callees))
 }
 
 #[cfg(test)]
