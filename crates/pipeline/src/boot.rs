@@ -15,9 +15,10 @@
 //! more per request (instantiating with 640 KB more of data segments measured
 //! the same), but the separate image leaves the module's memory layout the
 //! runtime's own (ARCHITECTURE.md has the figures). The worker's copy of the
-//! module differs from the runtime's in one function body, the loader, which
-//! a worker started from an image never runs ([`serve`]), and one custom
-//! section.
+//! module differs from the runtime's only in function bodies, each one a
+//! worker started from this image never runs: the loader ([`serve`]), the
+//! interpreter's cases for opcodes the archive does not hold and what only
+//! they or the boot call ([`prune`]); and in one custom section.
 //!
 //! The image and the module are paired by a build id: the first 16 bytes of
 //! SHA-256 over the runtime's `atomvm.wasm` and `app.avm`, stored in the

@@ -15,7 +15,7 @@ use std::path::Path;
 /// What the runtime's return addresses can hold: modules in an archive,
 /// bytes of instructions and labels in a module (see the runtime's
 /// settings, `CP_MODULE_BITS`).
-pub use ew_runtime::settings::{MAX_CODE_BYTES, MAX_LABELS, MAX_MODULES};
+pub use ew_runtime::settings::{CP_MODULE_BITS, MAX_CODE_BYTES, MAX_LABELS, MAX_MODULES};
 
 /// Everything an archive is made from. `build` fills it from the project;
 /// the end-to-end tests and the runtime benches fill it for their test app,
@@ -206,7 +206,7 @@ fn shake_and_pack(
     if pruned.kept.len() > MAX_MODULES {
         anyhow::bail!(
             "the archive would hold {} modules; the runtime can run at most {MAX_MODULES}: \
-             a return address keeps a module's index in its top 10 bits, so a call \
+             a return address keeps a module's index in its top {CP_MODULE_BITS} bits, so a call \
              returning into module {MAX_MODULES} or later would land in the wrong module \
              (`build --explain` lists what is kept and why)",
             pruned.kept.len()
@@ -366,8 +366,10 @@ fn extent_fits(path: &Path, bytes: usize, labels: u32) -> Result<()> {
         anyhow::bail!(
             "{}: {bytes} bytes of code and {labels} labels; the runtime can run a module \
              of at most {MAX_CODE_BYTES} bytes of code and {MAX_LABELS} labels (a return \
-             address keeps the offset in 20 bits, a catch term the label in 16): split the module",
-            path.display()
+             address keeps the offset in {} bits, a catch term the label in {}): split the module",
+            path.display(),
+            MAX_CODE_BYTES.ilog2(),
+            MAX_LABELS.ilog2()
         );
     }
     Ok(())
