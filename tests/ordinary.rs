@@ -59,6 +59,21 @@ fn ordinary_elixir_runs_on_the_runtime() {
     );
     let runtime_wasm = std::fs::read(rt.join("atomvm.wasm")).unwrap();
     let worker_wasm = std::fs::read(project.join("_build/worker/atomvm.wasm")).unwrap();
+    // AtomVM's BIF and NIF name tables were found in the runtime, every one
+    // the archive imports is kept, and some were cut; the requests below
+    // call many of them.
+    let natives = &summary["natives"];
+    let named = pipeline::boot::natives::named_slots(&runtime_wasm).unwrap();
+    let (imports, _) = pipeline::boot::archive_names(&avm).unwrap();
+    let imported = named.named.keys().filter(|n| imports.contains(*n)).count() as u64;
+    assert!(imported > 40, "{imported}");
+    assert_eq!(natives["named"].as_u64(), Some(named.named.len() as u64));
+    assert!(named.named.len() > 150, "{natives}");
+    let kept = natives["kept"].as_u64().unwrap();
+    assert!(
+        kept >= imported && kept < named.named.len() as u64,
+        "{natives}"
+    );
     assert!(worker_wasm.len() + 100_000 < runtime_wasm.len());
     let modules: Vec<&str> = summary["module_list"]
         .as_array()
@@ -102,7 +117,8 @@ fn ordinary_elixir_runs_on_the_runtime() {
     assert_eq!(
         json(1),
         serde_json::json!({"sum": 28, "product": 5040, "evens": "2,4,6",
-                           "chunks": [[1, 2, 3], [4, 5, 6], [7]], "padded": "00007"})
+                           "chunks": [[1, 2, 3], [4, 5, 6], [7]], "padded": "00007",
+                           "ops": [7, 6]})
     );
     assert_eq!(answers[2], (200, "point (3, -4)".to_string()));
     assert_eq!(json(3), serde_json::json!([1, 4, 9, 16, 25]));

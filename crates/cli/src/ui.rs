@@ -300,6 +300,12 @@ impl Ui {
                 s.opcodes.kept, s.opcodes.handled
             );
         }
+        if s.natives.named > 0 {
+            eprintln!(
+                "  natives      {} of its {} BIFs and NIFs (those the archive imports or names)",
+                s.natives.kept, s.natives.named
+            );
+        }
         eprintln!(
             "  gzipped total {} B (Workers limits: free 3 MB, paid 10 MB)",
             group(s.gzip_total_bytes)

@@ -48,8 +48,10 @@
 
 use anyhow::{anyhow, bail, Context, Result};
 use sha2::{Digest, Sha256};
+use std::collections::HashSet;
 use wasmi::{Caller, Engine, Extern, Linker, Memory, MemoryType, Module, Store};
 
+pub mod natives;
 pub mod prune;
 pub mod serve;
 mod wasi;
@@ -120,7 +122,10 @@ pub fn with_id_section(wasm: &[u8], id: &[u8; 16]) -> Vec<u8> {
 /// validated (wasmi's validator) before it is returned.
 pub fn worker_module(wasm: &[u8], avm: &[u8], image: &BootImage) -> Result<Served> {
     let used = archive_opcodes(avm)?;
-    let pruned = prune::prune(&serve::without_loader(wasm)?, &used, BOOT_ONLY)?;
+    let natives = natives::named_slots(wasm)?;
+    let (imports, atoms) = archive_names(avm)?;
+    let unused = natives.unused_slots(&imports, &atoms);
+    let pruned = prune::prune(&serve::without_loader(wasm)?, &used, BOOT_ONLY, &unused)?;
     Module::new(&Engine::default(), &pruned.wasm[..])
         .map_err(|e| anyhow!("the worker's cut of atomvm.wasm does not validate: {e}"))?;
     Ok(Served {
@@ -128,6 +133,14 @@ pub fn worker_module(wasm: &[u8], avm: &[u8], image: &BootImage) -> Result<Serve
         opcodes: OpcodeCut {
             kept: pruned.kept,
             handled: pruned.handled,
+        },
+        natives: NativeCut {
+            kept: natives
+                .named
+                .values()
+                .filter(|s| !unused.contains(s))
+                .count(),
+            named: natives.named.len(),
         },
     })
 }
@@ -141,6 +154,16 @@ pub const BOOT_ONLY: &[&str] = &["_initialize", "ew_boot"];
 pub struct Served {
     pub wasm: Vec<u8>,
     pub opcodes: OpcodeCut,
+    pub natives: NativeCut,
+}
+
+/// How many BIFs and NIFs the runtime names ([`natives`]), and how many of
+/// them the worker's copy can still call; a call to any other traps
+/// (`unreachable`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct NativeCut {
+    pub kept: usize,
+    pub named: usize,
 }
 
 /// How many opcodes the runtime's interpreter handles, and how many of them
@@ -150,6 +173,26 @@ pub struct Served {
 pub struct OpcodeCut {
     pub kept: usize,
     pub handled: usize,
+}
+
+/// Every import (`m:f/a`) of every module in the archive `avm`, and every
+/// atom its modules hold, in their atom tables and in their literals.
+pub fn archive_names(avm: &[u8]) -> Result<(HashSet<String>, HashSet<String>)> {
+    let archive = avm::Archive::parse(avm).context("the archive does not parse")?;
+    let (mut imports, mut atoms) = (HashSet::new(), HashSet::new());
+    for section in archive.sections.iter().filter(|s| s.is_beam()) {
+        let beam = avm::Beam::parse(section.contents())
+            .with_context(|| format!("the archive's {}", section.name))?;
+        for (m, f, a) in beam.imports() {
+            imports.insert(format!("{m}:{f}/{a}"));
+        }
+        atoms.extend(beam.atoms().iter().map(|a| a.to_string()));
+        atoms.extend(
+            beam.literal_atoms_with_cap(avm::DEFAULT_INFLATE_CAP)
+                .with_context(|| format!("the archive's {}", section.name))?,
+        );
+    }
+    Ok((imports, atoms))
 }
 
 /// Every opcode of every module in the archive `avm`.

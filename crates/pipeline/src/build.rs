@@ -124,6 +124,7 @@ pub fn build(project: &Project, opts: &BuildOptions, report: Reporter<'_>) -> Re
                 app_avm_bytes: app.bytes.len() as u64,
                 atomvm_wasm_bytes: 0,
                 opcodes: Default::default(),
+                natives: Default::default(),
                 gzip_total_bytes: 0,
                 free_limit_bytes: FREE_LIMIT,
                 paid_limit_bytes: PAID_LIMIT,

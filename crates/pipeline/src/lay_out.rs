@@ -141,6 +141,7 @@ pub(crate) fn lay_out_boot(
         image: FileStamp::of(&image_path, &image_bytes)?,
         image_gzip_bytes: gzip_len(&image_bytes),
         opcodes: served.opcodes,
+        natives: served.natives,
     };
     state.wasm = Some(stamp.clone());
     Ok(stamp)

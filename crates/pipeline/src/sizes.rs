@@ -50,6 +50,7 @@ pub(crate) fn finish_summary(
     summary.app_avm_bytes = archive_len;
     summary.atomvm_wasm_bytes = wasm.copy.size;
     summary.opcodes = wasm.opcodes;
+    summary.natives = wasm.natives;
     summary.gzip_total_bytes = files.iter().map(|f| f.gzip_bytes).sum();
     summary.files = files;
     summary

@@ -104,6 +104,9 @@ pub struct WasmStamp {
     /// How far the worker's copy of the interpreter was cut.
     #[serde(default)]
     pub opcodes: crate::boot::OpcodeCut,
+    /// How many of the runtime's BIFs and NIFs the worker's copy keeps.
+    #[serde(default)]
+    pub natives: crate::boot::NativeCut,
 }
 
 #[derive(Serialize, Deserialize)]

@@ -72,6 +72,10 @@ pub struct Summary {
     /// runtime's handles.
     #[serde(default)]
     pub opcodes: crate::boot::OpcodeCut,
+    /// The BIFs and NIFs the worker's copy keeps, of those the runtime
+    /// names.
+    #[serde(default)]
+    pub natives: crate::boot::NativeCut,
     pub gzip_total_bytes: u64,
     pub free_limit_bytes: u64,
     pub paid_limit_bytes: u64,

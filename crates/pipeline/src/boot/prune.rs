@@ -26,9 +26,11 @@
 
 use anyhow::{bail, Context, Result};
 use avm::code::Opcodes;
+use std::collections::BTreeSet;
 use wasm_encoder::{CodeSection, Encode, Instruction};
 use wasmparser::{
-    ElementItems, ExternalKind, FunctionBody, Operator, OperatorsReader, Parser, Payload, TypeRef,
+    ElementItems, ElementKind, ExternalKind, FunctionBody, Operator, OperatorsReader, Parser,
+    Payload, TypeRef,
 };
 
 /// What [`prune`] did.
@@ -83,7 +85,12 @@ fn read_ops<'a>(body: &FunctionBody<'a>) -> Result<Ops<'a>> {
 
 /// `wasm` (the worker's `atomvm.wasm`) with the interpreter's dispatch cut to
 /// `used` and what that leaves dead removed, as the module's docs say.
-pub fn prune(wasm: &[u8], used: &Opcodes, unused_exports: &[&str]) -> Result<Pruned> {
+pub fn prune(
+    wasm: &[u8],
+    used: &Opcodes,
+    unused_exports: &[&str],
+    unused_slots: &BTreeSet<u32>,
+) -> Result<Pruned> {
     let mut imported = 0usize;
     let mut roots: Vec<u32> = Vec::new();
     let mut bodies: Vec<FunctionBody<'_>> = Vec::new();
@@ -107,10 +114,25 @@ pub fn prune(wasm: &[u8], used: &Opcodes, unused_exports: &[&str]) -> Result<Pru
             Payload::StartSection { func, .. } => roots.push(func),
             Payload::ElementSection(reader) => {
                 for element in reader {
-                    match element?.items {
+                    let element = element?;
+                    // The table slot of an active segment's first item.
+                    let base = match &element.kind {
+                        ElementKind::Active { offset_expr, .. } => {
+                            match offset_expr.get_operators_reader().read()? {
+                                Operator::I32Const { value } => Some(value as u32),
+                                _ => None,
+                            }
+                        }
+                        _ => None,
+                    };
+                    match element.items {
                         ElementItems::Functions(funcs) => {
-                            for f in funcs {
-                                roots.push(f?);
+                            for (i, f) in funcs.into_iter().enumerate() {
+                                let f = f?;
+                                let slot = base.map(|b| b + i as u32);
+                                if !slot.is_some_and(|s| unused_slots.contains(&s)) {
+                                    roots.push(f);
+                                }
                             }
                         }
                         ElementItems::Expressions(_, exprs) => {
@@ -529,7 +551,7 @@ mod tests {
     #[test]
     fn every_opcode_used_runs_as_before() {
         let wasm = interpreter();
-        let pruned = prune(&wasm, &opcodes(&[1, 2, 3, 7]), &[]).unwrap();
+        let pruned = prune(&wasm, &opcodes(&[1, 2, 3, 7]), &[], &BTreeSet::new()).unwrap();
         assert_eq!((pruned.handled, pruned.kept, pruned.emptied), (2, 2, 0));
         for (op, answer) in [(1, 100), (2, 200), (3, -1), (200, -1)] {
             assert_eq!(run(&wasm, "run", Some(op)).unwrap(), answer);
@@ -540,7 +562,7 @@ mod tests {
     #[test]
     fn an_opcode_not_used_goes_to_the_default_and_its_code_and_callees_go() {
         let wasm = interpreter();
-        let pruned = prune(&wasm, &opcodes(&[1]), &[]).unwrap();
+        let pruned = prune(&wasm, &opcodes(&[1]), &[], &BTreeSet::new()).unwrap();
         assert_eq!((pruned.handled, pruned.kept), (2, 1));
         assert_eq!(run(&pruned.wasm, "run", Some(1)).unwrap(), 100);
         assert_eq!(run(&pruned.wasm, "run", Some(2)).unwrap(), -1);
@@ -560,7 +582,7 @@ mod tests {
     #[test]
     fn an_export_named_unused_is_emptied_with_what_only_it_calls() {
         let wasm = interpreter();
-        let pruned = prune(&wasm, &opcodes(&[1, 2]), &["_initialize"]).unwrap();
+        let pruned = prune(&wasm, &opcodes(&[1, 2]), &["_initialize"], &BTreeSet::new()).unwrap();
         // _initialize and $boot_only.
         assert_eq!(pruned.emptied, 2);
         let (mut store, instance) = instance(&pruned.wasm).unwrap();
@@ -580,7 +602,7 @@ mod tests {
                  (func (export "f") (param i32) block local.get 0 br_table 0 0 end))"#,
         )
         .unwrap();
-        let pruned = prune(&small, &Opcodes::default(), &[]).unwrap();
+        let pruned = prune(&small, &Opcodes::default(), &[], &BTreeSet::new()).unwrap();
         assert_eq!((pruned.handled, pruned.kept, pruned.emptied), (0, 0, 1));
         assert_eq!(pruned.loop_bytes, (0, 0));
         let other = wat::parse_str(format!(
@@ -588,7 +610,7 @@ mod tests {
             " 0".repeat(140)
         ))
         .unwrap();
-        let err = prune(&other, &Opcodes::default(), &[]).unwrap_err();
+        let err = prune(&other, &Opcodes::default(), &[], &BTreeSet::new()).unwrap_err();
         assert!(
             err.to_string().contains("not indexed by an opcode byte"),
             "{err}"
