@@ -15,7 +15,7 @@
 //! stdlib one when its type is a built-in type (`Integer`, `List`, ...) or a
 //! kept module (`Enumerable.Range` once `Range` is kept).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use crate::beam::Beam;
 use crate::error::{Error, ErrorKind, Result};
@@ -219,10 +219,12 @@ fn display(name: &str) -> &str {
 
 /// Function-level tree-shaking. From the start module's exports it follows,
 /// function by function: local calls and funs, external calls into the
-/// exported function they name, and atoms. An atom naming another candidate
-/// module keeps that module with every export as a root (a dynamic call may
-/// reach any of them); an atom naming the function's own module does so only
-/// when the function calls `apply`; a call `native` says the VM answers
+/// exported function they name, and atoms. An atom naming a candidate module
+/// (the function's own included: `%__MODULE__{}` hands it to code that
+/// calls it by name) keeps that module, and makes a root of each of its
+/// exports whose name is an atom that a reached function holds, now or once
+/// one is reached: a dynamic call (`apply`, `mod.fun(...)`) names its
+/// function with an atom as it names its module. A call `native` says the VM answers
 /// itself (a BIF or NIF) is no edge; an atom naming a protocol
 /// implementation leaves it to the protocol rule, and the macros of a module
 /// kept whole (`MACRO-*` exports) are no roots. A module is kept when one of its
@@ -253,6 +255,9 @@ pub fn prune_functions(
         kept: vec![None; modules.len()],
         order: Vec::new(),
         all: vec![false; modules.len()],
+        named: vec![false; modules.len()],
+        held: HashSet::new(),
+        waiting: HashMap::new(),
         visited: modules
             .iter()
             .map(|m| vec![false; m.code.as_ref().map_or(0, |c| c.functions.len())])
@@ -370,6 +375,14 @@ struct Walk<'a> {
     order: Vec<usize>,
     /// Every export of the module is a root.
     all: Vec<bool>,
+    /// An atom names the module: its exports named by [`Walk::held`] atoms
+    /// are roots.
+    named: Vec<bool>,
+    /// The atoms the reached functions hold.
+    held: HashSet<String>,
+    /// Exports of named modules waiting for an atom of their name: (module,
+    /// arity, the module whose atom named it).
+    waiting: HashMap<String, Vec<(usize, u32, usize)>>,
     visited: Vec<Vec<bool>>,
     queue: VecDeque<(usize, usize)>,
     external: Vec<ExternalCall>,
@@ -495,6 +508,12 @@ impl Walk<'_> {
             "__protocol__" | "__impl__" | "__info__" | "module_info"
         );
         for atom in func.atoms.iter().filter(|_| !reflection) {
+            if !self.held.contains(atom) {
+                self.held.insert(atom.clone());
+                for (k, arity, by) in self.waiting.remove(atom).unwrap_or_default() {
+                    self.reach(k, atom, arity, Some(by), String::new);
+                }
+            }
             let Some(k) = self.index.get(atom.as_str()).copied() else {
                 continue;
             };
@@ -509,7 +528,33 @@ impl Walk<'_> {
             // `message/1`) or `GenServer.start_link(__MODULE__, ...)` hand
             // the module to code that calls it by name, and the functions
             // nothing reaches are cut from kept modules.
-            self.reach_all(k, Some(m), format!("an atom in {} names it", here()));
+            self.name(k, m, || format!("an atom in {} names it", here()));
+        }
+    }
+
+    /// An atom in a function of `by` names module `m`: it is kept, and each
+    /// export whose name is a held atom is a root (see [`prune_functions`]).
+    fn name(&mut self, m: usize, by: usize, why: impl FnOnce() -> String) {
+        self.keep(m, Some(by), why);
+        if std::mem::replace(&mut self.named[m], true) || self.all[m] {
+            return;
+        }
+        let modules = self.modules;
+        let Some(code) = &modules[m].code else {
+            return self.reach_all(m, Some(by), String::new());
+        };
+        for (name, arity) in &code.exports {
+            if name.starts_with("MACRO-") {
+                continue;
+            }
+            if self.held.contains(name) {
+                self.reach(m, name, *arity, Some(by), String::new);
+            } else {
+                self.waiting
+                    .entry(name.clone())
+                    .or_default()
+                    .push((m, *arity, by));
+            }
         }
     }
 }
@@ -620,6 +665,61 @@ mod tests {
         assert_eq!(p.kept[3].kept_by.as_deref(), Some("dyn"));
         assert_eq!(p.dropped, ["unused"]);
         assert!(p.is_kept("dyn") && !p.is_kept("unused"));
+    }
+
+    /// A module with decoded code: each function's atoms, every function
+    /// exported.
+    fn coded(name: &str, functions: &[(&str, u32, &[&str])]) -> ModuleCode {
+        let functions: Vec<crate::code::FunctionRefs> = functions
+            .iter()
+            .map(|(f, a, atoms)| crate::code::FunctionRefs {
+                name: f.to_string(),
+                arity: *a,
+                atoms: atoms.iter().map(|s| s.to_string()).collect(),
+                ..Default::default()
+            })
+            .collect();
+        ModuleCode {
+            refs: m(name, &[], &[]),
+            code: Some(crate::code::CodeRefs {
+                exports: functions
+                    .iter()
+                    .map(|f| (f.name.clone(), f.arity))
+                    .collect(),
+                spans: vec![0..0; functions.len()],
+                functions,
+                code_end: 0,
+            }),
+        }
+    }
+
+    #[test]
+    fn an_atom_naming_a_module_roots_the_exports_whose_names_are_held_atoms() {
+        // `start/0` names Plugin; `run/0`, reached after it, holds `greet`,
+        // so Plugin's `greet/1` (every arity of it) becomes a root then, and
+        // `other/0`, whose name no atom holds, does not. Lib's `helper/0`
+        // is named before Lib is (`use/0` holds both atoms, `helper` first).
+        let mods = [
+            coded(
+                "app",
+                &[
+                    ("start", 0, &["Elixir.Plugin"]),
+                    ("run", 0, &["greet"]),
+                    ("use", 0, &["helper", "lib"]),
+                ],
+            ),
+            coded(
+                "Elixir.Plugin",
+                &[("greet", 1, &[]), ("greet", 2, &[]), ("other", 0, &[])],
+            ),
+            coded("lib", &[("helper", 0, &[]), ("unused", 0, &[])]),
+        ];
+        let p = prune_functions(&mods, "app", &[], |_| false, |_, _, _| false).unwrap();
+        let names: Vec<_> = p.pruned.kept.iter().map(|k| k.name.as_str()).collect();
+        assert_eq!(names, ["app", "Elixir.Plugin", "lib"]);
+        assert_eq!(p.why[1], "an atom in app.start/0 names it");
+        assert_eq!(p.reached[1], Some(vec![true, true, false]));
+        assert_eq!(p.reached[2], Some(vec![true, false]));
     }
 
     #[test]
