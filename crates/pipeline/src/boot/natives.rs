@@ -14,9 +14,15 @@
 //! module names ([`avm::prune_functions`]). [`unused_slots`] gives the
 //! table slots of the natives neither names: [`super::prune`] then stops
 //! counting them as roots, and the implementations only they reached become
-//! `unreachable`. A slot stays when anything else may hold its function's
-//! pointer: the same value stored elsewhere in the data, or an `i32.const`
-//! of it anywhere in the code (how C code takes a function's address).
+//! `unreachable`. A slot stays when the same value is stored anywhere else
+//! in the data (another struct, a platform NIF's, may hold the function).
+//! Code that took an implementation's address would hold it as an
+//! `i32.const`, but no code does: in AtomVM's sources at the pinned commit
+//! and in our adapter, a BIF's or NIF's implementation is named only in its
+//! struct's initializer or in direct calls (which keep it alive through the
+//! call graph). An `i32.const` cannot tell an address from a number (the
+//! slots here are 84 to 293), so checking the code for one kept 40 more of
+//! the starter's natives for nothing.
 
 use anyhow::{Context as _, Result};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
@@ -35,7 +41,7 @@ pub struct Natives {
     /// Each named native (`erlang:abs/1`) and the table slot of its
     /// implementation.
     pub named: BTreeMap<String, u32>,
-    /// Slots something other than a name table's struct may hold.
+    /// Slots stored in the data other than in a name table's struct.
     held: HashSet<u32>,
 }
 
@@ -84,7 +90,6 @@ impl<'a> Memory<'a> {
 pub fn named_slots(wasm: &[u8]) -> Result<Natives> {
     let mut segments = Vec::new();
     let mut table_len = 0u64;
-    let mut consts: HashSet<u32> = HashSet::new();
     for payload in Parser::new(0).parse_all(wasm) {
         match payload.context("atomvm.wasm: cannot parse the module")? {
             Payload::TableSection(reader) => {
@@ -101,13 +106,6 @@ pub fn named_slots(wasm: &[u8]) -> Result<Natives> {
                         {
                             segments.push((value as u32, data.data));
                         }
-                    }
-                }
-            }
-            Payload::CodeSectionEntry(body) => {
-                for op in body.get_operators_reader()? {
-                    if let Operator::I32Const { value } = op? {
-                        consts.insert(value as u32);
                     }
                 }
             }
@@ -137,7 +135,7 @@ pub fn named_slots(wasm: &[u8]) -> Result<Natives> {
         }
     }
     let slots: HashSet<u32> = named.values().copied().collect();
-    let mut held: HashSet<u32> = consts.intersection(&slots).copied().collect();
+    let mut held: HashSet<u32> = HashSet::new();
     for &(start, data) in &memory.segments {
         let first = start.next_multiple_of(4);
         for at in (first..start + data.len() as u32).step_by(4) {
@@ -190,9 +188,9 @@ mod tests {
     /// A runtime in miniature: three natives named as AtomVM's gperf tables
     /// name them (a pair of pointers: the name, then a struct of a type tag
     /// and a table slot), an unnamed struct that shares `lists:bar/1`'s
-    /// slot the way a platform NIF would, and `erlang:held/0`, whose slot
-    /// the code takes as an `i32.const`. `call(slot)` calls through the
-    /// table, as the interpreter calls a native.
+    /// slot the way a platform NIF would, and `erlang:direct/0`, whose
+    /// implementation other code also calls directly. `call(slot)` calls
+    /// through the table, as the interpreter calls a native.
     fn runtime() -> Vec<u8> {
         // Data at 1024: names at 1024.., structs at 1100.., the table of
         // pairs at 1200.., the unnamed struct at 1300.
@@ -200,7 +198,7 @@ mod tests {
             ("erlang:abs/1", 1024),
             ("erlang:foo/2", 1040),
             ("lists:bar/1", 1056),
-            ("erlang:held/0", 1072),
+            ("erlang:direct/0", 1072),
         ];
         let mut data = vec![0u8; 300];
         for (name, at) in names {
@@ -229,14 +227,14 @@ mod tests {
             r#"(module
                  (memory (export "memory") 1)
                  (table 16 funcref)
-                 (elem (i32.const 11) $abs $foo $bar $held)
+                 (elem (i32.const 11) $abs $foo $bar $direct)
                  (data (i32.const 1024) "{bytes}")
                  (type $native (func (result i32)))
                  (func $abs (result i32) i32.const 10)
                  (func $foo (result i32) i32.const 20)
                  (func $bar (result i32) i32.const 30)
-                 (func $held (result i32) i32.const 40)
-                 (func (export "take") (result i32) i32.const 14)
+                 (func $direct (result i32) i32.const 40)
+                 (func (export "direct") (result i32) call $direct)
                  (func (export "call") (param i32) (result i32)
                    local.get 0 call_indirect (type $native)))"#
         ))
@@ -254,7 +252,7 @@ mod tests {
     }
 
     #[test]
-    fn the_name_tables_are_read_and_only_unnamed_unheld_slots_go() {
+    fn the_name_tables_are_read_and_only_the_slots_nothing_names_or_holds_go() {
         let wasm = runtime();
         let natives = named_slots(&wasm).unwrap();
         let named: Vec<(&str, u32)> = natives
@@ -266,20 +264,23 @@ mod tests {
             named,
             [
                 ("erlang:abs/1", 11),
+                ("erlang:direct/0", 14),
                 ("erlang:foo/2", 12),
-                ("erlang:held/0", 14),
                 ("lists:bar/1", 13)
             ]
         );
-        // Nothing imported or named: `bar` is held by the unnamed struct,
-        // `held` by the code's constant.
+        // Nothing imported or named: only `bar` is held, by the unnamed
+        // struct.
         let none = natives.unused_slots(&set(&[]), &set(&[]));
-        assert_eq!(none.into_iter().collect::<Vec<_>>(), [11, 12]);
+        assert_eq!(none.into_iter().collect::<Vec<_>>(), [11, 12, 14]);
         // An import keeps its slot; an atom keeps every arity of its name.
-        let unused = natives.unused_slots(&set(&["erlang:abs/1"]), &set(&["foo"]));
+        let unused = natives.unused_slots(&set(&["erlang:abs/1"]), &set(&["foo", "direct"]));
         assert!(unused.is_empty(), "{unused:?}");
 
+        // `foo` and `direct` are cut from the table; `direct`'s direct caller
+        // keeps it, so only `foo` is emptied.
         let unused = natives.unused_slots(&set(&["erlang:abs/1"]), &set(&[]));
+        assert_eq!(unused.iter().copied().collect::<Vec<_>>(), [12, 14]);
         let pruned = prune(&wasm, &Default::default(), &[], &unused).unwrap();
         assert_eq!(pruned.emptied, 1);
         for (slot, answer) in [(11, 10), (13, 30), (14, 40)] {
