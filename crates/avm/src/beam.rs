@@ -102,6 +102,24 @@ impl<'a> Beam<'a> {
         &self.chunks
     }
 
+    /// The whole file again without the chunks `drop` names, the others
+    /// as they are, in their order.
+    pub fn without(&self, drop: &[ChunkId]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.bytes.len());
+        out.extend_from_slice(&FOR1);
+        out.extend_from_slice(&[0; 4]);
+        out.extend_from_slice(&BEAM);
+        for c in self.chunks.iter().filter(|c| !drop.contains(&c.id)) {
+            out.extend_from_slice(&c.id);
+            out.extend_from_slice(&(c.data.len() as u32).to_be_bytes());
+            out.extend_from_slice(c.data);
+            out.resize(out.len().next_multiple_of(4), 0);
+        }
+        let size = (out.len() - 8) as u32;
+        out[4..8].copy_from_slice(&size.to_be_bytes());
+        out
+    }
+
     /// The first chunk with this id.
     pub fn chunk(&self, id: ChunkId) -> Option<Chunk<'a>> {
         self.chunks.iter().find(|c| c.id == id).copied()

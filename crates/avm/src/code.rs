@@ -12,6 +12,9 @@ use crate::beam::{be32, Beam, CODE, EXPT, FUNT, LITT, LITU, LOCT};
 use crate::error::{Error, ErrorKind, Result};
 use std::collections::HashMap;
 
+mod compact;
+pub use compact::compact_tables;
+
 /// Operand count of each opcode (index = opcode; 0 is unused).
 const ARITY: [u8; 184] = [
     0, 1, 3, 0, 2, 3, 2, 2, 3, 2, 4, 5, 2, 3, 2, 3, 2, 1, 1, 0, 0, 0, 0, 2, 1, 1, 2, 4, 4, 4, 4, 4,

@@ -86,9 +86,10 @@ fn decode_all(dir: &Path) -> usize {
     n
 }
 
-#[test]
-fn the_installed_elixir_and_otp_stdlib_decode() {
-    let elixir = Path::new("/usr/lib/elixir/lib/elixir/ebin");
+/// The installed Elixir's and OTP stdlib's ebin directories (Debian's
+/// elixir and erlang packages put them under /usr/lib; CI installs both).
+fn installed_stdlib() -> Option<(PathBuf, PathBuf)> {
+    let elixir = PathBuf::from("/usr/lib/elixir/lib/elixir/ebin");
     let stdlib = std::fs::read_dir("/usr/lib/erlang/lib")
         .ok()
         .and_then(|d| {
@@ -98,17 +99,76 @@ fn the_installed_elixir_and_otp_stdlib_decode() {
             })
         })
         .map(|p| p.join("ebin"));
-    let (Some(stdlib), true) = (stdlib, elixir.is_dir()) else {
-        // Debian's elixir and erlang packages put them there; CI installs both.
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "no Elixir/OTP installation under /usr/lib"
-        );
-        eprintln!("SKIPPED: no Elixir/OTP installation under /usr/lib");
+    match (stdlib, elixir.is_dir()) {
+        (Some(stdlib), true) => Some((elixir, stdlib)),
+        _ => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "no Elixir/OTP installation under /usr/lib"
+            );
+            eprintln!("SKIPPED: no Elixir/OTP installation under /usr/lib");
+            None
+        }
+    }
+}
+
+#[test]
+fn the_installed_elixir_and_otp_stdlib_decode() {
+    let Some((elixir, stdlib)) = installed_stdlib() else {
         return;
     };
-    assert!(decode_all(elixir) > 200);
+    assert!(decode_all(&elixir) > 200);
     assert!(decode_all(&stdlib) > 50);
+}
+
+/// `compact_tables` renumbers atoms and imports without changing what any
+/// instruction refers to: on every installed stdlib module, with every
+/// other function cut first (as a shake leaves it), each function's calls,
+/// funs, atoms and literals decode to the same names before and after, the
+/// exports are the same, the code still ends at `int_code_end`, and a
+/// second pass changes nothing. The cut modules' atom and import tables
+/// shrink by a good part.
+#[test]
+fn compacting_the_tables_changes_no_reference() {
+    let Some((elixir, stdlib)) = installed_stdlib() else {
+        return;
+    };
+    let (mut atoms, mut imports) = ((0, 0), (0, 0));
+    for dir in [elixir, stdlib] {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_none_or(|e| e != "beam") {
+                continue;
+            }
+            let bytes = std::fs::read(&path).unwrap();
+            let beam = avm::Beam::parse(&bytes).unwrap();
+            let all = refs(&path);
+            let keep: Vec<bool> = (0..all.functions.len()).map(|i| i % 2 == 0).collect();
+            let cut =
+                avm::code::strip_functions(&beam, &all, &keep, avm::DEFAULT_INFLATE_CAP).unwrap();
+            let cut = avm::Beam::parse(&cut).unwrap();
+            let out = avm::code::compact_tables(&cut)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let compact = avm::Beam::parse(&out).unwrap();
+            let decode = |b: &avm::Beam<'_>| {
+                let mut r = avm::code::code_refs(b, avm::DEFAULT_INFLATE_CAP)
+                    .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                r.spans.clear();
+                r.code_end = 0;
+                r
+            };
+            assert_eq!(decode(&compact), decode(&cut), "{}", path.display());
+            avm::code::opcodes(&compact).unwrap();
+            assert_eq!(compact.module_name(), beam.module_name());
+            assert_eq!(avm::code::compact_tables(&compact).unwrap(), out);
+            atoms.0 += cut.atoms().len();
+            atoms.1 += compact.atoms().len();
+            imports.0 += cut.imports().len();
+            imports.1 += compact.imports().len();
+        }
+    }
+    assert!(atoms.1 * 10 < atoms.0 * 9, "atoms {atoms:?}");
+    assert!(imports.1 * 10 < imports.0 * 9, "imports {imports:?}");
 }
 
 /// `strip_functions` keeps exactly the marked functions: the result loads

@@ -234,6 +234,17 @@ fn shake_and_pack(
                 }
                 _ => c.bytes.clone(),
             };
+            // The atoms and imports only cut functions used go too. AtomVM's
+            // interpreter reads a typed register operand's register and skips
+            // its type; only its JIT (which the runtime does not have) reads
+            // the `Type` chunk those types index.
+            let read = |bytes: &[u8]| -> Result<Vec<u8>> {
+                let beam = avm::Beam::parse(bytes)?;
+                let compact = avm::code::compact_tables(&beam)?;
+                Ok(avm::Beam::parse(&compact)?.without(&[avm::beam::TYPE]))
+            };
+            let bytes = read(&bytes)
+                .with_context(|| format!("compacting the tables of {}", c.path.display()))?;
             Ok(avm::PackInput {
                 path: c.path.clone(),
                 bytes,

@@ -1,0 +1,292 @@
+//! A module's atom and import tables cut to what its code still uses.
+//!
+//! [`super::strip_functions`] leaves `AtU8` and `ImpT` whole, so that no
+//! instruction changes; the atoms and imports only the cut functions used
+//! stay behind, about half of each in a worker's archive. AtomVM keeps
+//! every atom of a loaded module in its global atom table and resolves
+//! every import at load, so they cost the boot image too. [`compact_tables`]
+//! renumbers both: each instruction is copied as it is except its atom
+//! operands and the import operand of a `call_ext`/`bif`/`gc_bif`, which
+//! are encoded again with the new index. Code refers to code by label
+//! number, never by offset, so the instructions that become shorter move
+//! nothing that anything points at.
+
+use super::{u32_table, Reader, ARITY};
+use crate::beam::{Beam, ATU8, AVMN, BEAM, CODE, EXPT, FOR1, FUNT, IMPT, LOCT};
+use crate::error::{Error, ErrorKind, Result};
+use crate::ChunkId;
+
+/// The top-level operand of `op` that is an index into `ImpT`.
+fn import_operand(op: u8) -> Option<usize> {
+    match op {
+        // bif0 Bif Reg
+        9 => Some(0),
+        // call_ext, call_ext_last, call_ext_only: Arity Import ...;
+        // bif1, bif2: Fail Bif ...
+        7 | 8 | 78 | 10 | 11 => Some(1),
+        // gc_bif1..3: Fail Live Bif ...
+        124 | 125 | 152 => Some(2),
+        _ => None,
+    }
+}
+
+/// `v` in the compact term encoding with `tag` (as the compiler writes it:
+/// the shortest form, a leading zero byte when the top bit is set).
+fn put_value(tag: u8, v: u64, out: &mut Vec<u8>) {
+    if v < 16 {
+        out.push(((v as u8) << 4) | tag);
+    } else if v < 0x800 {
+        out.push((((v >> 3) & 0xE0) as u8) | 0x08 | tag);
+        out.push(v as u8);
+    } else {
+        let be = v.to_be_bytes();
+        let first = be.iter().position(|&b| b != 0).unwrap_or(7);
+        let mut bytes = be[first..].to_vec();
+        if bytes[0] & 0x80 != 0 {
+            bytes.insert(0, 0);
+        }
+        out.push((((bytes.len() - 2) as u8) << 5) | 0x18 | tag);
+        out.extend_from_slice(&bytes);
+    }
+}
+
+/// The new index of each old one (`None`: unused), numbering the used ones
+/// from `first` in their old order.
+fn renumber(used: &[bool], first: u32) -> Vec<Option<u32>> {
+    let mut next = first;
+    used.iter()
+        .map(|&u| {
+            u.then(|| {
+                next += 1;
+                next - 1
+            })
+        })
+        .collect()
+}
+
+/// The two tables' maps, or none yet (the scanning pass).
+#[derive(Clone, Copy)]
+struct Maps<'m> {
+    atoms: &'m [Option<u32>],
+    imports: &'m [Option<u32>],
+}
+
+/// Copies the code's instructions into `out`, marking the atoms (`used_atoms`,
+/// by index, 0 unused) and imports they use, with the indices `maps` gives
+/// when there are maps.
+fn copy_code(
+    r: &mut Reader<'_>,
+    out: &mut Vec<u8>,
+    maps: Option<Maps<'_>>,
+    used_atoms: &mut [bool],
+    used_imports: &mut [bool],
+) -> Result<()> {
+    loop {
+        let op = r.byte()?;
+        out.push(op);
+        if op == 3 {
+            return if r.pos == r.d.len() {
+                Ok(())
+            } else {
+                Err(r.err("code after int_code_end".into()))
+            };
+        }
+        let arity = *ARITY
+            .get(op as usize)
+            .filter(|_| op != 0)
+            .ok_or_else(|| r.err(format!("unknown opcode {op}")))?;
+        for k in 0..usize::from(arity) {
+            if import_operand(op) == Some(k) {
+                let start = r.pos;
+                let b = r.byte()?;
+                if b & 7 != 0 {
+                    return Err(r.err(format!("opcode {op}: its import is not a number")));
+                }
+                let v = r.value(b)? as usize;
+                *used_imports
+                    .get_mut(v)
+                    .ok_or_else(|| r.err(format!("import {v} past the import table")))? = true;
+                match maps.and_then(|m| m.imports[v]) {
+                    Some(new) => put_value(0, u64::from(new), out),
+                    None => out.extend_from_slice(&r.d[start..r.pos]),
+                }
+            } else {
+                copy_operand(r, out, maps, used_atoms)?;
+            }
+        }
+    }
+}
+
+fn copy_operand(
+    r: &mut Reader<'_>,
+    out: &mut Vec<u8>,
+    maps: Option<Maps<'_>>,
+    used_atoms: &mut [bool],
+) -> Result<()> {
+    let start = r.pos;
+    let b = r.byte()?;
+    let tag = b & 7;
+    if tag != 7 {
+        let v = r.value(b)?;
+        // Atom 0 is `[]`.
+        if tag == 2 && v > 0 {
+            *used_atoms
+                .get_mut(v as usize)
+                .ok_or_else(|| r.err(format!("atom {v} past the atom table")))? = true;
+            if let Some(new) = maps.and_then(|m| m.atoms[v as usize]) {
+                put_value(2, u64::from(new), out);
+                return Ok(());
+            }
+        }
+        out.extend_from_slice(&r.d[start..r.pos]);
+        return Ok(());
+    }
+    if b >> 4 == 1 {
+        // A list: its length, then its operands (select_val's atoms).
+        let n = r.unsigned()?;
+        out.extend_from_slice(&r.d[start..r.pos]);
+        for _ in 0..n {
+            copy_operand(r, out, maps, used_atoms)?;
+        }
+        return Ok(());
+    }
+    // Floats, float registers, allocation lists, literals, typed registers:
+    // no atom in any. Read again from the tag byte, whole.
+    r.pos = start;
+    r.operand()?;
+    r.pending.clear();
+    out.extend_from_slice(&r.d[start..r.pos]);
+    Ok(())
+}
+
+fn malformed(chunk: ChunkId, what: &str) -> Error {
+    Error::new(ErrorKind::Malformed(what.to_string())).with_chunk(chunk)
+}
+
+/// `beam` with `AtU8` and `ImpT` holding only what its code, its export,
+/// local and fun tables and its used imports name (see the module's docs).
+/// A module with an `AVMN` chunk (AtomVM's precompiled native code, which
+/// refers to atoms and imports too), or whose atom table is in OTP 28's
+/// compact form, comes back as it is. Returns the whole BEAM file.
+pub fn compact_tables(beam: &Beam<'_>) -> Result<Vec<u8>> {
+    let Some(atu8) = beam.chunk(ATU8) else {
+        return Err(Error::new(ErrorKind::MissingChunk(ATU8)));
+    };
+    let compact_form = atu8.data.get(..4).is_some_and(|b| b[0] & 0x80 != 0);
+    if compact_form || beam.chunk(AVMN).is_some() {
+        return Ok(beam.bytes().to_vec());
+    }
+    let atoms = beam.atoms();
+    let table = |id: ChunkId, width: usize| -> Result<Vec<Vec<u32>>> {
+        match beam.chunk(id) {
+            Some(c) => u32_table(c.data, width).ok_or_else(|| malformed(id, "a bad table")),
+            None => Ok(Vec::new()),
+        }
+    };
+    let imports = table(IMPT, 3)?;
+    let (exports, locals, funs) = (table(EXPT, 3)?, table(LOCT, 3)?, table(FUNT, 6)?);
+
+    let mut used_atoms = vec![false; atoms.len() + 1];
+    let mut used_imports = vec![false; imports.len()];
+    let (code, mut r) = super::instructions(beam)?;
+    let header = r.pos;
+    let mut scratch = Vec::new();
+    copy_code(
+        &mut r,
+        &mut scratch,
+        None,
+        &mut used_atoms,
+        &mut used_imports,
+    )?;
+    used_atoms[1] = true;
+    let mut mark = |i: u32, id: ChunkId| -> Result<()> {
+        *used_atoms
+            .get_mut(i as usize)
+            .filter(|_| i > 0)
+            .ok_or_else(|| malformed(id, "an atom index past the atom table"))? = true;
+        Ok(())
+    };
+    for (id, rows) in [(EXPT, &exports), (LOCT, &locals), (FUNT, &funs)] {
+        for row in rows.iter() {
+            mark(row[0], id)?;
+        }
+    }
+    for (row, _) in imports.iter().zip(&used_imports).filter(|(_, &u)| u) {
+        mark(row[0], IMPT)?;
+        mark(row[1], IMPT)?;
+    }
+    let atom_map = renumber(&used_atoms[1..], 1);
+    let atom_map: Vec<Option<u32>> = std::iter::once(None).chain(atom_map).collect();
+    let import_map = renumber(&used_imports, 0);
+    let maps = Maps {
+        atoms: &atom_map,
+        imports: &import_map,
+    };
+    let new_atom = |i: u32| atom_map[i as usize].expect("every table's atoms are marked");
+
+    let (_, mut r) = super::instructions(beam)?;
+    let mut code_out = code.data[..header].to_vec();
+    copy_code(
+        &mut r,
+        &mut code_out,
+        Some(maps),
+        &mut used_atoms,
+        &mut used_imports,
+    )?;
+
+    let rows = |rows: &[Vec<u32>], keep: &dyn Fn(usize) -> bool, atom_cols: &[usize]| {
+        let kept: Vec<&Vec<u32>> = rows
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| keep(*i))
+            .map(|(_, r)| r)
+            .collect();
+        let mut d = (kept.len() as u32).to_be_bytes().to_vec();
+        for row in kept {
+            for (c, &v) in row.iter().enumerate() {
+                let v = if atom_cols.contains(&c) {
+                    new_atom(v)
+                } else {
+                    v
+                };
+                d.extend_from_slice(&v.to_be_bytes());
+            }
+        }
+        d
+    };
+    let mut out = Vec::with_capacity(beam.bytes().len());
+    out.extend_from_slice(&FOR1);
+    out.extend_from_slice(&[0; 4]);
+    out.extend_from_slice(&BEAM);
+    for c in beam.chunks() {
+        let data: Vec<u8> = match c.id {
+            ATU8 => {
+                let kept: Vec<&str> = atoms
+                    .iter()
+                    .zip(&used_atoms[1..])
+                    .filter(|(_, &u)| u)
+                    .map(|(a, _)| *a)
+                    .collect();
+                let mut d = (kept.len() as u32).to_be_bytes().to_vec();
+                for a in kept {
+                    d.push(a.len() as u8);
+                    d.extend_from_slice(a.as_bytes());
+                }
+                d
+            }
+            CODE => std::mem::take(&mut code_out),
+            IMPT => rows(&imports, &|i| used_imports[i], &[0, 1]),
+            EXPT => rows(&exports, &|_| true, &[0]),
+            LOCT => rows(&locals, &|_| true, &[0]),
+            FUNT => rows(&funs, &|_| true, &[0]),
+            _ => c.data.to_vec(),
+        };
+        out.extend_from_slice(&c.id);
+        out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        out.extend_from_slice(&data);
+        out.resize(out.len().next_multiple_of(4), 0);
+    }
+    let size = (out.len() - 8) as u32;
+    out[4..8].copy_from_slice(&size.to_be_bytes());
+    Ok(out)
+}
