@@ -235,7 +235,7 @@ fn compile_sources(
     // The application.
     let sources = project.sources()?;
     let stamps = state::stamp_sources(&project.root, &sources, &state.sources)?;
-    let up_to_date = state.toolchain == env!("CARGO_PKG_VERSION")
+    let up_to_date = state.toolchain == crate::state::tool_key()
         && state.framework_key == fw.key
         && state.sources == stamps
         && project.ebin_dir().is_dir();
@@ -245,7 +245,7 @@ fn compile_sources(
             detail: format!("{} ({} files)", project.name, sources.len()),
         });
         compile_app(project, toolchain, &fw, &sources, report)?;
-        state.toolchain = env!("CARGO_PKG_VERSION").to_string();
+        state.toolchain = crate::state::tool_key().to_string();
         state.framework_key = fw.key.clone();
         state.sources = stamps;
     }
@@ -256,7 +256,7 @@ fn compile_sources(
 /// files' names, sizes and modification times.
 fn pack_key(app: &[PathBuf], fw_key: &str, stdlib: &[PathBuf]) -> Result<String> {
     let mut h = Sha256::new();
-    h.update(env!("CARGO_PKG_VERSION"));
+    h.update(crate::state::tool_key());
     h.update([0]);
     h.update(fw_key);
     for path in app {

@@ -109,7 +109,8 @@ pub(crate) fn lay_out_boot(
         .filter(|a| a.matches(&archive_path))
         .map(|a| a.sha256.clone());
     let written = state.wasm.as_ref().filter(|w| {
-        w.source == source
+        w.tool == state::tool_key()
+            && w.source == source
             && Some(&w.archive) == archive_sha.as_ref()
             && w.copy.matches(&to)
             && w.image.matches(&image_path)
@@ -134,6 +135,7 @@ pub(crate) fn lay_out_boot(
     write_atomically(&image_path, &image_bytes)?;
     write_atomically(&to, &wasm)?;
     let stamp = WasmStamp {
+        tool: state::tool_key().to_string(),
         source,
         archive: sha256_hex(&avm),
         copy: FileStamp::of(&to, &wasm)?,

@@ -13,7 +13,7 @@ const FILE: &str = "state.json";
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct State {
-    /// The elixir-workers version that wrote this state.
+    /// The elixir-workers binary that wrote this state ([`tool_key`]).
     pub toolchain: String,
     pub framework_key: String,
     pub sources: Vec<SourceStamp>,
@@ -92,9 +92,12 @@ pub struct SourceMeta {
 }
 
 /// The worker's `atomvm.wasm` and `boot.bin` as last written: made from the
-/// runtime's module (`source`) and the archive with sha256 `archive`.
+/// runtime's module (`source`) and the archive with sha256 `archive`, by
+/// the binary [`tool_key`] names.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WasmStamp {
+    #[serde(default)]
+    pub tool: String,
     pub source: SourceMeta,
     pub archive: String,
     pub copy: FileStamp,
@@ -202,4 +205,20 @@ pub fn stamp_sources(
         });
     }
     Ok(out)
+}
+
+/// Which elixir-workers binary made an output: its version, and the size
+/// and modification time of its executable. Two builds of one version can
+/// cut, pack and lay out differently (a development build, a reinstall), so
+/// outputs cached by one are not taken for another's.
+pub fn tool_key() -> &'static str {
+    static KEY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    KEY.get_or_init(|| {
+        let version = env!("CARGO_PKG_VERSION");
+        let exe = std::env::current_exe().and_then(|p| p.metadata());
+        match exe {
+            Ok(meta) => format!("{version}+{}.{}", meta.len(), mtime_ns(&meta)),
+            Err(_) => version.to_string(),
+        }
+    })
 }
