@@ -105,19 +105,11 @@ impl<'a> Beam<'a> {
     /// The whole file again without the chunks `drop` names, the others
     /// as they are, in their order.
     pub fn without(&self, drop: &[ChunkId]) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.bytes.len());
-        out.extend_from_slice(&FOR1);
-        out.extend_from_slice(&[0; 4]);
-        out.extend_from_slice(&BEAM);
+        let mut out = FormWriter::new(self.bytes.len());
         for c in self.chunks.iter().filter(|c| !drop.contains(&c.id)) {
-            out.extend_from_slice(&c.id);
-            out.extend_from_slice(&(c.data.len() as u32).to_be_bytes());
-            out.extend_from_slice(c.data);
-            out.resize(out.len().next_multiple_of(4), 0);
+            out.chunk(c.id, c.data);
         }
-        let size = (out.len() - 8) as u32;
-        out[4..8].copy_from_slice(&size.to_be_bytes());
-        out
+        out.finish()
     }
 
     /// The first chunk with this id.
@@ -221,6 +213,34 @@ impl<'a> Beam<'a> {
             )
             .with_chunk(chunk.id)
         })
+    }
+}
+
+/// A BEAM file written chunk by chunk: the `FOR1` header, each chunk
+/// padded to 4 bytes, and the form's size filled in at the end.
+pub(crate) struct FormWriter(Vec<u8>);
+
+impl FormWriter {
+    pub(crate) fn new(capacity: usize) -> Self {
+        let mut out = Vec::with_capacity(capacity);
+        out.extend_from_slice(&FOR1);
+        out.extend_from_slice(&[0; 4]);
+        out.extend_from_slice(&BEAM);
+        FormWriter(out)
+    }
+
+    pub(crate) fn chunk(&mut self, id: ChunkId, data: &[u8]) {
+        let out = &mut self.0;
+        out.extend_from_slice(&id);
+        out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        out.extend_from_slice(data);
+        out.resize(out.len().next_multiple_of(4), 0);
+    }
+
+    pub(crate) fn finish(mut self) -> Vec<u8> {
+        let size = (self.0.len() - 8) as u32;
+        self.0[4..8].copy_from_slice(&size.to_be_bytes());
+        self.0
     }
 }
 

@@ -568,10 +568,7 @@ pub fn strip_functions(
             .then(|| atoms.get(i as usize - 1).copied())
             .flatten()
     };
-    let mut out = Vec::with_capacity(beam.bytes().len());
-    out.extend_from_slice(&crate::beam::FOR1);
-    out.extend_from_slice(&[0; 4]);
-    out.extend_from_slice(&crate::beam::BEAM);
+    let mut out = crate::beam::FormWriter::new(beam.bytes().len());
     for c in beam.chunks() {
         let data: Vec<u8> = if c.id == CODE {
             let first = refs.spans.first().map_or(refs.code_end, |s| s.start);
@@ -599,10 +596,7 @@ pub fn strip_functions(
                 )
                 .with_chunk(c.id)
             })?;
-            out.extend_from_slice(&LITU);
-            out.extend_from_slice(&(d.len() as u32).to_be_bytes());
-            out.extend_from_slice(&d);
-            out.resize(out.len().next_multiple_of(4), 0);
+            out.chunk(LITU, &d);
             continue;
         } else if c.id == EXPT || c.id == LOCT {
             let table = u32_table(c.data, 3).ok_or_else(|| bad("a bad function table"))?;
@@ -620,14 +614,9 @@ pub fn strip_functions(
         } else {
             c.data.to_vec()
         };
-        out.extend_from_slice(&c.id);
-        out.extend_from_slice(&(data.len() as u32).to_be_bytes());
-        out.extend_from_slice(&data);
-        out.resize(out.len().next_multiple_of(4), 0);
+        out.chunk(c.id, &data);
     }
-    let size = (out.len() - 8) as u32;
-    out[4..8].copy_from_slice(&size.to_be_bytes());
-    Ok(out)
+    Ok(out.finish())
 }
 
 /// `[]` in the external term format: what an unused literal becomes.

@@ -12,7 +12,7 @@
 //! nothing that anything points at.
 
 use super::{u32_table, Reader, ARITY};
-use crate::beam::{Beam, ATU8, AVMN, BEAM, CODE, EXPT, FOR1, FUNT, IMPT, LOCT};
+use crate::beam::{Beam, FormWriter, ATU8, AVMN, CODE, EXPT, FUNT, IMPT, LOCT};
 use crate::error::{Error, ErrorKind, Result};
 use crate::ChunkId;
 
@@ -254,10 +254,7 @@ pub fn compact_tables(beam: &Beam<'_>) -> Result<Vec<u8>> {
         }
         d
     };
-    let mut out = Vec::with_capacity(beam.bytes().len());
-    out.extend_from_slice(&FOR1);
-    out.extend_from_slice(&[0; 4]);
-    out.extend_from_slice(&BEAM);
+    let mut out = FormWriter::new(beam.bytes().len());
     for c in beam.chunks() {
         let data: Vec<u8> = match c.id {
             ATU8 => {
@@ -281,12 +278,7 @@ pub fn compact_tables(beam: &Beam<'_>) -> Result<Vec<u8>> {
             FUNT => rows(&funs, &|_| true, &[0]),
             _ => c.data.to_vec(),
         };
-        out.extend_from_slice(&c.id);
-        out.extend_from_slice(&(data.len() as u32).to_be_bytes());
-        out.extend_from_slice(&data);
-        out.resize(out.len().next_multiple_of(4), 0);
+        out.chunk(c.id, &data);
     }
-    let size = (out.len() - 8) as u32;
-    out[4..8].copy_from_slice(&size.to_be_bytes());
-    Ok(out)
+    Ok(out.finish())
 }
