@@ -418,6 +418,56 @@ fn a_budget_the_memory_cannot_hold_is_refused() {
 /// the modules it booted): loading one at run time fails as a route's
 /// error, with the reason in the log, and the isolate serves on.
 #[test]
+fn a_cut_native_called_by_a_name_made_at_run_time_is_undefined() {
+    let Some(rt) = require_runtime("a_cut_native_called_by_a_name_made_at_run_time_is_undefined")
+    else {
+        return;
+    };
+    let tmp = tempdir();
+    let project = new_project(tmp.path(), "late_name", &rt);
+    edit_router(
+        &project,
+        "late_name",
+        "  def health(conn) do",
+        r#"  get "/native/:name", :native
+  def native(conn) do
+    fun = String.to_atom(conn.params["name"])
+    answer =
+      try do
+        if fun in [:abs], do: inspect(apply(:erlang, fun, [-4])), else: inspect(apply(:erlang, fun, [-4]))
+      rescue
+        e in UndefinedFunctionError -> "undefined #{e.function}/#{e.arity}"
+      end
+    Conn.text(conn, 200, answer)
+  end
+
+  def health(conn) do"#,
+    );
+    run(ew(&project, &rt).args(["build", "--no-install"])).ok();
+    // An arity-1 native of `erlang` that this worker's atomvm.wasm cut: no
+    // atom of the archive names it.
+    let runtime_wasm = std::fs::read(rt.join("atomvm.wasm")).unwrap();
+    let avm = std::fs::read(project.join("_build/worker/app.avm")).unwrap();
+    let natives = pipeline::boot::natives::named_slots(&runtime_wasm).unwrap();
+    let (imports, atoms) = pipeline::boot::archive_names(&avm).unwrap();
+    let unused = natives.unused_slots(&imports, &atoms);
+    let cut = natives
+        .names_in(&unused)
+        .into_iter()
+        .filter_map(|n| n.strip_prefix("erlang:")?.strip_suffix("/1"))
+        .find(|f| f.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
+        .expect("no arity-1 erlang native was cut")
+        .to_string();
+    let answers = requests(&project, &["/native/abs", &format!("/native/{cut}")]);
+    assert_eq!(answers[0], (200, "4".to_string()));
+    // The lookup fails as for a function that does not exist: an error the
+    // app rescues, not a trap in the cut code (which answers 500). AtomVM's
+    // stack trace has no frame for the native, so the error names the
+    // caller, as it does for any undefined function.
+    assert_eq!(answers[1], (200, "undefined native/1".to_string()), "{cut}");
+}
+
+#[test]
 fn a_module_loaded_at_run_time_is_refused_with_the_reason() {
     let Some(rt) = require_runtime("a_module_loaded_at_run_time_is_refused_with_the_reason") else {
         return;

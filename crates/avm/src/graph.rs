@@ -236,6 +236,7 @@ pub fn prune_functions(
     start: &str,
     keep: &[String],
     own: impl Fn(usize) -> bool,
+    user: impl Fn(usize) -> bool,
     native: impl Fn(&str, &str, u32) -> bool,
 ) -> Result<FunctionPruned> {
     let index: HashMap<&str, usize> = modules
@@ -265,6 +266,8 @@ pub fn prune_functions(
         queue: VecDeque::new(),
         external: Vec::new(),
         native: &native,
+        user: &user,
+        names_built: false,
     };
     st.reach_all(s, None, "startup module".into());
     for name in keep {
@@ -365,10 +368,40 @@ fn implementations(modules: &[ModuleRefs]) -> Vec<(usize, usize, &str)> {
         .collect()
 }
 
+/// Whether `func` may make the name of a function to call at run time: it
+/// makes atoms from text (`String.to_atom/1`, `:erlang.binary_to_atom/2`,
+/// `List.to_existing_atom/1`, ...), or reads a module's functions
+/// (`__info__`, `module_info`, `:erlang.get_module_info/1,2`).
+fn builds_names(func: &crate::code::FunctionRefs) -> bool {
+    const MAKERS: &[(&str, &str)] = &[
+        ("erlang", "binary_to_atom"),
+        ("erlang", "binary_to_existing_atom"),
+        ("erlang", "list_to_atom"),
+        ("erlang", "list_to_existing_atom"),
+        ("erlang", "get_module_info"),
+        ("Elixir.String", "to_atom"),
+        ("Elixir.String", "to_existing_atom"),
+        ("Elixir.List", "to_atom"),
+        ("Elixir.List", "to_existing_atom"),
+    ];
+    func.external.iter().any(|(m, f, _)| {
+        MAKERS.contains(&(m.as_str(), f.as_str())) || f == "__info__" || f == "module_info"
+    }) || func
+        .atoms
+        .iter()
+        .any(|a| a == "__info__" || a == "module_info")
+}
+
 struct Walk<'a> {
     modules: &'a [ModuleCode],
     /// Calls the VM answers itself: no edge.
     native: &'a dyn Fn(&str, &str, u32) -> bool,
+    /// The user's own modules (the app's, not the framework's).
+    user: &'a dyn Fn(usize) -> bool,
+    /// A reached function of the user's builds function names at run time
+    /// ([`builds_names`]): from then on an atom naming a module roots all of
+    /// its exports.
+    names_built: bool,
     index: &'a HashMap<&'a str, usize>,
     /// Per module: kept by which module, and why.
     kept: Vec<Option<(Option<usize>, String)>>,
@@ -435,6 +468,13 @@ impl Walk<'_> {
                 }
             }
             None => {
+                // Its calls are not known: any of its atoms may name a
+                // function it calls on a module handed to it.
+                let modules = self.modules;
+                for atom in &modules[m].refs.atoms {
+                    self.hold(atom);
+                }
+                let module = &modules[m];
                 let named: Vec<usize> = module
                     .refs
                     .imports
@@ -469,6 +509,19 @@ impl Walk<'_> {
         for (name, arity) in &func.local {
             self.reach(m, name, *arity, None, String::new);
         }
+        // Reflection functions return metadata: the types a consolidated
+        // protocol lists, the module's own attributes. Their atoms are data.
+        let reflection = matches!(
+            func.name.as_str(),
+            "__protocol__" | "__impl__" | "__info__" | "module_info"
+        );
+        if !self.names_built && !reflection && (self.user)(m) && builds_names(func) {
+            self.names_built = true;
+            let named: Vec<usize> = (0..self.modules.len()).filter(|&k| self.named[k]).collect();
+            for k in named {
+                self.reach_all(k, Some(m), String::new());
+            }
+        }
         for (tm, tf, ta) in func.reaches() {
             if (self.native)(tm, tf, ta) {
                 continue;
@@ -501,19 +554,8 @@ impl Walk<'_> {
                 }),
             }
         }
-        // Reflection functions return metadata: the types a consolidated
-        // protocol lists, the module's own attributes. Their atoms are data.
-        let reflection = matches!(
-            func.name.as_str(),
-            "__protocol__" | "__impl__" | "__info__" | "module_info"
-        );
         for atom in func.atoms.iter().filter(|_| !reflection) {
-            if !self.held.contains(atom) {
-                self.held.insert(atom.clone());
-                for (k, arity, by) in self.waiting.remove(atom).unwrap_or_default() {
-                    self.reach(k, atom, arity, Some(by), String::new);
-                }
-            }
+            self.hold(atom);
             let Some(k) = self.index.get(atom.as_str()).copied() else {
                 continue;
             };
@@ -532,10 +574,24 @@ impl Walk<'_> {
         }
     }
 
+    /// A reached function holds `atom`: the named modules' exports of that
+    /// name become roots.
+    fn hold(&mut self, atom: &str) {
+        if !self.held.contains(atom) {
+            self.held.insert(atom.to_string());
+            for (k, arity, by) in self.waiting.remove(atom).unwrap_or_default() {
+                self.reach(k, atom, arity, Some(by), String::new);
+            }
+        }
+    }
+
     /// An atom in a function of `by` names module `m`: it is kept, and each
     /// export whose name is a held atom is a root (see [`prune_functions`]).
     fn name(&mut self, m: usize, by: usize, why: impl FnOnce() -> String) {
         self.keep(m, Some(by), why);
+        if self.names_built {
+            return self.reach_all(m, Some(by), String::new());
+        }
         if std::mem::replace(&mut self.named[m], true) || self.all[m] {
             return;
         }
@@ -714,12 +770,63 @@ mod tests {
             ),
             coded("lib", &[("helper", 0, &[]), ("unused", 0, &[])]),
         ];
-        let p = prune_functions(&mods, "app", &[], |_| false, |_, _, _| false).unwrap();
+        let p = prune_functions(&mods, "app", &[], |_| false, |_| true, |_, _, _| false).unwrap();
         let names: Vec<_> = p.pruned.kept.iter().map(|k| k.name.as_str()).collect();
         assert_eq!(names, ["app", "Elixir.Plugin", "lib"]);
         assert_eq!(p.why[1], "an atom in app.start/0 names it");
         assert_eq!(p.reached[1], Some(vec![true, true, false]));
         assert_eq!(p.reached[2], Some(vec![true, false]));
+    }
+
+    #[test]
+    fn app_code_that_makes_names_at_run_time_roots_every_export_of_named_modules() {
+        // `start/0` names Plugin while nothing holds `greet`; `run/0` then
+        // makes an atom from text (`String.to_atom/1` is
+        // `:erlang.binary_to_atom/2`): Plugin keeps every export, and so does
+        // Lib, named after that. In the framework (not the user's) the same
+        // call changes nothing.
+        let mut mods = vec![
+            coded(
+                "app",
+                &[
+                    ("start", 0, &["Elixir.Plugin"]),
+                    ("run", 0, &[]),
+                    ("later", 0, &["lib"]),
+                ],
+            ),
+            coded("Elixir.Plugin", &[("greet", 1, &[]), ("other", 0, &[])]),
+            coded("lib", &[("helper", 0, &[])]),
+        ];
+        if let Some(code) = mods[0].code.as_mut() {
+            code.functions[1].external = vec![("erlang".into(), "binary_to_atom".into(), 2)];
+        }
+        let p = prune_functions(&mods, "app", &[], |_| false, |i| i == 0, |_, _, _| false).unwrap();
+        assert_eq!(p.reached[1], Some(vec![true, true]));
+        assert_eq!(p.reached[2], Some(vec![true]));
+        let p = prune_functions(&mods, "app", &[], |_| false, |_| false, |_, _, _| false).unwrap();
+        assert_eq!(p.reached[1], Some(vec![false, false]));
+    }
+
+    #[test]
+    fn the_atoms_of_a_module_kept_whole_name_functions_too() {
+        // `opaque` could not be decoded: it is kept whole, and its atom
+        // `callback` may be the name it calls on the module the app hands it.
+        let mods = [
+            coded("app", &[("start", 0, &["Elixir.Plugin", "opaque"])]),
+            coded("Elixir.Plugin", &[("callback", 1, &[]), ("other", 0, &[])]),
+            ModuleCode {
+                refs: m("opaque", &[], &["opaque", "callback"]),
+                code: None,
+            },
+        ];
+        let p = prune_functions(&mods, "app", &[], |_| false, |_| true, |_, _, _| false).unwrap();
+        let plugin = p
+            .pruned
+            .kept
+            .iter()
+            .position(|k| k.name == "Elixir.Plugin")
+            .unwrap();
+        assert_eq!(p.reached[plugin], Some(vec![true, false]));
     }
 
     #[test]

@@ -125,7 +125,9 @@ pub fn worker_module(wasm: &[u8], avm: &[u8], image: &BootImage) -> Result<Serve
     let natives = natives::named_slots(wasm)?;
     let (imports, atoms) = archive_names(avm)?;
     let unused = natives.unused_slots(&imports, &atoms);
-    let pruned = prune::prune(&serve::without_loader(wasm)?, &used, BOOT_ONLY, &unused)?;
+    let mut wasm = wasm.to_vec();
+    natives.forget_unused(&mut wasm, &unused, |at| image.covers(at));
+    let pruned = prune::prune(&serve::without_loader(&wasm)?, &used, BOOT_ONLY, &unused)?;
     Module::new(&Engine::default(), &pruned.wasm[..])
         .map_err(|e| anyhow!("the worker's cut of atomvm.wasm does not validate: {e}"))?;
     Ok(Served {
@@ -209,6 +211,15 @@ pub fn archive_opcodes(avm: &[u8]) -> Result<avm::code::Opcodes> {
 }
 
 impl BootImage {
+    /// Whether one of the image's ranges writes the byte at `at`.
+    pub fn covers(&self, at: u32) -> bool {
+        let i = self.ranges.partition_point(|(start, _)| *start <= at);
+        i > 0 && {
+            let (start, bytes) = &self.ranges[i - 1];
+            u64::from(at) < u64::from(*start) + bytes.len() as u64
+        }
+    }
+
     /// The image file's bytes.
     pub fn encode(&self) -> Vec<u8> {
         let data: usize = self.ranges.iter().map(|(_, b)| 8 + b.len()).sum();
@@ -463,6 +474,18 @@ mod tests {
             ranges: vec![(65535, vec![1, 2])],
         };
         assert!(BootImage::decode(&far.encode()).is_err());
+    }
+
+    #[test]
+    fn an_image_covers_exactly_the_bytes_of_its_ranges() {
+        let image = BootImage {
+            id: [0; 16],
+            pages: 1,
+            dirty: 32,
+            ranges: vec![(10, vec![1, 2, 3]), (20, vec![4])],
+        };
+        let covered: Vec<u32> = (0..32).filter(|&at| image.covers(at)).collect();
+        assert_eq!(covered, [10, 11, 12, 20]);
     }
 
     #[test]

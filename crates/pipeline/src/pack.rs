@@ -158,6 +158,7 @@ fn shake_and_pack(
         &start,
         &check.keep,
         |i| candidates[i].origin != Origin::Stdlib,
+        |i| candidates[i].origin == Origin::App,
         |m, f, a| native.contains(&format!("{m}:{f}/{a}")),
     )?;
     let origin_of: BTreeMap<&str, Origin> = candidates
@@ -243,8 +244,12 @@ fn shake_and_pack(
                 let compact = avm::code::compact_tables(&beam)?;
                 Ok(avm::Beam::parse(&compact)?.without(&[avm::beam::TYPE]))
             };
-            let bytes = read(&bytes)
-                .with_context(|| format!("compacting the tables of {}", c.path.display()))?;
+            // A module whose code did not decode is packed as it is.
+            let bytes = match c.code {
+                Some(_) => read(&bytes)
+                    .with_context(|| format!("compacting the tables of {}", c.path.display()))?,
+                None => bytes,
+            };
             Ok(avm::PackInput {
                 path: c.path.clone(),
                 bytes,

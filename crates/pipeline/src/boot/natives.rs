@@ -1,12 +1,14 @@
 //! The BIFs and NIFs a worker can call, and the table slots of the rest.
 //!
-//! AtomVM finds a BIF or NIF by name: `bifs.gperf` and `nifs.gperf` compile
-//! to read-only tables of `{const char *name, const struct Nif *nif}` pairs
-//! (8 bytes on wasm32), and each `struct Bif`/`struct Nif` is a function
-//! type tag (`BIFFunctionType` 5, `GCBIFFunctionType` 6, `NIFFunctionType`
-//! 2) followed by the implementation's function pointer, which in
-//! WebAssembly is an index into the function table. [`named_slots`] reads
-//! those pairs out of the module's data segments.
+//! AtomVM finds a BIF or NIF by name in tables that gperf compiles to
+//! read-only data. `nifs.gperf` (and our platform table) hold
+//! `{const char *name, const struct Nif *nif}` pairs, 8 bytes on wasm32,
+//! each `struct Nif` a function type tag (`NIFFunctionType` 2) and the
+//! implementation's function pointer; `bifs.gperf` holds the struct inline,
+//! `{name, tag, pointer}` in 12 bytes (`BIFFunctionType` 5,
+//! `GCBIFFunctionType` 6). A function pointer in WebAssembly is an index
+//! into the function table. [`named_slots`] reads both forms out of the
+//! module's data segments.
 //!
 //! A worker runs only its archive's code, and that code reaches a native
 //! either by a call the module imports (`ImpT`) or through `apply` with a
@@ -39,22 +41,45 @@ const MAX_NAME: usize = 96;
 #[derive(Debug, Clone, Default)]
 pub struct Natives {
     /// Each named native (`erlang:abs/1`) and the table slot of its
-    /// implementation.
+    /// implementation (the last table's, for a name two tables hold).
     pub named: BTreeMap<String, u32>,
-    /// Slots stored in the data other than in a name table's struct.
+    /// Every table entry, in table order.
+    entries: Vec<Entry>,
+    /// Slots stored in the data other than in a name table's entry.
     held: HashSet<u32>,
 }
 
-/// The module's initial memory: its active data segments by address.
+/// One entry of a name table.
+#[derive(Debug, Clone)]
+struct Entry {
+    name: String,
+    slot: u32,
+    /// Where the name's first byte is, in memory and in the module's file,
+    /// when it starts a string of its own.
+    start: Option<(u32, usize)>,
+}
+
+/// The module's initial memory: its active data segments by address, each
+/// with where its bytes are in the module's file.
 struct Memory<'a> {
-    segments: Vec<(u32, &'a [u8])>,
+    segments: Vec<(u32, &'a [u8], usize)>,
 }
 
 impl<'a> Memory<'a> {
     fn bytes(&self, at: u32, len: usize) -> Option<&'a [u8]> {
-        self.segments.iter().find_map(|&(start, data)| {
+        self.segments.iter().find_map(|&(start, data, _)| {
             let from = at.checked_sub(start)? as usize;
             data.get(from..from.checked_add(len)?)
+        })
+    }
+
+    /// Where the byte at `at` is in the module's file, when the byte before
+    /// it is a NUL of the same segment (`at` starts a string, not the tail
+    /// of a longer one the linker merged it into).
+    fn string_start(&self, at: u32) -> Option<usize> {
+        self.segments.iter().find_map(|&(start, data, file)| {
+            let from = at.checked_sub(start)? as usize;
+            (from >= 1 && from < data.len() && data[from - 1] == 0).then_some(file + from)
         })
     }
 
@@ -65,10 +90,10 @@ impl<'a> Memory<'a> {
 
     /// The NUL-terminated string at `at`, if it looks like `m:f/arity`.
     fn native_name(&self, at: u32) -> Option<&'a str> {
-        let (start, data) = *self
+        let (start, data, _) = *self
             .segments
             .iter()
-            .find(|(s, d)| at >= *s && ((at - s) as usize) < d.len())?;
+            .find(|(s, d, _)| at >= *s && ((at - s) as usize) < d.len())?;
         let rest = &data[(at - start) as usize..];
         let end = rest.iter().take(MAX_NAME).position(|&b| b == 0)?;
         let name = std::str::from_utf8(&rest[..end]).ok()?;
@@ -104,7 +129,8 @@ pub fn named_slots(wasm: &[u8]) -> Result<Natives> {
                         if let Some(Ok(Operator::I32Const { value })) =
                             offset_expr.get_operators_reader().into_iter().next()
                         {
-                            segments.push((value as u32, data.data));
+                            let file = data.data.as_ptr() as usize - wasm.as_ptr() as usize;
+                            segments.push((value as u32, data.data, file));
                         }
                     }
                 }
@@ -113,30 +139,48 @@ pub fn named_slots(wasm: &[u8]) -> Result<Natives> {
         }
     }
     let memory = Memory { segments };
-    // Name-table pairs, and where each struct keeps its function pointer.
-    let mut named = BTreeMap::new();
+    // Name-table entries, and where each keeps its function pointer: a
+    // pair's struct elsewhere, or the struct inline after the name.
+    let mut entries = Vec::new();
     let mut pointer_at: HashSet<u32> = HashSet::new();
-    for &(start, data) in &memory.segments {
+    let slot_ok = |slot: u32| slot != 0 && u64::from(slot) < table_len;
+    for &(start, data, _) in &memory.segments {
         let first = start.next_multiple_of(4);
         for at in (first..start + data.len() as u32).step_by(4) {
-            let (Some(name_ptr), Some(nif)) = (memory.u32(at), memory.u32(at + 4)) else {
+            let (Some(name_ptr), Some(next)) = (memory.u32(at), memory.u32(at + 4)) else {
                 continue;
             };
             let Some(name) = memory.native_name(name_ptr) else {
                 continue;
             };
-            let (Some(tag), Some(slot)) = (memory.u32(nif), memory.u32(nif + 4)) else {
-                continue;
+            let inline = memory
+                .u32(at + 8)
+                .filter(|&slot| NATIVE_TYPES[1..].contains(&next) && slot_ok(slot));
+            let pair = || match (memory.u32(next), memory.u32(next + 4)) {
+                (Some(tag), Some(slot)) if NATIVE_TYPES.contains(&tag) && slot_ok(slot) => {
+                    Some(slot)
+                }
+                _ => None,
             };
-            if NATIVE_TYPES.contains(&tag) && slot != 0 && u64::from(slot) < table_len {
-                named.insert(name.to_string(), slot);
-                pointer_at.insert(nif + 4);
-            }
+            let (slot, pointer) = match inline {
+                Some(slot) => (slot, at + 8),
+                None => match pair() {
+                    Some(slot) => (slot, next + 4),
+                    None => continue,
+                },
+            };
+            entries.push(Entry {
+                name: name.to_string(),
+                slot,
+                start: memory.string_start(name_ptr).map(|file| (name_ptr, file)),
+            });
+            pointer_at.insert(pointer);
         }
     }
-    let slots: HashSet<u32> = named.values().copied().collect();
+    let named: BTreeMap<String, u32> = entries.iter().map(|e| (e.name.clone(), e.slot)).collect();
+    let slots: HashSet<u32> = entries.iter().map(|e| e.slot).collect();
     let mut held: HashSet<u32> = HashSet::new();
-    for &(start, data) in &memory.segments {
+    for &(start, data, _) in &memory.segments {
         let first = start.next_multiple_of(4);
         for at in (first..start + data.len() as u32).step_by(4) {
             if let Some(v) = memory.u32(at) {
@@ -146,7 +190,11 @@ pub fn named_slots(wasm: &[u8]) -> Result<Natives> {
             }
         }
     }
-    Ok(Natives { named, held })
+    Ok(Natives {
+        named,
+        entries,
+        held,
+    })
 }
 
 impl Natives {
@@ -166,16 +214,51 @@ impl Natives {
                     .is_some_and(|(f, _)| atoms.contains(f))
         };
         let mut keep: HashSet<u32> = self.held.clone();
-        for (name, &slot) in &self.named {
-            if used(name) {
-                keep.insert(slot);
+        for e in &self.entries {
+            if used(&e.name) {
+                keep.insert(e.slot);
             }
         }
-        self.named
-            .values()
-            .copied()
+        self.entries
+            .iter()
+            .map(|e| e.slot)
             .filter(|s| !keep.contains(s))
             .collect()
+    }
+
+    /// The names of the natives whose slots are in `slots`, in table order.
+    pub fn names_in<'n>(&'n self, slots: &BTreeSet<u32>) -> Vec<&'n str> {
+        self.entries
+            .iter()
+            .filter(|e| slots.contains(&e.slot))
+            .map(|e| e.name.as_str())
+            .collect()
+    }
+
+    /// Makes every lookup of a native whose slot is `unused` fail, in
+    /// `wasm` (the module [`named_slots`] read): the first byte of its name
+    /// becomes 0xFF, which no name a lookup compares with starts with. A
+    /// call by such a name (built at run time) is then AtomVM's `undef`, an
+    /// `UndefinedFunctionError` the app can rescue, rather than a trap in
+    /// the cut implementation. A name that does not start a string of its
+    /// own, or whose address `covered` says the boot image writes over, is
+    /// left as it is. Returns how many names it changed.
+    pub fn forget_unused(
+        &self,
+        wasm: &mut [u8],
+        unused: &BTreeSet<u32>,
+        covered: impl Fn(u32) -> bool,
+    ) -> usize {
+        let mut changed = 0;
+        for e in &self.entries {
+            if let Some((at, file)) = e.start {
+                if unused.contains(&e.slot) && !covered(at) {
+                    wasm[file] = 0xFF;
+                    changed += 1;
+                }
+            }
+        }
+        changed
     }
 }
 
@@ -185,20 +268,23 @@ mod tests {
     use crate::boot::prune::prune;
     use crate::boot::wasm_test::instance;
 
-    /// A runtime in miniature: three natives named as AtomVM's gperf tables
-    /// name them (a pair of pointers: the name, then a struct of a type tag
-    /// and a table slot), an unnamed struct that shares `lists:bar/1`'s
+    /// A runtime in miniature: natives named as AtomVM's gperf tables name
+    /// them (a pair of pointers: the name, then a struct of a type tag and a
+    /// table slot; or, for `erlang:bif/1`, the name and the struct inline),
+    /// an unnamed struct that shares `lists:bar/1`'s
     /// slot the way a platform NIF would, and `erlang:direct/0`, whose
     /// implementation other code also calls directly. `call(slot)` calls
     /// through the table, as the interpreter calls a native.
     fn runtime() -> Vec<u8> {
-        // Data at 1024: names at 1024.., structs at 1100.., the table of
-        // pairs at 1200.., the unnamed struct at 1300.
+        // Data at 1024: names at 1024.. (and 1140), structs at 1100.., the
+        // table of pairs at 1200.., the inline entry at 1260, the unnamed
+        // struct at 1296.
         let names = [
             ("erlang:abs/1", 1024),
             ("erlang:foo/2", 1040),
             ("lists:bar/1", 1056),
             ("erlang:direct/0", 1072),
+            ("erlang:bif/1", 1140),
         ];
         let mut data = vec![0u8; 300];
         for (name, at) in names {
@@ -213,10 +299,14 @@ mod tests {
             put(&mut data, 1100 + 8 * i, tag);
             put(&mut data, 1104 + 8 * i, i as u32 + 11);
         }
-        for (i, (_, name_at)) in names.iter().enumerate() {
+        for (i, (_, name_at)) in names[..4].iter().enumerate() {
             put(&mut data, 1200 + 8 * i, *name_at as u32);
             put(&mut data, 1204 + 8 * i, 1100 + 8 * i as u32);
         }
+        // A BIF table entry, its struct inline: name, BIF tag, slot 15.
+        put(&mut data, 1260, 1140);
+        put(&mut data, 1264, 5);
+        put(&mut data, 1268, 15);
         // gperf's empty entries: a pointer to "" and no struct.
         put(&mut data, 1232, 1099);
         put(&mut data, 1236, 0);
@@ -227,13 +317,14 @@ mod tests {
             r#"(module
                  (memory (export "memory") 1)
                  (table 16 funcref)
-                 (elem (i32.const 11) $abs $foo $bar $direct)
+                 (elem (i32.const 11) $abs $foo $bar $direct $bif)
                  (data (i32.const 1024) "{bytes}")
                  (type $native (func (result i32)))
                  (func $abs (result i32) i32.const 10)
                  (func $foo (result i32) i32.const 20)
                  (func $bar (result i32) i32.const 30)
                  (func $direct (result i32) i32.const 40)
+                 (func $bif (result i32) i32.const 50)
                  (func (export "direct") (result i32) call $direct)
                  (func (export "call") (param i32) (result i32)
                    local.get 0 call_indirect (type $native)))"#
@@ -264,6 +355,7 @@ mod tests {
             named,
             [
                 ("erlang:abs/1", 11),
+                ("erlang:bif/1", 15),
                 ("erlang:direct/0", 14),
                 ("erlang:foo/2", 12),
                 ("lists:bar/1", 13)
@@ -272,17 +364,38 @@ mod tests {
         // Nothing imported or named: only `bar` is held, by the unnamed
         // struct.
         let none = natives.unused_slots(&set(&[]), &set(&[]));
-        assert_eq!(none.into_iter().collect::<Vec<_>>(), [11, 12, 14]);
+        assert_eq!(none.into_iter().collect::<Vec<_>>(), [11, 12, 14, 15]);
         // An import keeps its slot; an atom keeps every arity of its name.
-        let unused = natives.unused_slots(&set(&["erlang:abs/1"]), &set(&["foo", "direct"]));
+        let unused = natives.unused_slots(&set(&["erlang:abs/1"]), &set(&["foo", "direct", "bif"]));
         assert!(unused.is_empty(), "{unused:?}");
 
         // `foo` and `direct` are cut from the table; `direct`'s direct caller
         // keeps it, so only `foo` is emptied.
-        let unused = natives.unused_slots(&set(&["erlang:abs/1"]), &set(&[]));
+        let unused = natives.unused_slots(&set(&["erlang:abs/1"]), &set(&["bif"]));
         assert_eq!(unused.iter().copied().collect::<Vec<_>>(), [12, 14]);
+        assert_eq!(
+            natives.names_in(&unused),
+            ["erlang:foo/2", "erlang:direct/0"]
+        );
         let pruned = prune(&wasm, &Default::default(), &[], &unused).unwrap();
         assert_eq!(pruned.emptied, 1);
+        // Their names no longer match a lookup; a byte the boot image writes
+        // over is left alone.
+        let mut forgot = wasm.clone();
+        assert_eq!(
+            natives.forget_unused(&mut forgot, &unused, |at| at == 1072),
+            1
+        );
+        let after: Vec<String> = named_slots(&forgot).unwrap().named.into_keys().collect();
+        assert_eq!(
+            after,
+            [
+                "erlang:abs/1",
+                "erlang:bif/1",
+                "erlang:direct/0",
+                "lists:bar/1"
+            ]
+        );
         for (slot, answer) in [(11, 10), (13, 30), (14, 40)] {
             assert_eq!(call(&wasm, slot).unwrap(), answer);
             assert_eq!(call(&pruned.wasm, slot).unwrap(), answer);
