@@ -5,7 +5,7 @@
 //! nothing answers, and more modules than the runtime can address; a run's
 //! budgets; and a module loaded at run time.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use test_support::cli::{ew, new_project, request, requests, requests_logged, test_runtime};
 use test_support::{require_runtime, run, tempdir, workspace_root};
 
@@ -27,6 +27,23 @@ fn project_with(parent: &Path, name: &str, fixture: &str, runtime: &Path) -> std
 }
 
 /// Replaces `from` with `to` in the scaffold's router of `project` (`app`).
+/// A new project for the test `test` (None when there is no runtime, as
+/// `require_runtime` decides) whose router has `routes` (route lines and the
+/// functions they name) before its health route; with the temporary
+/// directory that holds it, and the runtime.
+fn app_with_routes(
+    test: &str,
+    app: &str,
+    routes: &str,
+) -> Option<(test_support::TempDir, PathBuf, PathBuf)> {
+    let rt = require_runtime(test)?;
+    let tmp = tempdir();
+    let project = new_project(tmp.path(), app, &rt);
+    let health = "  def health(conn) do";
+    edit_router(&project, app, health, &format!("{routes}\n\n{health}"));
+    Some((tmp, project, rt))
+}
+
 fn edit_router(project: &Path, app: &str, from: &str, to: &str) {
     let router = project.join(format!("lib/{app}/router.ex"));
     let text = std::fs::read_to_string(&router).unwrap();
@@ -170,19 +187,13 @@ fn ordinary_elixir_runs_on_the_runtime() {
 
 #[test]
 fn a_call_nothing_answers_stops_the_build_naming_caller_and_callee() {
-    let Some(rt) =
-        require_runtime("a_call_nothing_answers_stops_the_build_naming_caller_and_callee")
-    else {
+    let Some((_tmp, project, rt)) = app_with_routes(
+        "a_call_nothing_answers_stops_the_build_naming_caller_and_callee",
+        "missing_fun",
+        "  get \"/shout\", :shout\n  def shout(conn), do: Conn.text(conn, 200, String.shout(\"hi\"))",
+    ) else {
         return;
     };
-    let tmp = tempdir();
-    let project = new_project(tmp.path(), "missing_fun", &rt);
-    edit_router(
-        &project,
-        "missing_fun",
-        "  def health(conn) do",
-        "  get \"/shout\", :shout\n  def shout(conn), do: Conn.text(conn, 200, String.shout(\"hi\"))\n\n  def health(conn) do",
-    );
     let out = run(ew(&project, &rt).args(["build", "--no-install"]));
     assert_eq!(out.code, Some(1), "{}", out.stderr);
     assert!(
@@ -317,17 +328,9 @@ fn an_implementation_added_after_a_build_is_dispatched() {
 
 #[test]
 fn a_runaway_handler_is_stopped_by_its_budget_and_the_isolate_keeps_serving() {
-    let Some(rt) =
-        require_runtime("a_runaway_handler_is_stopped_by_its_budget_and_the_isolate_keeps_serving")
-    else {
-        return;
-    };
-    let tmp = tempdir();
-    let project = new_project(tmp.path(), "runaway", &rt);
-    edit_router(
-        &project,
+    let Some((_tmp, project, rt)) = app_with_routes(
+        "a_runaway_handler_is_stopped_by_its_budget_and_the_isolate_keeps_serving",
         "runaway",
-        "  def health(conn) do",
         r#"  get "/loop", :loop
   get "/grow", :grow
   get "/deep", :deep
@@ -346,10 +349,10 @@ fn a_runaway_handler_is_stopped_by_its_budget_and_the_isolate_keeps_serving() {
   def sum(conn) do
     n = String.to_integer(Conn.param(conn, "n"))
     Conn.json(conn, 200, %{"sum" => Enum.reduce(1..n, 0, &+/2)})
-  end
-
-  def health(conn) do"#,
-    );
+  end"#,
+    ) else {
+        return;
+    };
     // Smaller budgets than the defaults keep the test quick; the defaults
     // are the same code with other numbers.
     std::fs::write(
@@ -414,21 +417,14 @@ fn a_budget_the_memory_cannot_hold_is_refused() {
     );
 }
 
-/// The worker's module has no loader (`build` takes it out: a worker runs
-/// the modules it booted): loading one at run time fails as a route's
-/// error, with the reason in the log, and the isolate serves on.
+/// A BIF or NIF the worker's module cut (nothing in the archive names it)
+/// and a route calls by a name made at run time raises undef, as a function
+/// that does not exist does; one an atom names runs.
 #[test]
 fn a_cut_native_called_by_a_name_made_at_run_time_is_undefined() {
-    let Some(rt) = require_runtime("a_cut_native_called_by_a_name_made_at_run_time_is_undefined")
-    else {
-        return;
-    };
-    let tmp = tempdir();
-    let project = new_project(tmp.path(), "late_name", &rt);
-    edit_router(
-        &project,
+    let Some((_tmp, project, rt)) = app_with_routes(
+        "a_cut_native_called_by_a_name_made_at_run_time_is_undefined",
         "late_name",
-        "  def health(conn) do",
         r#"  get "/native/:name", :native
   def native(conn) do
     fun = String.to_atom(conn.params["name"])
@@ -439,10 +435,10 @@ fn a_cut_native_called_by_a_name_made_at_run_time_is_undefined() {
         e in UndefinedFunctionError -> "undefined #{e.function}/#{e.arity}"
       end
     Conn.text(conn, 200, answer)
-  end
-
-  def health(conn) do"#,
-    );
+  end"#,
+    ) else {
+        return;
+    };
     run(ew(&project, &rt).args(["build", "--no-install"])).ok();
     // An arity-1 native of `erlang` that this worker's atomvm.wasm cut: no
     // atom of the archive names it.
@@ -467,25 +463,22 @@ fn a_cut_native_called_by_a_name_made_at_run_time_is_undefined() {
     assert_eq!(answers[1], (200, "undefined native/1".to_string()), "{cut}");
 }
 
+/// The worker's module has no loader (`build` takes it out: a worker runs
+/// the modules it booted): loading one at run time fails as a route's
+/// error, with the reason in the log, and the isolate serves on.
 #[test]
 fn a_module_loaded_at_run_time_is_refused_with_the_reason() {
-    let Some(rt) = require_runtime("a_module_loaded_at_run_time_is_refused_with_the_reason") else {
-        return;
-    };
-    let tmp = tempdir();
-    let project = new_project(tmp.path(), "late_load", &rt);
-    edit_router(
-        &project,
+    let Some((_tmp, project, rt)) = app_with_routes(
+        "a_module_loaded_at_run_time_is_refused_with_the_reason",
         "late_load",
-        "  def health(conn) do",
         r#"  get "/load", :load
   def load(conn) do
     beam = File.read!("missing") <> conn.method
     Conn.text(conn, 200, inspect(:code.load_binary(:late, ~c"late.beam", beam)))
-  end
-
-  def health(conn) do"#,
-    );
+  end"#,
+    ) else {
+        return;
+    };
     // File.read!/1 cannot run here either, and the build says so; bytes
     // made in the route take its place.
     let refused = run(ew(&project, &rt).args(["build", "--no-install"]));

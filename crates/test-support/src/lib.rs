@@ -31,6 +31,7 @@ pub use net::{free_port, http, http_text, read_headers, serve_dir, wait_for, Fil
 pub use process::{checked, find_tool, output, run, tool, Run};
 pub use runtime::{atomvm_src, require_runtime, runtime_dir};
 pub use skip::{require_tool, skip};
+pub use tempfile::TempDir;
 
 use std::path::{Path, PathBuf};
 
