@@ -449,14 +449,19 @@ mod tests {
         assert_eq!(back.apply(&base), mem);
     }
 
-    #[test]
-    fn a_damaged_image_is_refused() {
-        let image = BootImage {
+    /// An image of one page with these ranges.
+    fn one_page(dirty: u32, ranges: Vec<(u32, Vec<u8>)>) -> BootImage {
+        BootImage {
             id: [1; 16],
             pages: 1,
-            dirty: 0,
-            ranges: vec![(8, vec![1, 2])],
-        };
+            dirty,
+            ranges,
+        }
+    }
+
+    #[test]
+    fn a_damaged_image_is_refused() {
+        let image = one_page(0, vec![(8, vec![1, 2])]);
         let bytes = image.encode();
         assert!(BootImage::decode(&bytes[..bytes.len() - 1]).is_err());
         let mut extra = bytes.clone();
@@ -467,23 +472,13 @@ mod tests {
         assert!(
             format!("{:#}", BootImage::decode(&wrong).unwrap_err()).contains("not a boot image")
         );
-        let far = BootImage {
-            id: [1; 16],
-            pages: 1,
-            dirty: 0,
-            ranges: vec![(65535, vec![1, 2])],
-        };
+        let far = one_page(0, vec![(65535, vec![1, 2])]);
         assert!(BootImage::decode(&far.encode()).is_err());
     }
 
     #[test]
     fn an_image_covers_exactly_the_bytes_of_its_ranges() {
-        let image = BootImage {
-            id: [0; 16],
-            pages: 1,
-            dirty: 32,
-            ranges: vec![(10, vec![1, 2, 3]), (20, vec![4])],
-        };
+        let image = one_page(32, vec![(10, vec![1, 2, 3]), (20, vec![4])]);
         let covered: Vec<u32> = (0..32).filter(|&at| image.covers(at)).collect();
         assert_eq!(covered, [10, 11, 12, 20]);
     }
