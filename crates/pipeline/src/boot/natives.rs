@@ -13,18 +13,19 @@
 //! A worker runs only its archive's code, and that code reaches a native
 //! either by a call the module imports (`ImpT`) or through `apply` with a
 //! function name held as an atom, the same premise the shake makes of
-//! module names ([`avm::prune_functions`]). [`unused_slots`] gives the
-//! table slots of the natives neither names: [`super::prune`] then stops
+//! module names ([`avm::prune_functions`]). [`Natives::unused_slots`] gives
+//! the table slots of the natives neither names: [`super::prune`] then stops
 //! counting them as roots, and the implementations only they reached become
-//! `unreachable`. A slot stays when the same value is stored anywhere else
+//! `unreachable`; [`Natives::forget_unused`] makes their names match no
+//! lookup. A slot stays when the same value is stored anywhere else
 //! in the data (another struct, a platform NIF's, may hold the function).
 //! Code that took an implementation's address would hold it as an
 //! `i32.const`, but no code does: in AtomVM's sources at the pinned commit
 //! and in our adapter, a BIF's or NIF's implementation is named only in its
 //! struct's initializer or in direct calls (which keep it alive through the
 //! call graph). An `i32.const` cannot tell an address from a number (the
-//! slots here are 84 to 293), so checking the code for one kept 40 more of
-//! the starter's natives for nothing.
+//! slots are a few hundred), so checking the code for one kept 40 more of
+//! the starter's NIFs for nothing.
 
 use anyhow::{Context as _, Result};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
