@@ -63,7 +63,8 @@ fn ordinary_elixir_runs_on_the_runtime() {
     // The worker's interpreter dispatches every opcode the archive's code
     // holds, and only those; the requests below run on it.
     let avm = std::fs::read(project.join("_build/worker/app.avm")).unwrap();
-    let used = pipeline::boot::archive_opcodes(&avm).unwrap();
+    let archive = pipeline::boot::archive_use(&avm).unwrap();
+    let used = &archive.opcodes;
     let opcodes = &summary["opcodes"];
     assert_eq!(
         opcodes["kept"].as_u64(),
@@ -81,8 +82,11 @@ fn ordinary_elixir_runs_on_the_runtime() {
     // call many of them.
     let natives = &summary["natives"];
     let named = pipeline::boot::natives::named_slots(&runtime_wasm).unwrap();
-    let (imports, _) = pipeline::boot::archive_names(&avm).unwrap();
-    let imported = named.named.keys().filter(|n| imports.contains(*n)).count() as u64;
+    let imported = named
+        .named
+        .keys()
+        .filter(|n| archive.imports.contains(*n))
+        .count() as u64;
     assert!(imported > 40, "{imported}");
     assert_eq!(natives["named"].as_u64(), Some(named.named.len() as u64));
     assert!(named.named.len() > 150, "{natives}");
@@ -445,8 +449,8 @@ fn a_cut_native_called_by_a_name_made_at_run_time_is_undefined() {
     let runtime_wasm = std::fs::read(rt.join("atomvm.wasm")).unwrap();
     let avm = std::fs::read(project.join("_build/worker/app.avm")).unwrap();
     let natives = pipeline::boot::natives::named_slots(&runtime_wasm).unwrap();
-    let (imports, atoms) = pipeline::boot::archive_names(&avm).unwrap();
-    let unused = natives.unused_slots(&imports, &atoms);
+    let archive = pipeline::boot::archive_use(&avm).unwrap();
+    let unused = natives.unused_slots(&archive.imports, &archive.atoms);
     let cut = natives
         .names_in(&unused)
         .into_iter()

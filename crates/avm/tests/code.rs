@@ -147,7 +147,7 @@ fn compacting_the_tables_changes_no_reference() {
             let cut =
                 avm::code::strip_functions(&beam, &all, &keep, avm::DEFAULT_INFLATE_CAP).unwrap();
             let cut = avm::Beam::parse(&cut).unwrap();
-            let out = avm::code::compact_tables(&cut)
+            let out = avm::code::compact_tables(&cut, &[])
                 .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             let compact = avm::Beam::parse(&out).unwrap();
             let decode = |b: &avm::Beam<'_>| {
@@ -160,7 +160,7 @@ fn compacting_the_tables_changes_no_reference() {
             assert_eq!(decode(&compact), decode(&cut), "{}", path.display());
             avm::code::opcodes(&compact).unwrap();
             assert_eq!(compact.module_name(), beam.module_name());
-            assert_eq!(avm::code::compact_tables(&compact).unwrap(), out);
+            assert_eq!(avm::code::compact_tables(&compact, &[]).unwrap(), out);
             atoms.0 += cut.atoms().len();
             atoms.1 += compact.atoms().len();
             imports.0 += cut.imports().len();

@@ -121,13 +121,17 @@ pub fn with_id_section(wasm: &[u8], id: &[u8; 16]) -> Vec<u8> {
 /// calls ([`prune`]), with the image's build id appended. The result is
 /// validated (wasmi's validator) before it is returned.
 pub fn worker_module(wasm: &[u8], avm: &[u8], image: &BootImage) -> Result<Served> {
-    let used = archive_opcodes(avm)?;
+    let used = archive_use(avm)?;
     let natives = natives::named_slots(wasm)?;
-    let (imports, atoms) = archive_names(avm)?;
-    let unused = natives.unused_slots(&imports, &atoms);
+    let unused = natives.unused_slots(&used.imports, &used.atoms);
     let mut wasm = wasm.to_vec();
     natives.forget_unused(&mut wasm, &unused, |at| image.covers(at));
-    let pruned = prune::prune(&serve::without_loader(&wasm)?, &used, BOOT_ONLY, &unused)?;
+    let pruned = prune::prune(
+        &serve::without_loader(&wasm)?,
+        &used.opcodes,
+        BOOT_ONLY,
+        &unused,
+    )?;
     Module::new(&Engine::default(), &pruned.wasm[..])
         .map_err(|e| anyhow!("the worker's cut of atomvm.wasm does not validate: {e}"))?;
     Ok(Served {
@@ -160,8 +164,8 @@ pub struct Served {
 }
 
 /// How many BIFs and NIFs the runtime names ([`natives`]), and how many of
-/// them the worker's copy can still call; a call to any other traps
-/// (`unreachable`).
+/// them the worker's copy can still call; a lookup of any other fails
+/// (`undef`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct NativeCut {
     pub kept: usize,
@@ -177,37 +181,36 @@ pub struct OpcodeCut {
     pub handled: usize,
 }
 
-/// Every import (`m:f/a`) of every module in the archive `avm`, and every
-/// atom its modules hold, in their atom tables and in their literals.
-pub fn archive_names(avm: &[u8]) -> Result<(HashSet<String>, HashSet<String>)> {
-    let archive = avm::Archive::parse(avm).context("the archive does not parse")?;
-    let (mut imports, mut atoms) = (HashSet::new(), HashSet::new());
-    for section in archive.sections.iter().filter(|s| s.is_beam()) {
-        let beam = avm::Beam::parse(section.contents())
-            .with_context(|| format!("the archive's {}", section.name))?;
-        for (m, f, a) in beam.imports() {
-            imports.insert(format!("{m}:{f}/{a}"));
-        }
-        atoms.extend(beam.atoms().iter().map(|a| a.to_string()));
-        atoms.extend(
-            beam.literal_atoms_with_cap(avm::DEFAULT_INFLATE_CAP)
-                .with_context(|| format!("the archive's {}", section.name))?,
-        );
-    }
-    Ok((imports, atoms))
+/// What the archive's modules use of the runtime: every opcode of their
+/// code, every import (`m:f/a`), and every atom they hold, in their atom
+/// tables and in their literals.
+#[derive(Debug, Clone, Default)]
+pub struct ArchiveUse {
+    pub opcodes: avm::code::Opcodes,
+    pub imports: HashSet<String>,
+    pub atoms: HashSet<String>,
 }
 
-/// Every opcode of every module in the archive `avm`.
-pub fn archive_opcodes(avm: &[u8]) -> Result<avm::code::Opcodes> {
+/// Reads [`ArchiveUse`] from the archive `avm`, each module once.
+pub fn archive_use(avm: &[u8]) -> Result<ArchiveUse> {
     let archive = avm::Archive::parse(avm).context("the archive does not parse")?;
-    let mut set = avm::code::Opcodes::default();
+    let mut used = ArchiveUse::default();
     for section in archive.sections.iter().filter(|s| s.is_beam()) {
-        let read = avm::Beam::parse(section.contents())
-            .and_then(|beam| avm::code::opcodes(&beam))
-            .with_context(|| format!("the archive's {}", section.name))?;
-        set.extend(&read);
+        let read = |used: &mut ArchiveUse| -> avm::Result<()> {
+            let beam = avm::Beam::parse(section.contents())?;
+            used.opcodes.extend(&avm::code::opcodes(&beam)?);
+            for (m, f, a) in beam.imports() {
+                used.imports.insert(format!("{m}:{f}/{a}"));
+            }
+            used.atoms
+                .extend(beam.atoms().iter().map(|a| a.to_string()));
+            used.atoms
+                .extend(beam.literal_atoms_with_cap(avm::DEFAULT_INFLATE_CAP)?);
+            Ok(())
+        };
+        read(&mut used).with_context(|| format!("the archive's {}", section.name))?;
     }
-    Ok(set)
+    Ok(used)
 }
 
 impl BootImage {

@@ -241,8 +241,7 @@ fn shake_and_pack(
             // the `Type` chunk those types index.
             let read = |bytes: &[u8]| -> Result<Vec<u8>> {
                 let beam = avm::Beam::parse(bytes)?;
-                let compact = avm::code::compact_tables(&beam)?;
-                Ok(avm::Beam::parse(&compact)?.without(&[avm::beam::TYPE]))
+                Ok(avm::code::compact_tables(&beam, &[avm::beam::TYPE])?)
             };
             // A module whose code did not decode is packed as it is.
             let bytes = match c.code {

@@ -165,16 +165,17 @@ fn malformed(chunk: ChunkId, what: &str) -> Error {
 
 /// `beam` with `AtU8` and `ImpT` holding only what its code, its export,
 /// local and fun tables and its used imports name (see the module's docs).
-/// A module with an `AVMN` chunk (AtomVM's precompiled native code, which
-/// refers to atoms and imports too), or whose atom table is in OTP 28's
-/// compact form, comes back as it is. Returns the whole BEAM file.
-pub fn compact_tables(beam: &Beam<'_>) -> Result<Vec<u8>> {
+/// The chunks `drop` names are left out. A module with an `AVMN` chunk
+/// (AtomVM's precompiled native code, which refers to atoms and imports
+/// too), or whose atom table is in OTP 28's compact form, keeps its tables
+/// as they are. Returns the whole BEAM file.
+pub fn compact_tables(beam: &Beam<'_>, drop: &[ChunkId]) -> Result<Vec<u8>> {
     let Some(atu8) = beam.chunk(ATU8) else {
         return Err(Error::new(ErrorKind::MissingChunk(ATU8)));
     };
     let compact_form = atu8.data.get(..4).is_some_and(|b| b[0] & 0x80 != 0);
     if compact_form || beam.chunk(AVMN).is_some() {
-        return Ok(beam.bytes().to_vec());
+        return Ok(beam.without(drop));
     }
     let atoms = beam.atoms();
     let table = |id: ChunkId, width: usize| -> Result<Vec<Vec<u32>>> {
@@ -255,7 +256,7 @@ pub fn compact_tables(beam: &Beam<'_>) -> Result<Vec<u8>> {
         d
     };
     let mut out = FormWriter::new(beam.bytes().len());
-    for c in beam.chunks() {
+    for c in beam.chunks().iter().filter(|c| !drop.contains(&c.id)) {
         let data: Vec<u8> = match c.id {
             ATU8 => {
                 let kept: Vec<&str> = atoms
