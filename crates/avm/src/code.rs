@@ -13,7 +13,9 @@ use crate::error::{Error, ErrorKind, Result};
 use std::collections::HashMap;
 
 mod compact;
+mod redirect;
 pub use compact::compact_tables;
+pub use redirect::redirect;
 
 /// Operand count of each opcode (index = opcode; 0 is unused).
 const ARITY: [u8; 184] = [
@@ -622,25 +624,42 @@ pub fn strip_functions(
 /// `[]` in the external term format: what an unused literal becomes.
 const NIL_TERM: [u8; 2] = [131, 106];
 
-/// The literal table (`[count u32]`, then per literal `[size u32][term]`)
-/// with every literal whose index is not in `used` replaced by `[]`. None
-/// when the table is not one.
-fn blank_literals(table: &[u8], used: &[u32]) -> Option<Vec<u8>> {
-    let count = be32(table.get(..4)?, 0);
-    let mut keep = vec![false; count as usize];
-    for &i in used {
-        *keep.get_mut(i as usize)? = true;
-    }
-    let mut out = Vec::with_capacity(table.len());
-    out.extend_from_slice(&count.to_be_bytes());
+/// The terms of a literal table (`[count u32]`, then per literal
+/// `[size u32][term]`), or None when the bytes are not one.
+fn split_literals(table: &[u8]) -> Option<Vec<&[u8]>> {
+    let count = be32(table.get(..4)?, 0) as usize;
+    let mut terms = Vec::with_capacity(count.min(table.len() / 4));
     let mut at = 4usize;
-    for k in keep {
+    for _ in 0..count {
         let size = be32(table.get(at..at + 4)?, 0) as usize;
-        let term = table.get(at + 4..at.checked_add(4 + size)?)?;
+        terms.push(table.get(at + 4..at.checked_add(4 + size)?)?);
         at += 4 + size;
-        let term = if k { term } else { &NIL_TERM[..] };
+    }
+    (at == table.len()).then_some(terms)
+}
+
+/// A literal table of `terms`.
+fn join_literals(terms: &[&[u8]]) -> Vec<u8> {
+    let mut out = (terms.len() as u32).to_be_bytes().to_vec();
+    for term in terms {
         out.extend_from_slice(&(term.len() as u32).to_be_bytes());
         out.extend_from_slice(term);
     }
-    (at == table.len()).then_some(out)
+    out
+}
+
+/// The literal table with every literal whose index is not in `used`
+/// replaced by `[]`. None when the table is not one.
+fn blank_literals(table: &[u8], used: &[u32]) -> Option<Vec<u8>> {
+    let terms = split_literals(table)?;
+    let mut keep = vec![false; terms.len()];
+    for &i in used {
+        *keep.get_mut(i as usize)? = true;
+    }
+    let terms: Vec<&[u8]> = terms
+        .iter()
+        .zip(keep)
+        .map(|(&t, k)| if k { t } else { &NIL_TERM[..] })
+        .collect();
+    Some(join_literals(&terms))
 }

@@ -121,19 +121,19 @@ fn the_installed_elixir_and_otp_stdlib_decode() {
     assert!(decode_all(&stdlib) > 50);
 }
 
-/// `compact_tables` renumbers atoms and imports without changing what any
-/// instruction refers to: on every installed stdlib module, with every
-/// other function cut first (as a shake leaves it), each function's calls,
-/// funs, atoms and literals decode to the same names before and after, the
-/// exports are the same, the code still ends at `int_code_end`, and a
-/// second pass changes nothing. The cut modules' atom and import tables
-/// shrink by a good part.
+/// `compact_tables` renumbers atoms, imports and literals without changing
+/// what any instruction refers to: on every installed stdlib module, with
+/// every other function cut first (as a shake leaves it), each function's
+/// calls, funs, atoms and literals (their terms) decode to the same before
+/// and after, the exports are the same, the code still ends at
+/// `int_code_end`, and a second pass changes nothing. The cut modules'
+/// atom, import and literal tables shrink by a good part.
 #[test]
 fn compacting_the_tables_changes_no_reference() {
     let Some((elixir, stdlib)) = installed_stdlib() else {
         return;
     };
-    let (mut atoms, mut imports) = ((0, 0), (0, 0));
+    let (mut atoms, mut imports, mut literals) = ((0, 0), (0, 0), (0, 0));
     for dir in [elixir, stdlib] {
         for entry in std::fs::read_dir(&dir).unwrap() {
             let path = entry.unwrap().path();
@@ -155,7 +155,18 @@ fn compacting_the_tables_changes_no_reference() {
                     .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
                 r.spans.clear();
                 r.code_end = 0;
-                r
+                let terms = literal_terms(b);
+                let literals: Vec<Vec<Vec<u8>>> = r
+                    .functions
+                    .iter_mut()
+                    .map(|f| {
+                        let t = f.literals.iter().map(|&i| terms[i as usize].clone());
+                        let t = t.collect();
+                        f.literals.clear();
+                        t
+                    })
+                    .collect();
+                (r, literals)
             };
             assert_eq!(decode(&compact), decode(&cut), "{}", path.display());
             avm::code::opcodes(&compact).unwrap();
@@ -165,10 +176,29 @@ fn compacting_the_tables_changes_no_reference() {
             atoms.1 += compact.atoms().len();
             imports.0 += cut.imports().len();
             imports.1 += compact.imports().len();
+            literals.0 += literal_terms(&cut).len();
+            literals.1 += literal_terms(&compact).len();
         }
     }
     assert!(atoms.1 * 10 < atoms.0 * 9, "atoms {atoms:?}");
     assert!(imports.1 * 10 < imports.0 * 9, "imports {imports:?}");
+    assert!(literals.1 * 10 < literals.0 * 9, "literals {literals:?}");
+}
+
+/// The terms of a module's literal table, in index order.
+fn literal_terms(beam: &avm::Beam<'_>) -> Vec<Vec<u8>> {
+    let Some(table) = beam.literal_table(avm::DEFAULT_INFLATE_CAP).unwrap() else {
+        return Vec::new();
+    };
+    let be32 = |at: usize| u32::from_be_bytes(table[at..at + 4].try_into().unwrap()) as usize;
+    let mut at = 4;
+    (0..be32(0))
+        .map(|_| {
+            let size = be32(at);
+            at += 4 + size;
+            table[at - size..at].to_vec()
+        })
+        .collect()
 }
 
 /// `strip_functions` keeps exactly the marked functions: the result loads

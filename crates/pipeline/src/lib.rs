@@ -32,6 +32,7 @@ pub mod sizes;
 pub mod state;
 pub mod summary;
 pub mod toolchain;
+pub mod unicode;
 pub mod wrangler;
 
 pub use build::{build, BuildOptions};

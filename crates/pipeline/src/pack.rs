@@ -40,6 +40,9 @@ pub struct PackRequest<'a> {
     /// Consolidate again into `consolidated` even when it exists (the
     /// caller knows the protocols or their implementations changed).
     pub reconsolidate: bool,
+    /// Where OTP's `unicode_util` with compact tables is kept
+    /// ([`crate::unicode`]).
+    pub unicode: &'a Path,
     /// Calls nothing answers in the app's own code are warnings, not errors.
     pub allow_unresolved: bool,
     /// Modules kept whatever the shake finds (`keep` in `elixir-workers.json`).
@@ -85,11 +88,29 @@ pub fn pack_archive(req: &PackRequest<'_>) -> Result<PackedApp> {
         crate::protocols::consolidate(req.root, req.consolidated, &paths)?;
     }
     let consolidated = framework::beams_in(req.consolidated)?;
+    let mut warnings = Vec::new();
+    let otp_unicode = library
+        .otp
+        .iter()
+        .find(|p| p.file_stem().is_some_and(|s| s == crate::unicode::MODULE));
+    let unicode = match otp_unicode {
+        Some(otp) => {
+            crate::unicode::compact_tables(req.root, req.unicode, otp).unwrap_or_else(|e| {
+                warnings.push(format!(
+                    "{} keeps OTP's own tables, about 260 KB when reached: {e:#}",
+                    crate::unicode::MODULE
+                ));
+                Vec::new()
+            })
+        }
+        None => Vec::new(),
+    };
     let collected = collect(&[
         (Source::Consolidated, &consolidated),
         (Source::Origin(Origin::App), &app_beams),
         (Source::Origin(Origin::Framework), &fw_beams),
         (Source::Origin(Origin::Stdlib), &library.elixir),
+        (Source::Origin(Origin::Stdlib), &unicode),
         (Source::Origin(Origin::Stdlib), &library.otp),
         (Source::Origin(Origin::Stdlib), &library.runtime),
     ])?;
@@ -98,7 +119,9 @@ pub fn pack_archive(req: &PackRequest<'_>) -> Result<PackedApp> {
         allow: req.allow_unresolved,
         keep: req.keep.clone(),
     };
-    shake_and_pack(req.sources, &collected, &check, req.explain)
+    let mut packed = shake_and_pack(req.sources, &collected, &check, req.explain)?;
+    packed.warnings.splice(0..0, warnings);
+    Ok(packed)
 }
 
 /// How the shake's calls are checked.

@@ -58,6 +58,7 @@ pub fn build_test_app(runtime: &Path, dir: &Path) -> Result<PathBuf> {
         runtime: &runtime,
         consolidated: &dir.join("consolidated"),
         reconsolidate: true,
+        unicode: &dir.join("unicode"),
         allow_unresolved: false,
         keep: Vec::new(),
         explain: false,

@@ -1,18 +1,20 @@
-//! A module's atom and import tables cut to what its code still uses.
+//! A module's atom, import and literal tables cut to what its code still
+//! uses.
 //!
-//! [`super::strip_functions`] leaves `AtU8` and `ImpT` whole, so that no
-//! instruction changes; the atoms and imports only the cut functions used
-//! stay behind, about half of each in a worker's archive. AtomVM keeps
-//! every atom of a loaded module in its global atom table and resolves
-//! every import at load, so they cost the boot image too. [`compact_tables`]
-//! renumbers both: each instruction is copied as it is except its atom
-//! operands and the import operand of a `call_ext`/`bif`/`gc_bif`, which
-//! are encoded again with the new index. Code refers to code by label
-//! number, never by offset, so the instructions that become shorter move
-//! nothing that anything points at.
+//! [`super::strip_functions`] leaves `AtU8` and `ImpT` whole and the
+//! literals of cut functions as `[]`, so that no instruction changes; the
+//! atoms, imports and literals only the cut functions used stay behind,
+//! about half of each in a worker's archive. AtomVM keeps every atom of a
+//! loaded module in its global atom table and resolves every import at
+//! load, so they cost the boot image too. [`compact_tables`] renumbers all
+//! three: each instruction is copied as it is except its atom and literal
+//! operands and the import operand of a `call_ext`/`bif`/`gc_bif`, which are
+//! encoded again with the new index. Code refers to code by label number,
+//! never by offset, so the instructions that become shorter move nothing
+//! that anything points at.
 
 use super::{u32_table, Reader, ARITY};
-use crate::beam::{Beam, FormWriter, ATU8, AVMN, CODE, EXPT, FUNT, IMPT, LOCT};
+use crate::beam::{Beam, FormWriter, ATU8, AVMN, CODE, EXPT, FUNT, IMPT, LITT, LITU, LOCT};
 use crate::error::{Error, ErrorKind, Result};
 use crate::ChunkId;
 
@@ -32,7 +34,7 @@ fn import_operand(op: u8) -> Option<usize> {
 
 /// `v` in the compact term encoding with `tag` (as the compiler writes it:
 /// the shortest form, a leading zero byte when the top bit is set).
-fn put_value(tag: u8, v: u64, out: &mut Vec<u8>) {
+pub(super) fn put_value(tag: u8, v: u64, out: &mut Vec<u8>) {
     if v < 16 {
         out.push(((v as u8) << 4) | tag);
     } else if v < 0x800 {
@@ -64,22 +66,29 @@ fn renumber(used: &[bool], first: u32) -> Vec<Option<u32>> {
         .collect()
 }
 
-/// The two tables' maps, or none yet (the scanning pass).
+/// The three tables' maps, or none yet (the scanning pass).
 #[derive(Clone, Copy)]
 struct Maps<'m> {
     atoms: &'m [Option<u32>],
     imports: &'m [Option<u32>],
+    literals: &'m [Option<u32>],
 }
 
-/// Copies the code's instructions into `out`, marking the atoms (`used_atoms`,
-/// by index, 0 unused) and imports they use, with the indices `maps` gives
-/// when there are maps.
+/// What the code uses of each table, by index (atom 0 unused).
+struct Used {
+    atoms: Vec<bool>,
+    imports: Vec<bool>,
+    literals: Vec<bool>,
+}
+
+/// Copies the code's instructions into `out`, marking the atoms, imports
+/// and literals they use in `used`, with the indices `maps` gives when
+/// there are maps.
 fn copy_code(
     r: &mut Reader<'_>,
     out: &mut Vec<u8>,
     maps: Option<Maps<'_>>,
-    used_atoms: &mut [bool],
-    used_imports: &mut [bool],
+    used: &mut Used,
 ) -> Result<()> {
     loop {
         let op = r.byte()?;
@@ -103,7 +112,8 @@ fn copy_code(
                     return Err(r.err(format!("opcode {op}: its import is not a number")));
                 }
                 let v = r.value(b)? as usize;
-                *used_imports
+                *used
+                    .imports
                     .get_mut(v)
                     .ok_or_else(|| r.err(format!("import {v} past the import table")))? = true;
                 match maps.and_then(|m| m.imports[v]) {
@@ -111,7 +121,7 @@ fn copy_code(
                     None => out.extend_from_slice(&r.d[start..r.pos]),
                 }
             } else {
-                copy_operand(r, out, maps, used_atoms)?;
+                copy_operand(r, out, maps, used)?;
             }
         }
     }
@@ -121,7 +131,7 @@ fn copy_operand(
     r: &mut Reader<'_>,
     out: &mut Vec<u8>,
     maps: Option<Maps<'_>>,
-    used_atoms: &mut [bool],
+    used: &mut Used,
 ) -> Result<()> {
     let start = r.pos;
     let b = r.byte()?;
@@ -130,7 +140,8 @@ fn copy_operand(
         let v = r.value(b)?;
         // Atom 0 is `[]`.
         if tag == 2 && v > 0 {
-            *used_atoms
+            *used
+                .atoms
                 .get_mut(v as usize)
                 .ok_or_else(|| r.err(format!("atom {v} past the atom table")))? = true;
             if let Some(new) = maps.and_then(|m| m.atoms[v as usize]) {
@@ -146,12 +157,28 @@ fn copy_operand(
         let n = r.unsigned()?;
         out.extend_from_slice(&r.d[start..r.pos]);
         for _ in 0..n {
-            copy_operand(r, out, maps, used_atoms)?;
+            copy_operand(r, out, maps, used)?;
         }
         return Ok(());
     }
-    // Floats, float registers, allocation lists, literals, typed registers:
-    // no atom in any. Read again from the tag byte, whole.
+    if b >> 4 == 4 {
+        // A literal: its index in the literal table.
+        let v = r.unsigned()? as usize;
+        *used
+            .literals
+            .get_mut(v)
+            .ok_or_else(|| r.err(format!("literal {v} past the literal table")))? = true;
+        match maps.and_then(|m| m.literals[v]) {
+            Some(new) => {
+                out.push(b);
+                put_value(0, u64::from(new), out);
+            }
+            None => out.extend_from_slice(&r.d[start..r.pos]),
+        }
+        return Ok(());
+    }
+    // Floats, float registers, allocation lists, typed registers: no atom
+    // or literal in any. Read again from the tag byte, whole.
     r.pos = start;
     r.operand()?;
     r.pending.clear();
@@ -164,7 +191,9 @@ fn malformed(chunk: ChunkId, what: &str) -> Error {
 }
 
 /// `beam` with `AtU8` and `ImpT` holding only what its code, its export,
-/// local and fun tables and its used imports name (see the module's docs).
+/// local and fun tables and its used imports name, and the literal table
+/// (written as `LitU`) only the literals its code loads (see the module's
+/// docs).
 /// The chunks `drop` names are left out. A module with an `AVMN` chunk
 /// (AtomVM's precompiled native code, which refers to atoms and imports
 /// too), or whose atom table is in OTP 28's compact form, keeps its tables
@@ -187,21 +216,27 @@ pub fn compact_tables(beam: &Beam<'_>, drop: &[ChunkId]) -> Result<Vec<u8>> {
     let imports = table(IMPT, 3)?;
     let (exports, locals, funs) = (table(EXPT, 3)?, table(LOCT, 3)?, table(FUNT, 6)?);
 
-    let mut used_atoms = vec![false; atoms.len() + 1];
-    let mut used_imports = vec![false; imports.len()];
+    let literal_table = beam.literal_table(crate::DEFAULT_INFLATE_CAP)?;
+    let literals = match &literal_table {
+        Some(t) => {
+            super::split_literals(t).ok_or_else(|| malformed(LITU, "a bad literal table"))?
+        }
+        None => Vec::new(),
+    };
+
+    let mut used = Used {
+        atoms: vec![false; atoms.len() + 1],
+        imports: vec![false; imports.len()],
+        literals: vec![false; literals.len()],
+    };
     let (code, mut r) = super::instructions(beam)?;
     let header = r.pos;
     let mut scratch = Vec::new();
-    copy_code(
-        &mut r,
-        &mut scratch,
-        None,
-        &mut used_atoms,
-        &mut used_imports,
-    )?;
-    used_atoms[1] = true;
+    copy_code(&mut r, &mut scratch, None, &mut used)?;
+    used.atoms[1] = true;
     let mut mark = |i: u32, id: ChunkId| -> Result<()> {
-        *used_atoms
+        *used
+            .atoms
             .get_mut(i as usize)
             .filter(|_| i > 0)
             .ok_or_else(|| malformed(id, "an atom index past the atom table"))? = true;
@@ -212,28 +247,24 @@ pub fn compact_tables(beam: &Beam<'_>, drop: &[ChunkId]) -> Result<Vec<u8>> {
             mark(row[0], id)?;
         }
     }
-    for (row, _) in imports.iter().zip(&used_imports).filter(|(_, &u)| u) {
+    for (row, _) in imports.iter().zip(&used.imports).filter(|(_, &u)| u) {
         mark(row[0], IMPT)?;
         mark(row[1], IMPT)?;
     }
-    let atom_map = renumber(&used_atoms[1..], 1);
+    let atom_map = renumber(&used.atoms[1..], 1);
     let atom_map: Vec<Option<u32>> = std::iter::once(None).chain(atom_map).collect();
-    let import_map = renumber(&used_imports, 0);
+    let import_map = renumber(&used.imports, 0);
+    let literal_map = renumber(&used.literals, 0);
     let maps = Maps {
         atoms: &atom_map,
         imports: &import_map,
+        literals: &literal_map,
     };
     let new_atom = |i: u32| atom_map[i as usize].expect("every table's atoms are marked");
 
     let (_, mut r) = super::instructions(beam)?;
     let mut code_out = code.data[..header].to_vec();
-    copy_code(
-        &mut r,
-        &mut code_out,
-        Some(maps),
-        &mut used_atoms,
-        &mut used_imports,
-    )?;
+    copy_code(&mut r, &mut code_out, Some(maps), &mut used)?;
 
     let rows = |rows: &[Vec<u32>], keep: &dyn Fn(usize) -> bool, atom_cols: &[usize]| {
         let kept: Vec<&Vec<u32>> = rows
@@ -258,10 +289,20 @@ pub fn compact_tables(beam: &Beam<'_>, drop: &[ChunkId]) -> Result<Vec<u8>> {
     let mut out = FormWriter::new(beam.bytes().len());
     for c in beam.chunks().iter().filter(|c| !drop.contains(&c.id)) {
         let data: Vec<u8> = match c.id {
+            LITT | LITU => {
+                let kept: Vec<&[u8]> = literals
+                    .iter()
+                    .zip(&used.literals)
+                    .filter(|(_, &u)| u)
+                    .map(|(&t, _)| t)
+                    .collect();
+                out.chunk(LITU, &super::join_literals(&kept));
+                continue;
+            }
             ATU8 => {
                 let kept: Vec<&str> = atoms
                     .iter()
-                    .zip(&used_atoms[1..])
+                    .zip(&used.atoms[1..])
                     .filter(|(_, &u)| u)
                     .map(|(a, _)| *a)
                     .collect();
@@ -273,7 +314,7 @@ pub fn compact_tables(beam: &Beam<'_>, drop: &[ChunkId]) -> Result<Vec<u8>> {
                 d
             }
             CODE => std::mem::take(&mut code_out),
-            IMPT => rows(&imports, &|i| used_imports[i], &[0, 1]),
+            IMPT => rows(&imports, &|i| used.imports[i], &[0, 1]),
             EXPT => rows(&exports, &|_| true, &[0]),
             LOCT => rows(&locals, &|_| true, &[0]),
             FUNT => rows(&funs, &|_| true, &[0]),
