@@ -89,7 +89,8 @@ pub fn build(project: &Project, opts: &BuildOptions, report: Reporter<'_>) -> Re
                 consolidated: &consolidated_dir,
                 reconsolidate: state.consolidated_key != consolidated_key
                     || !consolidated_dir.is_dir(),
-                unicode: &project.build_dir().join("unicode"),
+                // Shared by every project: made once per OTP and tool.
+                unicode: &ew_runtime::cache::root()?.join("unicode"),
                 allow_unresolved: opts.allow_unresolved || settings.allow_unresolved,
                 keep: settings.keep,
                 explain: opts.explain,
