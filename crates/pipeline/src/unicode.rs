@@ -26,12 +26,13 @@ pub const TABLES: &str = "ew_unicode";
 pub const TABLE_FUNCTIONS: &[(&str, u32)] =
     &[("unicode_table", 1), ("compose_pair", 2), ("case_table", 1)];
 
-const STAMP: &str = "stamp";
-
 /// The replacements for OTP's `unicode_util` (at `otp`): the patched module
-/// and [`TABLES`], in `dir`, made there unless `dir` holds them for the same
-/// `unicode_util` and the same tool already.
-pub fn compact_tables(root: &Path, dir: &Path, otp: &Path) -> Result<Vec<PathBuf>> {
+/// and [`TABLES`], made once into a directory of `cache` named by what they
+/// are made from (the OTP module, the scripts and this tool). A directory
+/// once there is never replaced, so builds running at the same time (the
+/// cache is the user's) each find it whole or make their own copy; the
+/// first rename wins.
+pub fn compact_tables(root: &Path, cache: &Path, otp: &Path) -> Result<Vec<PathBuf>> {
     let original =
         std::fs::read(otp).with_context(|| format!("could not read {}", otp.display()))?;
     let mut h = Sha256::new();
@@ -44,42 +45,56 @@ pub fn compact_tables(root: &Path, dir: &Path, otp: &Path) -> Result<Vec<PathBuf
         h.update((part.len() as u64).to_be_bytes());
         h.update(part);
     }
-    let key = hex(&h.finalize());
+    let dir = cache.join(&hex(&h.finalize())[..20]);
     let outputs = [
         dir.join(format!("{MODULE}.beam")),
         dir.join(format!("{TABLES}.beam")),
     ];
-    let current = std::fs::read_to_string(dir.join(STAMP)).is_ok_and(|s| s == key);
-    if current && outputs.iter().all(|p| p.is_file()) {
+    if outputs.iter().all(|p| p.is_file()) {
         return Ok(outputs.to_vec());
     }
-    crate::atomic::write_dir(dir, |out| {
-        let scratch = tempfile::Builder::new()
-            .prefix(".unicode-")
-            .tempdir_in(out.parent().unwrap_or(Path::new(".")))
-            .context("could not create a directory for the unicode tables' script")?;
-        let script = scratch.path().join("unicode_tables.exs");
-        let lookup = scratch.path().join(format!("{TABLES}.erl"));
-        for (path, text) in [(&script, GENERATOR), (&lookup, LOOKUP)] {
-            std::fs::write(path, text)
-                .with_context(|| format!("could not write {}", path.display()))?;
+    std::fs::create_dir_all(cache)
+        .with_context(|| format!("could not create {}", cache.display()))?;
+    let staging = tempfile::Builder::new()
+        .prefix(".unicode-")
+        .tempdir_in(cache)
+        .with_context(|| format!("could not create a directory in {}", cache.display()))?;
+    let out = staging.path();
+    let script = out.join("unicode_tables.exs");
+    let lookup = out.join(format!("{TABLES}.erl"));
+    for (path, text) in [(&script, GENERATOR), (&lookup, LOOKUP)] {
+        std::fs::write(path, text)
+            .with_context(|| format!("could not write {}", path.display()))?;
+    }
+    Cmd::tool(ELIXIR, root)?
+        .arg(&script)
+        .arg(otp)
+        .arg(&lookup)
+        .arg(out.join(format!("{TABLES}.beam")))
+        .capture()
+        .with_context(|| format!("reading the tables of {}", otp.display()))?;
+    let beam = avm::Beam::parse(&original).map_err(|e| e.with_file(otp))?;
+    let refs =
+        avm::code::code_refs(&beam, avm::DEFAULT_INFLATE_CAP).map_err(|e| e.with_file(otp))?;
+    let patched =
+        avm::code::redirect(&beam, &refs, TABLE_FUNCTIONS, TABLES).map_err(|e| e.with_file(otp))?;
+    std::fs::write(out.join(format!("{MODULE}.beam")), patched)
+        .context("could not write the patched unicode_util")?;
+    for scratch in [&script, &lookup] {
+        std::fs::remove_file(scratch)
+            .with_context(|| format!("could not remove {}", scratch.display()))?;
+    }
+    // Temporary directories are created 0700; this one is an ordinary one.
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(out, std::fs::Permissions::from_mode(0o755))
+        .with_context(|| format!("could not set permissions on {}", out.display()))?;
+    let made = staging.keep();
+    if let Err(e) = std::fs::rename(&made, &dir) {
+        // Another build made it first: use theirs.
+        std::fs::remove_dir_all(&made).ok();
+        if !outputs.iter().all(|p| p.is_file()) {
+            return Err(e).with_context(|| format!("could not rename into {}", dir.display()));
         }
-        Cmd::tool(ELIXIR, root)?
-            .arg(&script)
-            .arg(otp)
-            .arg(&lookup)
-            .arg(out.join(format!("{TABLES}.beam")))
-            .capture()
-            .with_context(|| format!("reading the tables of {}", otp.display()))?;
-        let beam = avm::Beam::parse(&original).map_err(|e| e.with_file(otp))?;
-        let refs =
-            avm::code::code_refs(&beam, avm::DEFAULT_INFLATE_CAP).map_err(|e| e.with_file(otp))?;
-        let patched = avm::code::redirect(&beam, &refs, TABLE_FUNCTIONS, TABLES)
-            .map_err(|e| e.with_file(otp))?;
-        std::fs::write(out.join(format!("{MODULE}.beam")), patched)
-            .context("could not write the patched unicode_util")?;
-        std::fs::write(out.join(STAMP), &key).context("could not write the tables' stamp")?;
-        Ok(())
-    })?;
+    }
     Ok(outputs.to_vec())
 }

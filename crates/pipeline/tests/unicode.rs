@@ -25,10 +25,15 @@ fn compact_unicode_tables_answer_as_otps_own_module() {
         .expect("OTP's stdlib beside erl")
         .join("unicode_util.beam");
     let dir = tempdir();
-    let tables = dir.path().join("unicode");
-    let made = pipeline::unicode::compact_tables(dir.path(), &tables, &otp)
+    let cache = dir.path().join("unicode");
+    let made = pipeline::unicode::compact_tables(dir.path(), &cache, &otp)
         .unwrap_or_else(|e| panic!("{e:#}"));
     assert_eq!(made.len(), 2);
+    let tables = made[0].parent().unwrap().to_path_buf();
+    assert_eq!(made[1].parent(), Some(tables.as_path()));
+    // Made once: a second call finds the same files.
+    let again = pipeline::unicode::compact_tables(dir.path(), &cache, &otp).unwrap();
+    assert_eq!(again, made);
 
     // The patched module calls ew_unicode for its three tables and holds
     // none of their literals; the tables are a fraction of the clauses.

@@ -5,8 +5,8 @@ defmodule MyApp.Router do
   answers 404.
 
   `Conn.param/2` rather than `conn.params["name"]`: the `[]` syntax calls
-  Elixir's `Access`, which brings `Enum`, the protocols and the exception
-  structs (about 150 KB) into the worker's app.avm.
+  Elixir's `Access`, whose error path brings `inspect/1`, the protocols
+  and the exception structs (about 440 KB) into the worker's app.avm.
   """
   use ElixirWorkers.Router
 
