@@ -60,3 +60,24 @@ fn compact_unicode_tables_answer_as_otps_own_module() {
     assert_eq!(Path::new(theirs_from), otp);
     assert_eq!(ours_md5, theirs_md5);
 }
+
+/// A module whose tables the script cannot read is refused with an error
+/// naming it (the build then keeps OTP's own module, with a warning), and
+/// leaves nothing in the cache.
+#[test]
+fn a_module_without_the_tables_is_refused() {
+    let toolchain = pipeline::toolchain::Toolchain::detect(&workspace_root()).unwrap();
+    let lists = toolchain
+        .otp_stdlib_ebin
+        .expect("OTP's stdlib beside erl")
+        .join("lists.beam");
+    let dir = tempdir();
+    let cache = dir.path().join("unicode");
+    let err = pipeline::unicode::compact_tables(dir.path(), &cache, &lists).unwrap_err();
+    let text = format!("{err:#}");
+    assert!(
+        text.contains("reading the tables of") && text.contains("lists.beam"),
+        "{text}"
+    );
+    assert_eq!(std::fs::read_dir(&cache).unwrap().count(), 0);
+}
