@@ -187,18 +187,10 @@ fn compacting_the_tables_changes_no_reference() {
 
 /// The terms of a module's literal table, in index order.
 fn literal_terms(beam: &avm::Beam<'_>) -> Vec<Vec<u8>> {
-    let Some(table) = beam.literal_table(avm::DEFAULT_INFLATE_CAP).unwrap() else {
-        return Vec::new();
-    };
-    let be32 = |at: usize| u32::from_be_bytes(table[at..at + 4].try_into().unwrap()) as usize;
-    let mut at = 4;
-    (0..be32(0))
-        .map(|_| {
-            let size = be32(at);
-            at += 4 + size;
-            table[at - size..at].to_vec()
-        })
-        .collect()
+    match beam.literal_table(avm::DEFAULT_INFLATE_CAP).unwrap() {
+        Some(table) => literals(&table),
+        None => Vec::new(),
+    }
 }
 
 /// `strip_functions` keeps exactly the marked functions: the result loads

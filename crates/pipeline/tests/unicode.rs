@@ -1,7 +1,7 @@
 //! OTP's `unicode_util` with compact tables (`pipeline::unicode`) answers
 //! exactly as OTP's own module does, on the real BEAM.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use test_support::{run, tempdir, tool, workspace_root};
 
@@ -17,13 +17,16 @@ fn digest(dir: Option<&Path>) -> String {
     run(&mut cmd).ok().stdout.trim().to_string()
 }
 
+/// `module`.beam of the installed OTP's stdlib.
+fn otp_beam(module: &str) -> PathBuf {
+    let toolchain = pipeline::toolchain::Toolchain::detect(&workspace_root()).unwrap();
+    let ebin = toolchain.otp_stdlib_ebin.expect("OTP's stdlib beside erl");
+    ebin.join(format!("{module}.beam"))
+}
+
 #[test]
 fn compact_unicode_tables_answer_as_otps_own_module() {
-    let toolchain = pipeline::toolchain::Toolchain::detect(&workspace_root()).unwrap();
-    let otp = toolchain
-        .otp_stdlib_ebin
-        .expect("OTP's stdlib beside erl")
-        .join("unicode_util.beam");
+    let otp = otp_beam("unicode_util");
     let dir = tempdir();
     let cache = dir.path().join("unicode");
     let made = pipeline::unicode::compact_tables(dir.path(), &cache, &otp)
@@ -66,11 +69,7 @@ fn compact_unicode_tables_answer_as_otps_own_module() {
 /// leaves nothing in the cache.
 #[test]
 fn a_module_without_the_tables_is_refused() {
-    let toolchain = pipeline::toolchain::Toolchain::detect(&workspace_root()).unwrap();
-    let lists = toolchain
-        .otp_stdlib_ebin
-        .expect("OTP's stdlib beside erl")
-        .join("lists.beam");
+    let lists = otp_beam("lists");
     let dir = tempdir();
     let cache = dir.path().join("unicode");
     let err = pipeline::unicode::compact_tables(dir.path(), &cache, &lists).unwrap_err();
