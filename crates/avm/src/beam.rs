@@ -36,6 +36,8 @@ pub const FUNT: ChunkId = *b"FunT";
 pub const STRT: ChunkId = *b"StrT";
 pub const AVMN: ChunkId = *b"avmN";
 pub const TYPE: ChunkId = *b"Type";
+/// Line numbers for stack traces; `line` instructions index it.
+pub const LINE: ChunkId = *b"Line";
 
 /// Chunks copied unchanged into an archive, in the reference packer's list.
 /// `LitT` is handled on its own (inflated to `LitU`, or kept when stored

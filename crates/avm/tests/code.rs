@@ -126,14 +126,16 @@ fn the_installed_elixir_and_otp_stdlib_decode() {
 /// every other function cut first (as a shake leaves it), each function's
 /// calls, funs, atoms and literals (their terms) decode to the same before
 /// and after, the exports are the same, the code still ends at
-/// `int_code_end`, and a second pass changes nothing. The cut modules'
-/// atom, import and literal tables shrink by a good part.
+/// `int_code_end`, and a second pass changes nothing; a module compacted
+/// without its `Line` chunk has no `line` instruction left. The cut
+/// modules' atom, import and literal tables shrink by a good part.
 #[test]
 fn compacting_the_tables_changes_no_reference() {
     let Some((elixir, stdlib)) = installed_stdlib() else {
         return;
     };
     let (mut atoms, mut imports, mut literals) = ((0, 0), (0, 0), (0, 0));
+    let mut lines_dropped = 0;
     for dir in [elixir, stdlib] {
         for entry in std::fs::read_dir(&dir).unwrap() {
             let path = entry.unwrap().path();
@@ -147,7 +149,14 @@ fn compacting_the_tables_changes_no_reference() {
             let cut =
                 avm::code::strip_functions(&beam, &all, &keep, avm::DEFAULT_INFLATE_CAP).unwrap();
             let cut = avm::Beam::parse(&cut).unwrap();
-            let out = avm::code::compact_tables(&cut, &[])
+            // Every other module also loses its `Line` chunk, and with it
+            // its `line` instructions.
+            let drop: &[avm::ChunkId] = if keep.len() % 2 == 0 {
+                &[avm::beam::LINE]
+            } else {
+                &[]
+            };
+            let out = avm::code::compact_tables(&cut, drop)
                 .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             let compact = avm::Beam::parse(&out).unwrap();
             let decode = |b: &avm::Beam<'_>| {
@@ -169,9 +178,14 @@ fn compacting_the_tables_changes_no_reference() {
                 (r, literals)
             };
             assert_eq!(decode(&compact), decode(&cut), "{}", path.display());
-            avm::code::opcodes(&compact).unwrap();
+            let ops = avm::code::opcodes(&compact).unwrap();
+            if !drop.is_empty() {
+                assert!(!ops.contains(153), "{}: a line instruction", path.display());
+                assert!(compact.chunk(avm::beam::LINE).is_none());
+                lines_dropped += 1;
+            }
             assert_eq!(compact.module_name(), beam.module_name());
-            assert_eq!(avm::code::compact_tables(&compact, &[]).unwrap(), out);
+            assert_eq!(avm::code::compact_tables(&compact, drop).unwrap(), out);
             atoms.0 += cut.atoms().len();
             atoms.1 += compact.atoms().len();
             imports.0 += cut.imports().len();
@@ -183,6 +197,7 @@ fn compacting_the_tables_changes_no_reference() {
     assert!(atoms.1 * 10 < atoms.0 * 9, "atoms {atoms:?}");
     assert!(imports.1 * 10 < imports.0 * 9, "imports {imports:?}");
     assert!(literals.1 * 10 < literals.0 * 9, "literals {literals:?}");
+    assert!(lines_dropped > 100, "{lines_dropped} modules without lines");
 }
 
 /// The terms of a module's literal table, in index order.

@@ -258,13 +258,18 @@ fn shake_and_pack(
                 }
                 _ => c.bytes.clone(),
             };
-            // The atoms and imports only cut functions used go too. AtomVM's
-            // interpreter reads a typed register operand's register and skips
-            // its type; only its JIT (which the runtime does not have) reads
-            // the `Type` chunk those types index.
+            // The atoms, imports and literals only cut functions used go too.
+            // AtomVM's interpreter reads a typed register operand's register
+            // and skips its type; only its JIT (which the runtime does not
+            // have) reads the `Type` chunk those types index. The archive
+            // keeps no `Line` chunk, so the `line` instructions, which AtomVM
+            // decodes each time they run, index nothing and go as well.
             let read = |bytes: &[u8]| -> Result<Vec<u8>> {
                 let beam = avm::Beam::parse(bytes)?;
-                Ok(avm::code::compact_tables(&beam, &[avm::beam::TYPE])?)
+                Ok(avm::code::compact_tables(
+                    &beam,
+                    &[avm::beam::TYPE, avm::beam::LINE],
+                )?)
             };
             // A module whose code did not decode is packed as it is.
             let bytes = match c.code {

@@ -11,12 +11,16 @@
 //! operands and the import operand of a `call_ext`/`bif`/`gc_bif`, which are
 //! encoded again with the new index. Code refers to code by label number,
 //! never by offset, so the instructions that become shorter move nothing
-//! that anything points at.
+//! that anything points at, and so do the `line` instructions it leaves
+//! out when the module loses its `Line` chunk (as an archive's modules do).
 
 use super::{u32_table, Reader, ARITY};
-use crate::beam::{Beam, FormWriter, ATU8, AVMN, CODE, EXPT, FUNT, IMPT, LITT, LITU, LOCT};
+use crate::beam::{Beam, FormWriter, ATU8, AVMN, CODE, EXPT, FUNT, IMPT, LINE, LITT, LITU, LOCT};
 use crate::error::{Error, ErrorKind, Result};
 use crate::ChunkId;
+
+/// `line Index`: an index into the `Line` chunk, for stack traces.
+const LINE_OP: u8 = 153;
 
 /// The top-level operand of `op` that is an index into `ImpT`.
 fn import_operand(op: u8) -> Option<usize> {
@@ -83,15 +87,21 @@ struct Used {
 
 /// Copies the code's instructions into `out`, marking the atoms, imports
 /// and literals they use in `used`, with the indices `maps` gives when
-/// there are maps.
+/// there are maps, and leaving out `line` instructions unless `lines`.
 fn copy_code(
     r: &mut Reader<'_>,
     out: &mut Vec<u8>,
     maps: Option<Maps<'_>>,
     used: &mut Used,
+    lines: bool,
 ) -> Result<()> {
     loop {
         let op = r.byte()?;
+        if op == LINE_OP && !lines {
+            r.operand()?;
+            r.pending.clear();
+            continue;
+        }
         out.push(op);
         if op == 3 {
             return if r.pos == r.d.len() {
@@ -193,8 +203,8 @@ fn malformed(chunk: ChunkId, what: &str) -> Error {
 /// `beam` with `AtU8` and `ImpT` holding only what its code, its export,
 /// local and fun tables and its used imports name, and the literal table
 /// (written as `LitU`) only the literals its code loads (see the module's
-/// docs).
-/// The chunks `drop` names are left out. A module with an `AVMN` chunk
+/// docs). The chunks `drop` names are left out; when that leaves no `Line`
+/// chunk, the `line` instructions go too. A module with an `AVMN` chunk
 /// (AtomVM's precompiled native code, which refers to atoms and imports
 /// too), or whose atom table is in OTP 28's compact form, keeps its tables
 /// as they are. Returns the whole BEAM file.
@@ -229,10 +239,13 @@ pub fn compact_tables(beam: &Beam<'_>, drop: &[ChunkId]) -> Result<Vec<u8>> {
         imports: vec![false; imports.len()],
         literals: vec![false; literals.len()],
     };
+    // Without the `Line` chunk a `line` instruction indexes nothing, and
+    // AtomVM still decodes it every time it runs.
+    let lines = beam.chunk(LINE).is_some() && !drop.contains(&LINE);
     let (code, mut r) = super::instructions(beam)?;
     let header = r.pos;
     let mut scratch = Vec::new();
-    copy_code(&mut r, &mut scratch, None, &mut used)?;
+    copy_code(&mut r, &mut scratch, None, &mut used, lines)?;
     used.atoms[1] = true;
     let mut mark = |i: u32, id: ChunkId| -> Result<()> {
         *used
@@ -264,7 +277,7 @@ pub fn compact_tables(beam: &Beam<'_>, drop: &[ChunkId]) -> Result<Vec<u8>> {
 
     let (_, mut r) = super::instructions(beam)?;
     let mut code_out = code.data[..header].to_vec();
-    copy_code(&mut r, &mut code_out, Some(maps), &mut used)?;
+    copy_code(&mut r, &mut code_out, Some(maps), &mut used, lines)?;
 
     let rows = |rows: &[Vec<u32>], keep: &dyn Fn(usize) -> bool, atom_cols: &[usize]| {
         let kept: Vec<&Vec<u32>> = rows
