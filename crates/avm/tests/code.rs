@@ -121,14 +121,14 @@ fn the_installed_elixir_and_otp_stdlib_decode() {
     assert!(decode_all(&stdlib) > 50);
 }
 
-/// `compact_tables` renumbers atoms, imports and literals without changing
+/// `compact_tables` renumbers atoms, imports, literals and funs without changing
 /// what any instruction refers to: on every installed stdlib module, with
 /// every other function cut first (as a shake leaves it), each function's
 /// calls, funs, atoms and literals (their terms) decode to the same before
 /// and after, the exports are the same, the code still ends at
 /// `int_code_end`, and a second pass changes nothing; a module compacted
 /// without its `Line` chunk has no `line` instruction left. The cut
-/// modules' atom, import and literal tables shrink by a good part.
+/// modules' atom, import, literal and fun tables shrink by a good part.
 #[test]
 fn compacting_the_tables_changes_no_reference() {
     let Some((elixir, stdlib)) = installed_stdlib() else {
@@ -136,6 +136,11 @@ fn compacting_the_tables_changes_no_reference() {
     };
     let (mut atoms, mut imports, mut literals) = ((0, 0), (0, 0), (0, 0));
     let mut lines_dropped = 0;
+    let mut funs = (0, 0);
+    let fun_rows = |b: &avm::Beam<'_>| {
+        b.chunk(*b"FunT")
+            .map_or(0, |c| u32::from_be_bytes(c.data[..4].try_into().unwrap()))
+    };
     for dir in [elixir, stdlib] {
         for entry in std::fs::read_dir(&dir).unwrap() {
             let path = entry.unwrap().path();
@@ -190,6 +195,8 @@ fn compacting_the_tables_changes_no_reference() {
             atoms.1 += compact.atoms().len();
             imports.0 += cut.imports().len();
             imports.1 += compact.imports().len();
+            funs.0 += fun_rows(&cut);
+            funs.1 += fun_rows(&compact);
             literals.0 += literal_terms(&cut).len();
             literals.1 += literal_terms(&compact).len();
         }
@@ -197,6 +204,7 @@ fn compacting_the_tables_changes_no_reference() {
     assert!(atoms.1 * 10 < atoms.0 * 9, "atoms {atoms:?}");
     assert!(imports.1 * 10 < imports.0 * 9, "imports {imports:?}");
     assert!(literals.1 * 10 < literals.0 * 9, "literals {literals:?}");
+    assert!(funs.1 * 10 < funs.0 * 9, "funs {funs:?}");
     assert!(lines_dropped > 100, "{lines_dropped} modules without lines");
 }
 

@@ -1,15 +1,18 @@
-//! A module's atom, import and literal tables cut to what its code still
-//! uses.
+//! A module's atom, import, literal and fun tables cut to what its code
+//! still uses.
 //!
-//! [`super::strip_functions`] leaves `AtU8` and `ImpT` whole and the
-//! literals of cut functions as `[]`, so that no instruction changes; the
-//! atoms, imports and literals only the cut functions used stay behind,
-//! about half of each in a worker's archive. AtomVM keeps every atom of a
+//! [`super::strip_functions`] leaves `AtU8`, `ImpT` and `FunT` whole and
+//! the literals of cut functions as `[]`, so that no instruction changes;
+//! the atoms, imports, literals and funs (with their lambdas' long names)
+//! only the cut functions used stay behind, about half of each in a
+//! worker's archive. AtomVM keeps every atom of a
 //! loaded module in its global atom table and resolves every import at
 //! load, so they cost the boot image too. [`compact_tables`] renumbers all
-//! three: each instruction is copied as it is except its atom and literal
-//! operands and the import operand of a `call_ext`/`bif`/`gc_bif`, which are
-//! encoded again with the new index. Code refers to code by label number,
+//! four: each instruction is copied as it is except its atom and literal
+//! operands, the import operand of a `call_ext`/`bif`/`gc_bif` and the fun
+//! operand of a `make_fun2`/`make_fun3`, which are encoded again with the
+//! new index (a `FunT` row keeps its old index and uniq columns, which
+//! only name the fun). Code refers to code by label number,
 //! never by offset, so the instructions that become shorter move nothing
 //! that anything points at, and so do the `line` instructions it leaves
 //! out when the module loses its `Line` chunk (as an archive's modules do).
@@ -70,12 +73,13 @@ fn renumber(used: &[bool], first: u32) -> Vec<Option<u32>> {
         .collect()
 }
 
-/// The three tables' maps, or none yet (the scanning pass).
+/// The tables' maps, or none yet (the scanning pass).
 #[derive(Clone, Copy)]
 struct Maps<'m> {
     atoms: &'m [Option<u32>],
     imports: &'m [Option<u32>],
     literals: &'m [Option<u32>],
+    funs: &'m [Option<u32>],
 }
 
 /// What the code uses of each table, by index (atom 0 unused).
@@ -83,10 +87,17 @@ struct Used {
     atoms: Vec<bool>,
     imports: Vec<bool>,
     literals: Vec<bool>,
+    funs: Vec<bool>,
 }
 
-/// Copies the code's instructions into `out`, marking the atoms, imports
-/// and literals they use in `used`, with the indices `maps` gives when
+/// The top-level operand of `op` that is an index into `FunT`:
+/// `make_fun2 Fun` and `make_fun3 Fun Dst FreeVars`.
+fn fun_operand(op: u8) -> Option<usize> {
+    matches!(op, 103 | 171).then_some(0)
+}
+
+/// Copies the code's instructions into `out`, marking the atoms, imports,
+/// literals and funs they use in `used`, with the indices `maps` gives when
 /// there are maps, and leaving out `line` instructions unless `lines`.
 fn copy_code(
     r: &mut Reader<'_>,
@@ -115,18 +126,24 @@ fn copy_code(
             .filter(|_| op != 0)
             .ok_or_else(|| r.err(format!("unknown opcode {op}")))?;
         for k in 0..usize::from(arity) {
-            if import_operand(op) == Some(k) {
+            let table = if import_operand(op) == Some(k) {
+                Some((&mut used.imports, maps.map(|m| m.imports), "import"))
+            } else if fun_operand(op) == Some(k) {
+                Some((&mut used.funs, maps.map(|m| m.funs), "fun"))
+            } else {
+                None
+            };
+            if let Some((marks, map, what)) = table {
                 let start = r.pos;
                 let b = r.byte()?;
                 if b & 7 != 0 {
-                    return Err(r.err(format!("opcode {op}: its import is not a number")));
+                    return Err(r.err(format!("opcode {op}: its {what} is not a number")));
                 }
                 let v = r.value(b)? as usize;
-                *used
-                    .imports
+                *marks
                     .get_mut(v)
-                    .ok_or_else(|| r.err(format!("import {v} past the import table")))? = true;
-                match maps.and_then(|m| m.imports[v]) {
+                    .ok_or_else(|| r.err(format!("{what} {v} past its table")))? = true;
+                match map.and_then(|m| m[v]) {
                     Some(new) => put_value(0, u64::from(new), out),
                     None => out.extend_from_slice(&r.d[start..r.pos]),
                 }
@@ -200,10 +217,10 @@ fn malformed(chunk: ChunkId, what: &str) -> Error {
     Error::new(ErrorKind::Malformed(what.to_string())).with_chunk(chunk)
 }
 
-/// `beam` with `AtU8` and `ImpT` holding only what its code, its export,
-/// local and fun tables and its used imports name, and the literal table
-/// (written as `LitU`) only the literals its code loads (see the module's
-/// docs). The chunks `drop` names are left out; when that leaves no `Line`
+/// `beam` with `AtU8` and `ImpT` holding only what its code, its export
+/// and local tables and its used imports and funs name, the literal table
+/// (written as `LitU`) only the literals its code loads and `FunT` only the
+/// funs it makes (see the module's docs). The chunks `drop` names are left out; when that leaves no `Line`
 /// chunk, the `line` instructions go too. A module with an `AVMN` chunk
 /// (AtomVM's precompiled native code, which refers to atoms and imports
 /// too), or whose atom table is in OTP 28's compact form, keeps its tables
@@ -238,6 +255,7 @@ pub fn compact_tables(beam: &Beam<'_>, drop: &[ChunkId]) -> Result<Vec<u8>> {
         atoms: vec![false; atoms.len() + 1],
         imports: vec![false; imports.len()],
         literals: vec![false; literals.len()],
+        funs: vec![false; funs.len()],
     };
     // Without the `Line` chunk a `line` instruction indexes nothing, and
     // AtomVM still decodes it every time it runs.
@@ -255,10 +273,13 @@ pub fn compact_tables(beam: &Beam<'_>, drop: &[ChunkId]) -> Result<Vec<u8>> {
             .ok_or_else(|| malformed(id, "an atom index past the atom table"))? = true;
         Ok(())
     };
-    for (id, rows) in [(EXPT, &exports), (LOCT, &locals), (FUNT, &funs)] {
+    for (id, rows) in [(EXPT, &exports), (LOCT, &locals)] {
         for row in rows.iter() {
             mark(row[0], id)?;
         }
+    }
+    for (row, _) in funs.iter().zip(&used.funs).filter(|(_, &u)| u) {
+        mark(row[0], FUNT)?;
     }
     for (row, _) in imports.iter().zip(&used.imports).filter(|(_, &u)| u) {
         mark(row[0], IMPT)?;
@@ -268,10 +289,12 @@ pub fn compact_tables(beam: &Beam<'_>, drop: &[ChunkId]) -> Result<Vec<u8>> {
     let atom_map: Vec<Option<u32>> = std::iter::once(None).chain(atom_map).collect();
     let import_map = renumber(&used.imports, 0);
     let literal_map = renumber(&used.literals, 0);
+    let fun_map = renumber(&used.funs, 0);
     let maps = Maps {
         atoms: &atom_map,
         imports: &import_map,
         literals: &literal_map,
+        funs: &fun_map,
     };
     let new_atom = |i: u32| atom_map[i as usize].expect("every table's atoms are marked");
 
@@ -330,7 +353,7 @@ pub fn compact_tables(beam: &Beam<'_>, drop: &[ChunkId]) -> Result<Vec<u8>> {
             IMPT => rows(&imports, &|i| used.imports[i], &[0, 1]),
             EXPT => rows(&exports, &|_| true, &[0]),
             LOCT => rows(&locals, &|_| true, &[0]),
-            FUNT => rows(&funs, &|_| true, &[0]),
+            FUNT => rows(&funs, &|i| used.funs[i], &[0]),
             _ => c.data.to_vec(),
         };
         out.chunk(c.id, &data);
