@@ -31,7 +31,8 @@ pub const TABLE_FUNCTIONS: &[(&str, u32)] =
 /// are made from (the OTP module, the scripts and this tool). A directory
 /// once there is never replaced, so builds running at the same time (the
 /// cache is the user's) each find it whole or make their own copy; the
-/// first rename wins.
+/// first rename wins. A failure is remembered beside it (`<key>.failed`,
+/// with the reason), so that later builds do not start Elixir again for it.
 pub fn compact_tables(root: &Path, cache: &Path, otp: &Path) -> Result<Vec<PathBuf>> {
     let original =
         std::fs::read(otp).with_context(|| format!("could not read {}", otp.display()))?;
@@ -45,7 +46,8 @@ pub fn compact_tables(root: &Path, cache: &Path, otp: &Path) -> Result<Vec<PathB
         h.update((part.len() as u64).to_be_bytes());
         h.update(part);
     }
-    let dir = cache.join(&hex(&h.finalize())[..20]);
+    let key = &hex(&h.finalize())[..20];
+    let dir = cache.join(key);
     let outputs = [
         dir.join(format!("{MODULE}.beam")),
         dir.join(format!("{TABLES}.beam")),
@@ -53,8 +55,26 @@ pub fn compact_tables(root: &Path, cache: &Path, otp: &Path) -> Result<Vec<PathB
     if outputs.iter().all(|p| p.is_file()) {
         return Ok(outputs.to_vec());
     }
+    let failed = cache.join(format!("{key}.failed"));
+    if let Ok(reason) = std::fs::read_to_string(&failed) {
+        anyhow::bail!(
+            "{reason} (as in an earlier build; delete {} to try again)",
+            failed.display()
+        );
+    }
     std::fs::create_dir_all(cache)
         .with_context(|| format!("could not create {}", cache.display()))?;
+    make(root, cache, otp, &original, &dir).inspect_err(|e| {
+        // Remembered only when written whole; a build that cannot write it
+        // simply tries again next time.
+        crate::atomic::write(&failed, format!("{e:#}").as_bytes()).ok();
+    })?;
+    Ok(outputs.to_vec())
+}
+
+/// Makes the two modules in a staging directory of `cache` and renames it
+/// to `dir`, unless another build did first.
+fn make(root: &Path, cache: &Path, otp: &Path, original: &[u8], dir: &Path) -> Result<()> {
     let staging = tempfile::Builder::new()
         .prefix(".unicode-")
         .tempdir_in(cache)
@@ -73,7 +93,7 @@ pub fn compact_tables(root: &Path, cache: &Path, otp: &Path) -> Result<Vec<PathB
         .arg(out.join(format!("{TABLES}.beam")))
         .capture()
         .with_context(|| format!("reading the tables of {}", otp.display()))?;
-    let beam = avm::Beam::parse(&original).map_err(|e| e.with_file(otp))?;
+    let beam = avm::Beam::parse(original).map_err(|e| e.with_file(otp))?;
     let refs =
         avm::code::code_refs(&beam, avm::DEFAULT_INFLATE_CAP).map_err(|e| e.with_file(otp))?;
     let patched =
@@ -89,12 +109,12 @@ pub fn compact_tables(root: &Path, cache: &Path, otp: &Path) -> Result<Vec<PathB
     std::fs::set_permissions(out, std::fs::Permissions::from_mode(0o755))
         .with_context(|| format!("could not set permissions on {}", out.display()))?;
     let made = staging.keep();
-    if let Err(e) = std::fs::rename(&made, &dir) {
+    if let Err(e) = std::fs::rename(&made, dir) {
         // Another build made it first: use theirs.
         std::fs::remove_dir_all(&made).ok();
-        if !outputs.iter().all(|p| p.is_file()) {
+        if !dir.join(format!("{TABLES}.beam")).is_file() {
             return Err(e).with_context(|| format!("could not rename into {}", dir.display()));
         }
     }
-    Ok(outputs.to_vec())
+    Ok(())
 }
