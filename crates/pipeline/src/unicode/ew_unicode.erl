@@ -18,6 +18,10 @@
 %%   canon_data()   <<N:8, CP:24 * N>>          canonical decompositions
 %%   compat()       <<CP:24, Offset:16>>        into compat_data()
 %%   compat_data()  <<Tag:8, N:8, CP:24 * N>>   element Tag + 1 of compat_tags()
+%%   compat_runs()  <<Start:24, Count:16, Tag:8, Target:24>>: Start + I
+%%                  decomposes to Target + I for I < Count, the rest of the
+%%                  compatibility decompositions (runs of single code points,
+%%                  such as the mathematical alphanumerics)
 %%   pairs()        <<A:24, B:24, C:24>>        compose_pair(A, B) = C
 %%   cases2()       <<CP:24, U:24, L:24>>       case_table(CP) = {U, L}
 %%   cases4()       <<CP:24, U:24, L:24, T:24, F:24>>
@@ -38,7 +42,7 @@ unicode_table(CP) ->
     Compat =
         case search(CP, compat(), 5) of
             none ->
-                [];
+                in_run(CP);
             CompatAt ->
                 Data = compat_data(),
                 Off = offset(compat(), CompatAt),
@@ -85,6 +89,24 @@ case_table(CP) ->
             {U, L}
     end.
 
+%% CP's compatibility decomposition from compat_runs(), or [].
+in_run(CP) ->
+    Runs = compat_runs(),
+    case last_at_most(CP, Runs, 9, 0, byte_size(Runs) div 9) of
+        0 ->
+            [];
+        Next ->
+            Skip = (Next - 1) * 9,
+            <<_:Skip/binary, Start:24, Count:16, Tag:8, Target:24, _/binary>> = Runs,
+            if
+                CP < Start + Count ->
+                    T = Target + CP - Start,
+                    {element(Tag + 1, compat_tags()), [{class(T), T}]};
+                true ->
+                    []
+            end
+    end.
+
 class(CP) ->
     Ccc = ccc(),
     case search(CP, Ccc, 4) of
@@ -115,6 +137,19 @@ search(Key, Table, Width) ->
 %% The index of the entry whose first KeyBits bits are Key, or none.
 search(Key, Table, Width, KeyBits) ->
     bisect(Key, Table, Width, KeyBits, 0, byte_size(Table) div Width).
+
+%% One past the index of the last entry whose 24-bit key is at most Key
+%% (0: none is).
+last_at_most(_Key, _Table, _Width, Lo, Hi) when Lo >= Hi ->
+    Lo;
+last_at_most(Key, Table, Width, Lo, Hi) ->
+    Mid = (Lo + Hi) bsr 1,
+    Skip = Mid * Width,
+    <<_:Skip/binary, K:24, _/binary>> = Table,
+    if
+        K =< Key -> last_at_most(Key, Table, Width, Mid + 1, Hi);
+        true -> last_at_most(Key, Table, Width, Lo, Mid)
+    end.
 
 bisect(_Key, _Table, _Width, _KeyBits, Lo, Hi) when Lo >= Hi ->
     none;

@@ -134,13 +134,19 @@ defmodule UnicodeTables do
       |> Enum.uniq()
       |> Enum.sort()
 
+    compat_entries =
+      for {cp, {_, _, {tag, l}}} <- entries,
+          do: {cp, Enum.find_index(tags, &(&1 == tag)), code_points.(l)}
+
+    {runs, singles} = compat_runs(compat_entries)
+
+    runs_bin =
+      for [{start, tag, [target]} | _] = run <- runs,
+          into: "",
+          do: <<start::24, length(run)::16, tag::8, target::24>>
+
     {compat, compat_data} =
-      indexed(
-        for {cp, {_, _, {tag, l}}} <- entries do
-          tag_index = Enum.find_index(tags, &(&1 == tag))
-          {cp, [<<tag_index::8>>, decomposition(code_points.(l))]}
-        end
-      )
+      indexed(for {cp, tag, cps} <- List.flatten(singles), do: {cp, [<<tag::8>>, decomposition(cps)]})
 
     check_default!(pairs, fn _ -> false end)
     pair_bin = for {[a, b], c} <- Enum.sort(pairs.answers), c != false, into: "", do: <<a::24, b::24, c::24>>
@@ -170,12 +176,38 @@ defmodule UnicodeTables do
       data(:compat, compat),
       data(:compat_data, compat_data),
       data(:compat_tags, List.to_tuple(tags)),
+      data(:compat_runs, runs_bin),
       data(:pairs, pair_bin),
       data(:cases2, cases2),
       data(:cases4, cases4),
       data(:cases_other, cases_other),
       data(:cases_other_data, cases_other_data)
     ]
+  end
+
+  # Runs of three or more code points in a row, each decomposing to one
+  # code point with the same tag, the targets in a row too (the
+  # mathematical alphanumerics, fullwidth forms, ...), and the other entries.
+  defp compat_runs(entries) do
+    entries
+    |> Enum.chunk_while(
+      [],
+      fn
+        {cp, tag, [t]} = e, [{prev, tag, [pt]} | _] = run when cp == prev + 1 and t == pt + 1 ->
+          {:cont, [e | run]}
+
+        e, [] ->
+          {:cont, [e]}
+
+        e, run ->
+          {:cont, Enum.reverse(run), [e]}
+      end,
+      fn
+        [] -> {:cont, []}
+        run -> {:cont, Enum.reverse(run), []}
+      end
+    )
+    |> Enum.split_with(&match?([{_, _, [_]}, _, _ | _], &1))
   end
 
   defp decomposition(cps) when length(cps) < 256,
