@@ -128,8 +128,8 @@ fn print_cold(isolates: &[ColdIsolate], warm_health_p50: f64) {
     println!();
     println!(
         "new isolate ({} isolates, medians): compiling atomvm.wasm {compile:.1} ms; isolate \
-         start (the boot image, a run of no app code) {start:.2} ms; request 1 (compiles what \
-         the app's run reaches beyond that) {first:.2} ms  target <= {COLD_FIRST_TARGET_MS} ms: \
+         start (the boot image, a run of no app code, a request the framework answers) \
+         {start:.2} ms; request 1 (compiles what the app's route reaches beyond that) {first:.2} ms  target <= {COLD_FIRST_TARGET_MS} ms: \
          {}; start + request 1 {start_and_first:.2} ms",
         isolates.len(),
         if first <= COLD_FIRST_TARGET_MS {

@@ -9,16 +9,18 @@ import wasmModule from "../atomvm.wasm";
 import bootImage from "../boot.bin";
 // Written by `elixir-workers build` from the project's `budget` setting.
 import { BUDGET as budget } from "./budget.js";
-import { warmRuntime } from "./runtime.js";
+import { warmIsolate } from "./worker.js";
 
 export const app = { wasmModule, bootImage, budget };
 
 // The isolate starts here, before its first request (on Workers, while the
 // connection that brings it is still being set up): the boot image goes
-// into memory and the VM runs once without app code, so that V8 compiles
-// the interpreter then rather than in the first request. A failure only
-// costs that: the first request boots again and says why.
-{
-  const failed = warmRuntime(wasmModule, { bootImage });
-  if (failed !== null) console.error(`starting the VM ahead of requests failed (${failed.trap ?? `exit ${failed.exitCode}`})`);
-}
+// into memory and the VM runs without app code, once bare and once on a
+// request the framework answers itself, so that V8 compiles the
+// interpreter and the request path then rather than in the first request
+// (worker.js, `warmIsolate`). It runs to its end here: nothing in it waits
+// on I/O. A failure only costs that: the first request boots again and
+// says why.
+warmIsolate(app).then((failed) => {
+  if (failed !== null) console.error(`starting the VM ahead of requests failed (${failed})`);
+});

@@ -11,7 +11,7 @@
 import test from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
-import { handleRequest, MAX_BODY_BYTES, MAX_PASSES } from "../src/worker.js";
+import { handleRequest, warmIsolate, MAX_BODY_BYTES, MAX_PASSES } from "../src/worker.js";
 import { handleScheduled, handleQueue } from "../src/events.js";
 import {
   recordingLogger,
@@ -96,6 +96,24 @@ test("the run at isolate start runs no app code and leaves nothing for requests"
   const rt = appRuntime(app.wasmModule, app);
   assert.ok(rt.dirty > 0 && rt.live !== null);
   assert.deepEqual([logger.out, logger.err], [[], []]);
+  const warmed = rt.live.instance;
+  for (let i = 0; i < 2; i++) {
+    const res = await handleRequest(new Request("http://w.test/state/leak"), {}, collectingCtx(), { ...app, logger });
+    assert.equal(res.status, 200, logger.err.join("\n"));
+    assert.deepEqual(await res.json(), { atom_existed: false, registered: false });
+  }
+  assert.equal(rt.live.instance, warmed, "requests ran on the instance the start warmed");
+});
+
+test("the isolate's start-up request is answered by the framework and leaves nothing for requests", { skip }, async () => {
+  const app = { wasmModule: getApp().wasmModule, bootImage: getApp().bootImage.slice() };
+  const logger = recordingLogger();
+  assert.equal(await warmIsolate(app, logger), null, logger.err.join("\n"));
+  // That the app is not called is the framework's test (warm_test.exs);
+  // here, the start logs nothing and the requests after it run on the
+  // warmed instance from a fresh VM.
+  assert.deepEqual([logger.out, logger.err], [[], []]);
+  const rt = appRuntime(app.wasmModule, app);
   const warmed = rt.live.instance;
   for (let i = 0; i < 2; i++) {
     const res = await handleRequest(new Request("http://w.test/state/leak"), {}, collectingCtx(), { ...app, logger });

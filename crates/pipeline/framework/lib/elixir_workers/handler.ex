@@ -74,6 +74,9 @@ defmodule ElixirWorkers.Handler do
     case split_input(input) do
       {:ok, head, body} ->
         case JSON.decode(head, max_size: @head_max_size, max_depth: @head_max_depth) do
+          {:ok, %{"warm" => true} = head} ->
+            warm(Conn.from_request(head, body))
+
           {:ok, %{} = head} ->
             run(app, Conn.from_request(head, body))
 
@@ -95,6 +98,13 @@ defmodule ElixirWorkers.Handler do
         error_response(400, "bad_request", "", "request has no head line")
     end
   end
+
+  # The isolate's start-up run (`warmIsolate` in the worker's worker.js):
+  # the request path, reading the head into a conn and writing an answer,
+  # without the app, so that V8 has compiled that path before the first
+  # request. Only the worker writes a head's top-level keys (a client's
+  # request is inside `url` and `headers`), so no request can ask for this.
+  defp warm(%Conn{} = conn), do: response(Conn.json(conn, 200, %{"warm" => true}))
 
   # A head that failed to decode still says whether it carries binding
   # results: the worker adds them from pass 2 on, and writes every head as
