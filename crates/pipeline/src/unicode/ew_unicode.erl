@@ -35,17 +35,17 @@
 
 unicode_table(CP) ->
     Canon =
-        case search(CP, canon(), 5) of
+        case search(CP, CanonIndex = canon(), 5) of
             none -> [];
-            CanonAt -> decomposition(canon_data(), offset(canon(), CanonAt))
+            CanonAt -> decomposition(canon_data(), offset(CanonIndex, CanonAt))
         end,
     Compat =
-        case search(CP, compat(), 5) of
+        case search(CP, CompatIndex = compat(), 5) of
             none ->
                 in_run(CP);
             CompatAt ->
                 Data = compat_data(),
-                Off = offset(compat(), CompatAt),
+                Off = offset(CompatIndex, CompatAt),
                 <<_:Off/binary, Tag:8, _/binary>> = Data,
                 {element(Tag + 1, compat_tags()), decomposition(Data, Off + 1)}
         end,
@@ -69,12 +69,12 @@ case_table(CP) ->
             Four = cases4(),
             case search(CP, Four, 15) of
                 none ->
-                    case search(CP, cases_other(), 5) of
+                    case search(CP, OtherIndex = cases_other(), 5) of
                         none ->
                             {CP, CP};
                         OtherAt ->
                             Data = cases_other_data(),
-                            Off = offset(cases_other(), OtherAt),
+                            Off = offset(OtherIndex, OtherAt),
                             <<_:Off/binary, Size:16, Term:Size/binary, _/binary>> = Data,
                             binary_to_term(Term)
                     end;
